@@ -1,0 +1,1 @@
+"""acd: an Automatic Call Distributor for Asterisk."""
