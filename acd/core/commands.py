@@ -1,0 +1,108 @@
+"""Commands the routing core returns. The adapters carry them out (AMI, timers, store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """Ring ``agent_ids`` together for ``ceiling_s`` at most (the core ends the attempt
+    itself after the configured rings; the ceiling guards against a silent ACD)."""
+
+    call_id: str
+    attempt: int
+    agent_ids: tuple[str, ...]
+    ceiling_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Ring an outside number through the trunk, as ring attempt ``attempt``."""
+
+    call_id: str
+    attempt: int
+    number: str
+    ceiling_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Stop whatever rings for the call and put the caller back into music."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendToVoicemail:
+    call_id: str
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangUp:
+    call_id: str
+    message: str = ""  # sound to play first, may be empty
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    key: str
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PickUp:
+    """Let the colleague behind ``request_id`` take the call ringing at ``from_agent``."""
+
+    request_id: str
+    call_id: str
+    from_agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefusePickup:
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A line of a call's history and decision log ("why did my phone not ring?")."""
+
+    call_id: str
+    at: float
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportManualTransfer:
+    """An agent handed the call to a colleague by hand: the CRM owner should follow."""
+
+    call_id: str
+    caller_number: str
+    from_agent: str | None
+    to_agent: str
+    kind: str
+
+
+Command = (
+    Ring
+    | Forward
+    | Hold
+    | SendToVoicemail
+    | HangUp
+    | StartTimer
+    | CancelTimer
+    | PickUp
+    | RefusePickup
+    | Record
+    | ReportManualTransfer
+)

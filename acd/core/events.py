@@ -1,0 +1,193 @@
+"""Events the routing core is fed. Small frozen values; the adapters build them.
+
+Identifiers: ``call_id`` is the caller channel's Asterisk Uniqueid (stable for the
+call's life, transcripts README 3); ``agent_id`` is the id from the configuration.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class DeviceState(enum.Enum):
+    """An agent phone's state as Asterisk reports it (DeviceStateChange ``State``)."""
+
+    NOT_INUSE = "NOT_INUSE"
+    INUSE = "INUSE"
+    BUSY = "BUSY"
+    RINGING = "RINGING"
+    RINGINUSE = "RINGINUSE"
+    ONHOLD = "ONHOLD"
+    UNAVAILABLE = "UNAVAILABLE"
+    INVALID = "INVALID"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def parse(cls, text: str) -> DeviceState:
+        try:
+            return cls(text.strip().upper().replace(" ", "_"))
+        except ValueError:
+            return cls.UNKNOWN
+
+
+class FailReason(enum.Enum):
+    """Why one member's leg of a ring attempt ended without an answer."""
+
+    BUSY = "busy"
+    UNAVAILABLE = "unavailable"  # no usable contact: CHANUNAVAIL, no DialBegin (transcripts 13)
+    NO_ANSWER = "no_answer"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived:
+    call_id: str
+    did: str
+    caller_number: str
+    caller_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRinging:
+    """The member's phone really rings (DialState RINGING or the leg's Newstate Ringing)."""
+
+    call_id: str
+    attempt: int
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFailed:
+    """One member's leg ended without answering (DialEnd BUSY/NOANSWER/CANCEL...)."""
+
+    call_id: str
+    attempt: int
+    agent_id: str
+    reason: FailReason
+
+
+@dataclass(frozen=True, slots=True)
+class MemberAnswered:
+    """The call was answered by ``agent_id``; ``picked_up_from`` names the member whose
+    ringing phone a colleague took over (DialEnd ANSWER names the picker, transcripts 09).
+    ``attempt`` is None for a pickup of a call rung before a restart."""
+
+    call_id: str
+    attempt: int | None
+    agent_id: str
+    picked_up_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    """The Dial of a ring attempt returned and the caller is back in hold (ACDDialResult).
+    ``dial_status`` is Asterisk's DIALSTATUS: NOANSWER, BUSY, CHANUNAVAIL, CONGESTION..."""
+
+    call_id: str
+    attempt: int
+    dial_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHungUp:
+    """The caller's channel is gone. ``by_caller`` is True when the caller's side
+    hung up (HangupRequest from the far end), False for an agent/internal hang-up."""
+
+    call_id: str
+    by_caller: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegHungUp:
+    """The agent connected to the call hung up (the caller may live on: transfer)."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStateChanged:
+    agent_id: str
+    state: DeviceState
+
+
+@dataclass(frozen=True, slots=True)
+class AgentWorkChanged:
+    """Clock in/out, a break, a shift starting or ending: may the agent get work?"""
+
+    agent_id: str
+    working: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PickupRequested:
+    """A colleague dialled the pickup code. ``request_id`` is opaque to the core (the
+    adapter's handle on the colleague's channel); ``target_agent`` is set for a
+    directed pickup (code + extension)."""
+
+    request_id: str
+    picker_agent: str
+    target_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferredByHand:
+    """The call now talks to ``to_agent`` after a transfer made from a phone."""
+
+    call_id: str
+    to_agent: str
+    kind: str  # "blind" | "attended"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferFailed:
+    """A transfer target did not answer; the caller is back in hold (ACDTransferFailed)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCall:
+    """One caller found on the PBX after a (re)connect."""
+
+    call_id: str
+    did: str
+    caller_number: str
+    state: str  # "waiting" | "ringing" | "connected" | "elsewhere"
+    agents: tuple[str, ...] = ()  # ringing or connected agents
+    caller_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Resynced:
+    """The adapter rebuilt its view of the PBX: these are all the callers alive now.
+    A call the core knows and that is not listed ended while we could not see it."""
+
+    calls: tuple[LiveCall, ...]
+    busy_agents: tuple[str, ...] = ()
+
+
+Event = (
+    CallArrived
+    | MemberRinging
+    | MemberFailed
+    | MemberAnswered
+    | AttemptEnded
+    | CallerHungUp
+    | AgentLegHungUp
+    | TimerFired
+    | DeviceStateChanged
+    | AgentWorkChanged
+    | PickupRequested
+    | TransferredByHand
+    | TransferFailed
+    | Resynced
+)

@@ -1,0 +1,107 @@
+"""The configuration the routing core works with: agents, queue groups, numbers.
+
+Plain frozen values. ``acd.config`` validates the TOML file and the API input and
+builds these; the core trusts them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class Mode(enum.Enum):
+    """How a queue group distributes its calls (the reference product's three modes)."""
+
+    STRICT = "strict"  # every call starts at the first member and walks down the list
+    EVENLY = "evenly"  # each step offers the call to the least recently offered member
+    ALL = "all"  # every available member rings at once; the first to answer takes it
+
+
+class MissedAction(enum.Enum):
+    """What happens when every member was tried and nobody answered."""
+
+    VOICEMAIL = "voicemail"
+    FORWARD_MOBILE = "forward_mobile"  # the responsible person's mobile, through the trunk
+    FORWARD_NUMBER = "forward_number"  # a given number, through the trunk
+    KEEP_WAITING = "keep_waiting"  # music until a member frees up, up to max_wait_s
+    FORWARD_GROUP = "forward_group"  # start again in another queue group
+    HANGUP = "hangup"  # optionally after a message
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: str
+    name: str
+    endpoint: str  # Asterisk device, e.g. "PJSIP/101"
+    extension: str = ""  # what colleagues dial (directed pickup, transfers)
+    mobile: str = ""
+    mailbox: str = ""  # e.g. "101@default"
+
+    @property
+    def mailbox_or_default(self) -> str:
+        return self.mailbox or f"{self.extension or self.id}@default"
+
+
+@dataclass(frozen=True, slots=True)
+class MissedCallPolicy:
+    action: MissedAction = MissedAction.VOICEMAIL
+    person: str | None = None  # agent whose mailbox/mobile is used; default: first member
+    number: str = ""  # FORWARD_NUMBER
+    group: str = ""  # FORWARD_GROUP
+    max_wait_s: float = 300.0  # KEEP_WAITING: longest wait, counted from arrival
+    after_wait: MissedAction = MissedAction.VOICEMAIL  # KEEP_WAITING: then this
+    retry_s: float = 5.0  # KEEP_WAITING: pause before a member is rung again
+    forward_ring_s: float = 30.0  # FORWARD_*: how long the outside number may ring
+    message: str = ""  # HANGUP: sound played first
+
+
+@dataclass(frozen=True, slots=True)
+class QueueGroup:
+    id: str
+    name: str
+    members: tuple[str, ...]  # agent ids, in order: the order matters
+    mode: Mode = Mode.STRICT
+    rings: int = 3  # rings before passing to the next member
+    ring_seconds: float = 5.0  # length of one ring
+    missed: MissedCallPolicy = field(default_factory=MissedCallPolicy)
+    allow_pickup: bool = False
+    wrapup_s: float = 0.0  # after a call, the member gets no new call for this long
+
+    @property
+    def ring_time_s(self) -> float:
+        return self.rings * self.ring_seconds
+
+    @property
+    def responsible(self) -> str | None:
+        """The person a missed-call action uses (mailbox, mobile)."""
+        return self.missed.person or (self.members[0] if self.members else None)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    agents: Mapping[str, Agent] = field(default_factory=dict)
+    groups: Mapping[str, QueueGroup] = field(default_factory=dict)
+    numbers: Mapping[str, str] = field(default_factory=dict)  # DID -> group id
+    default_group: str | None = None  # for numbers not listed
+    # added to a member's ring time to form the Dial ceiling: covers the time from the
+    # dial to the first ring; the core normally ends the attempt before the ceiling
+    dial_setup_s: float = 10.0
+    max_group_hops: int = 5  # FORWARD_GROUP chains longer than this hang up
+
+    def group_for(self, did: str) -> QueueGroup | None:
+        group_id = self.numbers.get(did, self.default_group)
+        return self.groups.get(group_id) if group_id else None
+
+    def agent_by_endpoint(self, endpoint: str) -> Agent | None:
+        for agent in self.agents.values():
+            if agent.endpoint.lower() == endpoint.lower():
+                return agent
+        return None
+
+    def agent_by_extension(self, extension: str) -> Agent | None:
+        for agent in self.agents.values():
+            if agent.extension == extension:
+                return agent
+        return None
