@@ -164,6 +164,7 @@ class LiveCall:
     state: str  # "waiting" | "ringing" | "connected" | "elsewhere"
     agents: tuple[str, ...] = ()  # ringing or connected agents
     caller_name: str = ""
+    attempt: int = 0  # the ring attempt in progress (the caller's Exten in acd-dial)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +173,6 @@ class Resynced:
     A call the core knows and that is not listed ended while we could not see it."""
 
     calls: tuple[LiveCall, ...]
-    busy_agents: tuple[str, ...] = ()
 
 
 Event = (

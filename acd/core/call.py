@@ -1,0 +1,49 @@
+"""One inbound call as the core follows it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .model import QueueGroup
+
+
+class Phase(enum.Enum):
+    RINGING = "ringing"  # a ring attempt is under way
+    WAITING = "waiting"  # in music, waiting for a member to free up (keep waiting)
+    CONNECTED = "connected"  # talking to an agent (or a forwarded number)
+    FORWARDING = "forwarding"  # an outside number rings
+    VOICEMAIL = "voicemail"
+    HANGING_UP = "hanging_up"
+    ELSEWHERE = "elsewhere"  # found after a reconnect somewhere the ACD does not steer
+
+
+@dataclass(slots=True)
+class Call:
+    id: str
+    did: str
+    caller_number: str
+    caller_name: str
+    group: QueueGroup | None  # the group as it was when the call entered it
+    arrived_at: float
+    phase: Phase = Phase.RINGING
+    attempt: int = 0
+    pending: set[str] = field(default_factory=set)  # members of this attempt not failed yet
+    ringing: set[str] = field(default_factory=set)  # members whose phone really rings
+    ring_started: float | None = None
+    tried: set[str] = field(default_factory=set)  # offered or skipped in this pass
+    offered: list[str] = field(default_factory=list)  # everyone rung, over the whole call
+    last_rung: dict[str, float] = field(default_factory=dict)
+    passes: int = 0  # completed passes over the group (keep waiting re-offers)
+    in_hold: bool = True  # the caller hears music in acd-hold
+    agent: str | None = None  # who the caller talks to
+    last_agent: str | None = None  # who had the call before the current agent left
+    forward_number: str = ""
+    answered_at: float | None = None
+    missed_recorded: bool = False
+    wait_started: bool = False  # keep waiting: the max-wait timer runs
+    hops: int = 0  # forwards to another group
+
+    @property
+    def group_id(self) -> str:
+        return self.group.id if self.group else ""

@@ -1,0 +1,516 @@
+"""The telephony router: one state machine per call, fed events, returning commands.
+
+Pure and deterministic: ``handle(event, now)`` reads nothing but its arguments and
+its own state, so every routing rule is testable as a list of events and an
+assertion on the commands.
+
+Ring counting: a ring attempt starts a "no ring" timer of the group's ring time;
+the first real ring (MemberRinging) replaces it with the ring timer of the same
+length. When either fires the core moves on by itself (the next member, or the
+missed-call processing); the Dial ceiling given to Asterisk is only a safety net.
+When Asterisk ends the Dial first (busy, unreachable), the core waits for the
+dialplan's ACDDialResult (AttemptEnded) before moving on, so its next Redirect
+never races the dialplan's return to hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import missed_calls
+from .agents import AgentBook
+from .call import Call, Phase
+from .commands import (
+    CancelTimer,
+    Command,
+    Forward,
+    HangUp,
+    Hold,
+    PickUp,
+    Record,
+    RefusePickup,
+    ReportManualTransfer,
+    Ring,
+    SendToVoicemail,
+    StartTimer,
+)
+from .events import (
+    AgentLegHungUp,
+    AgentWorkChanged,
+    AttemptEnded,
+    CallArrived,
+    CallerHungUp,
+    DeviceStateChanged,
+    Event,
+    FailReason,
+    LiveCall,
+    MemberAnswered,
+    MemberFailed,
+    MemberRinging,
+    PickupRequested,
+    Resynced,
+    TimerFired,
+    TransferFailed,
+    TransferredByHand,
+)
+from .model import MissedAction, QueueGroup, RoutingConfig
+from .strategies import next_members
+
+_DIAL_STATUS_REASON = {
+    "BUSY": FailReason.BUSY,
+    "CHANUNAVAIL": FailReason.UNAVAILABLE,
+    "CONGESTION": FailReason.UNAVAILABLE,
+    "NOANSWER": FailReason.NO_ANSWER,
+    "CANCEL": FailReason.CANCELLED,
+}
+
+
+def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
+    return f"{kind}|{ident}" if attempt is None else f"{kind}|{ident}|{attempt}"
+
+
+class Router:
+    def __init__(self, config: RoutingConfig, last_offered: Mapping[tuple[str, str], float] | None = None):
+        self.config = config
+        self.agents = AgentBook()
+        self.calls: dict[str, Call] = {}
+        # evenly mode: group id -> agent id -> when the agent was last offered a call
+        self.last_offered: dict[str, dict[str, float]] = {}
+        for (group_id, agent_id), at in (last_offered or {}).items():
+            self.last_offered.setdefault(group_id, {})[agent_id] = at
+        self._out: list[Command] = []
+        self._now = 0.0
+
+    # ------------------------------------------------------------------ entry points
+    def handle(self, event: Event, now: float) -> list[Command]:
+        self._out, self._now = [], now
+        handler = getattr(self, "_on_" + type(event).__name__)
+        handler(event)
+        out, self._out = self._out, []
+        return out
+
+    def reconfigure(self, config: RoutingConfig, now: float) -> list[Command]:
+        """New settings apply to the next step of every call; waiting calls are re-offered."""
+        self._out, self._now = [], now
+        self.config = config
+        for call in self.calls.values():
+            if call.group is not None and call.group.id in config.groups:
+                call.group = config.groups[call.group.id]
+        for agent_id in config.agents:
+            self._offer_waiting_calls(agent_id)
+        out, self._out = self._out, []
+        return out
+
+    # ------------------------------------------------------------------ arrival and routing
+    def _on_CallArrived(self, e: CallArrived) -> None:
+        if e.call_id in self.calls:
+            return  # already known (seen again after a reconnect)
+        group = self.config.group_for(e.did)
+        call = Call(e.call_id, e.did, e.caller_number, e.caller_name, group, self._now)
+        self.calls[call.id] = call
+        self._record(call, "arrived", did=e.did, caller_number=e.caller_number,
+                     caller_name=e.caller_name, group=call.group_id)
+        if group is None:
+            self._record_missed(call, "number not routed to a queue group")
+            self._hang_up(call, "")
+            return
+        self._route(call)
+
+    def _route(self, call: Call) -> bool:
+        """Ring the next member(s) of the call's group; missed-call processing if none."""
+        group = call.group
+        assert group is not None
+        members, skipped = next_members(
+            group, call.tried, lambda a: self._unavailable_because(a, call), self.last_offered.get(group.id, {})
+        )
+        for agent_id, reason in skipped:
+            call.tried.add(agent_id)
+            self._record(call, "considered", agent=agent_id, decision="skip", reason=reason)
+        if members:
+            self._ring(call, group, members)
+            return True
+        if call.phase is Phase.WAITING:
+            return False  # still nobody: keep waiting in music
+        self._missed(call, "nobody answered" if call.offered else "no member available")
+        return False
+
+    def _unavailable_because(self, agent_id: str, call: Call) -> str | None:
+        if agent_id not in self.config.agents:
+            return "unknown agent"
+        reason = self.agents.unavailable_because(agent_id, self._now, for_call=call.id)
+        if reason is None and call.passes and call.group is not None:
+            since = self._now - call.last_rung.get(agent_id, float("-inf"))
+            if since < call.group.missed.retry_s:
+                return f"rang for this call {since:.0f} s ago"
+        return reason
+
+    def _ring(self, call: Call, group: QueueGroup, members: tuple[str, ...]) -> None:
+        self._cancel_attempt_timers(call)
+        call.attempt += 1
+        call.phase, call.in_hold = Phase.RINGING, False
+        call.pending, call.ringing, call.ring_started = set(members), set(), None
+        offers = self.last_offered.setdefault(group.id, {})
+        for agent_id in members:
+            call.tried.add(agent_id)
+            call.offered.append(agent_id)
+            call.last_rung[agent_id] = self._now
+            offers[agent_id] = self._now
+            self.agents.status(agent_id).ringing.add(call.id)
+            self._record(call, "considered", agent=agent_id, decision="ring", attempt=call.attempt)
+        self._emit(Ring(call.id, call.attempt, members, group.ring_time_s + self.config.dial_setup_s))
+        self._emit(StartTimer(timer_key("noring", call.id, call.attempt), group.ring_time_s))
+
+    # ------------------------------------------------------------------ ring attempt progress
+    def _current(self, call_id: str, attempt: int | None) -> Call | None:
+        call = self.calls.get(call_id)
+        if call is None or call.phase not in (Phase.RINGING, Phase.FORWARDING) or attempt != call.attempt:
+            return None  # an event of an attempt the core already left
+        return call
+
+    def _on_MemberRinging(self, e: MemberRinging) -> None:
+        call = self._current(e.call_id, e.attempt)
+        if call is None or e.agent_id not in call.pending or e.agent_id in call.ringing:
+            return
+        call.ringing.add(e.agent_id)
+        self._record(call, "ringing", agent=e.agent_id, attempt=e.attempt)
+        if call.ring_started is None and call.group is not None:
+            # rings are counted from the first real ring, not from the dial (issue rule)
+            call.ring_started = self._now
+            self._emit(CancelTimer(timer_key("noring", call.id, call.attempt)))
+            self._emit(StartTimer(timer_key("ring", call.id, call.attempt), call.group.ring_time_s))
+
+    def _on_MemberFailed(self, e: MemberFailed) -> None:
+        call = self._current(e.call_id, e.attempt)
+        if call is None or e.agent_id not in call.pending:
+            return  # DialEnd can repeat (transcripts 11a/11b)
+        self._release(call, e.agent_id)
+        self._record(call, "failed", agent=e.agent_id, reason=e.reason.value, attempt=e.attempt)
+
+    def _on_AttemptEnded(self, e: AttemptEnded) -> None:
+        call = self._current(e.call_id, e.attempt)
+        if call is None:
+            return
+        call.in_hold = True  # the dialplan sends the caller back to acd-hold
+        reason = _DIAL_STATUS_REASON.get(e.dial_status.upper(), FailReason.NO_ANSWER)
+        for agent_id in sorted(call.pending):
+            self._record(call, "failed", agent=agent_id, reason=reason.value, attempt=e.attempt)
+        self._release_all(call)
+        self._cancel_attempt_timers(call)
+        if call.phase is Phase.FORWARDING:
+            self._record(call, "forward_failed", number=call.forward_number, dial_status=e.dial_status)
+            self._apply_missed(call, MissedAction.VOICEMAIL)
+        else:
+            self._route(call)
+
+    def _ring_time_over(self, call: Call, attempt: int, never_rang: bool) -> None:
+        if self._current(call.id, attempt) is None or call.phase is not Phase.RINGING:
+            return
+        assert call.group is not None
+        for agent_id in sorted(call.pending):
+            if never_rang or agent_id not in call.ringing:
+                self._record(call, "no_answer", agent=agent_id, reason="phone never rang",
+                             seconds=call.group.ring_time_s)
+            else:
+                self._record(call, "no_answer", agent=agent_id, rings=call.group.rings,
+                             reason=f"no answer after {call.group.rings} rings")
+        self._release_all(call)
+        self._route(call)  # its Redirect ends the running Dial
+
+    def _on_MemberAnswered(self, e: MemberAnswered) -> None:
+        call = self.calls.get(e.call_id)
+        if call is None or (call.phase is Phase.CONNECTED and call.agent == e.agent_id):
+            return
+        # an answer is a fact on the PBX: accept it whatever attempt the core is at
+        self._release_all(call)
+        self._cancel_call_timers(call)
+        call.phase, call.in_hold, call.answered_at = Phase.CONNECTED, False, self._now
+        detail: dict[str, Any] = {"waited_s": round(self._now - call.arrived_at, 3), "attempt": e.attempt}
+        if e.agent_id:
+            call.agent = e.agent_id
+            self.agents.status(e.agent_id).calls.add(call.id)
+            detail["agent"] = e.agent_id
+        else:
+            detail["number"] = call.forward_number  # a forwarded call answered outside
+        if e.picked_up_from:
+            detail["picked_up_from"] = e.picked_up_from
+        self._record(call, "answered", **detail)
+
+    # ------------------------------------------------------------------ ends and hand-overs
+    def _on_CallerHungUp(self, e: CallerHungUp) -> None:
+        call = self.calls.pop(e.call_id, None)
+        if call is None:
+            return
+        self._release_all(call)
+        self._cancel_call_timers(call)
+        waited = round((call.answered_at or self._now) - call.arrived_at, 3)
+        if call.phase is Phase.CONNECTED:
+            if call.agent:
+                self._agent_left(call, call.agent)
+            self._record(call, "ended", by="caller" if e.by_caller else "agent",
+                         talk_s=round(self._now - (call.answered_at or self._now), 3))
+        elif call.phase in (Phase.RINGING, Phase.WAITING, Phase.FORWARDING):
+            self._record(call, "abandoned", waited_s=waited, tried=list(call.offered))
+            if not call.missed_recorded:
+                self._record_missed(call, "caller hung up while waiting")
+        else:
+            self._record(call, "ended", by="caller" if e.by_caller else "system", phase=call.phase.value)
+
+    def _on_AgentLegHungUp(self, e: AgentLegHungUp) -> None:
+        call = self.calls.get(e.call_id)
+        if call is None or call.agent != e.agent_id:
+            return
+        call.agent, call.last_agent = None, e.agent_id
+        self._agent_left(call, e.agent_id)
+        self._record(call, "agent_left", agent=e.agent_id)
+
+    def _agent_left(self, call: Call, agent_id: str) -> None:
+        status = self.agents.status(agent_id)
+        status.calls.discard(call.id)
+        wrapup = call.group.wrapup_s if call.group else 0.0
+        if wrapup > 0:
+            status.wrapup_until = self._now + wrapup
+            self._emit(StartTimer(timer_key("wrapup", agent_id), wrapup))
+        self._offer_waiting_calls(agent_id)
+
+    def _on_TransferredByHand(self, e: TransferredByHand) -> None:
+        call = self.calls.get(e.call_id)
+        if call is None:
+            return
+        previous = call.agent or call.last_agent
+        if previous == e.to_agent:
+            return
+        if call.agent:
+            self._agent_left(call, call.agent)
+        self._release_all(call)
+        self._cancel_call_timers(call)
+        call.agent, call.last_agent, call.phase = e.to_agent, previous, Phase.CONNECTED
+        self.agents.status(e.to_agent).calls.add(call.id)
+        self._record(call, "transferred", from_agent=previous, to_agent=e.to_agent, kind=e.kind)
+        self._emit(ReportManualTransfer(call.id, call.caller_number, previous, e.to_agent, e.kind))
+
+    def _on_TransferFailed(self, e: TransferFailed) -> None:
+        call = self.calls.get(e.call_id)
+        if call is None or call.group is None:
+            return
+        self._record(call, "transfer_failed")
+        call.agent, call.phase, call.in_hold = None, Phase.RINGING, True
+        call.tried.clear()
+        self._route(call)
+
+    # ------------------------------------------------------------------ missed-call processing
+    def _missed(self, call: Call, reason: str) -> None:
+        if not call.missed_recorded:
+            self._record_missed(call, reason)
+        assert call.group is not None
+        self._apply_missed(call, call.group.missed.action)
+
+    def _record_missed(self, call: Call, reason: str) -> None:
+        call.missed_recorded = True
+        self._record(call, "missed", reason=reason, tried=list(dict.fromkeys(call.offered)),
+                     waited_s=round(self._now - call.arrived_at, 3))
+
+    def _apply_missed(self, call: Call, action: MissedAction) -> None:
+        assert call.group is not None
+        step = missed_calls.plan(self.config, call.group, action, call.hops, self._now - call.arrived_at)
+        note = {"note": step.note} if step.note else {}
+        if step.action is MissedAction.VOICEMAIL:
+            call.phase, call.in_hold = Phase.VOICEMAIL, False
+            self._record(call, "voicemail", mailbox=step.mailbox, **note)
+            self._emit(SendToVoicemail(call.id, step.mailbox))
+        elif step.action in (MissedAction.FORWARD_MOBILE, MissedAction.FORWARD_NUMBER):
+            call.attempt += 1
+            call.phase, call.in_hold, call.forward_number = Phase.FORWARDING, False, step.number
+            self._record(call, "forwarded", number=step.number, attempt=call.attempt, **note)
+            self._emit(Forward(call.id, call.attempt, step.number, call.group.missed.forward_ring_s))
+        elif step.action is MissedAction.FORWARD_GROUP:
+            call.hops += 1
+            call.group = self.config.groups[step.group]
+            call.tried.clear()
+            call.passes, call.missed_recorded = 0, False
+            call.phase = Phase.RINGING
+            self._record(call, "rerouted", group=step.group, **note)
+            self._route(call)
+        elif step.action is MissedAction.KEEP_WAITING:
+            self._keep_waiting(call)
+        else:
+            self._hang_up(call, step.message, **note)
+
+    def _keep_waiting(self, call: Call) -> None:
+        assert call.group is not None
+        policy = call.group.missed
+        call.phase = Phase.WAITING
+        if not call.in_hold:
+            call.in_hold = True
+            self._emit(Hold(call.id))
+        if not call.wait_started:
+            call.wait_started = True
+            self._record(call, "waiting", max_wait_s=policy.max_wait_s)
+            self._emit(StartTimer(timer_key("wait", call.id), policy.max_wait_s - (self._now - call.arrived_at)))
+        self._emit(StartTimer(timer_key("retry", call.id), policy.retry_s))
+
+    def _reoffer(self, call: Call) -> None:
+        """A new pass over the group for a caller who keeps waiting."""
+        call.passes += 1
+        call.tried.clear()
+        if self._route(call):
+            self._emit(CancelTimer(timer_key("retry", call.id)))
+        else:
+            self._emit(StartTimer(timer_key("retry", call.id), call.group.missed.retry_s if call.group else 5.0))
+
+    def _offer_waiting_calls(self, agent_id: str) -> None:
+        """An agent became free: the longest-waiting caller of their groups goes first."""
+        waiting = sorted(
+            (c for c in self.calls.values()
+             if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members),
+            key=lambda c: c.arrived_at,
+        )
+        for call in waiting:
+            if self.agents.unavailable_because(agent_id, self._now) is not None:
+                break
+            self._reoffer(call)
+
+    def _hang_up(self, call: Call, message: str, **detail: Any) -> None:
+        call.phase, call.in_hold = Phase.HANGING_UP, False
+        self._record(call, "hangup", message=message, **detail)
+        self._emit(HangUp(call.id, message))
+
+    # ------------------------------------------------------------------ timers
+    def _on_TimerFired(self, e: TimerFired) -> None:
+        kind, _, rest = e.key.partition("|")
+        if kind == "wrapup":
+            status = self.agents.status(rest)
+            if status.wrapup_until <= self._now + 1e-6:
+                status.wrapup_until = 0.0
+                self._offer_waiting_calls(rest)
+            return
+        call_id, _, attempt = rest.partition("|")
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        if kind in ("noring", "ring"):
+            self._ring_time_over(call, int(attempt or 0), never_rang=kind == "noring")
+        elif kind == "wait" and call.phase in (Phase.WAITING, Phase.RINGING) and call.group is not None:
+            if call.group.missed.action is MissedAction.KEEP_WAITING:
+                self._release_all(call)
+                self._emit(CancelTimer(timer_key("retry", call.id)))
+                self._cancel_attempt_timers(call)
+                self._apply_missed(call, call.group.missed.after_wait)
+        elif kind == "retry" and call.phase is Phase.WAITING:
+            self._reoffer(call)
+
+    def _cancel_attempt_timers(self, call: Call) -> None:
+        if call.attempt:
+            self._emit(CancelTimer(timer_key("noring", call.id, call.attempt)))
+            self._emit(CancelTimer(timer_key("ring", call.id, call.attempt)))
+
+    def _cancel_call_timers(self, call: Call) -> None:
+        self._cancel_attempt_timers(call)
+        self._emit(CancelTimer(timer_key("wait", call.id)))
+        self._emit(CancelTimer(timer_key("retry", call.id)))
+
+    # ------------------------------------------------------------------ agents
+    def _on_DeviceStateChanged(self, e: DeviceStateChanged) -> None:
+        self.agents.status(e.agent_id).device = e.state
+        self._offer_waiting_calls(e.agent_id)
+
+    def _on_AgentWorkChanged(self, e: AgentWorkChanged) -> None:
+        status = self.agents.status(e.agent_id)
+        status.working, status.work_reason = e.working, e.reason
+        self._offer_waiting_calls(e.agent_id)
+
+    # ------------------------------------------------------------------ pickup
+    def _on_PickupRequested(self, e: PickupRequested) -> None:
+        mine = [c for c in self.calls.values()
+                if c.phase is Phase.RINGING and c.group is not None and e.picker_agent in c.group.members
+                and c.ringing - {e.picker_agent}]
+        if e.target_agent:
+            mine = [c for c in mine if e.target_agent in c.ringing]
+        allowed = [c for c in mine if c.group is not None and c.group.allow_pickup]
+        if not allowed:
+            reason = "the group does not allow call pickup" if mine else "no call is ringing for you to pick up"
+            for call in mine:
+                self._record(call, "pickup_refused", by=e.picker_agent, reason=reason)
+            self._emit(RefusePickup(e.request_id, reason))
+            return
+        call = min(allowed, key=lambda c: c.arrived_at)  # the longest-waiting caller first
+        from_agent = e.target_agent or sorted(call.ringing - {e.picker_agent})[0]
+        self._record(call, "pickup", by=e.picker_agent, from_agent=from_agent)
+        self._emit(PickUp(e.request_id, call.id, from_agent))
+
+    # ------------------------------------------------------------------ reconnect / restart
+    def _on_Resynced(self, e: Resynced) -> None:
+        live = {c.call_id: c for c in e.calls}
+        for call_id in [cid for cid in self.calls if cid not in live]:
+            call = self.calls.pop(call_id)
+            self._release_all(call)
+            self._cancel_call_timers(call)
+            if call.agent:
+                self._agent_left(call, call.agent)
+            self._record(call, "ended", by="unknown", reason="ended while the ACD could not see the PBX")
+        for found in e.calls:
+            self._adopt(found)
+
+    def _adopt(self, found: LiveCall) -> None:
+        call = self.calls.get(found.call_id)
+        if call is None:
+            call = Call(found.call_id, found.did, found.caller_number, found.caller_name,
+                        self.config.group_for(found.did), self._now)
+            self.calls[call.id] = call
+            self._record(call, "recovered", state=found.state, did=found.did,
+                         caller_number=found.caller_number, group=call.group_id)
+        if found.state == "connected":
+            self._release_all(call)
+            self._cancel_call_timers(call)
+            call.phase, call.in_hold = Phase.CONNECTED, False
+            if found.agents:
+                call.agent = found.agents[0]
+                self.agents.status(call.agent).calls.add(call.id)
+        elif found.state == "ringing" and call.group is not None:
+            if call.phase is Phase.RINGING and call.attempt == found.attempt and call.pending:
+                return  # nothing changed while the link was down; the timers still run
+            self._release_all(call)
+            self._cancel_attempt_timers(call)
+            call.phase, call.in_hold, call.attempt = Phase.RINGING, False, max(found.attempt, call.attempt)
+            call.pending = set(found.agents) & set(self.config.agents)
+            call.ringing, call.ring_started = set(call.pending), self._now
+            for agent_id in call.pending:
+                call.tried.add(agent_id)
+                self.agents.status(agent_id).ringing.add(call.id)
+            # the ring count restarts: the core cannot know how long it rang unseen
+            self._emit(StartTimer(timer_key("ring", call.id, call.attempt), call.group.ring_time_s))
+        elif found.state == "waiting" and call.group is not None:
+            self._release_all(call)
+            self._cancel_attempt_timers(call)
+            call.in_hold = True
+            if call.phase is Phase.WAITING:
+                call.wait_started = False
+                self._keep_waiting(call)  # timers again: a restarted ACD lost them
+            else:
+                call.phase = Phase.RINGING
+                self._route(call)
+        elif found.state == "waiting":
+            self._record_missed(call, "number not routed to a queue group")
+            self._hang_up(call, "")
+        else:
+            call.phase = Phase.ELSEWHERE
+
+    # ------------------------------------------------------------------ helpers
+    def _release(self, call: Call, agent_id: str) -> None:
+        call.pending.discard(agent_id)
+        call.ringing.discard(agent_id)
+        self.agents.status(agent_id).ringing.discard(call.id)
+
+    def _release_all(self, call: Call) -> None:
+        for agent_id in list(call.pending | call.ringing):
+            self._release(call, agent_id)
+
+    def _record(self, call: Call, kind: str, /, **detail: Any) -> None:
+        self._emit(Record(call.id, self._now, kind, detail))
+
+    def _emit(self, command: Command) -> None:
+        self._out.append(command)
+
+    # ------------------------------------------------------------------ views
+    def live_calls(self) -> Iterable[Call]:
+        return sorted(self.calls.values(), key=lambda c: c.arrived_at)

@@ -1,0 +1,107 @@
+"""Pickup (intercept), manual transfers and resynchronisation after a reconnect."""
+
+from acd.core.commands import PickUp, RefusePickup, ReportManualTransfer, Ring, StartTimer
+from acd.core.events import (
+    AgentLegHungUp,
+    CallArrived,
+    LiveCall,
+    MemberAnswered,
+    MemberRinging,
+    PickupRequested,
+    Resynced,
+    TransferFailed,
+    TransferredByHand,
+)
+from acd.core.model import Mode
+
+from .harness import Harness, config, group, only
+
+
+def ringing_at_anna(h: Harness, call_id: str = "c1") -> None:
+    h.send(CallArrived(call_id, "5000", "15550001"))
+    h.send(MemberRinging(call_id, 1, "anna"))
+
+
+def test_colleague_picks_up_a_call_ringing_in_a_group_that_allows_it() -> None:
+    h = Harness(config(group(Mode.STRICT, allow_pickup=True)))
+    ringing_at_anna(h)
+    out = h.send(PickupRequested("req-1", "boris"))
+    assert only(out, PickUp) == [PickUp("req-1", "c1", "anna")]
+    h.send(MemberAnswered("c1", 1, "boris", picked_up_from="anna"))
+    answered = h.records("answered")[0].detail
+    assert answered["agent"] == "boris" and answered["picked_up_from"] == "anna"
+
+
+def test_pickup_is_refused_cleanly_where_the_group_forbids_it_and_the_call_keeps_ringing() -> None:
+    h = Harness(config(group(Mode.STRICT, allow_pickup=False)))
+    ringing_at_anna(h)
+    out = h.send(PickupRequested("req-1", "boris"))
+    assert only(out, RefusePickup) == [RefusePickup("req-1", "the group does not allow call pickup")]
+    assert h.router.calls["c1"].ringing == {"anna"}
+
+
+def test_directed_pickup_takes_the_call_ringing_at_the_named_colleague() -> None:
+    h = Harness(config(group(Mode.ALL, allow_pickup=True, members=("anna", "boris", "clara"))))
+    h.send(CallArrived("c1", "5000", "1"))
+    h.send(MemberRinging("c1", 1, "anna"))
+    h.send(MemberRinging("c1", 1, "clara"))
+    out = h.send(PickupRequested("req-1", "dmitri", target_agent="clara"))
+    assert only(out, RefusePickup)  # dmitri is not a member of the group
+    h2 = Harness(config(group(Mode.STRICT, allow_pickup=True, members=("anna", "boris", "clara"))))
+    ringing_at_anna(h2)
+    assert only(h2.send(PickupRequested("r", "clara", target_agent="anna")), PickUp) == [PickUp("r", "c1", "anna")]
+    assert only(h2.send(PickupRequested("r2", "clara", target_agent="boris")), RefusePickup)
+
+
+def test_blind_transfer_reports_the_new_agent_and_frees_the_old_one() -> None:
+    h = Harness(config(group(Mode.STRICT, wrapup_s=0)))
+    ringing_at_anna(h)
+    h.send(MemberAnswered("c1", 1, "anna"))
+    h.send(AgentLegHungUp("c1", "anna"))  # a blind transfer hangs the transferer up at once
+    out = h.send(TransferredByHand("c1", "clara", "blind"))
+    assert only(out, ReportManualTransfer) == [ReportManualTransfer("c1", "15550001", "anna", "clara", "blind")]
+    assert h.router.agents.status("anna").calls == set()
+    assert h.router.agents.status("clara").calls == {"c1"}
+
+
+def test_attended_transfer_reports_once() -> None:
+    h = Harness(config(group(Mode.STRICT)))
+    ringing_at_anna(h)
+    h.send(MemberAnswered("c1", 1, "anna"))
+    first = h.send(TransferredByHand("c1", "clara", "attended"))
+    again = h.send(TransferredByHand("c1", "clara", "attended"))
+    assert len(only(first, ReportManualTransfer)) == 1 and only(again, ReportManualTransfer) == []
+
+
+def test_a_failed_transfer_brings_the_caller_back_to_the_group() -> None:
+    h = Harness(config(group(Mode.STRICT)))
+    ringing_at_anna(h)
+    h.send(MemberAnswered("c1", 1, "anna"))
+    h.send(AgentLegHungUp("c1", "anna"))
+    out = h.send(TransferFailed("c1"))
+    assert [r.agent_ids for r in only(out, Ring)] == [("anna",)]
+
+
+def test_resync_forgets_calls_that_ended_unseen_and_routes_waiting_callers_again() -> None:
+    h = Harness(config(group(Mode.STRICT)))
+    ringing_at_anna(h, "gone")
+    out = h.send(Resynced((LiveCall("new", "5000", "15550002", "waiting"),)))
+    assert "gone" not in h.router.calls
+    assert h.records("ended", "gone")[0].detail["by"] == "unknown"
+    assert [r.agent_ids for r in only(out, Ring)] == [("anna",)]  # anna was freed by the lost call
+
+
+def test_resync_adopts_a_ringing_call_after_a_restart_and_counts_rings_again() -> None:
+    h = Harness(config(group(Mode.STRICT, rings=2)))
+    out = h.send(Resynced((LiveCall("c1", "5000", "1", "ringing", agents=("boris",), attempt=4),)))
+    assert only(out, Ring) == []  # it already rings: do not disturb it
+    assert only(out, StartTimer)[0].key == "ring|c1|4"
+    nxt = only(h.advance(10), Ring)
+    assert nxt[0].agent_ids == ("anna",) and nxt[0].attempt == 5
+
+
+def test_resync_adopts_a_connected_call() -> None:
+    h = Harness(config(group(Mode.STRICT)))
+    h.send(Resynced((LiveCall("c1", "5000", "1", "connected", agents=("clara",)),)))
+    assert h.router.agents.status("clara").calls == {"c1"}
+    assert only(h.send(CallArrived("c2", "5000", "2")), Ring)[0].agent_ids == ("anna",)
