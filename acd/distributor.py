@@ -1,0 +1,82 @@
+"""The distributor: feeds events to the pure router and carries out its commands.
+
+It is the only place where the core meets the adapters: PBX commands go to the AMI
+adapter, timers to the event loop, records to the history writer, manual transfers
+to whoever listens (the CRM). Everything runs on the event loop's thread, one event
+at a time, so the router needs no locks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from .clock import Clock
+from .core.commands import CancelTimer, Command, Record, ReportManualTransfer, Ring, StartTimer
+from .core.events import Event, TimerFired
+from .core.router import Router
+from .timers import Timers
+
+log = logging.getLogger(__name__)
+
+
+class PbxPort(Protocol):
+    def execute(self, command: Command) -> None: ...
+
+
+class HistoryPort(Protocol):
+    def add(self, records: list[Record]) -> None: ...
+
+    def offered(self, group_id: str, agent_ids: tuple[str, ...], at: float) -> None: ...
+
+
+Listener = Callable[[Event, list[Command]], None]
+
+
+class Distributor:
+    def __init__(self, router: Router, clock: Clock, pbx: PbxPort, history: HistoryPort) -> None:
+        self.router = router
+        self.clock = clock
+        self.pbx = pbx
+        self.history = history
+        self.timers = Timers(clock, lambda key: self.feed(TimerFired(key)))
+        self.transfer_listeners: list[Callable[[ReportManualTransfer], None]] = []
+        self.listeners: list[Listener] = []  # live views: every event and what it caused
+
+    def feed(self, event: Event) -> list[Command]:
+        now = self.clock.now()
+        try:
+            commands = self.router.handle(event, now)
+        except Exception:  # a routing bug must not take the service (and every other call) down
+            log.exception("router failed", extra={"event": repr(event)})
+            return []
+        records: list[Record] = []
+        for command in commands:
+            if isinstance(command, Record):
+                records.append(command)
+            elif isinstance(command, StartTimer):
+                self.timers.start(command.key, command.delay_s)
+            elif isinstance(command, CancelTimer):
+                self.timers.cancel(command.key)
+            elif isinstance(command, ReportManualTransfer):
+                for listener in self.transfer_listeners:
+                    self._safely(listener, command)
+            else:
+                if isinstance(command, Ring):
+                    call = self.router.calls.get(command.call_id)
+                    if call is not None and call.group is not None:
+                        self.history.offered(call.group.id, command.agent_ids, now)
+                self.pbx.execute(command)
+        if records:
+            self.history.add(records)
+        for view in self.listeners:
+            self._safely(view, event, commands)
+        return commands
+
+    @staticmethod
+    def _safely(fn: Callable[..., None], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("listener failed")
