@@ -89,19 +89,20 @@ class RoutingConfig:
     # dial to the first ring; the core normally ends the attempt before the ceiling
     dial_setup_s: float = 10.0
     max_group_hops: int = 5  # FORWARD_GROUP chains longer than this hang up
+    # look-up indexes, built once: the AMI adapter maps an endpoint per event
+    _by_endpoint: dict[str, Agent] = field(init=False, repr=False, compare=False)
+    _by_extension: dict[str, Agent] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_endpoint", {a.endpoint.lower(): a for a in self.agents.values()})
+        object.__setattr__(self, "_by_extension", {a.extension: a for a in self.agents.values() if a.extension})
 
     def group_for(self, did: str) -> QueueGroup | None:
         group_id = self.numbers.get(did, self.default_group)
         return self.groups.get(group_id) if group_id else None
 
     def agent_by_endpoint(self, endpoint: str) -> Agent | None:
-        for agent in self.agents.values():
-            if agent.endpoint.lower() == endpoint.lower():
-                return agent
-        return None
+        return self._by_endpoint.get(endpoint.lower())
 
     def agent_by_extension(self, extension: str) -> Agent | None:
-        for agent in self.agents.values():
-            if agent.extension == extension:
-                return agent
-        return None
+        return self._by_extension.get(extension)
