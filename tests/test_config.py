@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acd.config import ConfigError, Settings, load_settings, settings_from_dict
+from acd.core.model import MissedAction, Mode, RoutingConfig
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "acd.example.toml"
+
+AGENTS = """
+[[agents]]
+id = "anna"
+endpoint = "PJSIP/101"
+mobile = "+4915100000001"
+
+[[agents]]
+id = "ben"
+endpoint = "PJSIP/102"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "acd.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message  # every error names the file
+    return message
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACD_AMI_SECRET", raising=False)
+
+
+# ------------------------------------------------------------------ the example
+def test_the_example_file_loads_and_builds_the_routing_model() -> None:
+    settings = load_settings(EXAMPLE)
+    routing = settings.routing()
+    assert isinstance(routing, RoutingConfig)
+    assert len(routing.agents) == 4
+    assert {g.mode for g in routing.groups.values()} == {Mode.STRICT, Mode.EVENLY, Mode.ALL}
+    assert routing.group_for("+4930111111").id == "sales"  # type: ignore[union-attr]
+    assert routing.group_for("+4999999").id == "support"  # type: ignore[union-attr]  # default group
+    assert routing.agent_by_endpoint("pjsip/103").id == "chloe"  # type: ignore[union-attr]
+
+
+def test_the_example_shows_every_missed_call_action() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for action in MissedAction:
+        assert f'action = "{action.value}"' in text
+
+
+def test_defaults_fill_in_what_the_file_leaves_out(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["anna", "ben"]\n'))
+    assert settings.service.port == 8000 and settings.service.host == "127.0.0.1"
+    assert settings.service.database == "sqlite:///acd.db"
+    assert (settings.ami.port, settings.ami.trunk, settings.ami.pickup_code, settings.ami.simulate) == (
+        5038, "trunk", "*11", "auto"
+    )
+    anna = settings.agent("anna")
+    assert anna is not None and anna.extension == "101" and anna.name == "anna"
+    group = settings.routing().groups["g"]
+    assert (group.mode, group.rings, group.ring_seconds, group.missed.action) == (
+        Mode.STRICT, 3, 5.0, MissedAction.VOICEMAIL
+    )
+    assert group.members == ("anna", "ben")
+
+
+# ------------------------------------------------------------------ errors name file, item, problem
+def test_a_toml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
+    message = error_of(tmp_path, '[service]\nport = 8000\nhost = \n')
+    assert "line 3, column" in message and "invalid TOML" in message
+
+
+def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.toml: cannot read the file"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_an_unknown_member_names_the_group_and_position(tmp_path: Path) -> None:
+    message = error_of(tmp_path, AGENTS + """
+[[groups]]
+id = "support"
+members = ["anna"]
+
+[[groups]]
+id = "sales"
+members = ["anna", "ben", "bob"]
+""")
+    assert 'groups[1] "sales".members[2]: unknown agent "bob"' in message
+
+
+def test_a_misspelt_setting_is_an_error_not_ignored(tmp_path: Path) -> None:
+    message = error_of(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["anna"]\nring_second = 4\n')
+    assert 'groups[0] "g".ring_second: unknown setting' in message
+
+
+def test_rings_must_be_between_two_and_seven(tmp_path: Path) -> None:
+    message = error_of(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["anna"]\nrings = 9\n')
+    assert 'groups[0] "g".rings:' in message and "7" in message
+
+
+def test_bad_ids_and_endpoints_are_named(tmp_path: Path) -> None:
+    message = error_of(tmp_path, '[[agents]]\nid = "anna b"\nendpoint = "101"\n')
+    assert 'agents[0] "anna b".id: not a valid id' in message
+    assert 'agents[0] "anna b".endpoint: not an Asterisk device' in message
+
+
+def test_duplicate_ids_and_endpoints_are_errors(tmp_path: Path) -> None:
+    message = error_of(tmp_path, AGENTS + '[[agents]]\nid = "anna"\nendpoint = "pjsip/102"\n')
+    assert 'agents[2] "anna".id: id "anna" is already used by agents[0] "anna"' in message
+    assert 'agents[2] "anna".endpoint: endpoint "pjsip/102" is already used by agents[1] "ben"' in message
+
+
+def test_numbers_must_look_like_phone_numbers(tmp_path: Path) -> None:
+    message = error_of(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["anna"]\n[numbers]\n"030 222" = "g"\n')
+    assert 'numbers."030 222" (the key): not a phone number' in message
+
+
+def test_numbers_must_name_known_groups(tmp_path: Path) -> None:
+    message = error_of(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["anna"]\n[numbers]\n"+4930111" = "sales"\n')
+    assert 'numbers."+4930111": unknown group "sales" (known: g)' in message
+
+
+def test_default_group_must_exist() -> None:
+    with pytest.raises(ConfigError, match='default_group: unknown group "nobody"'):
+        settings_from_dict({"default_group": "nobody"})
+
+
+@pytest.mark.parametrize(
+    ("missed", "expected"),
+    [
+        ({"action": "forward_number"}, 'groups[0] "g".missed.action: forward_number needs missed.number'),
+        ({"action": "forward_number", "number": "call me"}, 'groups[0] "g".missed.number: not a phone number'),
+        ({"action": "forward_mobile", "person": "ben"}, 'forward_mobile needs a mobile: agent "ben" has none'),
+        ({"action": "forward_group", "group": "g"}, 'groups[0] "g".missed.group: a group cannot forward to itself'),
+        ({"action": "forward_group", "group": "x"}, 'groups[0] "g".missed.group: unknown group "x"'),
+        ({"action": "forward_group"}, "forward_group needs missed.group"),
+        ({"action": "voicemail", "person": "zoe"}, 'groups[0] "g".missed.person: unknown agent "zoe"'),
+        ({"action": "keep_waiting", "after_wait": "keep_waiting"}, "missed.after_wait: cannot be keep_waiting"),
+        ({"action": "keep_waiting", "after_wait": "forward_number"}, "missed.after_wait: forward_number needs"),
+        ({"action": "fax"}, 'groups[0] "g".missed.action: Input should be'),
+    ],
+)
+def test_missed_call_actions_are_checked(missed: dict[str, Any], expected: str) -> None:
+    data = tomllib.loads(AGENTS)
+    data["groups"] = [{"id": "g", "members": ["anna", "ben"], "missed": missed}]
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(data, source="api")
+    assert str(info.value).startswith("api: ")
+    assert expected in str(info.value)
+
+
+def test_forward_mobile_uses_the_first_member_by_default() -> None:
+    data = tomllib.loads(AGENTS)
+    data["groups"] = [{"id": "g", "members": ["anna", "ben"], "missed": {"action": "forward_mobile"}}]
+    assert settings_from_dict(data).routing().groups["g"].responsible == "anna"
+    data["groups"][0]["members"] = ["ben", "anna"]
+    with pytest.raises(ConfigError, match='agent "ben" has none'):
+        settings_from_dict(data)
+
+
+def test_all_problems_come_in_one_error(tmp_path: Path) -> None:
+    message = error_of(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["x", "y"]\n')
+    assert "2 problems" in message
+    assert "members[0]" in message and "members[1]" in message
+
+
+# ------------------------------------------------------------------ secrets
+def test_the_secret_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACD_AMI_SECRET", "s3cr3t-from-env")
+    settings = load_settings(EXAMPLE)
+    assert settings.ami.secret is not None
+    assert settings.ami.secret.get_secret_value() == "s3cr3t-from-env"
+
+
+def test_the_file_secret_wins_over_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACD_AMI_SECRET", "from-env")
+    settings = load_settings(write(tmp_path, '[ami]\nsecret = "from-file"\n'))
+    assert settings.ami.secret is not None and settings.ami.secret.get_secret_value() == "from-file"
+
+
+def test_the_secret_never_shows_in_repr_or_dumps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACD_AMI_SECRET", "s3cr3t-from-env")
+    settings = settings_from_dict(
+        {"service": {"database": "postgresql://acd:db-pa55@db/acd"}, "ami": {"username": "acd"}}
+    )
+    for text in (repr(settings), str(settings), repr(settings.ami), str(settings.to_dict()),
+                 str(settings.model_dump()), settings.model_dump_json()):
+        assert "s3cr3t-from-env" not in text
+    assert "db-pa55" not in repr(settings) and "db-pa55" not in str(settings.to_dict())
+    assert settings.to_dict()["service"]["database"] == "postgresql://acd:***@db/acd"
+
+
+def test_a_wrong_secret_type_does_not_echo_the_value() -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict({"ami": {"secret": 123456789}})
+    assert "ami.secret" in str(info.value) and "123456789" not in str(info.value)
+
+
+def test_simulate_never_needs_a_secret() -> None:
+    with pytest.raises(ConfigError, match="ami.secret: no AMI secret: set ACD_AMI_SECRET"):
+        settings_from_dict({"ami": {"simulate": "never"}})
+
+
+# ------------------------------------------------------------------ dict round trip and edits
+def test_dump_is_toml_shaped_and_loads_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(EXAMPLE)
+    data = settings.to_dict()
+    assert "secret" not in data["ami"]
+    assert data["groups"][0]["mode"] == "strict" and data["groups"][1]["missed"]["action"] == "keep_waiting"
+
+    def no_none(value: Any) -> None:
+        assert value is not None
+        for child in value.values() if isinstance(value, dict) else value if isinstance(value, list) else []:
+            no_none(child)
+
+    no_none(data)
+    assert settings_from_dict(data) == settings
+
+
+def test_changes_give_a_new_validated_settings_and_keep_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACD_AMI_SECRET", "kept")
+    settings = load_settings(EXAMPLE)
+    monkeypatch.delenv("ACD_AMI_SECRET")
+    groups = settings.to_dict()["groups"]
+    groups[0]["members"] = ["dev", "anna"]
+    changed = settings.with_changes({"groups": groups})
+    assert changed.routing().groups["sales"].members == ("dev", "anna")
+    assert changed.ami.secret is not None and changed.ami.secret.get_secret_value() == "kept"
+    assert settings.routing().groups["sales"].members == ("anna", "ben", "chloe")  # untouched
+
+    groups[0]["members"] = ["dev", "zed"]
+    with pytest.raises(ConfigError, match=r'<api>: groups\[0\] "sales".members\[1\]: unknown agent "zed"'):
+        settings.with_changes({"groups": groups})
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(EXAMPLE)
+    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
+        settings.default_group = "sales"  # type: ignore[misc]
+    assert isinstance(settings, Settings)
