@@ -99,18 +99,18 @@ class _Section(BaseModel):
 
 # ------------------------------------------------------------------ sections
 class ServiceSettings(_Section):
-    host: str = Field("127.0.0.1", min_length=1)  # where the HTTP API and pages listen
-    port: int = Field(8000, ge=1, le=65535)
-    database: str = Field("sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", repr=False)
+    host: str = Field(default="127.0.0.1", min_length=1)  # where the HTTP API and pages listen
+    port: int = Field(default=8000, ge=1, le=65535)
+    database: str = Field(default="sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", repr=False)
     log_level: LogLevel = "INFO"
 
 
 class AmiSettings(_Section):
-    host: str = Field("127.0.0.1", min_length=1)
-    port: int = Field(5038, ge=1, le=65535)
-    username: str = Field("acd", min_length=1)
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = Field(default="acd", min_length=1)
     # never dumped; the repr shows it masked
-    secret: SecretStr | None = Field(None, exclude=True)
+    secret: SecretStr | None = Field(default=None, exclude=True)
     trunk: Id = "trunk"  # the PJSIP endpoint forwards to outside numbers go through
     pickup_code: Annotated[str, _matching(_DIAL_CODE, "not a dial code: digits, '*' and '#'")] = "*11"
     # auto: the built-in simulator when no Asterisk answers; always; never
@@ -162,11 +162,11 @@ class GroupSettings(_Section):
     name: str = ""  # default: the id
     members: list[Id] = Field(min_length=1)  # agent ids; the order matters
     mode: Mode = Mode.STRICT
-    rings: int = Field(3, ge=2, le=7)  # rings before the next member (2..7, like Bitrix24)
-    ring_seconds: float = Field(5.0, gt=0, le=60)  # length of one ring
-    wrapup_seconds: float = Field(0.0, ge=0, le=3600)  # no new call for this long after one
+    rings: int = Field(default=3, ge=2, le=7)  # rings before the next member (2..7, like Bitrix24)
+    ring_seconds: float = Field(default=5.0, gt=0, le=60)  # length of one ring
+    wrapup_seconds: float = Field(default=0.0, ge=0, le=3600)  # no new call for this long after one
     allow_pickup: bool = False  # colleagues may take a ringing call with the pickup code
-    missed: MissedSettings = MissedSettings()
+    missed: MissedSettings = Field(default_factory=MissedSettings)
 
     @model_validator(mode="after")
     def _defaults(self) -> GroupSettings:
@@ -180,8 +180,8 @@ class GroupSettings(_Section):
 
 
 class Settings(_Section):
-    service: ServiceSettings = ServiceSettings()
-    ami: AmiSettings = AmiSettings()
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    ami: AmiSettings = Field(default_factory=AmiSettings)  # made per load: reads the environment
     agents: list[AgentSettings] = []
     groups: list[GroupSettings] = []
     numbers: dict[PhoneNumber, Id] = {}  # DID -> group id

@@ -251,3 +251,13 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
         settings.default_group = "sales"  # type: ignore[misc]
     assert isinstance(settings, Settings)
+
+
+def test_the_environment_secret_is_read_at_load_time_even_without_an_ami_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, AGENTS)
+    assert load_settings(path).ami.secret is None
+    monkeypatch.setenv("ACD_AMI_SECRET", "later")
+    secret = load_settings(path).ami.secret
+    assert secret is not None and secret.get_secret_value() == "later"
