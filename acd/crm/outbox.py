@@ -1,0 +1,175 @@
+"""The outbox: changes waiting to be pushed to external CRMs, in the database.
+
+:func:`enqueue` runs inside the transaction of the change itself. Delivery is
+at-least-once: every job carries an idempotency key made once and stored, so a repeat
+after a crash or a lost answer carries the same key. Jobs with the same
+``(target, order_key)`` (one client) go out in order: a later one waits until the
+earlier is delivered or dead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from .models import ExternalRef, OutboxJob
+
+PENDING = "pending"
+DELIVERED = "delivered"
+DEAD = "dead"
+STATES = (PENDING, DELIVERED, DEAD)
+
+OWNER_CHANGED = "owner.changed"
+LEAD_CREATED = "lead.created"
+CALL_FINISHED = "call.finished"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One job as handed to a connector (a plain value, usable outside the session)."""
+
+    id: int
+    key: str
+    target: str
+    order_key: str
+    client_id: int | None
+    event: str
+    payload: dict[str, Any]
+    attempts: int  # attempts made before this one
+    progress: dict[str, Any]
+    ref: tuple[str, str] | None  # the client's (entity, id) in the target CRM, if known
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a delivery attempt came to."""
+
+    state: str  # DELIVERED | PENDING (try again) | DEAD
+    note: str = ""
+    status: int | None = None
+    retry_after: float | None = None  # seconds, from the CRM's Retry-After
+    progress: dict[str, Any] = field(default_factory=dict)
+    ref: tuple[str, str] | None = None
+
+    @classmethod
+    def delivered(cls, status: int | None = None, ref: tuple[str, str] | None = None, note: str = "") -> Outcome:
+        return cls(DELIVERED, note, status, ref=ref)
+
+    @classmethod
+    def again(cls, note: str, status: int | None = None, retry_after: float | None = None) -> Outcome:
+        return cls(PENDING, note, status, retry_after)
+
+    @classmethod
+    def dead(cls, note: str, status: int | None = None) -> Outcome:
+        return cls(DEAD, note, status)
+
+    def with_progress(self, progress: dict[str, Any]) -> Outcome:
+        return replace(self, progress=progress)
+
+
+def enqueue(
+    session: Session,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    targets: Iterable[str],
+    now: float,
+    client_id: int | None = None,
+    order_key: str | None = None,
+) -> list[OutboxJob]:
+    """One job per target, in the caller's transaction."""
+    if order_key is None:
+        order_key = f"client:{client_id}" if client_id is not None else f"once:{uuid.uuid4().hex}"
+    jobs = [
+        OutboxJob(
+            idempotency_key=uuid.uuid4().hex, target=target, order_key=order_key, client_id=client_id, event=event,
+            payload=payload, state=PENDING, attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+            progress={},
+        )
+        for target in dict.fromkeys(targets)
+    ]
+    session.add_all(jobs)
+    session.flush()
+    return jobs
+
+
+def list_outbox(session: Session, state: str | None = None, *, target: str | None = None,
+                limit: int = 100) -> list[OutboxJob]:
+    """Jobs, newest first; ``state`` one of pending/delivered/dead (None: all)."""
+    if state is not None and state not in STATES:
+        raise ValueError(f"state must be one of {STATES}")
+    stmt = select(OutboxJob).order_by(OutboxJob.id.desc()).limit(limit)
+    if state is not None:
+        stmt = stmt.where(OutboxJob.state == state)
+    if target is not None:
+        stmt = stmt.where(OutboxJob.target == target)
+    return list(session.scalars(stmt))
+
+
+def retry(session: Session, job_id: int, *, now: float) -> OutboxJob:
+    """Give a dead job a fresh set of attempts (e.g. after fixing a user mapping). The
+    key stays the same. It goes out after the client's jobs still pending before it."""
+    job = session.get(OutboxJob, job_id)
+    if job is None:
+        raise LookupError(f"no outbox job {job_id}")
+    if job.state != DEAD:
+        raise ValueError(f"outbox job {job_id} is {job.state}, only a dead job can be retried")
+    job.state = PENDING
+    job.attempts = 0
+    job.next_attempt_at = now
+    job.updated_at = now
+    return job
+
+
+def due(session: Session, now: float, *, limit: int) -> list[Envelope]:
+    """Pending jobs due at ``now`` that head their (target, order_key) line."""
+    earlier = aliased(OutboxJob)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.target == OutboxJob.target,
+            earlier.order_key == OutboxJob.order_key,
+            earlier.id < OutboxJob.id,
+            earlier.state == PENDING,
+        )
+        .exists()
+    )
+    jobs = session.scalars(
+        select(OutboxJob)
+        .where(OutboxJob.state == PENDING, OutboxJob.next_attempt_at <= now, ~blocked)
+        .order_by(OutboxJob.next_attempt_at, OutboxJob.id)
+        .limit(limit)
+    ).all()
+    refs = _refs(session, {(j.client_id, j.target) for j in jobs if j.client_id is not None})
+    return [
+        Envelope(j.id, j.idempotency_key, j.target, j.order_key, j.client_id, j.event, dict(j.payload), j.attempts,
+                 dict(j.progress or {}), refs.get((j.client_id, j.target)))
+        for j in jobs
+    ]
+
+
+def next_due_at(session: Session, after: float) -> float | None:
+    """When the next pending job falls due after ``after`` (a back-off ending)."""
+    return session.scalar(
+        select(func.min(OutboxJob.next_attempt_at)).where(OutboxJob.state == PENDING, OutboxJob.next_attempt_at > after)
+    )
+
+
+def remember_ref(session: Session, client_id: int, target: str, ref: tuple[str, str]) -> None:
+    row = session.scalar(select(ExternalRef).where(ExternalRef.client_id == client_id, ExternalRef.target == target))
+    if row is None:
+        session.add(ExternalRef(client_id=client_id, target=target, entity=ref[0], external_id=ref[1]))
+    else:
+        row.entity, row.external_id = ref
+
+
+def _refs(session: Session, keys: set[tuple[int | None, str]]) -> dict[tuple[int | None, str], tuple[str, str]]:
+    if not keys:
+        return {}
+    rows = session.scalars(select(ExternalRef).where(ExternalRef.client_id.in_({c for c, _ in keys})))
+    return {(r.client_id, r.target): (r.entity, r.external_id) for r in rows if (r.client_id, r.target) in keys}
