@@ -1,0 +1,50 @@
+"""The CRM: clients and their owners, identity matching, and durable delivery of
+changes to external CRMs (generic signed webhook, Bitrix24) through an outbox.
+
+Public names are re-exported here; the modules are named after what they hold.
+"""
+
+from .bitrix24 import Bitrix24Connector
+from .clients import (
+    CONTACT,
+    LEAD,
+    OwnerChange,
+    activities,
+    add_client,
+    create_lead,
+    find_client,
+    identities_of,
+    link_identities,
+    record_missed_call,
+    set_owner,
+)
+from .connectors import Connector
+from .decisions import (
+    Interaction,
+    ReportChatTransfer,
+    on_answered,
+    on_call_finished,
+    on_chat_transfer,
+    on_manual_transfer,
+    on_missed,
+    owner_for,
+    recognise,
+)
+from .feed import CrmFeed
+from .identity import EMAIL, MESSENGER, PHONE, Identity, InvalidIdentity, normalise_email, normalise_phone, parse_phone
+from .models import Activity, Client, ClientIdentity, ExternalRef, OutboxJob, create_all, make_engine
+from .options import DEFAULT_OPTIONS, CrmOptions, options_for
+from .outbox import DEAD, DELIVERED, PENDING, Envelope, Outcome, enqueue, list_outbox, retry
+from .sender import Backoff, OutboxSender
+from .webhook import WebhookConnector, sign, verify
+
+__all__ = [
+    "Activity", "Backoff", "Bitrix24Connector", "CONTACT", "Client", "ClientIdentity", "Connector", "CrmFeed",
+    "CrmOptions", "DEAD", "DEFAULT_OPTIONS", "DELIVERED", "EMAIL", "Envelope", "ExternalRef", "Identity",
+    "Interaction", "InvalidIdentity", "LEAD", "MESSENGER", "OutboxJob", "OutboxSender", "Outcome", "OwnerChange",
+    "PENDING", "PHONE", "ReportChatTransfer", "WebhookConnector", "activities", "add_client", "create_all",
+    "create_lead", "enqueue", "find_client", "identities_of", "link_identities", "list_outbox", "make_engine",
+    "normalise_email", "normalise_phone", "on_answered", "on_call_finished", "on_chat_transfer",
+    "on_manual_transfer", "on_missed", "options_for", "owner_for", "parse_phone", "recognise",
+    "record_missed_call", "retry", "set_owner", "sign", "verify",
+]
