@@ -1,0 +1,36 @@
+"""The names the adapter shares with the dialplan (asterisk/extensions.conf).
+
+One small frozen value so that a different dialplan (the recording set-up of
+../shared/ami-transcripts, a customer's own contexts) is configured, not forked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Dialplan:
+    # UserEvents the dialplan raises, and their body keys (ACD-prefixed: a standard
+    # header name would be repeated in the frame, transcripts README "Repeated keys")
+    call_waiting: str = "ACDCallWaiting"
+    did_key: str = "ACDDID"
+    dial_result: str = "ACDDialResult"
+    attempt_key: str = "ACDAttempt"
+    status_key: str = "DialStatus"
+    transfer_failed: str = "ACDTransferFailed"
+    pickup_request: str = "ACDPickupRequest"
+    pickup_target_key: str = "ACDTarget"
+    # channel variable set on inbound calls (manager.conf channelvars)
+    did_variable: str = "ACD_DID"
+    # contexts
+    inbound_context: str = "acd-inbound"
+    hold_context: str = "acd-hold"
+    dial_context: str = "acd-dial"
+    voicemail_context: str = "acd-voicemail"
+    hangup_context: str = "acd-hangup"
+    pickup_context: str = "acd-pickup"
+    pickup_take: str = "take"
+    pickup_denied: str = "denied"
+    # the PJSIP endpoint of the carrier trunk, for Forward: PJSIP/<number>@<trunk>
+    trunk: str = "trunk"

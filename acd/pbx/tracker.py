@@ -1,0 +1,496 @@
+"""AMI messages in, core events out: follows Asterisk's channels and reports calls.
+
+Pure and synchronous (no asyncio, no sockets): ``handle(message)`` returns the core
+events one AMI message causes, ``resync(channels, devices)`` rebuilds the picture
+after a (re)connect. Only channels that are calls are reported; agents' own legs
+are legs of a call. No routing policy lives here.
+
+Every fact about Asterisk's behaviour is from ../shared/ami-transcripts (Asterisk
+22.10.1); the comments name the file or README point.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.events import (
+    AgentLegHungUp,
+    AttemptEnded,
+    CallArrived,
+    CallerHungUp,
+    DeviceState,
+    DeviceStateChanged,
+    Event,
+    FailReason,
+    LiveCall,
+    MemberAnswered,
+    MemberFailed,
+    MemberRinging,
+    PickupRequested,
+    Resynced,
+    TransferFailed,
+    TransferredByHand,
+)
+from ..core.model import Agent, RoutingConfig
+from .channels import UNKNOWN, Channel, Picture, is_local, text
+from .dialplan import Dialplan
+
+log = logging.getLogger(__name__)
+
+# DialEnd DialStatus -> why a member's leg failed (README 4: ANSWER, NOANSWER, BUSY, CANCEL seen)
+_FAIL_REASON = {
+    "BUSY": FailReason.BUSY,
+    "NOANSWER": FailReason.NO_ANSWER,
+    "CANCEL": FailReason.CANCELLED,
+    "CHANUNAVAIL": FailReason.UNAVAILABLE,
+    "CONGESTION": FailReason.UNAVAILABLE,
+}
+
+
+@dataclass(slots=True)
+class _Call:
+    call_id: str
+    attempt: int = 0  # the last ring attempt the runtime started (note_attempt)
+    attempt_agents: tuple[str, ...] = ()
+    dialled: set[str] = field(default_factory=set)  # agents with a DialBegin in ``attempt``
+    agent: str | None = None  # who the caller talks to
+    agent_leg: str | None = None  # that agent's channel
+    transfer: str | None = None  # "blind" | "attended": waiting to see the new agent
+
+
+@dataclass(slots=True)
+class _Leg:
+    uid: str
+    call_id: str
+    attempt: int
+    agent_id: str | None  # None: an outside number (Forward through the trunk)
+    ringing: bool = False
+    ended: bool = False
+
+
+class Tracker:
+    def __init__(self, config: RoutingConfig, dialplan: Dialplan | None = None) -> None:
+        self.config = config
+        self.dialplan = dialplan or Dialplan()
+        self.picture = Picture()
+        self._calls: dict[str, _Call] = {}
+        self._legs: dict[str, _Leg] = {}
+        self._pickups: dict[str, str] = {}  # picker channel uid -> the ringing leg it took
+        self._devices: dict[str, DeviceState] = {}  # last state reported per agent
+
+    # ------------------------------------------------------------------ queries (actions.py)
+    def has_call(self, call_id: str) -> bool:
+        return call_id in self._calls and call_id in self.picture.channels
+
+    def channel_name(self, uid: str) -> str | None:
+        ch = self.picture.get(uid)
+        return ch.name if ch is not None else None
+
+    def ringing_leg(self, call_id: str, agent_id: str) -> str | None:
+        """The channel name of the live leg ringing at ``agent_id`` for the call."""
+        for leg in reversed(list(self._legs.values())):
+            if leg.call_id == call_id and leg.agent_id == agent_id and not leg.ended:
+                return self.channel_name(leg.uid)
+        return None
+
+    def talking_to(self, uid: str) -> tuple[str, str] | None:
+        """(agent id, the agent's channel uid) the channel talks to now, following
+        bridges and Local pairs; None when it talks to no configured agent."""
+        peer = self.picture.reachable(uid, lambda ch: self._agent_of(ch) is not None)
+        if peer is None:
+            return None
+        agent = self._agent_of(peer)
+        return (agent.id, peer.uid) if agent else None
+
+    # ------------------------------------------------------------------ what the runtime tells us
+    def note_attempt(self, call_id: str, attempt: int, agent_ids: Iterable[str] = ()) -> None:
+        """The runtime is starting ring attempt ``attempt`` (a Ring or Forward command).
+        The attempt also travels in the Redirect's extension; this is the fallback for
+        a dialplan whose extension does not carry it, and tells which agents were meant
+        to ring, so an agent whose phone never got a leg is reported unavailable."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return
+        call.attempt, call.attempt_agents, call.dialled = attempt, tuple(agent_ids), set()
+
+    # ------------------------------------------------------------------ live events
+    def handle(self, msg: Mapping[str, Any]) -> list[Event]:
+        """The core events one AMI event causes. Never raises: bad input is logged."""
+        name = text(msg, "Event")
+        if not name:
+            return []
+        handler = getattr(self, "_on_" + name, None)
+        if handler is None:
+            return []
+        out: list[Event] = []
+        try:
+            handler(msg, out)
+        except Exception:  # malformed or unexpected input must not stop the link
+            log.exception("ami event not understood",
+                          extra={"ami_event": name, "ami_uniqueid": text(msg, "Uniqueid")})
+        return out
+
+    def _on_Newchannel(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        self.picture.observe(msg)
+
+    def _on_Newstate(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        ch = self.picture.observe(msg)
+        if ch is not None and _is_ringing(ch.state, text(msg, "ChannelState")):
+            self._ringing(ch.uid, out)  # the leg's own Newstate Ringing (README 5)
+
+    def _on_Rename(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        self.picture.rename(text(msg, "Uniqueid"), text(msg, "Newname"))
+
+    def _on_HangupRequest(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        ch = self.picture.observe(msg)
+        if ch is not None:
+            ch.far_end_hung_up = ch.hanging_up = True  # README 7: the far end hung up
+
+    def _on_SoftHangupRequest(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        ch = self.picture.observe(msg)
+        if ch is not None:
+            ch.hanging_up = True  # internal or AMI hang-up, or the bridged party left
+
+    def _on_Hangup(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        uid = text(msg, "Uniqueid")
+        ch = self.picture.get(uid)
+        if ch is None:
+            return
+        call = self._calls.pop(uid, None)
+        if call is not None:
+            # README 7: never infer who hung up from Cause (it is sticky on the caller)
+            out.append(CallerHungUp(uid, by_caller=ch.far_end_hung_up))
+            for leg_uid in [k for k, leg in self._legs.items() if leg.call_id == uid]:
+                del self._legs[leg_uid]
+        else:
+            self._leg_gone(uid, out)
+        self.picture.remove(uid)
+        self._pickups = {k: v for k, v in self._pickups.items() if k != uid and v != uid}
+
+    def _leg_gone(self, uid: str, out: list[Event]) -> None:
+        leg = self._legs.pop(uid, None)
+        if leg is not None and not leg.ended and leg.agent_id and uid not in self._pickups.values():
+            # README 6: DialEnd always precedes the leg's Hangup; this is a safety net
+            out.append(MemberFailed(leg.call_id, leg.attempt, leg.agent_id, FailReason.CANCELLED))
+        for call in self._calls.values():
+            if call.agent_leg != uid:
+                continue
+            caller = self.picture.get(call.call_id)
+            agent, call.agent, call.agent_leg = call.agent, None, None
+            # 02/04/08: when the caller hung up, its HangupRequest comes before the
+            # agent's Hangup; only an agent leaving a live caller is reported
+            if agent and caller is not None and not caller.hanging_up:
+                out.append(AgentLegHungUp(call.call_id, agent))
+
+    # ------------------------------------------------------------------ dialling
+    def _on_DialBegin(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        caller = self.picture.observe(msg)
+        dest = self.picture.observe(msg, "Dest")
+        if caller is None or dest is None:
+            return  # README 9: an originated leg has no Channel* fields
+        call = self._calls.get(caller.uid)
+        if call is None or caller.context != self.dialplan.dial_context:
+            return  # not a ring attempt (a transfer's Dial, app_queue, a Local half)
+        if dest.uid in self._legs:
+            return
+        agent = self._agent_of(dest)
+        leg = _Leg(dest.uid, call.call_id, self._attempt(caller, call), agent.id if agent else None)
+        self._legs[dest.uid] = leg
+        if agent is not None and leg.attempt == call.attempt:
+            call.dialled.add(agent.id)
+        if _is_ringing(text(msg, "DestChannelStateDesc"), "") or _is_ringing(dest.state, ""):
+            self._ringing(dest.uid, out)
+
+    def _on_DialState(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        self.picture.observe(msg)
+        dest = self.picture.observe(msg, "Dest")
+        # 09: DialState RINGING may come before the leg's Newstate Ringing, still
+        # saying "Down"; either one proves the phone rings, and counts once
+        if dest is not None and text(msg, "DialStatus").upper() == "RINGING":
+            self._ringing(dest.uid, out)
+
+    def _ringing(self, leg_uid: str, out: list[Event]) -> None:
+        leg = self._legs.get(leg_uid)
+        if leg is None or leg.ringing or leg.ended or leg.agent_id is None:
+            return
+        leg.ringing = True
+        out.append(MemberRinging(leg.call_id, leg.attempt, leg.agent_id))
+
+    def _on_DialEnd(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        caller = self.picture.observe(msg)
+        dest = self.picture.observe(msg, "Dest")
+        if dest is None:
+            return
+        status = text(msg, "DialStatus").upper()
+        leg = self._legs.get(dest.uid)
+        if leg is not None:
+            if leg.ended:
+                return  # 11a/11b: DialEnd repeats (CANCEL twice, NOANSWER then CANCEL)
+            leg.ended = True
+            call = self._calls.get(leg.call_id)
+            if status == "ANSWER":
+                if call is not None:
+                    call.agent, call.agent_leg = leg.agent_id, leg.uid
+                out.append(MemberAnswered(leg.call_id, leg.attempt, leg.agent_id or ""))
+            elif leg.agent_id is not None:
+                reason = _FAIL_REASON.get(status)
+                if reason is None:
+                    log.info("unexpected dial status", extra={"ami_status": status, "ami_uniqueid": leg.uid})
+                    reason = FailReason.NO_ANSWER
+                out.append(MemberFailed(leg.call_id, leg.attempt, leg.agent_id, reason))
+            return
+        if status != "ANSWER" or caller is None or caller.uid not in self._calls:
+            return
+        if dest.uid in self._pickups or caller.context == self.dialplan.dial_context:
+            # not a transfer's Dial (10: the transferred caller dials from the agents' context)
+            self._answered_by_pickup(self._calls[caller.uid], dest, out)
+
+    def _answered_by_pickup(self, call: _Call, picker: Channel, out: list[Event]) -> None:
+        """09: after a pickup, DialEnd ANSWER names the picker's channel, not the leg we
+        dialled; the Pickup event before it named the ringing leg that was taken."""
+        if call.agent_leg == picker.uid:
+            return  # a repeated DialEnd
+        target = self._legs.get(self._pickups.get(picker.uid, ""))
+        agent = self._agent_of(picker)
+        if agent is None:
+            log.info("call answered by an unknown channel",
+                     extra={"ami_call": call.call_id, "ami_channel": picker.name})
+            return
+        if target is not None:
+            target.ended = True
+        attempt = target.attempt if target is not None else call.attempt
+        call.agent, call.agent_leg = agent.id, picker.uid
+        out.append(MemberAnswered(call.call_id, attempt or None, agent.id,
+                                  picked_up_from=target.agent_id if target is not None else None))
+
+    def _on_Pickup(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        picker = self.picture.observe(msg)
+        target = self.picture.observe(msg, "Target")
+        if picker is not None and target is not None:
+            self._pickups[picker.uid] = target.uid  # 09: Channel = picker, Target = ringing leg
+
+    # ------------------------------------------------------------------ bridges and transfers
+    def _on_BridgeEnter(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        ch = self.picture.observe(msg)
+        if ch is not None:
+            self.picture.enter(ch.uid, text(msg, "BridgeUniqueid"))
+            self._follow_transfers(out)
+
+    def _on_BridgeLeave(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        ch = self.picture.observe(msg)
+        if ch is not None:
+            self.picture.leave(ch.uid, text(msg, "BridgeUniqueid"))
+
+    def _on_BridgeDestroy(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        self.picture.destroy(text(msg, "BridgeUniqueid"))
+
+    def _on_BridgeMerge(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        self.picture.merge(text(msg, "FromBridgeUniqueid"), text(msg, "ToBridgeUniqueid"))
+        self._follow_transfers(out)
+
+    def _on_BlindTransfer(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        # 10: a SIP REFER and the AMI BlindTransfer action give the same event
+        self._transfer_started(msg, "blind", out)
+
+    def _on_AttendedTransfer(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        self._transfer_started(msg, "attended", out)
+
+    def _transfer_started(self, msg: Mapping[str, Any], kind: str, out: list[Event]) -> None:
+        if text(msg, "Result").lower() not in ("success", ""):
+            return
+        transferee = self.picture.observe(msg, "Transferee")
+        candidates = {transferee.uid} if transferee is not None else set()
+        for key in ("BridgeUniqueid", "OrigBridgeUniqueid", "SecondBridgeUniqueid", "DestBridgeUniqueid"):
+            candidates |= self.picture.bridges.get(text(msg, key), set())
+        for uid in candidates:
+            call = self._calls.get(uid)
+            if call is not None:
+                call.transfer = kind
+        self._follow_transfers(out)
+
+    def _follow_transfers(self, out: list[Event]) -> None:
+        """A transferred caller talks to a new agent: report it once (12: after an
+        attended transfer the new agent is behind a Local pair)."""
+        for call in self._calls.values():
+            if call.transfer is None:
+                continue
+            now = self.talking_to(call.call_id)
+            if now is None or now[1] == call.agent_leg:
+                continue
+            agent_id, leg_uid = now
+            kind, call.transfer = call.transfer, None
+            call.agent, call.agent_leg = agent_id, leg_uid
+            out.append(TransferredByHand(call.call_id, agent_id, kind))
+
+    # ------------------------------------------------------------------ our UserEvents
+    def _on_UserEvent(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        kind = text(msg, "UserEvent")
+        d = self.dialplan
+        ch = self.picture.observe(msg)
+        if ch is None:
+            return
+        if kind == d.call_waiting:
+            self._call_waiting(ch, msg, out)
+        elif kind == d.dial_result:
+            self._dial_result(ch, msg, out)
+        elif kind == d.transfer_failed:
+            call = self._calls.get(ch.uid)
+            if call is not None:
+                call.transfer, call.agent, call.agent_leg = None, None, None
+                out.append(TransferFailed(ch.uid))
+        elif kind == d.pickup_request:
+            self._pickup_request(ch, msg, out)
+
+    def _call_waiting(self, ch: Channel, msg: Mapping[str, Any], out: list[Event]) -> None:
+        if ch.uid in self._calls:
+            return
+        did = _body(msg, self.dialplan.did_key) or ch.variable(self.dialplan.did_variable)
+        self._calls[ch.uid] = _Call(ch.uid)
+        out.append(CallArrived(ch.uid, did, ch.caller_number, ch.caller_name))
+
+    def _dial_result(self, ch: Channel, msg: Mapping[str, Any], out: list[Event]) -> None:
+        call = self._calls.get(ch.uid)
+        if call is None:
+            return
+        status = text(msg, self.dialplan.status_key).upper()
+        raw = _body(msg, self.dialplan.attempt_key)
+        attempt = int(raw) if raw.isdigit() else call.attempt
+        if status == "ANSWER":
+            return  # the call is connected, not back in hold
+        if attempt == call.attempt:
+            # 13: an endpoint without a usable contact fails with CHANUNAVAIL at once:
+            # no Newchannel, no DialBegin, no DialEnd; only this result tells
+            for agent_id in call.attempt_agents:
+                if agent_id not in call.dialled:
+                    out.append(MemberFailed(call.call_id, attempt, agent_id, FailReason.UNAVAILABLE))
+            call.dialled = set(call.attempt_agents)
+        out.append(AttemptEnded(call.call_id, attempt, status))
+
+    def _pickup_request(self, ch: Channel, msg: Mapping[str, Any], out: list[Event]) -> None:
+        picker = self._agent_of(ch)
+        if picker is None:
+            log.info("pickup request from a phone that is no agent", extra={"ami_channel": ch.name})
+            return
+        target = _body(msg, self.dialplan.pickup_target_key).strip()
+        target_agent: str | None = None
+        if target:
+            found = self.config.agent_by_extension(target)
+            # an unknown extension must not widen into "any call": the core finds
+            # nothing ringing at this id and refuses the pickup
+            target_agent = found.id if found is not None else target
+        out.append(PickupRequested(ch.uid, picker.id, target_agent))
+
+    # ------------------------------------------------------------------ device states
+    def _on_DeviceStateChange(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        event = self._device_state(msg)
+        if event is not None and self._devices.get(event.agent_id) != event.state:
+            self._devices[event.agent_id] = event.state
+            out.append(event)
+
+    def _device_state(self, msg: Mapping[str, Any]) -> DeviceStateChanged | None:
+        device = text(msg, "Device")
+        # README 14: Queue:…, MWI:…, the trunk also report device states
+        agent = self.config.agent_by_endpoint(device) if device.startswith("PJSIP/") else None
+        if agent is None:
+            return None
+        return DeviceStateChanged(agent.id, DeviceState.parse(text(msg, "State")))
+
+    # ------------------------------------------------------------------ resync
+    def resync(self, channels: Iterable[Mapping[str, Any]], devices: Iterable[Mapping[str, Any]] = ()) -> list[Event]:
+        """Rebuild the picture from a fresh connection's CoreShowChannel items (01) and
+        DeviceStateList items, and say what the core must know: the agents' device
+        states first (facts the routing of adopted calls depends on), then Resynced
+        with every live caller. What the runtime told us about live calls is kept."""
+        self.picture.clear()
+        for item in channels:
+            try:
+                ch = self.picture.observe(item)
+                if ch is None:
+                    continue
+                ch.application = text(item, "Application")
+                bridge = text(item, "BridgeId")
+                if bridge:
+                    self.picture.enter(ch.uid, bridge)
+            except Exception:
+                log.exception("channel list item not understood", extra={"ami_uniqueid": text(item, "Uniqueid")})
+        old_calls, old_legs = self._calls, self._legs
+        self._calls, self._legs = {}, {}
+        self._pickups = {k: v for k, v in self._pickups.items()
+                         if k in self.picture.channels and v in self.picture.channels}
+        callers = [ch for ch in self.picture.channels.values() if self._is_caller(ch)]
+        for ch in callers:
+            self._calls[ch.uid] = old_calls.get(ch.uid) or _Call(ch.uid)
+        live: list[LiveCall] = []
+        for ch in sorted(callers, key=lambda c: c.uid):
+            found = self._adopt(ch, old_legs)
+            if found is not None:
+                live.append(found)
+        out: list[Event] = []
+        self._devices = {}
+        for item in devices:
+            event = self._device_state(item)
+            if event is not None:
+                self._devices[event.agent_id] = event.state
+        out.extend(DeviceStateChanged(agent_id, state) for agent_id, state in self._devices.items())
+        out.append(Resynced(tuple(live)))
+        return out
+
+    def _is_caller(self, ch: Channel) -> bool:
+        d = self.dialplan
+        if is_local(ch.name) or self._agent_of(ch) is not None or ch.application == "AppDial":
+            return False  # Local halves, agents' own channels, dialled legs (trunk forwards)
+        return bool(ch.variable(d.did_variable)) or ch.context in (d.hold_context, d.dial_context)
+
+    def _adopt(self, ch: Channel, old_legs: Mapping[str, _Leg]) -> LiveCall | None:
+        d = self.dialplan
+        call = self._calls[ch.uid]
+        attempt = self._attempt(ch, call)
+        did, number, name = ch.variable(d.did_variable), ch.caller_number, ch.caller_name
+        if ch.bridge:
+            now = self.talking_to(ch.uid)
+            call.agent, call.agent_leg = now if now is not None else (None, None)
+            return LiveCall(ch.uid, did, number, "connected", (now[0],) if now else (), name, attempt)
+        call.agent = call.agent_leg = None
+        if ch.context == d.hold_context:
+            return LiveCall(ch.uid, did, number, "waiting", (), name, attempt)
+        if ch.context == d.dial_context:
+            ringing_at: list[str] = []
+            for leg_ch in self.picture.channels.values():
+                agent = self._agent_of(leg_ch)
+                if agent is None or leg_ch.linkedid != ch.uid or leg_ch.bridge or leg_ch.uid == ch.uid:
+                    continue  # README 3: a dialled leg carries the caller's Uniqueid as Linkedid
+                old = old_legs.get(leg_ch.uid)
+                ringing = _is_ringing(leg_ch.state, "") or (old is not None and old.ringing)
+                self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent.id, ringing=ringing)
+                ringing_at.append(agent.id)
+            call.attempt = attempt
+            return LiveCall(ch.uid, did, number, "ringing", tuple(ringing_at), name, attempt)
+        if ch.context == d.inbound_context:
+            del self._calls[ch.uid]  # not announced yet: its ACDCallWaiting follows
+            return None
+        return LiveCall(ch.uid, did, number, "elsewhere", (), name, attempt)
+
+    # ------------------------------------------------------------------ helpers
+    def _agent_of(self, ch: Channel) -> Agent | None:
+        if is_local(ch.name):
+            return None
+        return self.config.agent_by_endpoint(ch.endpoint)
+
+    def _attempt(self, caller: Channel, call: _Call) -> int:
+        """Our dialplan carries the attempt in the extension: acd-dial,<attempt>,1."""
+        if caller.context == self.dialplan.dial_context and caller.exten.isdigit():
+            return int(caller.exten)
+        return call.attempt
+
+
+def _is_ringing(state_desc: str, state_code: str) -> bool:
+    return state_desc.strip().lower() == "ringing" or state_code.strip() == "5"
+
+
+def _body(msg: Mapping[str, Any], key: str) -> str:
+    """A UserEvent body key; "<unknown>" and surrounding blanks mean nothing."""
+    value = text(msg, key).strip()
+    return "" if value == UNKNOWN else value
