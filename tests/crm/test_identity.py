@@ -1,0 +1,49 @@
+import pytest
+
+from acd.crm import Identity, InvalidIdentity, normalise_email, normalise_phone, parse_phone
+
+
+@pytest.mark.parametrize("raw", ["030 1234567", "+49 30 1234567", "0049 30 1234567", "+49 (30) 123-45-67",
+                                 "030/1234567"])
+def test_national_and_international_forms_of_a_number_are_one_number(raw):
+    assert normalise_phone(raw, "DE") == "+49301234567"
+
+
+@pytest.mark.parametrize(("raw", "region", "e164"), [
+    ("(202) 555-0143", "US", "+12025550143"),
+    ("1-202-555-0143", "US", "+12025550143"),
+    ("8 (495) 123-45-67", "RU", "+74951234567"),
+    ("+7 495 123 45 67", "DE", "+74951234567"),
+    ("+1 202 555 0143", "RU", "+12025550143"),
+])
+def test_the_region_decides_how_a_number_without_country_code_is_read(raw, region, e164):
+    assert normalise_phone(raw, region) == e164
+
+
+@pytest.mark.parametrize("raw", ["", "anonymous", "101", "12", None])
+def test_extensions_and_hidden_numbers_are_no_client(raw):
+    assert parse_phone(raw, "DE") is None
+
+
+def test_an_unknown_region_is_a_configuration_error():
+    with pytest.raises(ValueError, match="region"):
+        normalise_phone("030 1234567", "XX")
+
+
+def test_email_addresses_match_whatever_their_case():
+    assert normalise_email("Ann Lee <Ann.Lee@Example.ORG>") == "ann.lee@example.org"
+    assert Identity.email("ANN.LEE@example.org") == Identity.email(" ann.lee@EXAMPLE.org ")
+
+
+@pytest.mark.parametrize("raw", ["", "ann", "ann@", "@example.org", "ann@localhost"])
+def test_what_is_not_an_email_address_is_refused(raw):
+    with pytest.raises(InvalidIdentity):
+        normalise_email(raw)
+
+
+def test_a_messenger_identity_is_channel_and_user_id():
+    identity = Identity.messenger("Telegram", " 12345 ")
+    assert identity == Identity("messenger", "telegram:12345")
+    assert (identity.channel, identity.user_id) == ("telegram", "12345")
+    with pytest.raises(InvalidIdentity):
+        Identity.messenger("telegram", "")
