@@ -78,7 +78,9 @@ def _matching(pattern: re.Pattern[str], what: str, *, optional: bool = False) ->
     return AfterValidator(check)
 
 
-Id = Annotated[str, _matching(_ID, "not a valid id: use only letters, digits, '_', '.', '-'")]
+Id = Annotated[
+    str, Field(max_length=64), _matching(_ID, "not a valid id: use only letters, digits, '_', '.', '-'")
+]  # 64: the width of the id columns in the history tables
 PhoneNumber = Annotated[
     str, _matching(_PHONE, "not a phone number: digits with an optional leading '+', no spaces")
 ]

@@ -1,0 +1,176 @@
+"""The call history database: ``Store(url)`` over SQLite (default) or PostgreSQL.
+
+Blocking, thread-safe (one session per call); the asyncio side uses ``AsyncStore``
+or ``HistoryWriter``, which run these methods in worker threads. The queries use
+only portable SQL: the same code runs on both databases.
+
+Time: the core-facing methods (``apply_records``, ``save_offer``, ``load_offers``)
+speak the core's float epoch seconds; the read views give aware UTC datetimes;
+filters take either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exists, or_, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Select
+
+from ..core.commands import Record
+from . import history
+from .history import Offer
+from .models import Base, CallAgentRow, CallRow, GroupOfferRow, utc
+from .views import CallDetail, CallSummary
+
+Time = float | datetime  # epoch seconds or a datetime (naive means UTC)
+
+
+def make_engine(url: str) -> Engine:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return create_engine(u, pool_pre_ping=True)  # a restarted database server is noticed
+    memory = u.database in (None, "", ":memory:")
+    engine = create_engine(
+        u,
+        # worker threads share the pool; 30 s to wait for a writer's lock
+        connect_args={"check_same_thread": False, "timeout": 30},
+        # an in-memory database lives in its one connection
+        **({"poolclass": StaticPool} if memory else {}),
+    )
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class Store:
+    def __init__(self, url: str = "sqlite:///acd.db") -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_all(self) -> None:
+        """Create the tables that do not exist yet (no migrations of existing ones)."""
+        Base.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # -------------------------------------------------------------- writes
+    def apply_records(self, records: Sequence[Record], offers: Sequence[Offer] = ()) -> None:
+        """Append records to the call history and update the calls (history.py's
+        table), and save evenly-rotation offers: all in one transaction."""
+        if not records and not offers:
+            return
+        with self.session() as session:
+            history.write(session, records, offers)
+
+    def save_offer(self, group_id: str, agent_id: str, at: float) -> None:
+        with self.session() as session:
+            history.save_offer(session, Offer(group_id, agent_id, at))
+
+    def mark_called_back(self, call_id: str, *, by: str | None = None, at: Time | None = None,
+                         called_back: bool = True) -> bool:
+        """Tick a missed call off the call-back list (or put it back); False: no such call."""
+        when = utc(at if at is not None else datetime.now(UTC))
+        values: dict[str, Any] = {"called_back": called_back, "called_back_by": by if called_back else None,
+                                  "called_back_at": when if called_back else None}
+        with self.session() as session:
+            result = session.execute(update(CallRow).where(CallRow.call_id == call_id).values(**values))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -------------------------------------------------------------- reads
+    def load_offers(self) -> dict[tuple[str, str], float]:
+        """(group id, agent id) -> epoch seconds: what ``Router(last_offered=...)`` takes."""
+        with self.session() as session:
+            rows = session.scalars(select(GroupOfferRow))
+            return {(r.group_id, r.agent_id): r.last_offered_at.timestamp() for r in rows}
+
+    def open_calls(self) -> list[CallSummary]:
+        """Calls with no end yet, oldest first: what to look for on the PBX after a restart."""
+        stmt = select(CallRow).where(CallRow.ended_at.is_(None)).order_by(CallRow.arrived_at, CallRow.call_id)
+        with self.session() as session:
+            return [CallSummary.of(row) for row in session.scalars(stmt)]
+
+    def call(self, call_id: str) -> CallDetail | None:
+        stmt = select(CallRow).where(CallRow.call_id == call_id).options(selectinload(CallRow.events))
+        with self.session() as session:
+            row = session.scalars(stmt).one_or_none()
+            return None if row is None else CallDetail.of(row)
+
+    def calls(
+        self,
+        *,
+        since: Time | None = None,
+        until: Time | None = None,
+        group: str | None = None,
+        outcome: str | Sequence[str] | None = None,
+        agent: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[CallSummary]:
+        """Calls that arrived in [since, until), newest first. ``agent``: calls the agent
+        was offered, answered or got by transfer."""
+        stmt = _window(select(CallRow), since, until, group)
+        if outcome is not None:
+            outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
+            stmt = stmt.where(CallRow.outcome.in_(outcomes))
+        if agent is not None:
+            took_part = exists().where(CallAgentRow.call_id == CallRow.call_id, CallAgentRow.agent_id == agent)
+            stmt = stmt.where(or_(CallRow.answered_by == agent, took_part))
+        return self._page(stmt, limit, offset)
+
+    def missed_calls(
+        self,
+        *,
+        since: Time | None = None,
+        until: Time | None = None,
+        group: str | None = None,
+        called_back: bool | None = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[CallSummary]:
+        """The call-back list: ended calls that were missed and never answered, newest
+        first (``tried``, ``waited_s``, ``missed_reason`` say what happened).
+        ``called_back``: False (default) only those still to call, True only done, None all."""
+        stmt = _window(select(CallRow), since, until, group).where(
+            CallRow.missed.is_(True), CallRow.answered_at.is_(None), CallRow.ended_at.is_not(None)
+        )
+        if called_back is not None:
+            stmt = stmt.where(CallRow.called_back.is_(called_back))
+        return self._page(stmt, limit, offset)
+
+    def _page(self, stmt: Select[Any], limit: int, offset: int) -> list[CallSummary]:
+        stmt = stmt.order_by(CallRow.arrived_at.desc(), CallRow.call_id.desc()).limit(limit).offset(offset)
+        with self.session() as session:
+            return [CallSummary.of(row) for row in session.scalars(stmt)]
+
+
+def _window(stmt: Select[Any], since: Time | None, until: Time | None,
+            group: str | None) -> Select[Any]:
+    if since is not None:
+        stmt = stmt.where(CallRow.arrived_at >= utc(since))
+    if until is not None:
+        stmt = stmt.where(CallRow.arrived_at < utc(until))
+    if group is not None:
+        stmt = stmt.where(CallRow.group_id == group)
+    return stmt

@@ -1,0 +1,233 @@
+"""How the core's ``Record`` lines become the call history.
+
+Every record is appended to ``call_events`` as it is (kind, time, detail), whatever
+its kind: the timeline and decision log. Some kinds also keep the call's row in
+``calls`` up to date, and ``call_agents`` (who took part, for "calls of agent X"):
+
+==============  =====================================================================
+kind            calls columns (and call_agents rows) it updates
+==============  =====================================================================
+arrived         new row: did, caller_number, caller_name, group_id, arrived_at = at
+recovered       new row if the call is unknown (seen on the PBX after a restart):
+                did, caller_number, group_id, arrived_at = at
+considered      decision "ring": call_agents(agent, offered); "skip": event only
+ringing         call_agents(agent, offered)
+answered        answered_at, answered_by = agent (the first answer only),
+                picked_up_from, waited_s; outcome = answered (a forward answered
+                outside keeps outcome forwarded); call_agents(agent, answered)
+missed          missed = true, missed_reason = reason, tried += tried (in order),
+                waited_s (unless answered); outcome = missed if none yet
+voicemail       outcome = voicemail, mailbox
+forwarded       outcome = forwarded, forwarded_to = number
+rerouted        group_id = group (missed-call forward to another group)
+transferred     outcome = transferred, transferred_to = to_agent;
+                call_agents(to_agent, transferred)
+hangup          outcome = hangup if it was none or missed (the ACD hung up)
+abandoned       outcome = abandoned, ended_at = at, hung_up_by = caller, waited_s,
+                tried += tried
+ended           ended_at = at, hung_up_by = by; outcome = ended if none yet
+anything else   event only (waiting, no_answer, failed, pickup, pickup_refused,
+                agent_left, transfer_failed, forward_failed, and kinds added later)
+==============  =====================================================================
+
+A record for a call without a row (its "arrived" was never stored) makes a stub row
+with ``arrived_at`` = the record's time, so that no line of history is refused.
+The call-back list is ``missed AND answered_at IS NULL AND ended_at IS NOT NULL``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..core.commands import Record
+from .models import CallAgentRow, CallEventRow, CallRow, GroupOfferRow, utc
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """An agent was offered a call of a group at ``at`` (epoch seconds): evenly rotation."""
+
+    group_id: str
+    agent_id: str
+    at: float
+
+
+def write(session: Session, records: Iterable[Record], offers: Iterable[Offer] = ()) -> None:
+    """Apply records and offers in ``session`` (the caller commits: one transaction)."""
+    batch = _Batch(session)
+    with session.no_autoflush:  # one flush at commit, not one per look-up
+        for record in records:
+            batch.apply(record)
+        for offer in offers:
+            save_offer(session, offer)
+
+
+def save_offer(session: Session, offer: Offer) -> None:
+    at = utc(offer.at)
+    row = session.get(GroupOfferRow, (offer.group_id, offer.agent_id))
+    if row is None:
+        session.add(GroupOfferRow(group_id=offer.group_id, agent_id=offer.agent_id, last_offered_at=at))
+    elif row.last_offered_at < at:  # a late retry never moves the rotation back
+        row.last_offered_at = at
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _json_safe(detail: dict[str, Any]) -> dict[str, Any]:
+    # the core sends plain values; anything else (an enum, a tuple) is stored as text
+    safe: dict[str, Any] = json.loads(json.dumps(detail, default=str))
+    return safe
+
+
+class _Batch:
+    """One transaction's worth of records; rows are cached so a burst of records for
+    the same call costs one look-up."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.rows: dict[str, CallRow] = {}
+        self.links: set[tuple[str, str, str]] = set()
+
+    def apply(self, record: Record) -> None:
+        detail = _json_safe(record.detail)
+        row = self._row(record, detail)
+        self.session.add(CallEventRow(call_id=row.call_id, at=utc(record.at), kind=record.kind[:32], detail=detail))
+        update = _UPDATES.get(record.kind)
+        if update is not None:
+            update(self, row, record, detail)
+
+    def _row(self, record: Record, detail: dict[str, Any]) -> CallRow:
+        row = self.rows.get(record.call_id) or self.session.get(CallRow, record.call_id)
+        if row is None:
+            row = CallRow(call_id=record.call_id, arrived_at=utc(record.at), tried=[], missed=False,
+                          called_back=False, did="", caller_number="", caller_name="")
+            if record.kind in ("arrived", "recovered"):
+                row.did = _text(detail.get("did"))
+                row.caller_number = _text(detail.get("caller_number"))
+                row.caller_name = _text(detail.get("caller_name"))
+                row.group_id = detail.get("group") or None
+            self.session.add(row)
+        self.rows[record.call_id] = row
+        return row
+
+    def link(self, row: CallRow, agent: Any, role: str) -> None:
+        if not agent:
+            return
+        key = (row.call_id, str(agent), role)
+        if key in self.links:
+            return
+        self.links.add(key)
+        if self.session.get(CallAgentRow, key) is None:
+            self.session.add(CallAgentRow(call_id=key[0], agent_id=key[1], role=role))
+
+
+# ------------------------------------------------------------------ per-kind updates (the table above)
+def _arrived(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    # a stub made by an earlier record gets the caller's data now
+    row.did = row.did or _text(d.get("did"))
+    row.caller_number = row.caller_number or _text(d.get("caller_number"))
+    row.caller_name = row.caller_name or _text(d.get("caller_name"))
+    row.group_id = row.group_id or d.get("group") or None
+
+
+def _considered(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    if d.get("decision") == "ring":
+        b.link(row, d.get("agent"), "offered")
+
+
+def _ringing(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    b.link(row, d.get("agent"), "offered")
+
+
+def _answered(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    if row.answered_at is None:
+        row.answered_at = utc(r.at)
+        row.answered_by = d.get("agent") or None
+        row.picked_up_from = d.get("picked_up_from") or None
+        if d.get("waited_s") is not None:
+            row.waited_s = float(d["waited_s"])
+    if row.outcome != "forwarded":
+        row.outcome = "answered"
+    b.link(row, d.get("agent"), "answered")
+
+
+def _merge_tried(row: CallRow, tried: Any) -> None:
+    if isinstance(tried, list):
+        merged = list(row.tried or [])
+        merged += [str(a) for a in tried if str(a) not in merged]
+        row.tried = merged  # a new list: the JSON column notices a new value, not a mutation
+
+
+def _missed(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    row.missed = True
+    row.missed_reason = _text(d.get("reason"))[:200] or None
+    _merge_tried(row, d.get("tried"))
+    if row.answered_at is None and d.get("waited_s") is not None:
+        row.waited_s = float(d["waited_s"])
+    if row.outcome is None:
+        row.outcome = "missed"
+
+
+def _voicemail(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    row.outcome = "voicemail"
+    row.mailbox = d.get("mailbox") or None
+
+
+def _forwarded(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    row.outcome = "forwarded"
+    row.forwarded_to = d.get("number") or None
+
+
+def _rerouted(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    row.group_id = d.get("group") or row.group_id
+
+
+def _transferred(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    row.outcome = "transferred"
+    row.transferred_to = d.get("to_agent") or None
+    b.link(row, d.get("to_agent"), "transferred")
+
+
+def _hangup(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    if row.outcome in (None, "missed"):
+        row.outcome = "hangup"
+
+
+def _abandoned(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    row.outcome = "abandoned"
+    row.ended_at = row.ended_at or utc(r.at)
+    row.hung_up_by = "caller"
+    if d.get("waited_s") is not None:
+        row.waited_s = float(d["waited_s"])
+    _merge_tried(row, d.get("tried"))
+
+
+def _ended(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    row.ended_at = row.ended_at or utc(r.at)
+    row.hung_up_by = row.hung_up_by or _text(d.get("by"))[:16] or None
+    if row.outcome is None:
+        row.outcome = "ended"
+
+
+_UPDATES: dict[str, Callable[[_Batch, CallRow, Record, dict[str, Any]], None]] = {
+    "arrived": _arrived,
+    "recovered": _arrived,
+    "considered": _considered,
+    "ringing": _ringing,
+    "answered": _answered,
+    "missed": _missed,
+    "voicemail": _voicemail,
+    "forwarded": _forwarded,
+    "rerouted": _rerouted,
+    "transferred": _transferred,
+    "hangup": _hangup,
+    "abandoned": _abandoned,
+    "ended": _ended,
+}
