@@ -24,7 +24,7 @@ transferred     outcome = transferred, transferred_to = to_agent;
                 call_agents(to_agent, transferred)
 hangup          outcome = hangup if it was none or missed (the ACD hung up)
 abandoned       outcome = abandoned, ended_at = at, hung_up_by = caller, waited_s,
-                tried += tried
+                tried += tried, missed = true (the core follows with "missed")
 ended           ended_at = at, hung_up_by = by; outcome = ended if none yet
 anything else   event only (waiting, no_answer, failed, pickup, pickup_refused,
                 agent_left, transfer_failed, forward_failed, and kinds added later)
@@ -202,6 +202,8 @@ def _hangup(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
 
 def _abandoned(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     row.outcome = "abandoned"
+    row.missed = True  # a caller who gave up is to be called back, whatever comes next
+    row.missed_reason = row.missed_reason or "caller hung up while waiting"
     row.ended_at = row.ended_at or utc(r.at)
     row.hung_up_by = "caller"
     if d.get("waited_s") is not None:

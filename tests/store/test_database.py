@@ -1,0 +1,139 @@
+"""Queries, the evenly rotation, restart recovery and portability to PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from acd.store import AsyncStore, Store
+from acd.store.models import Base
+
+from .conftest import T0, arrived, rec
+
+
+def some_calls(store: Store) -> None:
+    store.apply_records([
+        arrived("a1", at=0, group="sales"),
+        rec("a1", 0, "considered", agent="anna", decision="ring"),
+        rec("a1", 5, "answered", agent="anna", waited_s=5.0),
+        rec("a1", 60, "ended", by="caller"),
+        arrived("b1", at=100, group="support"),
+        rec("b1", 100, "considered", agent="anna", decision="ring"),
+        rec("b1", 115, "considered", agent="ben", decision="ring"),
+        rec("b1", 130, "missed", reason="nobody answered", tried=["anna", "ben"], waited_s=30.0),
+        rec("b1", 130, "voicemail", mailbox="102@default"),
+        rec("b1", 150, "ended", by="caller"),
+        arrived("c1", at=200, group="sales"),
+        rec("c1", 200, "considered", agent="ben", decision="ring"),
+        rec("c1", 204, "abandoned", waited_s=4.0, tried=["ben"]),
+        arrived("d1", at=300, group="support"),  # still ringing
+        rec("d1", 300, "considered", agent="chloe", decision="ring"),
+    ])
+
+
+def ids(calls: list) -> list[str]:  # type: ignore[type-arg]
+    return [c.call_id for c in calls]
+
+
+def test_calls_come_newest_first_with_paging(store: Store) -> None:
+    some_calls(store)
+    assert ids(store.calls()) == ["d1", "c1", "b1", "a1"]
+    assert ids(store.calls(limit=2)) == ["d1", "c1"]
+    assert ids(store.calls(limit=2, offset=2)) == ["b1", "a1"]
+
+
+def test_calls_filter_by_time_window_in_epoch_seconds_or_datetimes(store: Store) -> None:
+    some_calls(store)
+    assert ids(store.calls(since=T0 + 100, until=T0 + 300)) == ["c1", "b1"]
+    assert ids(store.calls(since=datetime.fromtimestamp(T0 + 200, UTC))) == ["d1", "c1"]
+    naive_utc = datetime.fromtimestamp(T0 + 100, UTC).replace(tzinfo=None)
+    assert ids(store.calls(until=naive_utc)) == ["a1"]
+
+
+def test_calls_filter_by_group_outcome_and_agent(store: Store) -> None:
+    some_calls(store)
+    assert ids(store.calls(group="support")) == ["d1", "b1"]
+    assert ids(store.calls(outcome="voicemail")) == ["b1"]
+    assert ids(store.calls(outcome=["answered", "abandoned"])) == ["c1", "a1"]
+    assert ids(store.calls(agent="anna")) == ["b1", "a1"]  # rung for b1 without answering
+    assert ids(store.calls(agent="ben", group="sales")) == ["c1"]
+    assert ids(store.calls(agent="nobody")) == []
+
+
+def test_the_call_back_list_holds_ended_unanswered_missed_calls(store: Store) -> None:
+    some_calls(store)
+    assert ids(store.missed_calls()) == ["c1", "b1"]
+    assert ids(store.missed_calls(group="support")) == ["b1"]
+    assert ids(store.missed_calls(since=T0 + 150)) == ["c1"]
+    store.mark_called_back("c1")
+    assert ids(store.missed_calls()) == ["b1"]
+    store.mark_called_back("c1", called_back=False)  # put back on the list
+    assert ids(store.missed_calls()) == ["c1", "b1"]
+
+
+def test_the_evenly_rotation_survives_a_restart(db_url: str, store: Store) -> None:
+    store.save_offer("support", "anna", T0 + 10.25)
+    store.save_offer("support", "ben", T0 + 20.5)
+    store.save_offer("support", "anna", T0 + 30.75)
+    store.save_offer("support", "anna", T0 + 5)  # late and out of order: ignored
+    store.close()
+    again = Store(db_url)
+    assert again.load_offers() == {("support", "anna"): T0 + 30.75, ("support", "ben"): T0 + 20.5}
+    again.close()
+
+
+def test_open_calls_are_found_again_after_reopening_the_file(db_url: str, store: Store) -> None:
+    some_calls(store)
+    store.close()
+    again = Store(db_url)
+    again.create_all()  # idempotent on an existing database
+    [live] = again.open_calls()
+    assert live.call_id == "d1" and live.group_id == "support" and live.ended_at is None
+    assert live.arrived_at == datetime.fromtimestamp(T0 + 300, UTC)
+    again.close()
+
+
+def test_an_unknown_call_is_none(store: Store) -> None:
+    assert store.call("nope") is None
+
+
+def test_an_in_memory_database_works_for_quick_use() -> None:
+    store = Store("sqlite://")
+    store.create_all()
+    store.apply_records([arrived("m1")])
+    assert ids(store.open_calls()) == ["m1"]
+    store.close()
+
+
+def test_the_schema_and_queries_compile_for_postgresql() -> None:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    for table in Base.metadata.sorted_tables:
+        ddl = str(CreateTable(table).compile(dialect=dialect))
+        assert "TIMESTAMP WITH TIME ZONE" in ddl or table.name == "call_agents"
+        for index in table.indexes:
+            str(CreateIndex(index).compile(dialect=dialect))
+    events = str(CreateTable(Base.metadata.tables["call_events"]).compile(dialect=dialect))
+    assert "BIGSERIAL" in events and "JSON" in events
+
+
+async def test_the_async_facade_runs_the_same_queries(db_url: str, store: Store) -> None:
+    some_calls(store)
+    facade = AsyncStore.open(db_url)
+    assert ids(await facade.calls(group="sales")) == ["c1", "a1"]
+    assert ids(await facade.missed_calls()) == ["c1", "b1"]
+    assert await facade.mark_called_back("b1", by="ben")
+    detail = await facade.call("b1")
+    assert detail is not None and detail.called_back and detail.events[-1].kind == "ended"
+    assert ids(await facade.open_calls()) == ["d1"]
+    await facade.save_offer("sales", "anna", T0)
+    assert await facade.load_offers() == {("sales", "anna"): T0}
+    await facade.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://acd:pw@localhost/acd"])
+def test_a_postgresql_url_needs_no_sqlite_options(url: str) -> None:
+    pytest.importorskip("psycopg2")
+    Store(url).close()  # no connection is made until first use
