@@ -56,6 +56,7 @@ class HistoryWriter:
         self._idle = asyncio.Event()  # nothing queued and nothing being written
         self._idle.set()
         self._closing = False
+        self._close_asked = asyncio.Event()
         self._flushers = 0  # flush() calls waiting: no batch delay meanwhile
         self._task: asyncio.Task[None] | None = None
         self.written = 0  # records committed
@@ -98,6 +99,7 @@ class HistoryWriter:
     def close(self) -> None:
         """Ask ``run`` to write what is queued and return."""
         self._closing = True
+        self._close_asked.set()
         self._hurry.set()
         self._wake.set()
 
@@ -144,13 +146,15 @@ class HistoryWriter:
                     failures += 1
                     log.warning("history write failed, will retry", exc_info=True,
                                 extra={"records": len(batch), "attempt": failures, "retry_in_s": delay})
-                    if deadline is not None:
-                        left = deadline - loop.time()
-                        if left <= 0:
-                            self._give_up()
-                            return
-                        delay = min(delay, left)
-                    await asyncio.sleep(delay)
+                    if deadline is None:
+                        with contextlib.suppress(TimeoutError):  # close() cuts a long pause short
+                            await asyncio.wait_for(self._close_asked.wait(), delay)
+                        continue
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        self._give_up()
+                        return
+                    await asyncio.sleep(min(delay, left))
                     continue
                 except Exception:
                     self._put_back(batch, offers)

@@ -126,3 +126,14 @@ async def test_add_never_blocks_the_event_loop(counting: CountingStore) -> None:
     async with writer:
         await writer.flush(timeout_s=5)
     assert counting.transactions == [1]
+
+
+async def test_closing_cuts_a_long_retry_pause_short(counting: CountingStore) -> None:
+    counting.outages = 1
+    writer = HistoryWriter(counting, batch_delay_s=0.01, retry_delays_s=(60,))
+    async with writer:
+        writer.add([arrived("c1")])
+        while counting.outages:  # the first write fails
+            await asyncio.sleep(0.01)
+    # left the block long before the 60 s pause: the record was written on closing
+    assert counting.call("c1") is not None
