@@ -4,16 +4,16 @@ Blocking, thread-safe (one session per call); the asyncio side uses ``AsyncStore
 or ``HistoryWriter``, which run these methods in worker threads. The queries use
 only portable SQL: the same code runs on both databases.
 
-Time: the core-facing methods (``apply_records``, ``save_offer``, ``load_offers``)
-speak the core's float epoch seconds; the read views give aware UTC datetimes;
-filters take either.
+Time: float seconds since the epoch in and out, as in the core; filters also take a
+datetime (naive means UTC).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exists, or_, select, update
@@ -25,7 +25,7 @@ from sqlalchemy.sql import Select
 from ..core.commands import Record
 from . import history
 from .history import Offer
-from .models import Base, CallAgentRow, CallRow, GroupOfferRow, utc
+from .models import Base, CallAgentRow, CallRow, GroupOfferRow, epoch
 from .views import CallDetail, CallSummary
 
 Time = float | datetime  # epoch seconds or a datetime (naive means UTC)
@@ -91,7 +91,7 @@ class Store:
     def mark_called_back(self, call_id: str, *, by: str | None = None, at: Time | None = None,
                          called_back: bool = True) -> bool:
         """Tick a missed call off the call-back list (or put it back); False: no such call."""
-        when = utc(at if at is not None else datetime.now(UTC))
+        when = epoch(at) if at is not None else time.time()
         values: dict[str, Any] = {"called_back": called_back, "called_back_by": by if called_back else None,
                                   "called_back_at": when if called_back else None}
         with self.session() as session:
@@ -103,7 +103,7 @@ class Store:
         """(group id, agent id) -> epoch seconds: what ``Router(last_offered=...)`` takes."""
         with self.session() as session:
             rows = session.scalars(select(GroupOfferRow))
-            return {(r.group_id, r.agent_id): r.last_offered_at.timestamp() for r in rows}
+            return {(r.group_id, r.agent_id): r.last_offered_at for r in rows}
 
     def open_calls(self) -> list[CallSummary]:
         """Calls with no end yet, oldest first: what to look for on the PBX after a restart."""
@@ -168,9 +168,9 @@ class Store:
 def _window(stmt: Select[Any], since: Time | None, until: Time | None,
             group: str | None) -> Select[Any]:
     if since is not None:
-        stmt = stmt.where(CallRow.arrived_at >= utc(since))
+        stmt = stmt.where(CallRow.arrived_at >= epoch(since))
     if until is not None:
-        stmt = stmt.where(CallRow.arrived_at < utc(until))
+        stmt = stmt.where(CallRow.arrived_at < epoch(until))
     if group is not None:
         stmt = stmt.where(CallRow.group_id == group)
     return stmt

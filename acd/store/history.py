@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..core.commands import Record
-from .models import CallAgentRow, CallEventRow, CallRow, GroupOfferRow, utc
+from .models import CallAgentRow, CallEventRow, CallRow, GroupOfferRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ def write(session: Session, records: Iterable[Record], offers: Iterable[Offer] =
 
 
 def save_offer(session: Session, offer: Offer) -> None:
-    at = utc(offer.at)
+    at = offer.at
     row = session.get(GroupOfferRow, (offer.group_id, offer.agent_id))
     if row is None:
         session.add(GroupOfferRow(group_id=offer.group_id, agent_id=offer.agent_id, last_offered_at=at))
@@ -98,7 +98,7 @@ class _Batch:
     def apply(self, record: Record) -> None:
         detail = _json_safe(record.detail)
         row = self._row(record, detail)
-        self.session.add(CallEventRow(call_id=row.call_id, at=utc(record.at), kind=record.kind[:32], detail=detail))
+        self.session.add(CallEventRow(call_id=row.call_id, at=record.at, kind=record.kind[:32], detail=detail))
         update = _UPDATES.get(record.kind)
         if update is not None:
             update(self, row, record, detail)
@@ -106,7 +106,7 @@ class _Batch:
     def _row(self, record: Record, detail: dict[str, Any]) -> CallRow:
         row = self.rows.get(record.call_id) or self.session.get(CallRow, record.call_id)
         if row is None:
-            row = CallRow(call_id=record.call_id, arrived_at=utc(record.at), tried=[], missed=False,
+            row = CallRow(call_id=record.call_id, arrived_at=record.at, tried=[], missed=False,
                           called_back=False, did="", caller_number="", caller_name="")
             if record.kind in ("arrived", "recovered"):
                 row.did = _text(detail.get("did"))
@@ -148,7 +148,7 @@ def _ringing(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
 
 def _answered(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     if row.answered_at is None:
-        row.answered_at = utc(r.at)
+        row.answered_at = r.at
         row.answered_by = d.get("agent") or None
         row.picked_up_from = d.get("picked_up_from") or None
         if d.get("waited_s") is not None:
@@ -204,7 +204,7 @@ def _abandoned(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     row.outcome = "abandoned"
     row.missed = True  # a caller who gave up is to be called back, whatever comes next
     row.missed_reason = row.missed_reason or "caller hung up while waiting"
-    row.ended_at = row.ended_at or utc(r.at)
+    row.ended_at = r.at if row.ended_at is None else row.ended_at
     row.hung_up_by = "caller"
     if d.get("waited_s") is not None:
         row.waited_s = float(d["waited_s"])
@@ -212,7 +212,7 @@ def _abandoned(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
 
 
 def _ended(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
-    row.ended_at = row.ended_at or utc(r.at)
+    row.ended_at = r.at if row.ended_at is None else row.ended_at
     row.hung_up_by = row.hung_up_by or _text(d.get("by"))[:16] or None
     if row.outcome is None:
         row.outcome = "ended"

@@ -1,9 +1,8 @@
 """Tables of the call history (SQLAlchemy 2.0 declarative, portable SQLite/PostgreSQL).
 
-Time: every column is a timezone-aware UTC datetime (``TIMESTAMP WITH TIME ZONE``
-on PostgreSQL; SQLite has no time zones, so ``UtcDateTime`` writes naive UTC and
-reads it back as aware UTC). The core's float epoch seconds are converted at the
-store's edge (``utc()``).
+Time: every time column holds float seconds since the epoch (UTC), like the core and
+the CRM tables (double precision: microseconds survive). ``epoch()`` converts the
+datetimes a caller may pass in filters.
 """
 
 from __future__ import annotations
@@ -11,32 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String
-from sqlalchemy.engine import Dialect
+from sqlalchemy import JSON, BigInteger, Boolean, Double, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
 
 
-def utc(value: float | datetime) -> datetime:
-    """Epoch seconds or a datetime as an aware UTC datetime (naive means UTC)."""
+def epoch(value: float | datetime) -> float:
+    """Epoch seconds, or a datetime (naive means UTC) as epoch seconds."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime.fromtimestamp(value, UTC)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | float | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        aware = utc(value)
-        # SQLite stores text: keep it naive UTC so that text order is time order
-        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else utc(value)
+        return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).timestamp()
+    return float(value)
 
 
 # a 64-bit key on PostgreSQL, SQLite's rowid alias (INTEGER PRIMARY KEY) there
@@ -44,7 +26,7 @@ EventId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {float: Double, dict[str, Any]: JSON, list[str]: JSON}
 
 
 class CallRow(Base):
@@ -57,23 +39,23 @@ class CallRow(Base):
     caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
     caller_name: Mapped[str] = mapped_column(String(128), default="")
     group_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the last group it was in
-    arrived_at: Mapped[datetime] = mapped_column(index=True)
-    answered_at: Mapped[datetime | None]
+    arrived_at: Mapped[float] = mapped_column(index=True)
+    answered_at: Mapped[float | None]
     answered_by: Mapped[str | None] = mapped_column(String(64), index=True)  # agent id
     picked_up_from: Mapped[str | None] = mapped_column(String(64))
     transferred_to: Mapped[str | None] = mapped_column(String(64))
     forwarded_to: Mapped[str | None] = mapped_column(String(64))
     mailbox: Mapped[str | None] = mapped_column(String(64))
-    ended_at: Mapped[datetime | None] = mapped_column(index=True)  # NULL: still live
+    ended_at: Mapped[float | None] = mapped_column(index=True)  # NULL: still live
     outcome: Mapped[str | None] = mapped_column(String(16), index=True)
-    waited_s: Mapped[float | None] = mapped_column(Float)
+    waited_s: Mapped[float | None] = mapped_column()
     hung_up_by: Mapped[str | None] = mapped_column(String(16))
     # missed-call follow-up: the call-back list is missed AND NOT answered
     missed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     missed_reason: Mapped[str | None] = mapped_column(String(200))
     tried: Mapped[list[str]] = mapped_column(default=list)  # agent ids offered the call, in order
     called_back: Mapped[bool] = mapped_column(Boolean, default=False)
-    called_back_at: Mapped[datetime | None]
+    called_back_at: Mapped[float | None]
     called_back_by: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[CallEventRow]] = relationship(
@@ -90,7 +72,7 @@ class CallEventRow(Base):
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.call_id", ondelete="CASCADE"))
-    at: Mapped[datetime]
+    at: Mapped[float]
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -119,4 +101,4 @@ class GroupOfferRow(Base):
 
     group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    last_offered_at: Mapped[datetime]
+    last_offered_at: Mapped[float]

@@ -1,12 +1,11 @@
 """What the store's queries return: plain frozen values, safe outside a session.
 
-Times are timezone-aware UTC datetimes (see models.py).
+Times are float seconds since the epoch, as everywhere in acd.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from .models import CallEventRow, CallRow
@@ -19,10 +18,10 @@ class CallSummary:
     caller_number: str
     caller_name: str
     group_id: str | None
-    arrived_at: datetime
-    answered_at: datetime | None
+    arrived_at: float
+    answered_at: float | None
     answered_by: str | None
-    ended_at: datetime | None  # None: the call is still live
+    ended_at: float | None  # None: the call is still live
     outcome: str | None  # answered, missed, abandoned, voicemail, forwarded, hangup, transferred, ended
     waited_s: float | None
     hung_up_by: str | None
@@ -34,7 +33,7 @@ class CallSummary:
     missed_reason: str | None = None
     tried: tuple[str, ...] = ()  # agents offered the call, in order
     called_back: bool = False
-    called_back_at: datetime | None = None
+    called_back_at: float | None = None
     called_back_by: str | None = None
 
     @classmethod
@@ -45,7 +44,7 @@ class CallSummary:
 @dataclass(frozen=True, slots=True)
 class CallEvent:
     id: int
-    at: datetime
+    at: float
     kind: str
     detail: dict[str, Any] = field(default_factory=dict)
 

@@ -92,7 +92,7 @@ def test_open_calls_are_found_again_after_reopening_the_file(db_url: str, store:
     again.create_all()  # idempotent on an existing database
     [live] = again.open_calls()
     assert live.call_id == "d1" and live.group_id == "support" and live.ended_at is None
-    assert live.arrived_at == datetime.fromtimestamp(T0 + 300, UTC)
+    assert live.arrived_at == T0 + 300
     again.close()
 
 
@@ -112,7 +112,7 @@ def test_the_schema_and_queries_compile_for_postgresql() -> None:
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     for table in Base.metadata.sorted_tables:
         ddl = str(CreateTable(table).compile(dialect=dialect))
-        assert "TIMESTAMP WITH TIME ZONE" in ddl or table.name == "call_agents"
+        assert "TIMESTAMP" not in ddl and ("DOUBLE PRECISION" in ddl or table.name == "call_agents")
         for index in table.indexes:
             str(CreateIndex(index).compile(dialect=dialect))
     events = str(CreateTable(Base.metadata.tables["call_events"]).compile(dialect=dialect))

@@ -25,9 +25,9 @@ def test_an_answered_call_keeps_who_answered_after_how_long_and_who_hung_up(stor
     assert call is not None
     assert (call.did, call.caller_number, call.caller_name, call.group_id) == (
         "+4930111111", "+4915100000001", "Caller", "sales")
-    assert call.arrived_at == datetime.fromtimestamp(T0, UTC) and call.arrived_at.tzinfo is not None
-    assert call.answered_at == datetime.fromtimestamp(T0 + 20, UTC)
-    assert call.ended_at == datetime.fromtimestamp(T0 + 80, UTC)
+    assert call.arrived_at == T0  # epoch seconds, as in the core
+    assert call.answered_at == T0 + 20
+    assert call.ended_at == T0 + 80
     assert (call.outcome, call.answered_by, call.waited_s, call.hung_up_by) == ("answered", "chloe", 20.0, "caller")
     assert not call.missed
     assert [e.kind for e in call.events] == [
@@ -54,7 +54,7 @@ def test_a_missed_call_sent_to_voicemail_is_on_the_call_back_list(store: Store) 
     assert store.missed_calls() == []
     [done] = store.missed_calls(called_back=True)
     assert done.called_back and done.called_back_by == "anna"
-    assert done.called_back_at == datetime.fromtimestamp(T0 + 3600, UTC)
+    assert done.called_back_at == T0 + 3600
     assert len(store.missed_calls(called_back=None)) == 1
     assert not store.mark_called_back("no-such-call")
 
@@ -155,7 +155,7 @@ def test_unknown_kinds_and_calls_without_arrival_are_still_stored(store: Store) 
         rec("c9", 6, "ended", by="unknown", reason="ended while the ACD could not see the PBX"),
     ])
     call = store.call("c9")
-    assert call is not None and call.arrived_at == datetime.fromtimestamp(T0 + 5, UTC)
+    assert call is not None and call.arrived_at == T0 + 5
     assert call.outcome == "ended" and call.hung_up_by == "unknown"
     assert call.events[0].kind == "something_new" and call.events[0].detail == {"value": 1, "nested": {"a": [1, 2]}}
 
