@@ -1,0 +1,1 @@
+"""HTTP: the REST API, the supervisors' pages and live server-sent events."""

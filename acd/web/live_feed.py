@@ -1,0 +1,38 @@
+"""Wakes live views when the router's picture changes, coalescing bursts of events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..core.commands import Command
+from ..core.events import Event
+
+
+class LiveFeed:
+    def __init__(self, min_interval_s: float = 0.2) -> None:
+        self.version = 0
+        self.min_interval_s = min_interval_s
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: Event | None = None, commands: list[Command] | None = None) -> None:
+        """A Distributor listener: note that something changed."""
+        self.version += 1
+        self._changed.set()
+
+    async def changes(self, first: bool = True) -> AsyncIterator[int]:
+        """Yield once now (if ``first``), then after each change, at most every min_interval_s."""
+        if first:
+            yield self.version
+        seen = self.version
+        while True:
+            if self.version == seen:
+                self._changed.clear()
+                await self._changed.wait()
+            await asyncio.sleep(self.min_interval_s)
+            seen = self.version
+            yield seen
+
+    def snapshot_marker(self) -> dict[str, Any]:
+        return {"version": self.version}

@@ -1,0 +1,50 @@
+// Live view: the server sends the whole picture (calls, agents) on every change.
+(function () {
+  const status = document.getElementById("live-status");
+  const text = (v) => (v === null || v === undefined ? "" : String(v));
+  function cell(row, value, cls) {
+    const td = row.insertCell();
+    td.textContent = text(value);
+    if (cls) td.className = cls;
+    return td;
+  }
+  function render(data) {
+    const calls = document.querySelector("#calls tbody");
+    calls.replaceChildren();
+    if (!data.calls.length) {
+      const row = calls.insertRow();
+      const td = cell(row, "No calls right now.", "empty");
+      td.colSpan = 7;
+    }
+    for (const c of data.calls) {
+      const row = calls.insertRow();
+      row.dataset.callId = c.call_id;
+      cell(row, c.caller_name ? `${c.caller_name} (${c.caller_number})` : c.caller_number);
+      cell(row, c.did);
+      cell(row, c.group_name || c.group);
+      cell(row, c.phase, "state state-" + c.phase);
+      const ringing = cell(row, c.ringing.join(", ") + (c.dialling.length ? ` (dialling ${c.dialling.join(", ")})` : ""));
+      ringing.className = "ringing";
+      if (window.acdIntercept && c.allow_pickup && c.ringing.length) window.acdIntercept(ringing, c);
+      cell(row, c.agent);
+      cell(row, `${Math.round(c.waited_s)} s`);
+    }
+    const agents = document.querySelector("#agents tbody");
+    agents.replaceChildren();
+    for (const a of data.agents) {
+      const row = agents.insertRow();
+      row.dataset.agentId = a.id;
+      cell(row, a.name);
+      cell(row, a.extension || a.endpoint);
+      cell(row, a.state, "state");
+      cell(row, a.device);
+    }
+  }
+  function connect() {
+    const source = new EventSource("/api/live/stream");
+    source.onopen = () => { status.textContent = "Live"; };
+    source.onmessage = (e) => render(JSON.parse(e.data));
+    source.onerror = () => { status.textContent = "Reconnecting…"; };
+  }
+  connect();
+})();
