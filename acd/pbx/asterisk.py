@@ -1,0 +1,102 @@
+"""Asterisk as the distributor sees it: ``execute(command)`` out, core events in.
+
+Glue only: the AMI link (connection.py) hands frames to the tracker (tracker.py),
+whose events go to ``feed`` (the distributor); the distributor's PBX commands become
+AMI actions (actions.py) written at once, in order, on the same link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+
+from panoramisk.message import Message  # type: ignore[import-untyped]
+
+from ..core.commands import Command, Forward, Ring
+from ..core.events import Event
+from ..core.model import RoutingConfig
+from .actions import translate
+from .connection import AmiConnection, Secret, SecretLike, Timing
+from .dialplan import Dialplan
+from .tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+Feed = Callable[[Event], object]
+
+
+class AsteriskPbx:
+    def __init__(
+        self,
+        config: RoutingConfig,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        secret: str | SecretLike | Secret,
+        feed: Feed | None = None,
+        dialplan: Dialplan | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        self.config = config
+        self.dialplan = dialplan or Dialplan()
+        self.tracker = Tracker(config, self.dialplan)
+        self.feed = feed
+        self.connection = AmiConnection(host, port, username, secret, on_event=self._on_event,
+                                        on_resync=self._on_resync, timing=timing)
+
+    def attach(self, feed: Feed) -> None:
+        """Where core events go (the distributor's ``feed``); call before ``run()``."""
+        self.feed = feed
+
+    def reconfigure(self, config: RoutingConfig) -> None:
+        self.config = config
+        self.tracker.config = config
+
+    async def run(self) -> None:
+        await self.connection.run()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # ------------------------------------------------------------------ commands out
+    def execute(self, command: Command) -> None:
+        """The distributor's PbxPort: carry out one command now (actions are written in
+        order; their responses are checked later and failures logged)."""
+        if isinstance(command, Ring):
+            self.tracker.note_attempt(command.call_id, command.attempt, command.agent_ids)
+        elif isinstance(command, Forward):
+            self.tracker.note_attempt(command.call_id, command.attempt)
+        for action in translate(command, self.tracker, self.config, self.dialplan):
+            future = self.connection.send_nowait(action)
+            if future is not None:
+                future.add_done_callback(_report(action))
+
+    # ------------------------------------------------------------------ events in
+    async def _on_resync(self, channels: list[Message], devices: list[Message]) -> None:
+        self._emit(self.tracker.resync(channels, devices))
+
+    async def _on_event(self, message: Message) -> None:
+        self._emit(self.tracker.handle(message))
+
+    def _emit(self, events: list[Event]) -> None:
+        if self.feed is None:
+            if events:
+                log.warning("pbx events dropped: nothing attached", extra={"acd_events": len(events)})
+            return
+        for event in events:
+            self.feed(event)
+
+
+def _report(action: Mapping[str, str]) -> Callable[[asyncio.Future[Message]], None]:
+    def done(future: asyncio.Future[Message]) -> None:
+        if future.cancelled():
+            return
+        result = future.result()
+        if isinstance(result, Message) and result.get("Response") == "Error":
+            # e.g. "Channel does not exist" when the caller hung up meanwhile (01)
+            log.info("ami action failed", extra={"ami_action": action.get("Action", ""),
+                                                 "ami_channel": action.get("Channel", ""),
+                                                 "ami_message": result.get("Message", "")})
+    return done

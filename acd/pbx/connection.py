@@ -1,0 +1,303 @@
+"""The AMI link on panoramisk's frame parser: connect, log in, resync, deliver events
+in arrival order to one consumer, keep the link alive, reconnect with back-off.
+
+Not panoramisk's ``Manager``: its reconnect waits a fixed delay and re-sends the
+actions left unanswered by a lost link once it is back, which would replay a stale
+Redirect into a call that has moved on. Here an action outlives neither its
+connection nor its timeout; after a reconnect the resync tells the core what is
+true now, and the core decides again.
+
+Per (re)connect: Login, then CoreShowChannels and DeviceStateList (items collected
+until the ...Complete event, transcripts README 2), then ``on_resync(channels,
+devices)``, and only then the events that arrived meanwhile, in order. Nothing is
+handled against a stale picture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from panoramisk.actions import Action  # type: ignore[import-untyped]
+from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
+from panoramisk.message import Message  # type: ignore[import-untyped]
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Message], Awaitable[None]]
+ResyncHandler = Callable[[list[Message], list[Message]], Awaitable[None]]
+
+
+class SecretLike(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+class Secret:
+    """A password that never shows in a repr, a log line or a traceback's locals."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | SecretLike) -> None:
+        self._value = value if isinstance(value, str) else value.get_secret_value()
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    connect_timeout_s: float = 5.0
+    action_timeout_s: float = 5.0
+    list_timeout_s: float = 30.0  # CoreShowChannels on a busy PBX
+    ping_interval_s: float = 10.0
+    ping_timeout_s: float = 5.0
+    backoff_first_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+
+def backoff(failures: int, timing: Timing, rng: random.Random) -> float:
+    """Doubling from ``backoff_first_s`` up to ``backoff_max_s``, each wait drawn from its
+    upper half so that several ACDs restarting with Asterisk do not knock in step."""
+    base = min(timing.backoff_max_s, timing.backoff_first_s * 2.0 ** min(failures, 30))
+    return base * (0.5 + 0.5 * rng.random())
+
+
+class LinkDown(Exception):
+    """The connection was lost, timed out or refused what a session needs."""
+
+
+class LoginRefused(LinkDown):
+    pass
+
+
+def error_response(reason: str, action_id: str = "") -> Message:
+    """What ``send`` returns when Asterisk could not answer: never an exception."""
+    return Message({"Response": "Error", "ActionID": action_id, "Message": reason})
+
+
+class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's frame parsing and response matching, with our own lifecycle:
+    events go to a queue, unanswered actions fail when the link goes (no replay)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.factory = self  # handle_message() dispatches events to factory.dispatch
+        self.encoding = "utf-8"
+        self.log = log
+        self.events: asyncio.Queue[Message | None] = asyncio.Queue()
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # one decoder for the stream: a character split across two reads stays whole
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._buffer = ""
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += self._decoder.decode(data)
+        *frames, self._buffer = self._buffer.split("\r\n\r\n")
+        for frame in frames:
+            # the banner has no blank line of its own (README 1): it heads the first
+            # frame as a line without ": " and from_line skips it
+            message = Message.from_line(frame.strip())
+            if message is None:
+                continue
+            try:
+                self.handle_message(message)
+            except Exception:
+                log.exception("ami frame not handled", extra={"ami_event": message.get("Event", "")})
+
+    def dispatch(self, message: Message) -> None:
+        self.events.put_nowait(message)
+
+    def send_action(self, fields: Mapping[str, str]) -> Action:
+        action = Action(dict(fields))
+        self.responses[action.id] = action
+        if self.closed:
+            action.future.set_result(error_response("not connected", action.id))
+            return action
+        try:
+            self.transport.write(str(action).encode("utf-8"))
+        except Exception as exc:  # never log the action itself: a Login carries the secret
+            log.warning("ami write failed", extra={"ami_action": action["action"], "ami_error": repr(exc)})
+            action.future.set_result(error_response("write failed", action.id))
+        return action
+
+    def connection_lost(self, exc: Any) -> None:
+        # also called by handle_message() on "Event: Shutdown"
+        if not self.lost.done():
+            self.closed = True
+            for action in list(self.responses.values()):
+                if not action.future.done():
+                    action.future.set_result(error_response("connection lost", action.id))
+            self.responses.clear()
+            self.events.put_nowait(None)  # the consumer stops after what came before
+            self.lost.set_result(None)
+        self.transport.close()
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class AmiConnection:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str | SecretLike | Secret,
+        *,
+        on_event: EventHandler,
+        on_resync: ResyncHandler,
+        timing: Timing | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.host, self.port, self.username = host, port, username
+        self._secret = secret if isinstance(secret, Secret) else Secret(secret)
+        self._on_event, self._on_resync = on_event, on_resync
+        self.timing = timing or Timing()
+        self._rng = rng or random.Random()
+        self._protocol: _AmiProtocol | None = None
+        self._ready = False
+        self._closing = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"AmiConnection({self.host}:{self.port}, user={self.username!r}, ready={self._ready})"
+
+    @property
+    def ready(self) -> bool:
+        """Logged in, resynced, and delivering live events."""
+        return self._ready and self._protocol is not None and not self._protocol.closed
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """Keep a session up until ``close()``; meant to run in the service's TaskGroup."""
+        failures = 0
+        while not self._closing.is_set():
+            try:
+                await self._session()
+                failures = 0  # it was up; start the back-off afresh
+            except LoginRefused as exc:
+                log.error("ami login refused", extra={"ami_user": self.username, "ami_error": str(exc)})
+            except (OSError, TimeoutError, LinkDown) as exc:
+                log.warning("ami link down", extra={"ami_host": self.host, "ami_port": self.port,
+                                                    "ami_error": f"{type(exc).__name__}: {exc}"})
+            if self._closing.is_set():
+                break
+            delay = backoff(failures, self.timing, self._rng)
+            failures += 1
+            log.info("ami reconnect", extra={"ami_delay_s": round(delay, 3), "ami_failures": failures})
+            try:
+                await asyncio.wait_for(self._closing.wait(), delay)
+            except TimeoutError:
+                pass
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._protocol is not None:
+            self._protocol.close()
+
+    async def _session(self) -> None:
+        loop = asyncio.get_running_loop()
+        log.info("ami connecting", extra={"ami_host": self.host, "ami_port": self.port})
+        _, protocol = await asyncio.wait_for(
+            loop.create_connection(_AmiProtocol, self.host, self.port), self.timing.connect_timeout_s)
+        assert isinstance(protocol, _AmiProtocol)
+        self._protocol = protocol
+        try:
+            login = await self._request(protocol, {"Action": "Login", "Username": self.username,
+                                                   "Secret": self._secret.reveal(), "Events": "on"})
+            if login.get("Response") != "Success":
+                raise LoginRefused(login.get("Message", ""))
+            log.info("ami logged in", extra={"ami_user": self.username})
+            channels = await self._list(protocol, "CoreShowChannels", "CoreShowChannel")
+            devices = await self._list(protocol, "DeviceStateList", "DeviceStateChange")
+            log.info("ami resync", extra={"ami_channels": len(channels), "ami_devices": len(devices)})
+            await self._on_resync(channels, devices)
+            self._ready = True
+            async with asyncio.TaskGroup() as tasks:
+                keepalive = tasks.create_task(self._keepalive(protocol))
+                await self._deliver(protocol)
+                keepalive.cancel()
+        finally:
+            self._ready = False
+            self._protocol = None
+            protocol.close()
+
+    async def _deliver(self, protocol: _AmiProtocol) -> None:
+        """One consumer, arrival order, until the link is gone."""
+        while (message := await protocol.events.get()) is not None:
+            log.debug("ami event", extra={"ami_event": message.get("Event", ""),
+                                          "ami_uniqueid": message.get("Uniqueid", "")})
+            try:
+                await self._on_event(message)
+            except Exception:  # a bug in one event's handling must not drop the link
+                log.exception("ami event handler failed", extra={"ami_event": message.get("Event", "")})
+
+    async def _keepalive(self, protocol: _AmiProtocol) -> None:
+        while True:
+            await asyncio.sleep(self.timing.ping_interval_s)
+            try:
+                await self._request(protocol, {"Action": "Ping"}, self.timing.ping_timeout_s)
+            except LinkDown:
+                log.warning("ami ping unanswered: dropping the link", extra={"ami_host": self.host})
+                protocol.transport.abort()
+                return
+
+    # ------------------------------------------------------------------ actions
+    async def _request(self, protocol: _AmiProtocol, fields: Mapping[str, str],
+                       timeout: float | None = None) -> Message:
+        """Internal: raises LinkDown on loss or timeout (the session then ends)."""
+        action = protocol.send_action(fields)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(action.future), timeout or self.timing.action_timeout_s)
+        except TimeoutError:
+            protocol.responses.pop(action.id, None)
+            raise LinkDown(f"{fields.get('Action')} unanswered") from None
+        if protocol.closed:
+            raise LinkDown("connection lost")
+        return result
+
+    async def _list(self, protocol: _AmiProtocol, action: str, item_event: str) -> list[Message]:
+        result = await self._request(protocol, {"Action": action}, self.timing.list_timeout_s)
+        if not isinstance(result, list):
+            raise LinkDown(f"{action}: {result.get('Message', 'refused')}")
+        return [m for m in result if m.get("Event") == item_event]
+
+    def send_nowait(self, fields: Mapping[str, str]) -> asyncio.Future[Message] | None:
+        """Write one action now, so actions leave in the order they are given (Setvar
+        before its Redirect). The future gets the response, or an error response on
+        timeout or a lost link; None when not connected (nothing is queued for later)."""
+        protocol = self._protocol
+        if protocol is None or not self.ready:
+            log.warning("ami action dropped: not connected", extra={"ami_action": fields.get("Action", "")})
+            return None
+        action = protocol.send_action(fields)
+        future: asyncio.Future[Message] = action.future
+
+        def expire() -> None:
+            protocol.responses.pop(action.id, None)
+            if not future.done():
+                future.set_result(error_response("timeout", action.id))
+
+        handle = asyncio.get_running_loop().call_later(self.timing.action_timeout_s, expire)
+        future.add_done_callback(lambda _: handle.cancel())
+        return future
+
+    async def send(self, fields: Mapping[str, str]) -> Message:
+        """Send one action and wait for its response; errors come back as an error
+        response (``Response: Error``), never as an exception."""
+        future = self.send_nowait(fields)
+        if future is None:
+            return error_response("not connected")
+        result = await future
+        if isinstance(result, list):  # a list action: the items, then ...Complete
+            return result[-1] if result else error_response("empty list")
+        return result
