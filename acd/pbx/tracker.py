@@ -79,6 +79,8 @@ class Tracker:
         self._calls: dict[str, _Call] = {}
         self._legs: dict[str, _Leg] = {}
         self._pickups: dict[str, str] = {}  # picker channel uid -> the ringing leg it took
+        self._agent_legs: dict[str, str] = {}  # connected agent's channel uid -> call id
+        self._transferring: set[str] = set()  # calls waiting to see their new agent
         self._devices: dict[str, DeviceState] = {}  # last state reported per agent
 
     # ------------------------------------------------------------------ queries (actions.py)
@@ -163,6 +165,8 @@ class Tracker:
         if call is not None:
             # README 7: never infer who hung up from Cause (it is sticky on the caller)
             out.append(CallerHungUp(uid, by_caller=ch.far_end_hung_up))
+            self._connect(call, None, None)
+            self._transferring.discard(uid)
             for leg_uid in [k for k, leg in self._legs.items() if leg.call_id == uid]:
                 del self._legs[leg_uid]
         else:
@@ -175,15 +179,16 @@ class Tracker:
         if leg is not None and not leg.ended and leg.agent_id and uid not in self._pickups.values():
             # README 6: DialEnd always precedes the leg's Hangup; this is a safety net
             out.append(MemberFailed(leg.call_id, leg.attempt, leg.agent_id, FailReason.CANCELLED))
-        for call in self._calls.values():
-            if call.agent_leg != uid:
-                continue
-            caller = self.picture.get(call.call_id)
-            agent, call.agent, call.agent_leg = call.agent, None, None
-            # 02/04/08: when the caller hung up, its HangupRequest comes before the
-            # agent's Hangup; only an agent leaving a live caller is reported
-            if agent and caller is not None and not caller.hanging_up:
-                out.append(AgentLegHungUp(call.call_id, agent))
+        call = self._calls.get(self._agent_legs.get(uid, ""))
+        if call is None or call.agent_leg != uid:
+            return
+        caller = self.picture.get(call.call_id)
+        agent = call.agent
+        self._connect(call, None, None)
+        # 02/04/08: when the caller hung up, its HangupRequest comes before the
+        # agent's Hangup; only an agent leaving a live caller is reported
+        if agent and caller is not None and not caller.hanging_up:
+            out.append(AgentLegHungUp(call.call_id, agent))
 
     # ------------------------------------------------------------------ dialling
     def _on_DialBegin(self, msg: Mapping[str, Any], out: list[Event]) -> None:
@@ -233,7 +238,7 @@ class Tracker:
             call = self._calls.get(leg.call_id)
             if status == "ANSWER":
                 if call is not None:
-                    call.agent, call.agent_leg = leg.agent_id, leg.uid
+                    self._connect(call, leg.agent_id, leg.uid)
                 out.append(MemberAnswered(leg.call_id, leg.attempt, leg.agent_id or ""))
             elif leg.agent_id is not None:
                 reason = _FAIL_REASON.get(status)
@@ -262,7 +267,7 @@ class Tracker:
         if target is not None:
             target.ended = True
         attempt = target.attempt if target is not None else call.attempt
-        call.agent, call.agent_leg = agent.id, picker.uid
+        self._connect(call, agent.id, picker.uid)
         out.append(MemberAnswered(call.call_id, attempt or None, agent.id,
                                   picked_up_from=target.agent_id if target is not None else None))
 
@@ -309,20 +314,24 @@ class Tracker:
             call = self._calls.get(uid)
             if call is not None:
                 call.transfer = kind
+                self._transferring.add(uid)
         self._follow_transfers(out)
 
     def _follow_transfers(self, out: list[Event]) -> None:
         """A transferred caller talks to a new agent: report it once (12: after an
         attended transfer the new agent is behind a Local pair)."""
-        for call in self._calls.values():
-            if call.transfer is None:
+        for call_id in sorted(self._transferring):
+            call = self._calls.get(call_id)
+            if call is None or call.transfer is None:
+                self._transferring.discard(call_id)
                 continue
             now = self.talking_to(call.call_id)
             if now is None or now[1] == call.agent_leg:
                 continue
             agent_id, leg_uid = now
             kind, call.transfer = call.transfer, None
-            call.agent, call.agent_leg = agent_id, leg_uid
+            self._transferring.discard(call_id)
+            self._connect(call, agent_id, leg_uid)
             out.append(TransferredByHand(call.call_id, agent_id, kind))
 
     # ------------------------------------------------------------------ our UserEvents
@@ -339,7 +348,8 @@ class Tracker:
         elif kind == d.transfer_failed:
             call = self._calls.get(ch.uid)
             if call is not None:
-                call.transfer, call.agent, call.agent_leg = None, None, None
+                call.transfer = None
+                self._connect(call, None, None)
                 out.append(TransferFailed(ch.uid))
         elif kind == d.pickup_request:
             self._pickup_request(ch, msg, out)
@@ -417,17 +427,23 @@ class Tracker:
             except Exception:
                 log.exception("channel list item not understood", extra={"ami_uniqueid": text(item, "Uniqueid")})
         old_calls, old_legs = self._calls, self._legs
-        self._calls, self._legs = {}, {}
+        self._calls, self._legs, self._agent_legs = {}, {}, {}
         self._pickups = {k: v for k, v in self._pickups.items()
                          if k in self.picture.channels and v in self.picture.channels}
         callers = [ch for ch in self.picture.channels.values() if self._is_caller(ch)]
         for ch in callers:
             self._calls[ch.uid] = old_calls.get(ch.uid) or _Call(ch.uid)
+        # README 3: a dialled leg carries its caller's Uniqueid as Linkedid
+        dialled: dict[str, list[Channel]] = {}
+        for ch in self.picture.channels.values():
+            if ch.linkedid and ch.linkedid != ch.uid and not ch.bridge:
+                dialled.setdefault(ch.linkedid, []).append(ch)
         live: list[LiveCall] = []
         for ch in sorted(callers, key=lambda c: c.uid):
-            found = self._adopt(ch, old_legs)
+            found = self._adopt(ch, dialled.get(ch.uid, []), old_legs)
             if found is not None:
                 live.append(found)
+        self._transferring = {uid for uid, call in self._calls.items() if call.transfer}
         out: list[Event] = []
         self._devices = {}
         for item in devices:
@@ -444,24 +460,24 @@ class Tracker:
             return False  # Local halves, agents' own channels, dialled legs (trunk forwards)
         return bool(ch.variable(d.did_variable)) or ch.context in (d.hold_context, d.dial_context)
 
-    def _adopt(self, ch: Channel, old_legs: Mapping[str, _Leg]) -> LiveCall | None:
+    def _adopt(self, ch: Channel, legs: list[Channel], old_legs: Mapping[str, _Leg]) -> LiveCall | None:
         d = self.dialplan
         call = self._calls[ch.uid]
         attempt = self._attempt(ch, call)
         did, number, name = ch.variable(d.did_variable), ch.caller_number, ch.caller_name
         if ch.bridge:
             now = self.talking_to(ch.uid)
-            call.agent, call.agent_leg = now if now is not None else (None, None)
+            self._connect(call, *(now or (None, None)))
             return LiveCall(ch.uid, did, number, "connected", (now[0],) if now else (), name, attempt)
-        call.agent = call.agent_leg = None
+        self._connect(call, None, None)
         if ch.context == d.hold_context:
             return LiveCall(ch.uid, did, number, "waiting", (), name, attempt)
         if ch.context == d.dial_context:
             ringing_at: list[str] = []
-            for leg_ch in self.picture.channels.values():
+            for leg_ch in legs:
                 agent = self._agent_of(leg_ch)
-                if agent is None or leg_ch.linkedid != ch.uid or leg_ch.bridge or leg_ch.uid == ch.uid:
-                    continue  # README 3: a dialled leg carries the caller's Uniqueid as Linkedid
+                if agent is None:
+                    continue
                 old = old_legs.get(leg_ch.uid)
                 ringing = _is_ringing(leg_ch.state, "") or (old is not None and old.ringing)
                 self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent.id, ringing=ringing)
@@ -474,6 +490,14 @@ class Tracker:
         return LiveCall(ch.uid, did, number, "elsewhere", (), name, attempt)
 
     # ------------------------------------------------------------------ helpers
+    def _connect(self, call: _Call, agent_id: str | None, leg_uid: str | None) -> None:
+        """The caller now talks to ``agent_id`` on channel ``leg_uid`` (or to nobody)."""
+        if call.agent_leg is not None:
+            self._agent_legs.pop(call.agent_leg, None)
+        call.agent, call.agent_leg = agent_id, leg_uid
+        if leg_uid is not None:
+            self._agent_legs[leg_uid] = call.call_id
+
     def _agent_of(self, ch: Channel) -> Agent | None:
         if is_local(ch.name):
             return None
