@@ -1,0 +1,260 @@
+"""Delivery through the outbox to a real HTTP server on 127.0.0.1."""
+
+import asyncio
+import logging
+import time
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from acd.core.commands import ReportManualTransfer
+from acd.crm import (
+    DEAD,
+    DELIVERED,
+    PENDING,
+    Backoff,
+    CrmFeed,
+    Identity,
+    OutboxJob,
+    OutboxSender,
+    WebhookConnector,
+    create_all,
+    create_lead,
+    enqueue,
+    list_outbox,
+    make_engine,
+    retry,
+    verify,
+)
+
+from .crm_server import CrmServer, Reply
+from .support import FakeClock, fast_sender, running, tx, until
+
+SECRET = "s3cret-signing-key"
+NOW = 1_700_000_000.0
+
+
+def hook(url: str, name: str = "hook") -> WebhookConnector:
+    return WebhookConnector(name, f"{url}/acd/events", SECRET)
+
+
+def lead(session: Session, number: str = "030 1234567", owner: str = "anna") -> int:
+    with tx(session):
+        return create_lead(session, [Identity.phone(number, "DE")], owner, now=NOW).id
+
+
+def change(session: Session, client_id: int, owner: str, target: str = "hook", now: float = NOW) -> OutboxJob:
+    with tx(session):
+        [job] = enqueue(session, "owner.changed", {"owner": owner, "client_id": client_id}, targets=[target],
+                        now=now, client_id=client_id)
+    return job
+
+
+def states(engine) -> list[tuple[int, str, int]]:
+    with Session(engine) as s:
+        return [(j.id, j.state, j.attempts) for j in sorted(list_outbox(s), key=lambda j: j.id)]
+
+
+async def test_an_owner_change_on_transfer_reaches_the_crm_once_signed(engine, session):
+    lead(session)
+    async with CrmServer() as server:
+        sender = fast_sender(engine, [hook(server.url)])
+        feed = CrmFeed(engine, region="DE", targets=["hook"], sender=sender)
+        async with running(feed, sender):
+            feed.manual_transfer(ReportManualTransfer("call-1", "+49 30 1234567", "anna", "boris", "attended"))
+            await until(lambda: server.delivered())
+            await asyncio.sleep(0.2)  # nothing more follows
+        [request] = server.requests
+    body = request.json()
+    assert (request.method, request.path) == ("POST", "/acd/events")
+    assert verify(SECRET, request.body, request.headers["x-acd-signature"])
+    assert body["event"] == "owner.changed" and body["owner"] == "boris" and body["previous_owner"] == "anna"
+    assert body["client"]["phones"] == ["+49301234567"]
+    assert body["idempotency_key"] == request.headers["x-acd-idempotency-key"]
+    assert str(body["sent_at"]) == request.headers["x-acd-timestamp"]
+    with Session(engine) as s:
+        [job] = list_outbox(s)
+        assert (job.state, job.attempts, job.idempotency_key) == (DELIVERED, 1, body["idempotency_key"])
+
+
+async def test_a_crm_down_for_a_while_gets_the_change_once_after_back_off(engine, session, caplog):
+    caplog.set_level(logging.INFO, logger="acd.crm")
+    change(session, lead(session), "boris")
+    server = CrmServer()  # not listening yet: connections are refused
+    sender = fast_sender(engine, [hook(server.url)])
+    async with running(sender):
+        await until(lambda: states(engine)[0][2] >= 3)
+        async with server:
+            await until(lambda: server.delivered())
+            await asyncio.sleep(0.2)
+    assert len(server.requests) == 1
+    [(_, state, attempts)] = states(engine)
+    assert state == DELIVERED and attempts >= 4
+    delays = [r.delay_s for r in caplog.records if r.msg == "outbox.retry"]
+    assert len(delays) == attempts - 1
+    assert delays[2] > delays[0]  # exponential: 0.04-0.08 s after the third failure vs 0.01-0.02 after the first
+    assert all(0 < d <= 0.3 for d in delays)
+
+
+async def test_a_restarted_sender_delivers_exactly_once_with_the_same_key(db_url, engine, session):
+    change(session, lead(session), "boris")
+    with Session(engine) as s:
+        [before] = list_outbox(s)
+    server = CrmServer()
+    async with running(fast_sender(engine, [hook(server.url)])):  # the CRM is down; acd stops
+        await until(lambda: states(engine)[0][2] >= 2)
+    assert states(engine)[0][1] == PENDING
+
+    restarted = make_engine(db_url)  # a new process: new engine, same database
+    create_all(restarted)
+    async with server, running(fast_sender(restarted, [hook(server.url)])):
+        await until(lambda: server.delivered())
+        await asyncio.sleep(0.2)
+    [request] = server.requests
+    assert request.headers["x-acd-idempotency-key"] == before.idempotency_key
+    assert states(restarted)[0][1] == DELIVERED
+
+
+async def test_a_repeat_after_a_lost_answer_carries_the_same_key(engine, session):
+    change(session, lead(session), "boris")
+    async with CrmServer() as server:
+        server.script = [Reply(hang=True)]  # the CRM got it but its answer never comes
+        async with running(fast_sender(engine, [hook(server.url)], deadline_s=0.3)):
+            await until(lambda: server.delivered())
+    first, second = server.requests
+    assert first.headers["x-acd-idempotency-key"] == second.headers["x-acd-idempotency-key"]
+    assert first.json()["attempt"] == 1 and second.json()["attempt"] == 2
+
+
+@pytest.mark.parametrize("reply", [Reply(500), Reply(502), Reply(503), Reply(429), Reply(garbage=True),
+                                   Reply(hang=True)], ids=["500", "502", "503", "429", "garbage", "timeout"])
+async def test_server_errors_rate_limits_garbage_and_timeouts_are_retried(engine, session, reply):
+    change(session, lead(session), "boris")
+    async with CrmServer() as server:
+        server.script = [reply, reply]
+        async with running(fast_sender(engine, [hook(server.url)], timeout=httpx.Timeout(0.3))):
+            await until(lambda: states(engine)[0][1] == DELIVERED)
+    assert len(server.requests) == 3
+    assert states(engine)[0][1:] == (DELIVERED, 3)
+
+
+async def test_retry_after_is_honoured(engine, session):
+    clock = FakeClock(NOW)
+    change(session, lead(session), "boris", now=NOW)
+    async with CrmServer() as server:
+        server.script = [Reply(429, headers={"Retry-After": "120"})]
+        sender = fast_sender(engine, [hook(server.url)], now=clock.now)
+        async with running(sender):
+            await until(lambda: states(engine)[0][2] == 1)
+            with Session(engine) as s:
+                job = list_outbox(s)[0]
+                assert (job.state, job.next_attempt_at, job.last_status) == (PENDING, NOW + 120, 429)
+            clock.advance(119)
+            sender.wake()
+            await asyncio.sleep(0.2)
+            assert len(server.requests) == 1  # not before the CRM asked
+            clock.advance(1)
+            sender.wake()
+            await until(lambda: server.delivered())
+
+
+async def test_a_4xx_answer_is_dead_at_once_with_the_answer_noted_and_can_be_retried(engine, session):
+    change(session, lead(session), "boris")
+    async with CrmServer() as server:
+        server.script = [Reply(422, b'{"error":"unknown owner boris"}')]
+        sender = fast_sender(engine, [hook(server.url)])
+        feed = CrmFeed(engine, sender=sender)
+        async with running(sender):
+            await until(lambda: states(engine)[0][1] == DEAD)
+            with Session(engine) as s:
+                [job] = list_outbox(s, DEAD)
+                assert job.attempts == 1 and job.last_status == 422
+                assert "unknown owner boris" in job.last_error
+                key = job.idempotency_key
+            await feed.retry(job.id)  # the CRM's user was fixed: try again
+            await until(lambda: states(engine)[0][1] == DELIVERED)
+    assert [r.headers["x-acd-idempotency-key"] for r in server.requests] == [key, key]
+
+
+async def test_a_job_is_dead_after_the_configured_number_of_attempts(engine, session):
+    change(session, lead(session), "boris")
+    async with CrmServer(responder=lambda r: Reply(503)) as server:
+        async with running(fast_sender(engine, [hook(server.url)], max_attempts=3)):
+            await until(lambda: states(engine)[0][1] == DEAD)
+            await asyncio.sleep(0.2)
+    assert len(server.requests) == 3 and states(engine)[0][2] == 3
+
+
+def test_only_a_dead_job_can_be_retried(engine, session):
+    job = change(session, lead(session), "boris")
+    with pytest.raises(ValueError, match="only a dead job"):
+        retry(session, job.id, now=NOW)
+    with pytest.raises(LookupError):
+        retry(session, 999, now=NOW)
+
+
+async def test_changes_of_one_client_arrive_in_order_and_others_do_not_wait(engine, session):
+    ann, bob = lead(session, "030 1111111"), lead(session, "030 2222222")
+    for owner in ("boris", "clara", "dmitri"):
+        change(session, ann, owner)
+    change(session, bob, "clara")
+    failed_once: set[str] = set()
+
+    def responder(request):  # every first try of one of ann's changes fails
+        owner = request.json()["owner"]
+        if request.json()["client_id"] == ann and owner not in failed_once:
+            failed_once.add(owner)
+            return Reply(503)
+        return Reply()
+
+    async with CrmServer(responder=responder) as server:
+        async with running(fast_sender(engine, [hook(server.url)])):
+            await until(lambda: len(server.delivered()) == 4)
+    ann_seen = [(r.json()["owner"], r.answered) for r in server.requests if r.json()["client_id"] == ann]
+    assert ann_seen == [("boris", 503), ("boris", 200), ("clara", 503), ("clara", 200), ("dmitri", 503),
+                        ("dmitri", 200)]
+    bob_at = next(i for i, r in enumerate(server.requests) if r.json()["client_id"] == bob)
+    ann_delivered_at = next(i for i, r in enumerate(server.requests)
+                            if r.json()["client_id"] == ann and r.answered == 200)
+    assert bob_at < ann_delivered_at  # bob went out while ann's first change backed off
+
+
+async def test_a_dead_job_does_not_hold_up_the_clients_later_changes(engine, session):
+    ann = lead(session)
+    change(session, ann, "boris")
+    change(session, ann, "clara")
+    async with CrmServer() as server:
+        server.script = [Reply(400)]
+        async with running(fast_sender(engine, [hook(server.url)])):
+            await until(lambda: [s for _, s, _ in states(engine)] == [DEAD, DELIVERED])
+    assert len(server.requests) == 2
+
+
+async def test_a_hanging_crm_delays_nothing_else(engine, session):
+    """Call routing goes on while a CRM accepts connections and never answers."""
+    for number in ("030 1111111", "030 2222222", "030 3333333"):
+        change(session, lead(session, number), "boris", target="stuck")
+        change(session, lead(session, "0" + number[1:4] + " 9" + number[5:]), "boris", target="fine")
+    async with CrmServer(responder=lambda r: Reply(hang=True)) as stuck, CrmServer() as fine:
+        sender = OutboxSender(engine, [hook(stuck.url, "stuck"), hook(fine.url, "fine")], poll_s=0.05,
+                              timeout=httpx.Timeout(30.0), deadline_s=30.0,
+                              backoff=Backoff(base_s=0.02, cap_s=0.3))
+        feed = CrmFeed(engine, targets=["stuck", "fine"], sender=sender)
+        gaps: list[float] = []
+
+        async def routing() -> None:  # stands in for the distributor handling events
+            last = time.monotonic()
+            for _ in range(50):
+                await asyncio.sleep(0.01)
+                started = time.monotonic()
+                feed.manual_transfer(ReportManualTransfer("c", "030 1111111", "boris", "anna", "blind"))
+                assert time.monotonic() - started < 0.005  # reporting to the CRM never waits
+                gaps.append(started - last)
+                last = started
+
+        async with running(feed, sender):
+            await routing()
+            await until(lambda: len(fine.delivered()) == 3)
+        assert len(stuck.requests) >= 3 and not stuck.delivered()
+    assert max(gaps) < 0.1
