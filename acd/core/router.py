@@ -322,7 +322,10 @@ class Router:
             call.attempt += 1
             call.phase, call.in_hold, call.forward_number = Phase.FORWARDING, False, step.number
             self._record(call, "forwarded", number=step.number, attempt=call.attempt, **note)
-            self._emit(Forward(call.id, call.attempt, step.number, call.group.missed.forward_ring_s))
+            ring_s = call.group.missed.forward_ring_s
+            self._emit(Forward(call.id, call.attempt, step.number, ring_s))
+            # Asterisk ends the forward's Dial at ring_s; this guards against a lost Redirect
+            self._emit(StartTimer(timer_key("forward", call.id, call.attempt), ring_s + self.config.dial_setup_s))
         elif step.action is MissedAction.FORWARD_GROUP:
             call.hops += 1
             call.group = self.config.groups[step.group]
@@ -390,6 +393,9 @@ class Router:
             return
         if kind in ("noring", "ring"):
             self._ring_time_over(call, int(attempt or 0), never_rang=kind == "noring")
+        elif kind == "forward" and self._current(call.id, int(attempt or 0)) is not None:
+            self._record(call, "forward_failed", number=call.forward_number, dial_status="no result")
+            self._apply_missed(call, MissedAction.VOICEMAIL)
         elif kind == "wait" and call.phase in (Phase.WAITING, Phase.RINGING) and call.group is not None:
             if call.group.missed.action is MissedAction.KEEP_WAITING:
                 self._release_all(call)
@@ -401,8 +407,8 @@ class Router:
 
     def _cancel_attempt_timers(self, call: Call) -> None:
         if call.attempt:
-            self._emit(CancelTimer(timer_key("noring", call.id, call.attempt)))
-            self._emit(CancelTimer(timer_key("ring", call.id, call.attempt)))
+            for kind in ("noring", "ring", "forward"):
+                self._emit(CancelTimer(timer_key(kind, call.id, call.attempt)))
 
     def _cancel_call_timers(self, call: Call) -> None:
         self._cancel_attempt_timers(call)

@@ -129,3 +129,12 @@ def test_no_member_available_at_all_goes_straight_to_missed_processing() -> None
     out = h.send(CallArrived("c1", "5000", "1"))
     assert only(out, SendToVoicemail)
     assert h.records("missed")[0].detail["reason"] == "no member available"
+
+
+def test_a_forward_with_no_result_goes_to_voicemail_after_its_ring_time() -> None:
+    policy = MissedCallPolicy(MissedAction.FORWARD_NUMBER, number="+4930111", forward_ring_s=20)
+    h = Harness(config(group(Mode.ALL, missed=policy)))
+    nobody_answers(h)
+    assert only(h.advance(29), SendToVoicemail) == []  # ring time 20 s + 10 s set-up allowance
+    assert only(h.advance(1), SendToVoicemail) == [SendToVoicemail("c1", "101@default")]
+    assert h.records("forward_failed")[0].detail["dial_status"] == "no result"
