@@ -1,14 +1,19 @@
 """Agents' work time: hours per weekday in a time zone, clock in/out, breaks."""
 
-from datetime import time
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 
 from acd.core.work_time import WorkSchedule, WorkTime
 
-from .test_conversations_harness import at
-
 BERLIN = "Europe/Berlin"
+
+
+def at(text: str, zone: str = "UTC") -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).timestamp()
+
+
 OFFICE = WorkSchedule.weekly("mon-fri", "09:00-18:00", breaks="13:00-14:00", time_zone=BERLIN)
 
 
@@ -105,7 +110,7 @@ def test_weekly_reads_day_ranges_and_lists() -> None:
 
 
 def test_an_unknown_time_zone_is_refused_at_configuration() -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(ZoneInfoNotFoundError):
         WorkSchedule(time_zone="Mars/Olympus")
 
 
