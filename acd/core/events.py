@@ -165,6 +165,7 @@ class LiveCall:
     agents: tuple[str, ...] = ()  # ringing or connected agents
     caller_name: str = ""
     attempt: int = 0  # the ring attempt in progress (the caller's Exten in acd-dial)
+    arrived_at: float | None = None  # known from the history after an acd restart
 
 
 @dataclass(frozen=True, slots=True)

@@ -460,8 +460,9 @@ class Router:
     def _adopt(self, found: LiveCall) -> None:
         call = self.calls.get(found.call_id)
         if call is None:
+            arrived = found.arrived_at if found.arrived_at is not None else self._now
             call = Call(found.call_id, found.did, found.caller_number, found.caller_name,
-                        self.config.group_for(found.did), self._now)
+                        self.config.group_for(found.did), arrived)
             self.calls[call.id] = call
             self._record(call, "recovered", state=found.state, did=found.did,
                          caller_number=found.caller_number, group=call.group_id)

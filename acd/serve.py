@@ -1,0 +1,116 @@
+"""The running service: every long-lived task starts here, under one TaskGroup.
+
+    store ── history writer ──┐
+    AMI link (AsteriskPbx) ───┼── Distributor ── Router (pure)
+    web server (uvicorn) ─────┘
+
+Start-up and shutdown read top to bottom in ``Acd.run``; a failing task cancels the
+others and the error reaches the caller (the CLI logs it and exits non-zero).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+import uvicorn
+
+from .clock import Clock
+from .config import Settings
+from .core.commands import Record
+from .core.events import Event, Resynced
+from .core.router import Router
+from .distributor import Distributor
+from .pbx import AsteriskPbx, Dialplan, Timing
+from .store import HistoryWriter, Store
+from .web.app import WebContext, create_app
+from .web.live_feed import LiveFeed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AmiTarget:
+    host: str
+    port: int
+    username: str
+    secret: Any  # str or a pydantic SecretStr: never logged
+
+
+class Acd:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, ami: AmiTarget | None = None,
+                 timing: Timing | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.store = Store(settings.service.database)
+        self.store.create_all()
+        self.history = HistoryWriter(self.store)
+        routing = settings.routing()
+        self.router = Router(routing, last_offered=self.store.load_offers())
+        target = ami or AmiTarget(settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret)
+        self.pbx = AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
+                               secret=target.secret if target.secret is not None else "",
+                               dialplan=Dialplan(trunk=settings.ami.trunk), timing=timing)
+        self.distributor = Distributor(self.router, self.clock, self.pbx, self.history)
+        self.pbx.attach(self.feed)
+        self.live = LiveFeed()
+        self.distributor.listeners.append(self.live)
+        self.web = create_app(WebContext(self.distributor, self.clock, self.live, store=self.store))
+        self._server: uvicorn.Server | None = None
+        self._stopping = asyncio.Event()
+
+    def feed(self, event: Event) -> None:
+        """Events from the PBX; a resync is first completed with what the history knows."""
+        if isinstance(event, Resynced):
+            event = self._with_history(event)
+        self.distributor.feed(event)
+
+    def _with_history(self, event: Resynced) -> Resynced:
+        """Callers found on the PBX keep their true arrival time across an acd restart;
+        calls the history holds open but the PBX no longer has are closed."""
+        try:
+            open_calls = {c.call_id: c for c in self.store.open_calls()}
+        except Exception:  # the history is down: routing goes on without it
+            log.exception("history unavailable during resync")
+            return event
+        live = {c.call_id for c in event.calls}
+        now = self.clock.now()
+        gone = [Record(call_id, now, "ended", {"by": "unknown", "reason": "ended while acd could not see it"})
+                for call_id in open_calls if call_id not in live and call_id not in self.router.calls]
+        if gone:
+            self.history.add(gone)
+        calls = tuple(
+            replace(c, arrived_at=open_calls[c.call_id].arrived_at)
+            if c.call_id in open_calls and c.arrived_at is None else c
+            for c in event.calls
+        )
+        return Resynced(calls)
+
+    async def run(self, *, http: bool = True) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.history.run(), name="history")
+            tasks.create_task(self.pbx.run(), name="ami")
+            if http:
+                tasks.create_task(self._serve_http(), name="http")
+            await self._stopping.wait()
+            self.pbx.close()
+            if self._server is not None:
+                self._server.should_exit = True
+            self.distributor.timers.cancel_all()
+            self.history.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _serve_http(self) -> None:
+        service = self.settings.service
+        config = uvicorn.Config(self.web, host=service.host, port=service.port, log_level="warning",
+                                lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        log.info("web ui listening", extra={"url": f"http://{service.host}:{service.port}"})
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._server.serve()
