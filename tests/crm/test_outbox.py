@@ -258,3 +258,30 @@ async def test_a_hanging_crm_delays_nothing_else(engine, session):
             await until(lambda: len(fine.delivered()) == 3)
         assert len(stuck.requests) >= 3 and not stuck.delivered()
     assert max(gaps) < 0.1
+
+
+def test_back_off_doubles_with_jitter_up_to_the_cap():
+    import random
+
+    backoff = Backoff(base_s=2.0, factor=2.0, cap_s=60.0, jitter=0.5)
+    rng = random.Random(7)
+    for attempts, full in [(1, 2.0), (2, 4.0), (3, 8.0), (5, 32.0), (6, 60.0), (20, 60.0)]:
+        delays = [backoff.delay(attempts, rng) for _ in range(50)]
+        assert all(full / 2 <= d <= full for d in delays)
+        assert len(set(delays)) > 1  # spread, so an outage's jobs do not return together
+    assert backoff.delay(3, rng, retry_after=120) == 120
+    assert backoff.delay(3, rng, retry_after=10**9) == backoff.max_retry_after_s
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date():
+    from email.utils import formatdate
+
+    from acd.crm.connectors import retry_after
+
+    def answer(value: str) -> httpx.Response:
+        return httpx.Response(503, headers={"Retry-After": value})
+
+    assert retry_after(answer("30")) == 30.0
+    assert retry_after(answer(formatdate(NOW + 90, usegmt=True)), now=NOW) == 90.0
+    assert retry_after(answer("soon")) is None
+    assert retry_after(httpx.Response(503)) is None
