@@ -2,6 +2,15 @@
 changes to external CRMs (generic signed webhook, Bitrix24) through an outbox.
 
 Public names are re-exported here; the modules are named after what they hold.
+
+Wiring, in the service's one TaskGroup::
+
+    engine = make_engine(url); create_all(engine)
+    sender = OutboxSender(engine, [WebhookConnector("hook", url, secret),
+                                   Bitrix24Connector("bitrix", webhook_url, {"anna": 11})])
+    feed = CrmFeed(engine, region="DE", targets=["hook", "bitrix"], options=per_queue, sender=sender)
+    distributor.transfer_listeners.append(feed.manual_transfer)
+    tg.create_task(feed.run()); tg.create_task(sender.run())
 """
 
 from .bitrix24 import Bitrix24Connector

@@ -92,6 +92,7 @@ class OutboxSender:
         """Deliver until cancelled. Jobs in flight at cancellation stay pending and are
         sent again by the next sender, with the same idempotency key."""
         self._wake = asyncio.Event()
+        self._inflight = set()  # a restarted run starts clean: those jobs are pending again
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as http, asyncio.TaskGroup() as tg:
             while True:
                 self._wake.clear()
