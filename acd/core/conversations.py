@@ -11,9 +11,7 @@ Chats (queues of kind CHAT)
   one instant still spreads). To all: every member who can take it gets the offer; the
   first to accept or answer takes it and it is withdrawn from the others; a member who
   becomes able while the offer stands joins it.
-- "Can take": a known agent who, when the queue checks availability (default), works
-  (``work_time``) and is online, and whose open conversations (offers included, across
-  all queues) are below their limit: the agent's own capacity, else the queue's.
+- "Can take": see ``conversation_agents`` (works, online, below their limit).
 - Passes. A conversation is offered to each member at most once per pass; when every
   member who can take it has had it, a new pass begins. Whoever just let it go (idle
   timeout, rejection, transfer) is not offered it again in the same step. When nobody
@@ -44,21 +42,26 @@ E-mails and forms are assigned at once (no offer, no idle time, no limit): see
 
 Cost per event: O(members of the queues involved); the lines are deques with lazy
 removal, so nothing scans every conversation.
+
+Around this module: ``conversation_model`` (configuration, events, commands, state),
+``conversation_agents`` (who can take work), ``work_time``, ``lead_distribution``
+(e-mails and forms), ``conversation_snapshot`` (restart).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import conversation_snapshot
 from .commands import CancelTimer, StartTimer
+from .conversation_agents import SHIFT, Availability
 from .conversation_model import (
     IDLE_MIN_S,
     AgentPresenceChanged,
     AlertSupervisors,
-    AssignItem,
     BreakEnded,
     BreakScheduled,
     BreakStarted,
@@ -76,7 +79,6 @@ from .conversation_model import (
     ConversationEvent,
     ConversationRejected,
     ConversationTransferred,
-    CreateLead,
     EmailReceived,
     FormSubmitted,
     Offer,
@@ -87,50 +89,31 @@ from .conversation_model import (
     WorkStateChanged,
 )
 from .events import TimerFired
-from .lead_distribution import Turn, next_in_turn
+from .lead_distribution import Leads
 from .model import Mode
-from .work_time import WorkTime
 
-IDLE = "conv-idle"
-SHIFT = "conv-shift"
+IDLE = "conv-idle"  # timer key prefixes (SHIFT: conversation_agents)
 RETRY = "conv-retry"
-
-
-@dataclass(slots=True)
-class AgentState:
-    online: bool = True
-    working: bool = True
-    reason: str = ""  # why not working
-    offered: dict[str, None] = field(default_factory=dict)  # conversation ids, in order
-    active: dict[str, None] = field(default_factory=dict)
-
-    @property
-    def load(self) -> int:
-        return len(self.offered) + len(self.active)
 
 
 @dataclass(slots=True)
 class QueueState:
     line: deque[tuple[str, int]] = field(default_factory=deque)  # (conversation id, wait token)
     waiting: int = 0  # valid entries in the line
-    able: set[str] = field(default_factory=set)  # members who can take a conversation now
-    newly_able: dict[str, None] = field(default_factory=dict)
+    newly_able: dict[str, None] = field(default_factory=dict)  # members who became able this step
     to_all: dict[str, None] = field(default_factory=dict)  # conversations in a "to all" offer
     last_offered: dict[str, int] = field(default_factory=dict)  # evenly: agent -> offer sequence
-    last_in_turn: str | None = None  # e-mails and forms: who got the last item
     alerted: bool = False
 
 
 class ConversationRouter:
     def __init__(self, config: ConversationConfig) -> None:
         self.config = config
-        self.work = WorkTime({a: s.schedule for a, s in config.agents.items()})
+        self.availability = Availability(config)
+        self.leads = Leads()
         self.conversations: dict[str, Conversation] = {}
-        self.agents: dict[str, AgentState] = {}
         self.queues: dict[str, QueueState] = {}
-        self._member_of: dict[str, list[str]] = {}  # agent -> chat queues listing them
-        self._shift_at: dict[str, float] = {}
-        self._seq = 0
+        self.seq = 0  # orders offers (evenly) and line entries
         self._started = False
         self._out: list[ConversationCommand] = []
         self._now = 0.0
@@ -148,28 +131,45 @@ class ConversationRouter:
         """New settings apply from now; waiting conversations are served again."""
         self._begin(now)
         self.config = config
-        self.work.set_schedules({a: s.schedule for a, s in config.agents.items()})
-        self._index()
-        for agent_id, state in list(self.agents.items()):
+        self.availability.reconfigure(config)
+        for agent_id, state in list(self.availability.agents.items()):
             if agent_id not in config.agents:
                 for cid in list(state.offered):
                     self._let_go(self.conversations[cid], agent_id, "agent removed from the configuration")
         for agent_id in config.agents:
             self._update_work(agent_id)
-        self._recount_all()
+        self._recount()
         return self._finish()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data (JSON-able) to rebuild the router after a restart."""
+        return conversation_snapshot.dump(self)
+
+    @classmethod
+    def restore(cls, config: ConversationConfig, data: Mapping[str, Any],
+                now: float) -> tuple[ConversationRouter, list[ConversationCommand]]:
+        """A router with every open conversation of ``data``; the commands restart the
+        idle timers (what remains of each stored deadline, at once if it passed while
+        down) and the shift timers, give back offers of agents who stopped working
+        meanwhile (shift over, clocked out), and serve the lines."""
+        router = cls(config)
+        conversation_snapshot.load(router, data)
+        router._begin(now)
+        for conv in router.conversations.values():
+            if conv.phase is Phase.OFFERED and conv.deadline is not None:
+                router._emit(StartTimer(f"{IDLE}|{conv.id}|{conv.attempt}", max(0.0, conv.deadline - now)))
+        for agent_id in config.agents:
+            router._update_work(agent_id, before=True)
+        return router, router._finish()
 
     def _begin(self, now: float) -> None:
         self._out, self._now = [], now
         if not self._started:
             self._started = True
-            self._index()
             for agent_id in self.config.agents:
-                reason = self.work.why_not_working(agent_id, now)
-                state = self._agent(agent_id)
-                state.working, state.reason = reason is None, reason or ""
+                self.availability.reread_work(agent_id, now)
                 self._schedule_shift(agent_id)
-            self._recount_all()
+            self._recount()
 
     def _finish(self) -> list[ConversationCommand]:
         while self._to_drain:
@@ -182,32 +182,18 @@ class ConversationRouter:
         for cid in self._avoid:
             conv = self.conversations.get(cid)
             if conv is not None and conv.phase is Phase.WAITING:
-                # only whoever just let it go could take it: try again after the idle time
+                # only whoever just let it go could take it: look again after the idle time
                 queue = self.config.queues.get(conv.queue_id)
                 self._emit(StartTimer(f"{RETRY}|{cid}", (queue.idle_s if queue else None) or IDLE_MIN_S))
         self._avoid.clear()
         out, self._out = self._out, []
         return out
 
-    def _index(self) -> None:
-        self._member_of = {}
-        for queue in self.config.queues.values():
-            self.queues.setdefault(queue.id, QueueState())
-            if queue.kind is ChannelKind.CHAT:
-                for member in dict.fromkeys(queue.members):
-                    self._member_of.setdefault(member, []).append(queue.id)
-
-    def _recount_all(self) -> None:
-        for queue in self.config.queues.values():
-            if queue.kind is ChannelKind.CHAT:
-                state = self.queues[queue.id]
-                able = {m for m in queue.members if self._cannot_take(m, queue) is None}
-                for member in queue.members:
-                    if member in able and member not in state.able:
-                        state.newly_able[member] = None
-                state.able = able
-                self._to_drain[queue.id] = None
-                self._dirty[queue.id] = None
+    def _recount(self) -> None:
+        for queue_id, newly in self.availability.recount().items():
+            self.queue_state(queue_id).newly_able.update(dict.fromkeys(newly))
+            self._to_drain[queue_id] = None
+            self._dirty[queue_id] = None
 
     # ------------------------------------------------------------------ chats: arrival and choice
     def _on_ConversationArrived(self, e: ConversationArrived) -> None:
@@ -227,7 +213,8 @@ class ConversationRouter:
         conv.phase = Phase.WAITING
         queue = self.config.queues.get(conv.queue_id)
         if queue is not None:
-            owner_only = self.queues[queue.id].waiting > 0  # nobody jumps the line, but the owner serves their client
+            # nobody jumps the line, but an owner may serve their client
+            owner_only = self.queue_state(queue.id).waiting > 0
             chosen, to_all, detail = self._choose(conv, queue, owner_only)
             if chosen or not owner_only:
                 self._record(conv.id, "considered", **detail)
@@ -243,18 +230,17 @@ class ConversationRouter:
         detail: dict[str, Any] = {}
         owner = conv.owner
         if queue.owner_first and owner and not conv.owner_offered and owner not in avoid:
-            reason = self._cannot_take(owner, queue)
+            reason = self.availability.cannot_take(owner, queue)
             if reason is None:
                 return (owner,), False, {"rule": "client's owner", "chosen": [owner]}
             detail["owner"] = {"agent": owner, "skipped": reason}
         if owner_only:
             return (), False, detail
-        state = self.queues[queue.id]
         skipped: dict[str, str] = {}
         fresh: list[str] = []
         again: list[str] = []
-        for member in self._ordered(queue, state):
-            reason = "passed it on just now" if member in avoid else self._cannot_take(member, queue)
+        for member in self._ordered(queue):
+            reason = "passed it on just now" if member in avoid else self.availability.cannot_take(member, queue)
             if reason is not None:
                 skipped[member] = reason
             else:
@@ -268,28 +254,12 @@ class ConversationRouter:
         detail.update(rule=queue.mode.value, chosen=list(chosen), skipped=skipped, passes=conv.passes)
         return chosen, queue.mode is Mode.ALL and bool(chosen), detail
 
-    @staticmethod
-    def _ordered(queue: ChannelQueue, state: QueueState) -> list[str]:
+    def _ordered(self, queue: ChannelQueue) -> list[str]:
         members = list(dict.fromkeys(queue.members))  # listed twice, offered once
         if queue.mode is Mode.EVENLY:
-            position = {m: i for i, m in enumerate(members)}
-            members.sort(key=lambda m: (state.last_offered.get(m, -1), position[m]))
+            last, position = self.queue_state(queue.id).last_offered, {m: i for i, m in enumerate(members)}
+            members.sort(key=lambda m: (last.get(m, -1), position[m]))
         return members
-
-    def _cannot_take(self, agent_id: str, queue: ChannelQueue) -> str | None:
-        settings = self.config.agents.get(agent_id)
-        if settings is None:
-            return "unknown agent"
-        state = self._agent(agent_id)
-        if queue.check_availability:
-            if not state.working:
-                return f"not working ({state.reason})"
-            if not state.online:
-                return "offline"
-        limit = settings.capacity or queue.capacity
-        if state.load >= limit:
-            return f"full ({state.load} of {limit})"
-        return None
 
     # ------------------------------------------------------------------ chats: offers and lines
     def _offer(self, conv: Conversation, queue: ChannelQueue | None, agents: tuple[str, ...], to_all: bool) -> None:
@@ -302,33 +272,33 @@ class ConversationRouter:
         for agent_id in agents:
             self._hand(conv, agent_id)
         if to_all:
-            self.queues[conv.queue_id].to_all[conv.id] = None
+            self.queue_state(conv.queue_id).to_all[conv.id] = None
         self._start_idle(conv, idle_s)
 
     def _hand(self, conv: Conversation, agent_id: str) -> None:
         conv.offered[agent_id] = None
         conv.tried.add(agent_id)
         conv.owner_offered = conv.owner_offered or agent_id == conv.owner
-        self._seq += 1
-        self.queues[conv.queue_id].last_offered[agent_id] = self._seq
-        self._agent(agent_id).offered[conv.id] = None
+        self.seq += 1
+        self.queue_state(conv.queue_id).last_offered[agent_id] = self.seq
+        self.availability.agent(agent_id).offered[conv.id] = None
         self._refresh(agent_id)
 
     def _enqueue(self, conv: Conversation, front: bool) -> None:
-        state = self.queues[conv.queue_id]
-        self._seq += 1
-        conv.phase, conv.wait_token = Phase.WAITING, self._seq
+        state = self.queue_state(conv.queue_id)
+        self.seq += 1
+        conv.phase, conv.wait_token = Phase.WAITING, self.seq
         entry = (conv.id, conv.wait_token)
         state.line.appendleft(entry) if front else state.line.append(entry)
         state.waiting += 1
         self._record(conv.id, "waiting", queue=conv.queue_id, ahead=0 if front else state.waiting - 1)
         self._dirty[conv.queue_id] = None
-        if state.able:
+        if self.availability.able.get(conv.queue_id):
             self._to_drain[conv.queue_id] = None
 
     def _leave_line(self, conv: Conversation) -> None:
         if conv.phase is Phase.WAITING and conv.wait_token:
-            state = self.queues[conv.queue_id]
+            state = self.queue_state(conv.queue_id)
             state.waiting -= 1
             conv.wait_token = 0  # its line entry is now stale and skipped
             self._dirty[conv.queue_id] = None
@@ -337,11 +307,12 @@ class ConversationRouter:
 
     def _drain(self, queue_id: str) -> None:
         """Serve the line while members can take work, then widen "to all" offers."""
-        queue, state = self.config.queues.get(queue_id), self.queues.get(queue_id)
-        if queue is None or state is None or queue.kind is not ChannelKind.CHAT:
+        queue, state = self.config.queues.get(queue_id), self.queue_state(queue_id)
+        able = self.availability.able.get(queue_id, set())
+        if queue is None or queue.kind is not ChannelKind.CHAT:
             return
         held: list[tuple[str, int]] = []
-        while state.line and state.able and state.waiting:
+        while state.line and able and state.waiting:
             cid, token = state.line.popleft()
             conv = self.conversations.get(cid)
             if conv is None or conv.phase is not Phase.WAITING or conv.wait_token != token:
@@ -361,7 +332,7 @@ class ConversationRouter:
 
     def _join_offers(self, state: QueueState, queue: ChannelQueue, agent_id: str) -> None:
         for cid in list(state.to_all):
-            if agent_id not in state.able:
+            if agent_id not in self.availability.able[queue.id]:
                 return
             conv = self.conversations[cid]
             if agent_id in conv.offered or agent_id in conv.tried or agent_id in self._avoid.get(cid, ()):
@@ -393,11 +364,11 @@ class ConversationRouter:
         if others:
             self._withdraw(conv, others, f"taken by {agent_id}")
         self._stop_idle(conv)
-        state = self._agent(agent_id)
+        state = self.availability.agent(agent_id)
         state.offered.pop(conv.id, None)
         state.active[conv.id] = None
         conv.offered, conv.phase, conv.agent, conv.to_all = {}, Phase.ACTIVE, agent_id, False
-        self.queues[conv.queue_id].to_all.pop(conv.id, None)
+        self.queue_state(conv.queue_id).to_all.pop(conv.id, None)
         self._record(conv.id, "accepted", agent=agent_id, how=how, waited_s=round(self._now - conv.arrived_at, 3))
         return conv
 
@@ -413,7 +384,7 @@ class ConversationRouter:
         agent_id, phase = conv.agent, conv.phase
         self._leave_line(conv)
         self._stop_idle(conv)
-        self.queues[conv.queue_id].to_all.pop(conv.id, None)
+        self.queue_state(conv.queue_id).to_all.pop(conv.id, None)
         if conv.offered:
             self._withdraw(conv, tuple(conv.offered), "closed")
         elif agent_id:
@@ -442,10 +413,10 @@ class ConversationRouter:
             self._withdraw(conv, holders, "transferred")
         self._stop_idle(conv)
         self._leave_line(conv)
-        self.queues[conv.queue_id].to_all.pop(conv.id, None)
+        self.queue_state(conv.queue_id).to_all.pop(conv.id, None)
         self._record(conv.id, "transferred", by=e.by, from_agent=from_agent, to_agent=e.to_agent, to_queue=e.to_queue)
         if e.to_agent:
-            note = self._cannot_take(e.to_agent, self.config.queues[conv.queue_id]) \
+            note = self.availability.cannot_take(e.to_agent, self.config.queues[conv.queue_id]) \
                 if conv.queue_id in self.config.queues else None
             if note:
                 self._record(conv.id, "transfer_note", agent=e.to_agent, note=note)
@@ -467,7 +438,7 @@ class ConversationRouter:
                 conv.tried.discard(agent_id)  # may join the offer again once back
             return
         self._stop_idle(conv)
-        self.queues[conv.queue_id].to_all.pop(conv.id, None)
+        self.queue_state(conv.queue_id).to_all.pop(conv.id, None)
         conv.agent, conv.to_all = None, False
         self._record(conv.id, "returned_to_queue", agents=[agent_id], reason=reason)
         self._avoid.setdefault(conv.id, set()).add(agent_id)
@@ -482,7 +453,7 @@ class ConversationRouter:
         conv.offered.pop(agent_id, None)
         if conv.agent == agent_id:
             conv.agent = None
-        state = self._agent(agent_id)
+        state = self.availability.agent(agent_id)
         state.offered.pop(conv.id, None)
         state.active.pop(conv.id, None)
         self._refresh(agent_id)
@@ -518,29 +489,29 @@ class ConversationRouter:
     # ------------------------------------------------------------------ agents and work time
     def _on_AgentPresenceChanged(self, e: AgentPresenceChanged) -> None:
         if e.agent_id in self.config.agents:
-            state = self._agent(e.agent_id)
-            before = state.working and state.online
+            state = self.availability.agent(e.agent_id)
+            before = state.available
             state.online = e.online
             self._update_work(e.agent_id, before)
 
     def _on_ClockedIn(self, e: ClockedIn) -> None:
-        self.work.clock_in(e.agent_id)
+        self.availability.work.clock_in(e.agent_id)
         self._update_work(e.agent_id)
 
     def _on_ClockedOut(self, e: ClockedOut) -> None:
-        self.work.clock_out(e.agent_id)
+        self.availability.work.clock_out(e.agent_id)
         self._update_work(e.agent_id)
 
     def _on_BreakStarted(self, e: BreakStarted) -> None:
-        self.work.start_break(e.agent_id)
+        self.availability.work.start_break(e.agent_id)
         self._update_work(e.agent_id)
 
     def _on_BreakEnded(self, e: BreakEnded) -> None:
-        self.work.end_break(e.agent_id)
+        self.availability.work.end_break(e.agent_id)
         self._update_work(e.agent_id)
 
     def _on_BreakScheduled(self, e: BreakScheduled) -> None:
-        self.work.schedule_break(e.agent_id, e.starts_at, e.ends_at)
+        self.availability.work.schedule_break(e.agent_id, e.starts_at, e.ends_at)
         self._update_work(e.agent_id)
 
     def _update_work(self, agent_id: str, before: bool | None = None) -> None:
@@ -548,14 +519,12 @@ class ConversationRouter:
         available; serve their queues when they become able; time the next change."""
         if agent_id not in self.config.agents:
             return
-        state = self._agent(agent_id)
-        before = state.working and state.online if before is None else before
-        reason = self.work.why_not_working(agent_id, self._now)
-        if (reason is None) != state.working:
-            self._emit(WorkStateChanged(agent_id, self._now, reason is None, reason or "working"))
-        state.working, state.reason = reason is None, reason or ""
+        state = self.availability.agent(agent_id)
+        before = state.available if before is None else before
+        if self.availability.reread_work(agent_id, self._now):
+            self._emit(WorkStateChanged(agent_id, self._now, state.working, state.reason or "working"))
         self._schedule_shift(agent_id)
-        if before and not (state.working and state.online):
+        if before and not state.available:
             why = f"agent not working ({state.reason})" if not state.working else "agent went offline"
             for cid in list(state.offered):
                 queue = self.config.queues.get(self.conversations[cid].queue_id)
@@ -564,50 +533,37 @@ class ConversationRouter:
         self._refresh(agent_id)
 
     def _schedule_shift(self, agent_id: str) -> None:
-        at, key = self.work.next_change(agent_id, self._now), f"{SHIFT}|{agent_id}"
-        if at == self._shift_at.get(agent_id):
-            return
-        if at is None:
-            del self._shift_at[agent_id]
-            self._emit(CancelTimer(key))
-        else:
-            self._shift_at[agent_id] = at
-            self._emit(StartTimer(key, at - self._now))
+        timer = self.availability.shift_timer(agent_id, self._now)
+        if timer is not None:
+            self._emit(timer)
 
     def _refresh(self, agent_id: str) -> None:
-        """Keep each queue's set of members who can take work current."""
-        for queue_id in self._member_of.get(agent_id, ()):
-            state = self.queues[queue_id]
-            able = self._cannot_take(agent_id, self.config.queues[queue_id]) is None
-            if able and agent_id not in state.able:
-                state.able.add(agent_id)
-                state.newly_able[agent_id] = None
-                self._to_drain[queue_id] = None
-                self._dirty[queue_id] = None
-            elif not able and agent_id in state.able:
-                state.able.discard(agent_id)
-                self._dirty[queue_id] = None
-            elif able and state.waiting:
+        for queue_id, became_able in self.availability.refresh(agent_id):
+            if became_able:
+                self.queue_state(queue_id).newly_able[agent_id] = None
+            if became_able or (became_able is None and self.queue_state(queue_id).waiting):
                 self._to_drain[queue_id] = None  # e.g. a rejected conversation may come back now
+            if became_able is not None:
+                self._dirty[queue_id] = None
 
     def _check_alert(self, queue_id: str) -> None:
-        state, queue = self.queues.get(queue_id), self.config.queues.get(queue_id)
-        if state is None or queue is None:
+        state, queue = self.queue_state(queue_id), self.config.queues.get(queue_id)
+        if queue is None:
             return
-        starved = state.waiting > 0 and not state.able
+        starved = state.waiting > 0 and not self.availability.able.get(queue_id)
         if starved == state.alerted:
             return
         state.alerted = starved
         detail: dict[str, Any] = {"waiting": state.waiting}
         if starved:
-            detail["members"] = {m: self._cannot_take(m, queue) for m in dict.fromkeys(queue.members)}
+            detail["members"] = {m: self.availability.cannot_take(m, queue) for m in dict.fromkeys(queue.members)}
         self._emit(AlertSupervisors(queue_id, self._now, "nobody_available" if starved else "recovered", detail))
 
     # ------------------------------------------------------------------ timers
     def _on_TimerFired(self, e: TimerFired) -> None:
         kind, _, rest = e.key.partition("|")
         if kind == SHIFT:
-            self._shift_at.pop(rest, None)
+            self.availability.shift_timer_fired(rest)
             self._update_work(rest)
         elif kind == RETRY:
             conv = self.conversations.get(rest)
@@ -622,23 +578,13 @@ class ConversationRouter:
     # ------------------------------------------------------------------ e-mails and forms
     def _on_EmailReceived(self, e: EmailReceived) -> None:
         queue = self._lead_queue(e.item_id, e.queue_id, ChannelKind.EMAIL)
-        if queue is None:
-            return
-        self._record(e.item_id, "received", queue=queue.id, sender=e.sender, owner=e.owner_agent)
-        if e.owner_agent and queue.owner_first and e.owner_agent in self.config.agents:
-            self._assign(e.item_id, queue, Turn(e.owner_agent, "client's owner"))
-            return
-        turn = self._assign(e.item_id, queue, self._next_in_turn(queue))
-        if not e.owner_agent:
-            self._emit(CreateLead(e.item_id, queue.id, ChannelKind.EMAIL, e.sender, turn.agent_id))
+        if queue is not None:
+            self._out += self.leads.email(e, queue, self.config.agents, self._not_working(queue), self._now)
 
     def _on_FormSubmitted(self, e: FormSubmitted) -> None:
         queue = self._lead_queue(e.item_id, e.queue_id, ChannelKind.FORM)
-        if queue is None:
-            return
-        self._record(e.item_id, "submitted", queue=queue.id, client=e.client)
-        turn = self._assign(e.item_id, queue, self._next_in_turn(queue))
-        self._emit(CreateLead(e.item_id, queue.id, ChannelKind.FORM, e.client, turn.agent_id))
+        if queue is not None:
+            self._out += self.leads.form(e, queue, self.config.agents, self._not_working(queue), self._now)
 
     def _lead_queue(self, item_id: str, queue_id: str, kind: ChannelKind) -> ChannelQueue | None:
         queue = self.config.queues.get(queue_id)
@@ -647,85 +593,21 @@ class ConversationRouter:
             return None
         return queue
 
-    def _next_in_turn(self, queue: ChannelQueue) -> Turn:
-        state = self.queues[queue.id]
+    def _not_working(self, queue: ChannelQueue) -> Callable[[str], str | None] | None:
+        if not queue.check_availability:
+            return None
 
         def not_working(agent_id: str) -> str | None:
-            agent = self._agent(agent_id)
+            agent = self.availability.agent(agent_id)
             return None if agent.working else f"not working ({agent.reason})"
 
-        turn = next_in_turn(queue.members, state.last_in_turn, self.config.agents,
-                            not_working if queue.check_availability else None)
-        state.last_in_turn = turn.agent_id or state.last_in_turn
-        return turn
-
-    def _assign(self, item_id: str, queue: ChannelQueue, turn: Turn) -> Turn:
-        self._emit(AssignItem(item_id, queue.id, turn.agent_id, turn.rule))
-        self._record(item_id, "assigned", queue=queue.id, agent=turn.agent_id, rule=turn.rule, skipped=turn.skipped)
-        return turn
-
-    # ------------------------------------------------------------------ restart
-    def snapshot(self) -> dict[str, Any]:
-        """Plain data (JSON-able) to rebuild the router after a restart."""
-        return {
-            "version": 1,
-            "seq": self._seq,
-            "conversations": [c.to_data() for c in self.conversations.values()],
-            "lines": {queue_id: self.waiting(queue_id) for queue_id in self.queues},
-            "queues": {queue_id: {"last_offered": dict(s.last_offered), "last_in_turn": s.last_in_turn,
-                                  "alerted": s.alerted} for queue_id, s in self.queues.items()},
-            "online": {agent_id: s.online for agent_id, s in self.agents.items()},
-            "work_time": self.work.snapshot(),
-        }
-
-    @classmethod
-    def restore(cls, config: ConversationConfig, data: Mapping[str, Any],
-                now: float) -> tuple[ConversationRouter, list[ConversationCommand]]:
-        """A router with every open conversation of ``data``; the commands restart the
-        idle timers (what remains of each stored deadline, at once if it passed while
-        down) and the shift timers, give back offers of agents who stopped working
-        meanwhile, and serve the lines."""
-        if data.get("version") != 1:
-            raise ValueError(f"unknown snapshot version {data.get('version')!r}")
-        router = cls(config)
-        router.work.restore(data["work_time"])
-        router._seq = int(data["seq"])
-        for agent_id, online in data["online"].items():
-            router._agent(agent_id).online = bool(online)
-        for queue_id, saved in data["queues"].items():
-            state = router.queues.setdefault(queue_id, QueueState())
-            state.last_offered = {a: int(n) for a, n in saved["last_offered"].items()}
-            state.last_in_turn, state.alerted = saved["last_in_turn"], bool(saved["alerted"])
-        for item in data["conversations"]:
-            conv = router.conversations[item["id"]] = Conversation.from_data(item)
-            router.queues.setdefault(conv.queue_id, QueueState())
-            for agent_id in conv.offered:
-                router._agent(agent_id).offered[conv.id] = None
-            if conv.phase is Phase.ACTIVE and conv.agent:
-                router._agent(conv.agent).active[conv.id] = None
-            if conv.phase is Phase.OFFERED and conv.to_all:
-                router.queues.setdefault(conv.queue_id, QueueState()).to_all[conv.id] = None
-        for queue_id, line in data["lines"].items():
-            state = router.queues.setdefault(queue_id, QueueState())
-            for cid in line:
-                router._seq += 1
-                router.conversations[cid].wait_token = router._seq
-                state.line.append((cid, router._seq))
-                state.waiting += 1
-        router._begin(now)
-        for conv in router.conversations.values():
-            if conv.phase is Phase.OFFERED and conv.deadline is not None:
-                key = f"{IDLE}|{conv.id}|{conv.attempt}"
-                router._emit(StartTimer(key, max(0.0, conv.deadline - now)))
-        for agent_id in config.agents:
-            router._update_work(agent_id, before=True)  # offers of agents gone meanwhile go back
-        return router, router._finish()
+        return not_working
 
     # ------------------------------------------------------------------ helpers and views
-    def _agent(self, agent_id: str) -> AgentState:
-        state = self.agents.get(agent_id)
+    def queue_state(self, queue_id: str) -> QueueState:
+        state = self.queues.get(queue_id)
         if state is None:
-            state = self.agents[agent_id] = AgentState()
+            state = self.queues[queue_id] = QueueState()
         return state
 
     def _record(self, item_id: str, kind: str, /, **detail: Any) -> None:
@@ -736,7 +618,7 @@ class ConversationRouter:
 
     def load(self, agent_id: str) -> int:
         """Open conversations of the agent: accepted plus offers awaiting a response."""
-        state = self.agents.get(agent_id)
+        state = self.availability.agents.get(agent_id)
         return state.load if state else 0
 
     def waiting(self, queue_id: str) -> list[str]:
@@ -749,5 +631,6 @@ class ConversationRouter:
                 and self.conversations[cid].phase is Phase.WAITING]
 
     def is_working(self, agent_id: str) -> bool:
-        state = self.agents.get(agent_id)
+        """The core's current answer (work time read at the last change or shift timer)."""
+        state = self.availability.agents.get(agent_id)
         return state is not None and state.working

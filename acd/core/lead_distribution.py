@@ -20,6 +20,17 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 
+from .conversation_model import (
+    AssignItem,
+    ChannelKind,
+    ChannelQueue,
+    ConversationCommand,
+    CreateLead,
+    EmailReceived,
+    FormSubmitted,
+    TimelineRecord,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Turn:
@@ -46,3 +57,42 @@ def next_in_turn(members: Sequence[str], last: str | None, known: Container[str]
             return Turn(member, "next in turn", skipped)
         skipped[member] = reason
     return Turn(turn[0], "next in turn (nobody is working)", skipped)
+
+
+class Leads:
+    """E-mails and form submissions to their responsible person; remembers the turn."""
+
+    def __init__(self) -> None:
+        self.last_in_turn: dict[str, str] = {}  # queue -> who got the last item
+
+    def email(self, e: EmailReceived, queue: ChannelQueue, agents: Container[str],
+              not_working: Callable[[str], str | None] | None, now: float) -> list[ConversationCommand]:
+        out: list[ConversationCommand] = [
+            TimelineRecord(e.item_id, now, "received", {"queue": queue.id, "sender": e.sender, "owner": e.owner_agent})]
+        if e.owner_agent and queue.owner_first and e.owner_agent in agents:
+            return out + self._assign(e.item_id, queue, Turn(e.owner_agent, "client's owner"), now)
+        turn = self._turn(queue, agents, not_working)
+        out += self._assign(e.item_id, queue, turn, now)
+        if not e.owner_agent:
+            out.append(CreateLead(e.item_id, queue.id, ChannelKind.EMAIL, e.sender, turn.agent_id))
+        return out
+
+    def form(self, e: FormSubmitted, queue: ChannelQueue, agents: Container[str],
+             not_working: Callable[[str], str | None] | None, now: float) -> list[ConversationCommand]:
+        turn = self._turn(queue, agents, not_working)
+        return [TimelineRecord(e.item_id, now, "submitted", {"queue": queue.id, "client": e.client}),
+                *self._assign(e.item_id, queue, turn, now),
+                CreateLead(e.item_id, queue.id, ChannelKind.FORM, e.client, turn.agent_id)]
+
+    def _turn(self, queue: ChannelQueue, agents: Container[str],
+              not_working: Callable[[str], str | None] | None) -> Turn:
+        turn = next_in_turn(queue.members, self.last_in_turn.get(queue.id), agents, not_working)
+        if turn.agent_id:
+            self.last_in_turn[queue.id] = turn.agent_id
+        return turn
+
+    @staticmethod
+    def _assign(item_id: str, queue: ChannelQueue, turn: Turn, now: float) -> list[ConversationCommand]:
+        detail = {"queue": queue.id, "agent": turn.agent_id, "rule": turn.rule, "skipped": turn.skipped}
+        return [AssignItem(item_id, queue.id, turn.agent_id, turn.rule),
+                TimelineRecord(item_id, now, "assigned", detail)]
