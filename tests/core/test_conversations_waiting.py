@@ -246,3 +246,23 @@ def test_a_rejection_by_one_agent_of_many_moves_on_without_the_line_noticing() -
     # c1 cannot go to boris (full); anna is free again but just skipped c1: she gets c3
     assert only(out, Offer) == [Offer("c3", "telegram", ("anna",), 180.0)]
     assert desk.router.waiting("telegram") == ["c1"]
+
+
+def test_closing_a_conversation_offered_to_all_withdraws_it_from_everyone() -> None:
+    desk = Desk(setup(chat(Mode.ALL)))
+    desk.arrive("c1")
+    out = desk.send(ConversationClosed("c1", by="client"))
+    assert only(out, Withdraw) == [Withdraw("c1", ("anna", "boris", "clara"), "closed")]
+    assert all(desk.router.load(a) == 0 for a in AGENTS) and desk.timers == {}
+
+
+def test_an_agent_removed_from_the_configuration_gives_back_their_offers() -> None:
+    cfg = setup(chat(Mode.STRICT, members=("anna", "boris")))
+    desk = Desk(cfg)
+    desk.arrive("c1")
+    smaller = ConversationConfig(agents={a: s for a, s in cfg.agents.items() if a != "anna"},
+                                 queues={"telegram": chat(Mode.STRICT, members=("boris",))})
+    out = desk.router.reconfigure(smaller, desk.now)
+    desk.apply(out)
+    assert only(out, Withdraw) == [Withdraw("c1", ("anna",), "agent removed from the configuration")]
+    assert desk.holder("c1") == {"boris"}
