@@ -34,13 +34,25 @@ from .decisions import (
     on_answered,
     on_call_finished,
     on_chat_transfer,
+    on_conversation_transfer,
+    on_create_lead,
     on_manual_transfer,
     on_missed,
     owner_for,
     recognise,
 )
 from .feed import CrmFeed
-from .identity import EMAIL, MESSENGER, PHONE, Identity, InvalidIdentity, normalise_email, normalise_phone, parse_phone
+from .identity import (
+    EMAIL,
+    MESSENGER,
+    PHONE,
+    Identity,
+    InvalidIdentity,
+    normalise_email,
+    normalise_phone,
+    parse_client,
+    parse_phone,
+)
 from .models import Activity, Client, ClientIdentity, ExternalRef, OutboxJob, create_all, make_engine
 from .options import DEFAULT_OPTIONS, CrmOptions, options_for
 from .outbox import DEAD, DELIVERED, PENDING, Envelope, Outcome, enqueue, list_outbox, retry
@@ -48,12 +60,13 @@ from .sender import Backoff, OutboxSender
 from .webhook import WebhookConnector, sign, verify
 
 __all__ = [
-    "Activity", "Backoff", "Bitrix24Connector", "CONTACT", "Client", "ClientIdentity", "Connector", "CrmFeed",
-    "CrmOptions", "DEAD", "DEFAULT_OPTIONS", "DELIVERED", "EMAIL", "Envelope", "ExternalRef", "Identity",
-    "Interaction", "InvalidIdentity", "LEAD", "MESSENGER", "OutboxJob", "OutboxSender", "Outcome", "OwnerChange",
-    "PENDING", "PHONE", "ReportChatTransfer", "WebhookConnector", "activities", "add_client", "create_all",
-    "create_lead", "enqueue", "find_client", "identities_of", "link_identities", "list_outbox", "make_engine",
+    "activities", "Activity", "add_client", "Backoff", "Bitrix24Connector", "Client", "ClientIdentity",
+    "Connector", "CONTACT", "create_all", "create_lead", "CrmFeed", "CrmOptions", "DEAD", "DEFAULT_OPTIONS",
+    "DELIVERED", "EMAIL", "enqueue", "Envelope", "ExternalRef", "find_client", "identities_of", "Identity",
+    "Interaction", "InvalidIdentity", "LEAD", "link_identities", "list_outbox", "make_engine", "MESSENGER",
     "normalise_email", "normalise_phone", "on_answered", "on_call_finished", "on_chat_transfer",
-    "on_manual_transfer", "on_missed", "options_for", "owner_for", "parse_phone", "recognise",
-    "record_missed_call", "retry", "set_owner", "sign", "verify",
+    "on_conversation_transfer", "on_create_lead", "on_manual_transfer", "on_missed", "options_for", "OutboxJob",
+    "OutboxSender", "Outcome", "owner_for", "OwnerChange", "parse_client", "parse_phone", "PENDING", "PHONE",
+    "recognise", "record_missed_call", "ReportChatTransfer", "retry", "set_owner", "sign", "verify",
+    "WebhookConnector",
 ]

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..core.commands import ReportManualTransfer
+from ..core.conversation_model import CreateLead, ReportConversationTransfer
 from .clients import create_lead, find_client, link_identities, record_missed_call, set_owner, snapshot
-from .identity import EMAIL, PHONE, Identity, InvalidIdentity, parse_phone
+from .identity import EMAIL, PHONE, Identity, InvalidIdentity, parse_client, parse_phone
 from .models import Client, OutboxJob
 from .options import DEFAULT_OPTIONS, CrmOptions
 from .outbox import CALL_FINISHED, LEAD_CREATED, OWNER_CHANGED, enqueue
@@ -112,6 +113,30 @@ def on_chat_transfer(session: Session, transfer: ReportChatTransfer, options: Cr
                           targets=targets, now=now)
 
 
+def on_conversation_transfer(session: Session, report: ReportConversationTransfer, options: CrmOptions, *,
+                             region: str, targets: Sequence[str], now: float) -> list[OutboxJob]:
+    """The conversation router's transfer report (its ``client`` string parsed)."""
+    identity = parse_client(report.client, region)
+    if identity is None:
+        return []
+    interaction = Interaction(report.conversation_id, identity.channel, (identity,), now)
+    return _owner_follows(session, interaction, report.to_agent, report.from_agent, "chat", options,
+                          targets=targets, now=now)
+
+
+def on_create_lead(session: Session, command: CreateLead, options: CrmOptions, *, region: str,
+                   targets: Sequence[str], now: float) -> list[OutboxJob]:
+    """The conversation router's ``CreateLead`` (an e-mail or form from a new sender):
+    a lead with the chosen agent as owner, unless the client is known by now."""
+    identity = parse_client(command.client, region)
+    if identity is None or not (options.check_client and options.create_lead):
+        return []
+    if find_client(session, identity) is not None:
+        return []
+    interaction = Interaction(command.item_id, command.source.value, (identity,), now, queue=command.queue_id)
+    return _new_lead(session, interaction, command.owner_agent, targets=targets, now=now)[1]
+
+
 def on_missed(session: Session, interaction: Interaction, responsible: str | None, options: CrmOptions, *,
               targets: Sequence[str], now: float) -> list[OutboxJob]:
     """Nobody answered: note it on the client (a lead for an unknown caller, owned by
@@ -162,7 +187,7 @@ def _owner_follows(session: Session, interaction: Interaction, to_agent: str, fr
     return enqueue(session, OWNER_CHANGED, payload, targets=targets, now=now, client_id=client.id)
 
 
-def _new_lead(session: Session, interaction: Interaction, owner: str, *, targets: Sequence[str],
+def _new_lead(session: Session, interaction: Interaction, owner: str | None, *, targets: Sequence[str],
               now: float) -> tuple[Client, list[OutboxJob]]:
     client = create_lead(session, interaction.identities, owner, now=now, name=interaction.name,
                          source=f"{interaction.channel}:{interaction.id}")

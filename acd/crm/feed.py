@@ -21,12 +21,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ..core.commands import ReportManualTransfer
+from ..core.conversation_model import CreateLead, ReportConversationTransfer
 from .decisions import (
     Interaction,
     ReportChatTransfer,
     on_answered,
     on_call_finished,
     on_chat_transfer,
+    on_conversation_transfer,
+    on_create_lead,
     on_manual_transfer,
     on_missed,
     owner_for,
@@ -73,6 +76,20 @@ class CrmFeed:
         opts = options_for(self.options, queue)
         self._put(f"chat transfer {transfer.conversation_id}", partial(
             on_chat_transfer, transfer=transfer, options=opts, targets=self.targets, now=self.now()))
+
+    def conversation_transfer(self, report: ReportConversationTransfer, queue: str | None = None) -> None:
+        """For the conversation router's ``ReportConversationTransfer``."""
+        opts = options_for(self.options, queue)
+        self._put(f"conversation transfer {report.conversation_id}", partial(
+            on_conversation_transfer, report=report, options=opts, region=self.region, targets=self.targets,
+            now=self.now()))
+
+    def create_lead(self, command: CreateLead) -> None:
+        """For the conversation router's ``CreateLead``."""
+        opts = options_for(self.options, command.queue_id)
+        self._put(f"lead {command.item_id}", partial(
+            on_create_lead, command=command, options=opts, region=self.region, targets=self.targets,
+            now=self.now()))
 
     def answered(self, interaction: Interaction, agent: str) -> None:
         opts = options_for(self.options, interaction.queue)

@@ -92,6 +92,31 @@ def normalise_email(raw: str) -> str:
     return address
 
 
+# short channel names adapters use in client strings ("tg:42")
+_CHANNEL_ALIASES = {"tg": "telegram", "wa": "whatsapp", "fb": "facebook", "ig": "instagram"}
+
+
+def parse_client(text: str | None, region: str = "DE") -> Identity | None:
+    """The identity in a conversation router's ``client`` string: ``"tg:42"`` or
+    ``"telegram:42"`` (messenger), ``"ann@x.org"`` / ``"mailto:ann@x.org"`` (e-mail),
+    ``"+49 30 1234567"`` / ``"tel:..."`` (phone). None if it is none of these."""
+    text = (text or "").strip()
+    scheme, sep, rest = text.partition(":")
+    scheme = scheme.strip().lower()
+    try:
+        if sep and scheme in ("mailto", "email"):
+            return Identity.email(rest)
+        if sep and scheme in ("tel", "phone"):
+            return parse_phone(rest, region)
+        if sep and scheme and scheme.replace("_", "").replace("-", "").isalnum() and rest.strip():
+            return Identity.messenger(_CHANNEL_ALIASES.get(scheme, scheme), rest)
+        if "@" in text:
+            return Identity.email(text)
+    except InvalidIdentity:
+        return None
+    return parse_phone(text, region)
+
+
 def parse_phone(raw: str | None, region: str = "DE") -> Identity | None:
     """Lenient form for caller ids from the PBX: "anonymous", "" or an extension give None."""
     if not raw:

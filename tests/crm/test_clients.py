@@ -188,3 +188,28 @@ def test_set_owner_to_the_same_agent_changes_nothing(session: Session):
         assert set_owner(session, client, "anna", now=NOW, reason="test") is None
         change = set_owner(session, client, "boris", now=NOW, reason="test")
     assert change is not None and (change.previous, change.owner, change.revision) == ("anna", "boris", 1)
+
+
+def test_the_conversation_routers_transfer_moves_the_owner(session: Session):
+    from acd.core.conversation_model import ReportConversationTransfer
+    from acd.crm import on_conversation_transfer
+
+    with tx(session):
+        client = create_lead(session, [Identity.messenger("telegram", "42")], "anna", now=NOW)
+    with tx(session):
+        report = ReportConversationTransfer("conv-1", "tg:42", "anna", "boris", "agent")
+        [job] = on_conversation_transfer(session, report, ON, region="DE", targets=HOOK, now=NOW)
+    assert client.owner == "boris" and job.payload["channel"] == "telegram"
+
+
+def test_the_conversation_routers_create_lead_makes_one_lead(session: Session):
+    from acd.core.conversation_model import ChannelKind, CreateLead
+    from acd.crm import on_create_lead
+
+    command = CreateLead("msg-1", "support", ChannelKind.EMAIL, "Ann@Example.org", "clara")
+    with tx(session):
+        [job] = on_create_lead(session, command, ON, region="DE", targets=HOOK, now=NOW)
+    with tx(session):  # the same mail handled twice: still one lead
+        assert on_create_lead(session, command, ON, region="DE", targets=HOOK, now=NOW) == []
+    lead = find_client(session, Identity.email("ann@example.org"))
+    assert (lead.kind, lead.owner, job.payload["channel"]) == ("lead", "clara", "email")

@@ -47,3 +47,19 @@ def test_a_messenger_identity_is_channel_and_user_id():
     assert (identity.channel, identity.user_id) == ("telegram", "12345")
     with pytest.raises(InvalidIdentity):
         Identity.messenger("telegram", "")
+
+
+@pytest.mark.parametrize(("client", "identity"), [
+    ("tg:42", Identity("messenger", "telegram:42")),
+    ("telegram:42", Identity("messenger", "telegram:42")),
+    ("whatsapp:4915112345678", Identity("messenger", "whatsapp:4915112345678")),
+    ("Ann@Example.org", Identity("email", "ann@example.org")),
+    ("mailto:Ann@Example.org", Identity("email", "ann@example.org")),
+    ("030 1234567", Identity("phone", "+49301234567")),
+    ("tel:+49-30-1234567", Identity("phone", "+49301234567")),
+    ("", None), ("anonymous", None), ("mailto:nobody", None),
+])
+def test_the_conversation_routers_client_strings_are_read_as_identities(client, identity):
+    from acd.crm import parse_client
+
+    assert parse_client(client, "DE") == identity
