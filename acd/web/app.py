@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse
 from fastapi.staticfiles import StaticFiles
@@ -34,7 +35,8 @@ class WebContext:
         return {"calls": calls_now(router, now), "agents": agents_now(router, now)}
 
 
-def create_app(ctx: WebContext) -> FastAPI:
+def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The application; ``routers`` are the other channels' and integrations' APIs."""
     app = FastAPI(title="acd", version="0.1.0", summary="Automatic Call Distributor for Asterisk")
     app.state.ctx = ctx
     templates = Jinja2Templates(directory=str(WEBUI / "templates"))
@@ -54,4 +56,6 @@ def create_app(ctx: WebContext) -> FastAPI:
         async for _ in ctx.feed.changes():
             yield ctx.live()
 
+    for router in routers:
+        app.include_router(router)
     return app
