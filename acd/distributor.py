@@ -15,6 +15,7 @@ from typing import Protocol
 from .clock import Clock
 from .core.commands import CancelTimer, Command, Record, ReportManualTransfer, Ring, StartTimer
 from .core.events import Event, TimerFired
+from .core.model import RoutingConfig
 from .core.router import Router
 from .timers import Timers
 
@@ -31,7 +32,7 @@ class HistoryPort(Protocol):
     def offered(self, group_id: str, agent_ids: tuple[str, ...], at: float) -> None: ...
 
 
-Listener = Callable[[Event, list[Command]], None]
+Listener = Callable[[Event | None, list[Command]], None]
 
 
 class Distributor:
@@ -51,6 +52,21 @@ class Distributor:
         except Exception:  # a routing bug must not take the service (and every other call) down
             log.exception("router failed", extra={"event": repr(event)})
             return []
+        self._execute(commands, now)
+        for view in self.listeners:
+            self._safely(view, event, commands)
+        return commands
+
+    def reconfigure(self, config: RoutingConfig) -> list[Command]:
+        """New settings from the API: the next step of every call follows them."""
+        now = self.clock.now()
+        commands = self.router.reconfigure(config, now)
+        self._execute(commands, now)
+        for view in self.listeners:
+            self._safely(view, None, commands)
+        return commands
+
+    def _execute(self, commands: list[Command], now: float) -> None:
         records: list[Record] = []
         for command in commands:
             if isinstance(command, Record):
@@ -70,9 +86,6 @@ class Distributor:
                 self.pbx.execute(command)
         if records:
             self.history.add(records)
-        for view in self.listeners:
-            self._safely(view, event, commands)
-        return commands
 
     @staticmethod
     def _safely(fn: Callable[..., None], *args: object) -> None:

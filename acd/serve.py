@@ -62,6 +62,13 @@ class Acd:
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
+    def apply_settings(self, settings: Settings) -> None:
+        """Validated new settings (from the API): routing follows them at once."""
+        routing = settings.routing()
+        self.settings = settings
+        self.pbx.reconfigure(routing)
+        self.distributor.reconfigure(routing)
+
     def feed(self, event: Event) -> None:
         """Events from the PBX; a resync is first completed with what the history knows."""
         if isinstance(event, Resynced):
