@@ -117,7 +117,8 @@ class Acd:
         config = uvicorn.Config(self.web, host=service.host, port=service.port, log_level="warning",
                                 lifespan="off")
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # the CLI owns SIGINT/SIGTERM (Acd.stop); uvicorn would re-raise them after its own exit
+        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
         log.info("web ui listening", extra={"url": f"http://{service.host}:{service.port}"})
         with contextlib.suppress(asyncio.CancelledError):
             await self._server.serve()
