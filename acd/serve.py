@@ -118,7 +118,7 @@ class Acd:
                                 lifespan="off")
         self._server = uvicorn.Server(config)
         # the CLI owns SIGINT/SIGTERM (Acd.stop); uvicorn would re-raise them after its own exit
-        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         log.info("web ui listening", extra={"url": f"http://{service.host}:{service.port}"})
         with contextlib.suppress(asyncio.CancelledError):
             await self._server.serve()

@@ -9,7 +9,7 @@ from .clock import Clock
 
 
 class Timers:
-    def __init__(self, clock: Clock, fire: Callable[[str], None]) -> None:
+    def __init__(self, clock: Clock, fire: Callable[[str], object]) -> None:
         self._clock = clock
         self._fire = fire
         self._handles: dict[str, asyncio.TimerHandle] = {}
