@@ -43,6 +43,8 @@ class Call:
     missed_recorded: bool = False
     wait_started: bool = False  # keep waiting: the max-wait timer runs
     hops: int = 0  # forwards to another group
+    owner: str | None = None  # the CRM's responsible person: rung first, once
+    owner_tried: bool = False
 
     @property
     def group_id(self) -> str:

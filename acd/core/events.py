@@ -47,6 +47,7 @@ class CallArrived:
     did: str
     caller_number: str
     caller_name: str = ""
+    owner_agent: str | None = None  # the CRM's responsible person for this caller, if known
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ class QueueGroup:
     missed: MissedCallPolicy = field(default_factory=MissedCallPolicy)
     allow_pickup: bool = False
     wrapup_s: float = 0.0  # after a call, the member gets no new call for this long
+    owner_first: bool = True  # a caller the CRM knows rings their responsible person first
 
     @property
     def ring_time_s(self) -> float:

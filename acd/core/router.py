@@ -108,9 +108,10 @@ class Router:
             return  # already known (seen again after a reconnect)
         group = self.config.group_for(e.did)
         call = Call(e.call_id, e.did, e.caller_number, e.caller_name, group, self._now)
+        call.owner = e.owner_agent if e.owner_agent in self.config.agents else None
         self.calls[call.id] = call
         self._record(call, "arrived", did=e.did, caller_number=e.caller_number,
-                     caller_name=e.caller_name, group=call.group_id)
+                     caller_name=e.caller_name, group=call.group_id, owner=call.owner)
         if group is None:
             self._record_missed(call, "number not routed to a queue group")
             self._hang_up(call, "")
@@ -121,6 +122,13 @@ class Router:
         """Ring the next member(s) of the call's group; missed-call processing if none."""
         group = call.group
         assert group is not None
+        if call.owner and group.owner_first and not call.owner_tried:
+            call.owner_tried = True
+            reason = self._unavailable_because(call.owner, call)
+            if reason is None:
+                self._ring(call, group, (call.owner,), owner=True)
+                return True
+            self._record(call, "considered", agent=call.owner, decision="skip", reason=f"client's owner: {reason}")
         members, skipped = next_members(
             group, call.tried, lambda a: self._unavailable_because(a, call), self.last_offered.get(group.id, {})
         )
@@ -145,7 +153,7 @@ class Router:
                 return f"rang for this call {since:.0f} s ago"
         return reason
 
-    def _ring(self, call: Call, group: QueueGroup, members: tuple[str, ...]) -> None:
+    def _ring(self, call: Call, group: QueueGroup, members: tuple[str, ...], owner: bool = False) -> None:
         self._cancel_attempt_timers(call)
         call.attempt += 1
         call.phase, call.in_hold = Phase.RINGING, False
@@ -155,9 +163,11 @@ class Router:
             call.tried.add(agent_id)
             call.offered.append(agent_id)
             call.last_rung[agent_id] = self._now
-            offers[agent_id] = self._now
+            if not owner:  # ringing the client's owner is not the group's turn
+                offers[agent_id] = self._now
             self.agents.status(agent_id).ringing.add(call.id)
-            self._record(call, "considered", agent=agent_id, decision="ring", attempt=call.attempt)
+            detail = {"reason": "client's owner"} if owner else {}
+            self._record(call, "considered", agent=agent_id, decision="ring", attempt=call.attempt, **detail)
         self._emit(Ring(call.id, call.attempt, members, group.ring_time_s + self.config.dial_setup_s))
         self._emit(StartTimer(timer_key("noring", call.id, call.attempt), group.ring_time_s))
 

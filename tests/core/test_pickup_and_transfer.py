@@ -105,3 +105,30 @@ def test_resync_adopts_a_connected_call() -> None:
     h.send(Resynced((LiveCall("c1", "5000", "1", "connected", agents=("clara",)),)))
     assert h.router.agents.status("clara").calls == {"c1"}
     assert only(h.send(CallArrived("c2", "5000", "2")), Ring)[0].agent_ids == ("anna",)
+
+
+def test_a_caller_the_crm_knows_rings_the_owner_first_then_the_group() -> None:
+    h = Harness(config(group(Mode.STRICT, rings=2)))
+    first = only(h.send(CallArrived("c1", "5000", "15550001", owner_agent="clara")), Ring)
+    assert first[0].agent_ids == ("clara",)
+    assert h.records("considered")[0].detail["reason"] == "client's owner"
+    h.send(MemberRinging("c1", 1, "clara"))
+    nxt = only(h.advance(10), Ring)
+    assert nxt[0].agent_ids == ("anna",)  # the owner did not answer: the group as usual
+    h.advance(10)  # anna, then boris; clara was already tried in this pass
+    assert [r.agent_ids for r in only(h.log, Ring)] == [("clara",), ("anna",), ("boris",)]
+
+
+def test_a_busy_owner_is_skipped_with_the_reason_logged() -> None:
+    from acd.core.events import DeviceState, DeviceStateChanged
+    h = Harness(config(group(Mode.STRICT)))
+    h.send(DeviceStateChanged("clara", DeviceState.INUSE))
+    first = only(h.send(CallArrived("c1", "5000", "15550001", owner_agent="clara")), Ring)
+    assert first[0].agent_ids == ("anna",)
+    assert h.records("considered")[0].detail["reason"] == "client's owner: busy"
+
+
+def test_owner_first_can_be_switched_off_per_group() -> None:
+    h = Harness(config(group(Mode.STRICT, owner_first=False)))
+    first = only(h.send(CallArrived("c1", "5000", "15550001", owner_agent="clara")), Ring)
+    assert first[0].agent_ids == ("anna",)
