@@ -64,6 +64,8 @@ class PickUp:
     request_id: str
     call_id: str
     from_agent: str
+    by_agent: str = ""
+    via: str = "phone"  # "web": ring by_agent's phone, which takes the call when answered
 
 
 @dataclass(frozen=True, slots=True)

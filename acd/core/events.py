@@ -137,6 +137,7 @@ class PickupRequested:
     request_id: str
     picker_agent: str
     target_agent: str | None = None
+    via: str = "phone"  # "phone": the pickup code; "web": the Intercept button (ring the picker)
 
 
 @dataclass(frozen=True, slots=True)

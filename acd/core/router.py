@@ -451,8 +451,8 @@ class Router:
             return
         call = min(allowed, key=lambda c: c.arrived_at)  # the longest-waiting caller first
         from_agent = e.target_agent or sorted(call.ringing - {e.picker_agent})[0]
-        self._record(call, "pickup", by=e.picker_agent, from_agent=from_agent)
-        self._emit(PickUp(e.request_id, call.id, from_agent))
+        self._record(call, "pickup", by=e.picker_agent, from_agent=from_agent, via=e.via)
+        self._emit(PickUp(e.request_id, call.id, from_agent, e.picker_agent, e.via))
 
     # ------------------------------------------------------------------ reconnect / restart
     def _on_Resynced(self, e: Resynced) -> None:

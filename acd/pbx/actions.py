@@ -72,6 +72,8 @@ def translate(
             return []
         # always set, even empty: a message from an earlier step must not play
         return [setvar(caller, "ACD_MESSAGE", command.message), redirect(caller, d.hangup_context, "s")]
+    if isinstance(command, PickUp) and command.via == "web":
+        return _intercept(command, tracker, config, d)
     if isinstance(command, PickUp):
         picker = tracker.channel_name(command.request_id)
         if picker is None:
@@ -88,6 +90,27 @@ def translate(
         picker = tracker.channel_name(command.request_id)
         return [redirect(picker, d.pickup_context, d.pickup_denied)] if picker else []
     return []
+
+
+def _intercept(command: PickUp, tracker: Tracker, config: RoutingConfig, d: Dialplan) -> list[Action]:
+    """The Intercept button: ring the colleague's own phone; answering it runs
+    PickupChan on the ringing leg (Originate into acd-pickup,take, transcripts 07/09)."""
+    agent = config.agents.get(command.by_agent)
+    target = tracker.ringing_leg(command.call_id, command.from_agent)
+    if agent is None or target is None:
+        log.info("intercept: nothing to take", extra={"acd_call": command.call_id, "acd_agent": command.from_agent})
+        return []
+    return [{
+        "Action": "Originate",
+        "Channel": agent.endpoint,
+        "Context": d.pickup_context,
+        "Exten": d.pickup_take,
+        "Priority": "1",
+        "Variable": f"ACD_PICKUP_TARGET={target}",
+        "CallerID": f'"Intercept" <{command.call_id}>',
+        "Timeout": "30000",
+        "Async": "true",
+    }]
 
 
 def _dial(call_id: str, attempt: int, dialstring: str, ceiling_s: float, tracker: Tracker, d: Dialplan) -> list[Action]:

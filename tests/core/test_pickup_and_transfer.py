@@ -26,7 +26,7 @@ def test_colleague_picks_up_a_call_ringing_in_a_group_that_allows_it() -> None:
     h = Harness(config(group(Mode.STRICT, allow_pickup=True)))
     ringing_at_anna(h)
     out = h.send(PickupRequested("req-1", "boris"))
-    assert only(out, PickUp) == [PickUp("req-1", "c1", "anna")]
+    assert only(out, PickUp) == [PickUp("req-1", "c1", "anna", "boris")]
     h.send(MemberAnswered("c1", 1, "boris", picked_up_from="anna"))
     answered = h.records("answered")[0].detail
     assert answered["agent"] == "boris" and answered["picked_up_from"] == "anna"
@@ -49,7 +49,8 @@ def test_directed_pickup_takes_the_call_ringing_at_the_named_colleague() -> None
     assert only(out, RefusePickup)  # dmitri is not a member of the group
     h2 = Harness(config(group(Mode.STRICT, allow_pickup=True, members=("anna", "boris", "clara"))))
     ringing_at_anna(h2)
-    assert only(h2.send(PickupRequested("r", "clara", target_agent="anna")), PickUp) == [PickUp("r", "c1", "anna")]
+    taken = only(h2.send(PickupRequested("r", "clara", target_agent="anna")), PickUp)
+    assert taken == [PickUp("r", "c1", "anna", "clara")]
     assert only(h2.send(PickupRequested("r2", "clara", target_agent="boris")), RefusePickup)
 
 
@@ -132,3 +133,10 @@ def test_owner_first_can_be_switched_off_per_group() -> None:
     h = Harness(config(group(Mode.STRICT, owner_first=False)))
     first = only(h.send(CallArrived("c1", "5000", "15550001", owner_agent="clara")), Ring)
     assert first[0].agent_ids == ("anna",)
+
+
+def test_the_intercept_button_rings_the_supervisor_members_phone() -> None:
+    h = Harness(config(group(Mode.STRICT, allow_pickup=True)))
+    ringing_at_anna(h)
+    out = h.send(PickupRequested("web-1", "clara", via="web"))
+    assert only(out, PickUp) == [PickUp("web-1", "c1", "anna", "clara", "web")]
