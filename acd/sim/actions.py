@@ -294,7 +294,7 @@ def _duration(pbx: Pbx, chan: Channel) -> str:
 async def core_show_channels(s: Session, m: Message) -> None:
     pbx = _pbx(s)
     chans = sorted(pbx.channels.values(), key=lambda c: c.seq)
-    s.success(m, "Channels will follow", [("EventList", "start")])
+    _fix_list_start(s, m, "Channels will follow")
     for chan in chans:
         s.list_item(m, "CoreShowChannel", chan.snapshot(pbx.channelvars) + [
             ("Application", chan.app), ("ApplicationData", chan.appdata), ("Duration", _duration(pbx, chan)),
@@ -413,7 +413,8 @@ def _aor(ep: object) -> Pairs:
 
 @action("PJSIPShowContacts", "system")
 async def pjsip_show_contacts(s: Session, m: Message) -> None:
-    s.error(m, "No Contacts found")  # README 15: static contacts are not listed
+    # README 15: static contacts are not listed; 01: the message really ends in a bare LF
+    s.error(m, "No Contacts found\n")
 
 
 @action("PJSIPShowAors", "system")

@@ -1,8 +1,9 @@
 """The Bridge action (08): pull two channels out of their dialplan into a new bridge.
 
 Both leave their applications (music on hold stops; Wait() is abandoned) and show
-their next priority. When one of them hangs up the bridge dissolves and the other is
-hung up too (SoftHangupRequest Cause 16); it does not return to its dialplan.
+their next priority. When one of them hangs up the bridge dissolves and the other goes
+back to its dialplan at that next priority (08: acd-agent,wait,4 = Hangup(), so its
+Newexten, SoftHangupRequest Cause 16 and Hangup follow).
 """
 
 from __future__ import annotations

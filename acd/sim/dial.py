@@ -69,7 +69,8 @@ class Dial:
         finally:
             caller.dial = None
             for leg in self.legs:
-                if leg.chan is not None and leg.chan.dialled_by is self and not leg.chan.hungup and leg is not self.answered:
+                chan = leg.chan
+                if chan is not None and chan.dialled_by is self and not chan.hungup and leg is not self.answered:
                     leg.chan.hangupcause = leg.chan.hangupcause or 16
                     pbx.destroy(leg.chan)
 
@@ -153,7 +154,10 @@ class Dial:
                 self.pbx.set_connected(peer, leg.chan.caller_num, leg.chan.caller_name)
 
     def _live(self) -> list[Leg]:
-        return [leg for leg in self.legs if leg.chan is not None and not leg.chan.hungup and leg.status in ("", "RINGING")]
+        return [
+            leg for leg in self.legs
+            if leg.chan is not None and not leg.chan.hungup and leg.status in ("", "RINGING")
+        ]
 
     def _dial_end(self, leg: Leg, status: str) -> None:
         assert leg.chan is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from .channels import DOWN, RINGING, UP, UNKNOWN, Channel
+from .channels import DOWN, RINGING, UNKNOWN, UP, Channel
 from .dial import parse_target
 from .dialplan import DialplanError
 from .pbx import Pbx
@@ -63,6 +63,9 @@ class Originate:
             ep, state=DOWN, context=ep.context, exten="s", caller_num=ep.callerid_num, caller_name=ep.callerid_name,
         )
         self.chan = chan
+        # 07: an originated leg shows AppDial2 until it answers
+        chan.app, chan.appdata = "AppDial2", "(Outgoing Line)"
+        pbx.publish_newexten(chan)
         chan.dialled_by = self
         chan.owner = ep.device
         for name, value in self.variables:

@@ -107,7 +107,9 @@ class Pbx:
     def chan_event(self, name: str, chan: Channel, extra: Pairs | None = None, cls: str = "call") -> None:
         self.emit(name, cls, chan.snapshot(self.channelvars) + (extra or []))
 
-    def two_chan_event(self, name: str, first: Channel | None, second: Channel, extra: Pairs, prefix: str = "Dest") -> None:
+    def two_chan_event(
+        self, name: str, first: Channel | None, second: Channel, extra: Pairs, prefix: str = "Dest",
+    ) -> None:
         # 09: originated legs' Dial* events carry only the Dest block
         pairs = first.snapshot(self.channelvars) if first is not None else []
         self.emit(name, "call", pairs + second.snapshot(self.channelvars, prefix) + list(extra))
@@ -362,7 +364,8 @@ class Pbx:
             self.dissolve(bridge)
 
     def dissolve(self, bridge: Bridge, hangup_others: bool = True) -> None:
-        """Basic bridge, dissolve on hang-up (08): the others leave and are hung up."""
+        """Basic bridge, dissolve on hang-up (08): the others leave; channels pulled
+        from their dialplan go back to it, the others are hung up."""
         others = list(bridge.channels)
         for other in others:
             bridge.channels.remove(other)
@@ -371,6 +374,12 @@ class Pbx:
         self.emit("BridgeDestroy", "call", bridge.headers())
         if hangup_others:
             for other in others:
+                if other.pulled and not other.hungup and not other.hangup_requested:
+                    # 08: a channel the Bridge action took from its dialplan goes on at
+                    # the next priority (there: Hangup(), so Newexten + SoftHangupRequest)
+                    other.pulled = False
+                    self.start_pbx(other, other.context, other.exten, other.priority)
+                    continue
                 if not other.hungup:
                     if other.hangupcause == 0:
                         other.hangupcause = 16

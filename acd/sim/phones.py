@@ -10,7 +10,7 @@ contact that failed its OPTIONS (Dial fails at once with CHANUNAVAIL, 13).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .channels import RING, UP, Channel
 from .pbx import Endpoint, Pbx

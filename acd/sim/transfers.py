@@ -252,6 +252,8 @@ def local_ringing(pbx: Pbx, two: Channel, leg: Channel) -> None:
     one = two.local_peer
     if one is None or one.state == RINGING:
         return
+    # 10: ;1 already shows the target's caller id in its Newstate Ringing
+    one.caller_num, one.caller_name = leg.caller_num, leg.caller_name
     pbx.set_state(one, RINGING)
     pbx.set_callerid(one, leg.caller_num, leg.caller_name)
     pbx.two_chan_event("DialState", None, one, [("DialStatus", "RINGING")])
