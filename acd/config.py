@@ -18,9 +18,11 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
+from datetime import time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -34,7 +36,9 @@ from pydantic import (
     model_validator,
 )
 
+from .core import conversation_model as conv
 from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
+from .core.work_time import Interval, WorkSchedule
 
 SECRET_ENV = "ACD_AMI_SECRET"
 
@@ -126,6 +130,76 @@ class AmiSettings(_Section):
         return data
 
 
+# ------------------------------------------------------------------ work time (open channels)
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _weekly_spans(text: str) -> dict[int, tuple[Interval, ...]]:
+    """``"mon-fri 09:00-18:00"`` or ``"sat 10:00-14:00, 15:00-17:00"`` -> weekday -> spans."""
+    days_text, _, spans_text = text.strip().partition(" ")
+    days: list[int] = []
+    for part in filter(None, days_text.lower().split(",")):
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ValueError(f'not days like "mon-fri" or "sat,sun" in {text!r}')
+        a, b = _DAYS.index(first), _DAYS.index(last or first)
+        days.extend(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    spans: list[Interval] = []
+    for part in filter(None, spans_text.replace(" ", "").split(",")):
+        start, _, end = part.partition("-")
+        try:
+            spans.append((time.fromisoformat(start), time.fromisoformat(end)))
+        except ValueError:
+            raise ValueError(f'not times like "09:00-18:00" in {text!r}') from None
+    if not days or not spans:
+        raise ValueError(f'expected days and times like "mon-fri 09:00-18:00", got {text!r}')
+    return {d: tuple(spans) for d in sorted(set(days))}
+
+
+def _check_weekly(values: list[str]) -> list[str]:
+    for value in values:
+        _weekly_spans(value)
+    return values
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError('unknown time zone: use a name like "Europe/Berlin"') from None
+    return value
+
+
+Weekly = Annotated[list[str], AfterValidator(_check_weekly)]
+
+
+class WorkSettings(_Section):
+    """An agent's work time for chats, e-mails and forms (``[agents.work]``)."""
+
+    time_zone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+    hours: Weekly = []  # ["mon-fri 09:00-18:00", "sat 10:00-14:00"]; empty: no fixed hours
+    breaks: Weekly = []  # recurring scheduled breaks, ["mon-fri 13:00-14:00"]
+    clock_in_required: bool = True  # gets work only after clocking in
+    capacity: int | None = Field(default=None, ge=1, le=conv.CAPACITY_MAX)  # open chats at once
+
+    def schedule(self) -> WorkSchedule:
+        return WorkSchedule(
+            time_zone=self.time_zone,
+            hours=_merge_weekly(self.hours) if self.hours else None,
+            breaks=_merge_weekly(self.breaks),
+            clock_in_required=self.clock_in_required,
+        )
+
+
+def _merge_weekly(lines: list[str]) -> dict[int, tuple[Interval, ...]]:
+    merged: dict[int, tuple[Interval, ...]] = {}
+    for line in lines:
+        for day, spans in _weekly_spans(line).items():
+            merged[day] = merged.get(day, ()) + spans
+    return merged
+
+
 class AgentSettings(_Section):
     id: Id
     name: str = ""  # default: the id
@@ -135,6 +209,7 @@ class AgentSettings(_Section):
     ] = ""  # default: the part after "PJSIP/"
     mobile: OptionalPhoneNumber = ""
     mailbox: Annotated[str, _matching(_MAILBOX, 'not a mailbox like "101@default"', optional=True)] = ""
+    work: WorkSettings | None = None  # None: work time not tracked (always working) for the other channels
 
     @model_validator(mode="after")
     def _defaults(self) -> AgentSettings:
@@ -159,6 +234,16 @@ class MissedSettings(_Section):
     message: Annotated[str, _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)] = ""
 
 
+class GroupCrmSettings(_Section):
+    """The CRM options of a queue group (Bitrix24's, each on by default)."""
+
+    check_client: bool = True  # look the caller up in the CRM
+    owner_first: bool = True  # a known caller rings their responsible person first
+    owner_follows_transfer: bool = True  # a manual transfer makes the new agent the owner
+    create_lead: bool = True  # an unknown caller becomes a lead owned by the agent who answered
+    record_missed: bool = True  # a missed call is noted on the client
+
+
 class GroupSettings(_Section):
     id: Id
     name: str = ""  # default: the id
@@ -169,6 +254,7 @@ class GroupSettings(_Section):
     wrapup_seconds: float = Field(default=0.0, ge=0, le=3600)  # no new call for this long after one
     allow_pickup: bool = False  # colleagues may take a ringing call with the pickup code
     missed: MissedSettings = Field(default_factory=MissedSettings)
+    crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
 
     @model_validator(mode="after")
     def _defaults(self) -> GroupSettings:
@@ -181,13 +267,98 @@ class GroupSettings(_Section):
         return self.missed.person or self.members[0]
 
 
+class WebhookSettings(_Section):
+    """A generic JSON webhook, signed with HMAC-SHA256. The URL and the signing secret are
+    secrets: the file names the environment variables that hold them."""
+
+    name: Id
+    url_env: str = Field(min_length=1)
+    secret_env: str = Field(min_length=1)
+
+
+class Bitrix24Settings(_Section):
+    """Bitrix24's inbound REST webhook (https://<portal>/rest/<user>/<token>/), from the
+    environment variable ``webhook_url_env``; acd agent ids -> Bitrix24 user ids."""
+
+    name: Id = "bitrix24"
+    webhook_url_env: str = Field(min_length=1)
+    users: dict[Id, int] = {}
+    fallback_user: int | None = None
+
+
+class CrmSettings(_Section):
+    region: str = Field(default="DE", pattern=r"^[A-Z]{2}$")  # for numbers without a country code
+    webhooks: list[WebhookSettings] = []
+    bitrix24: Bitrix24Settings | None = None
+
+
+class ImapSettings(_Section):
+    """Where a mailbox queue fetches its mail. The password is read from the environment
+    variable named by ``password_env`` when the poller starts, never from the file."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=993, ge=1, le=65535)
+    ssl: bool = True
+    username: str = Field(min_length=1)
+    password_env: Annotated[str, _matching(_ENV_NAME, "not an environment variable name")]
+    mailbox: str = Field(default="INBOX", min_length=1)
+    poll_seconds: float = Field(default=60.0, ge=5, le=3600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_in_the_file(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "password" in data:
+            raise ValueError("a password does not belong in the file: name an environment variable in password_env")
+        return data
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+IdleSeconds = float | Literal["never"]
+
+
+class ChannelSettings(_Section):
+    """A channel queue (``[[channels]]``): an open channel (chat), a mailbox or a CRM form."""
+
+    id: Id
+    name: str = ""  # default: the id
+    kind: conv.ChannelKind = conv.ChannelKind.CHAT
+    members: list[Id] = Field(min_length=1)  # agent ids; the order matters
+    mode: Mode = Mode.STRICT  # chats; mailboxes and forms assign in turn
+    # chats: pass an unanswered conversation on after this long (60 s .. 12 h) or "never"
+    idle_seconds: IdleSeconds = 180.0
+    capacity: int = Field(default=conv.CAPACITY_MAX, ge=1, le=conv.CAPACITY_MAX)  # per agent, unless the agent's own
+    check_availability: bool = True  # skip agents not working (not clocked in, on a break, off hours)
+    owner_first: bool = True  # a recognised client goes to the responsible person first
+    imap: ImapSettings | None = None  # mailboxes: fetch mail over IMAP (else only through the API)
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ChannelSettings:
+        if not self.name:
+            object.__setattr__(self, "name", self.id)
+        idle = self.idle_seconds
+        if idle != "never" and not conv.IDLE_MIN_S <= float(idle) <= conv.IDLE_MAX_S:
+            raise ValueError(f'idle_seconds must be 60 (1 minute) .. 43200 (12 hours) or "never" (got {idle!r})')
+        return self
+
+    def queue(self) -> conv.ChannelQueue:
+        return conv.ChannelQueue(
+            id=self.id, name=self.name, members=tuple(self.members), kind=self.kind, mode=self.mode,
+            idle_s=None if self.idle_seconds == "never" else float(self.idle_seconds), capacity=self.capacity,
+            check_availability=self.check_availability, owner_first=self.owner_first,
+        )
+
+
 class Settings(_Section):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    crm: CrmSettings = Field(default_factory=CrmSettings)
     ami: AmiSettings = Field(default_factory=AmiSettings)  # made per load: reads the environment
     agents: list[AgentSettings] = []
     groups: list[GroupSettings] = []
     numbers: dict[PhoneNumber, Id] = {}  # DID -> group id
     default_group: Id | None = None  # for numbers not listed
+    channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Settings:
@@ -232,6 +403,7 @@ class Settings(_Section):
                 ),
                 allow_pickup=g.allow_pickup,
                 wrapup_s=g.wrapup_seconds,
+                owner_first=g.crm.check_client and g.crm.owner_first,
             )
             for g in self.groups
         }
@@ -241,6 +413,20 @@ class Settings(_Section):
             numbers=MappingProxyType(dict(self.numbers)),
             default_group=self.default_group,
         )
+
+    def channel(self, channel_id: str) -> ChannelSettings | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
+
+    def conversations(self) -> conv.ConversationConfig:
+        """The conversation core's frozen model: every agent (work time, capacity) and
+        every channel queue."""
+        agents = {
+            a.id: conv.AgentSettings(capacity=a.work.capacity if a.work else None,
+                                     schedule=a.work.schedule() if a.work else None)
+            for a in self.agents
+        }
+        queues = {c.id: c.queue() for c in self.channels}
+        return conv.ConversationConfig(agents=MappingProxyType(agents), queues=MappingProxyType(queues))
 
     # -------------------------------------------------------------- dump and edit
     def to_dict(self) -> dict[str, Any]:
@@ -391,6 +577,27 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
                     problems.append((("groups", gi, "missed", "group"), "a group cannot forward to itself"))
                 elif m.group not in groups:
                     problems.append((("groups", gi, "missed", "group"), f'unknown group "{m.group}"{known_groups}'))
+
+    channel_first: dict[str, int] = {}
+    for ci, c in enumerate(s.channels):
+        if c.id in channel_first:
+            j = channel_first[c.id]
+            problems.append((("channels", ci, "id"), f'id "{c.id}" is already used by channels[{j}] "{c.id}"'))
+        elif c.id in groups:
+            problems.append((("channels", ci, "id"), f'id "{c.id}" is already used by a queue group'))
+        channel_first.setdefault(c.id, ci)
+        seen = set()
+        for mi, member in enumerate(c.members):
+            if member not in agents:
+                problems.append((("channels", ci, "members", mi), f'unknown agent "{member}"{known_agents}'))
+            elif member in seen:
+                problems.append((("channels", ci, "members", mi), f'agent "{member}" is listed twice'))
+            seen.add(member)
+        if c.kind is not conv.ChannelKind.CHAT and c.mode is not Mode.STRICT:
+            problems.append((("channels", ci, "mode"),
+                             f"{c.kind.value} queues assign in turn: mode is for chats (leave it out)"))
+        if c.imap is not None and c.kind is not conv.ChannelKind.EMAIL:
+            problems.append((("channels", ci, "imap"), f'only a kind = "email" queue has a mailbox ({c.kind.value})'))
 
     for did, group_id in s.numbers.items():
         if group_id not in groups:

@@ -20,9 +20,10 @@ import uvicorn
 
 from .clock import Clock
 from .config import Settings
-from .core.commands import Record
-from .core.events import Event, Resynced
+from .core.commands import Record, RefusePickup
+from .core.events import CallArrived, Event, PickupRequested, Resynced
 from .core.router import Router
+from .crm.calls import build_crm
 from .distributor import Distributor
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
@@ -58,6 +59,13 @@ class Acd:
         self.pbx.attach(self.feed)
         self.live = LiveFeed()
         self.distributor.listeners.append(self.live)
+        self.crm_feed, self.crm_sender, self.crm = build_crm(settings, self.clock, settings.service.database)
+        self.distributor.listeners.append(self.crm)
+        self.distributor.transfer_listeners.append(self.crm.manual_transfer)
+        # events of a call whose owner is being looked up wait here, in order
+        self._held: dict[str, list[Event]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._intercepts = 0
         self.web = create_app(WebContext(self.distributor, self.clock, self.live, store=self.store))
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
@@ -69,11 +77,46 @@ class Acd:
         self.pbx.reconfigure(routing)
         self.distributor.reconfigure(routing)
 
+    def intercept(self, call_id: str, agent_id: str) -> str | None:
+        """The Intercept button: None when the agent's phone is being rung to take the
+        call, else why not (the same rule as the pickup code)."""
+        call = self.router.calls.get(call_id)
+        if call is None:
+            return "the call is no longer ringing"
+        self._intercepts += 1
+        commands = self.distributor.feed(PickupRequested(f"web-{self._intercepts}", agent_id, via="web"))
+        refused = next((c for c in commands if isinstance(c, RefusePickup)), None)
+        return refused.reason if refused else None
+
     def feed(self, event: Event) -> None:
-        """Events from the PBX; a resync is first completed with what the history knows."""
+        """Events from the PBX. A resync is first completed with what the history knows;
+        a new call waits (a short, bounded time) for the CRM to name the caller's owner,
+        and the call's later events wait behind it, in order."""
+        call_id = getattr(event, "call_id", None)
+        if call_id is not None and call_id in self._held:
+            self._held[call_id].append(event)
+            return
         if isinstance(event, Resynced):
             event = self._with_history(event)
+        elif isinstance(event, CallArrived) and event.owner_agent is None:
+            group = self.router.config.group_for(event.did)
+            if group is not None and group.owner_first and event.call_id not in self.router.calls:
+                self._held[event.call_id] = []
+                task = asyncio.ensure_future(self._with_owner(event, group.id))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                return
         self.distributor.feed(event)
+
+    async def _with_owner(self, event: CallArrived, group_id: str) -> None:
+        owner = None
+        try:
+            owner = await self.crm.owner_of(event.caller_number, group_id)
+        finally:
+            held = self._held.pop(event.call_id, [])
+            self.distributor.feed(replace(event, owner_agent=owner))
+            for later in held:
+                self.feed(later)
 
     def _with_history(self, event: Resynced) -> Resynced:
         """Callers found on the PBX keep their true arrival time across an acd restart;
@@ -100,6 +143,9 @@ class Acd:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.history.run(), name="history")
             tasks.create_task(self.pbx.run(), name="ami")
+            # the CRM's two tasks run until cancelled; the others end when closed
+            crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
+                   tasks.create_task(self.crm_sender.run(), name="crm-outbox")]
             if http:
                 tasks.create_task(self._serve_http(), name="http")
             await self._stopping.wait()
@@ -107,6 +153,8 @@ class Acd:
             if self._server is not None:
                 self._server.should_exit = True
             self.distributor.timers.cancel_all()
+            for task in [*crm, *self._tasks]:
+                task.cancel()
             self.history.close()
 
     def stop(self) -> None:

@@ -1,0 +1,138 @@
+"""The CRM side of telephony: what calls tell the CRM, and the CRM built from settings.
+
+``CallCrm`` listens to the distributor: a call's records (answered, missed, ended)
+and manual transfers become CRM reports, queued so routing never waits; and
+``owner_of`` answers "whose client is this caller?" within a short budget.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..core.commands import Command, Record, ReportManualTransfer
+from ..core.events import Event
+from .bitrix24 import Bitrix24Connector
+from .connectors import Connector
+from .decisions import Interaction
+from .feed import CrmFeed
+from .identity import parse_phone
+from .models import create_all, make_engine
+from .options import CrmOptions
+from .sender import OutboxSender
+from .webhook import WebhookConnector
+
+if TYPE_CHECKING:
+    from ..clock import Clock
+    from ..config import Settings
+
+
+@dataclass(slots=True)
+class _CallNote:
+    caller_number: str
+    did: str
+    group: str | None
+    arrived_at: float
+    agent: str | None = None
+    answered_at: float | None = None
+
+
+class CallCrm:
+    def __init__(self, feed: CrmFeed, region: str) -> None:
+        self.feed = feed
+        self.region = region
+        self._calls: dict[str, _CallNote] = {}
+
+    async def owner_of(self, caller_number: str, group: str | None, budget_s: float = 0.2) -> str | None:
+        identity = parse_phone(caller_number, self.region)
+        if identity is None:
+            return None
+        options = self.feed.options.get(group or "")
+        if options is not None and not (options.check_client and options.owner_first):
+            return None
+        return await self.feed.owner_for(identity, queue=group, budget_s=budget_s)
+
+    # a Distributor listener: every event and the commands it caused
+    def __call__(self, event: Event | None, commands: list[Command]) -> None:
+        for command in commands:
+            if isinstance(command, Record):
+                self._on_record(command)
+
+    def manual_transfer(self, transfer: ReportManualTransfer) -> None:
+        note = self._calls.get(transfer.call_id)
+        self.feed.manual_transfer(transfer, queue=note.group if note else None)
+        if note is not None:
+            note.agent = transfer.to_agent
+
+    def _on_record(self, record: Record) -> None:
+        detail: Mapping[str, Any] = record.detail
+        if record.kind in ("arrived", "recovered"):
+            self._calls.setdefault(record.call_id, _CallNote(
+                str(detail.get("caller_number", "")), str(detail.get("did", "")),
+                detail.get("group") or None, record.at))
+            return
+        note = self._calls.get(record.call_id)
+        if note is None:
+            return
+        if record.kind == "answered" and detail.get("agent"):
+            note.agent, note.answered_at = str(detail["agent"]), record.at
+            self.feed.answered(self._interaction(record.call_id, note), note.agent)
+        elif record.kind == "missed":
+            responsible = (detail.get("tried") or [None])[0]
+            self.feed.missed(self._interaction(record.call_id, note), responsible)
+        elif record.kind == "ended":
+            self._calls.pop(record.call_id, None)
+            if note.agent and note.answered_at is not None:
+                self.feed.call_finished(self._interaction(record.call_id, note), note.agent,
+                                        max(0.0, record.at - note.answered_at))
+        elif record.kind == "abandoned":
+            self._calls.pop(record.call_id, None)
+
+    def _interaction(self, call_id: str, note: _CallNote) -> Interaction:
+        return Interaction.call(call_id, note.caller_number, note.arrived_at, region=self.region, line=note.did,
+                                queue=note.group)
+
+
+def build_crm(settings: Settings, clock: Clock, database_url: str) -> tuple[CrmFeed, OutboxSender, CallCrm]:
+    """The built-in CRM on the service's database and the connectors the settings name.
+    Connector URLs and secrets come from the environment variables the settings name;
+    a missing or malformed one stops the start with an error naming the item."""
+    from ..config import ConfigError
+
+    engine = make_engine(database_url)
+    create_all(engine)
+    connectors: list[Connector] = []
+    problems: list[tuple[str, str]] = []
+
+    def env(item: str, name: str) -> str:
+        value = os.environ.get(name, "")
+        if not value:
+            problems.append((item, f"environment variable {name} is not set"))
+        return value
+
+    for n, hook in enumerate(settings.crm.webhooks):
+        item = f'crm.webhooks[{n}] "{hook.name}"'
+        url, secret = env(item + ".url_env", hook.url_env), env(item + ".secret_env", hook.secret_env)
+        if url and secret:
+            try:
+                connectors.append(WebhookConnector(hook.name, url, secret, now=clock.now))
+            except ValueError as error:
+                problems.append((item, str(error)))
+    if settings.crm.bitrix24 is not None:
+        b24 = settings.crm.bitrix24
+        url = env("crm.bitrix24.webhook_url_env", b24.webhook_url_env)
+        if url:
+            try:
+                connectors.append(Bitrix24Connector(b24.name, url, dict(b24.users), fallback_user=b24.fallback_user,
+                                                    now=clock.now))
+            except ValueError as error:
+                problems.append(("crm.bitrix24", str(error)))
+    if problems:
+        raise ConfigError("<environment>", problems)
+    sender = OutboxSender(engine, connectors, now=clock.now)
+    options = {g.id: CrmOptions(**g.crm.model_dump()) for g in settings.groups}
+    feed = CrmFeed(engine, region=settings.crm.region, targets=[c.name for c in connectors], options=options,
+                   now=clock.now, sender=sender)
+    return feed, sender, CallCrm(feed, settings.crm.region)
