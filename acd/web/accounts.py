@@ -1,0 +1,282 @@
+"""Users, their login sessions and API tokens, in the history's database.
+
+``Accounts(engine)`` owns three tables declared on the store's ``Base`` (so
+``Store.create_all`` creates them too): ``web_users`` (argon2 password hashes),
+``web_sessions`` (a browser's login: the cookie holds a random key, the table its
+SHA-256 and the session's CSRF token) and ``web_tokens`` (Bearer tokens for
+integrations: shown once at creation, stored as SHA-256 only). Random 256-bit keys
+need no slow hash; passwords do.
+
+Tests and tools make a user and a token in two lines::
+
+    accounts = Accounts(store.engine)          # or Accounts.in_memory()
+    user = accounts.create_user("ann", "pw", role="supervisor", permissions={"telephony"})
+    token = accounts.create_token(user.id, "crm")  # "Authorization: Bearer <token>"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Boolean, Engine, ForeignKey, String, delete, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from ..store.database import make_engine
+from ..store.models import Base
+from .security import PERMISSIONS, ROLES, User
+
+SESSION_LIFETIME_S = 12 * 3600  # a browser login lasts a working day
+TOKEN_PREFIX = "acd_"
+
+_hasher = PasswordHasher()
+# verifying against this keeps "no such user" as slow as "wrong password"
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class UserRow(Base):
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin | supervisor | agent
+    permissions: Mapped[list[str]] = mapped_column(default=list)
+    agent_id: Mapped[str | None] = mapped_column(String(64))  # the agent this user is, if any
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[float]
+
+
+class SessionRow(Base):
+    __tablename__ = "web_sessions"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float]
+
+
+class TokenRow(Base):
+    __tablename__ = "web_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart
+    created_at: Mapped[float]
+    last_used_at: Mapped[float | None]
+
+
+TABLES = [UserRow.__table__, SessionRow.__table__, TokenRow.__table__]
+
+
+class AccountError(ValueError):
+    """A refused account change: ``field`` names the form field, ``problem`` says why."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    user_id: int
+    name: str
+    hint: str
+    created_at: float
+    last_used_at: float | None
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    key: str  # goes into the cookie; never stored
+    csrf: str
+    user: User
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _user(row: UserRow) -> User:
+    perms = frozenset(PERMISSIONS) if row.role == "admin" else frozenset(row.permissions or ())
+    return User(row.id, row.username, row.role, perms, row.agent_id)
+
+
+def _check(role: str, permissions: Iterable[str], agent_id: str | None) -> list[str]:
+    if role not in ROLES:
+        raise AccountError("role", f"unknown role {role!r} (one of: {', '.join(ROLES)})")
+    perms = sorted(set(permissions))
+    unknown = [p for p in perms if p not in PERMISSIONS]
+    if unknown:
+        raise AccountError("permissions", f"unknown permission {unknown[0]!r} (known: {', '.join(PERMISSIONS)})")
+    if role == "agent" and not agent_id:
+        raise AccountError("agent_id", "an agent account needs the agent it belongs to")
+    return perms
+
+
+class Accounts:
+    def __init__(self, engine: Engine, *, create: bool = True, clock: Any = time.time) -> None:
+        self.engine = engine
+        self._now = clock
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        if create:
+            Base.metadata.create_all(engine, tables=TABLES)
+
+    @classmethod
+    def in_memory(cls) -> Accounts:
+        """A throw-away database (tests)."""
+        return cls(make_engine("sqlite://"))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # -------------------------------------------------------------- users
+    def create_user(self, username: str, password: str, *, role: str = "agent",
+                    permissions: Iterable[str] = (), agent_id: str | None = None) -> User:
+        username = username.strip()
+        if not username or len(username) > 64:
+            raise AccountError("username", "required, at most 64 characters")
+        if len(password) < 8:
+            raise AccountError("password", "at least 8 characters")
+        perms = _check(role, permissions, agent_id)
+        with self.session() as s:
+            if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+                raise AccountError("username", f"{username!r} is taken")
+            row = UserRow(username=username, password_hash=_hasher.hash(password), role=role,
+                          permissions=perms, agent_id=agent_id or None, active=True, created_at=self._now())
+            s.add(row)
+            s.flush()
+            return _user(row)
+
+    def update_user(self, user_id: int, *, role: str, permissions: Iterable[str], agent_id: str | None,
+                    active: bool = True, password: str | None = None) -> User:
+        perms = _check(role, permissions, agent_id)
+        if password is not None and len(password) < 8:
+            raise AccountError("password", "at least 8 characters")
+        with self.session() as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise AccountError("id", "no such user")
+            row.role, row.permissions, row.agent_id, row.active = role, perms, agent_id or None, active
+            if password is not None:
+                row.password_hash = _hasher.hash(password)
+            if password is not None or not active:  # a new password or a lock ends every login
+                s.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+            return _user(row)
+
+    def delete_user(self, user_id: int) -> None:
+        with self.session() as s:
+            s.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+            s.execute(delete(TokenRow).where(TokenRow.user_id == user_id))
+            s.execute(delete(UserRow).where(UserRow.id == user_id))
+
+    def user(self, user_id: int) -> User | None:
+        with self.session() as s:
+            row = s.get(UserRow, user_id)
+            return _user(row) if row is not None and row.active else None
+
+    def users(self) -> list[tuple[User, bool]]:
+        """Every user with whether the account is active."""
+        with self.session() as s:
+            return [(_user(r), r.active) for r in s.scalars(select(UserRow).order_by(UserRow.username))]
+
+    def count_admins(self) -> int:
+        with self.session() as s:
+            rows = s.scalars(select(UserRow).where(UserRow.role == "admin", UserRow.active.is_(True)))
+            return len(list(rows))
+
+    def has_users(self) -> bool:
+        with self.session() as s:
+            return s.scalar(select(UserRow.id).limit(1)) is not None
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        with self.session() as s:
+            row = s.scalar(select(UserRow).where(UserRow.username == username.strip()))
+            try:
+                ok = _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+            if not ok or row is None or not row.active:
+                return None
+            if _hasher.check_needs_rehash(row.password_hash):
+                row.password_hash = _hasher.hash(password)
+            return _user(row)
+
+    # -------------------------------------------------------------- browser sessions
+    def start_session(self, user: User) -> LoginSession:
+        key, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = self._now()
+        with self.session() as s:
+            s.execute(delete(SessionRow).where(SessionRow.expires_at < now))  # old ones go on the way
+            s.add(SessionRow(key_hash=_sha256(key), user_id=user.id, csrf=csrf,
+                             expires_at=now + SESSION_LIFETIME_S))
+        return LoginSession(key, csrf, user)
+
+    def session_user(self, key: str) -> tuple[User, str] | None:
+        """The user of a session cookie and the session's CSRF token."""
+        with self.session() as s:
+            row = s.get(SessionRow, _sha256(key))
+            if row is None or row.expires_at < self._now():
+                return None
+            user = s.get(UserRow, row.user_id)
+            if user is None or not user.active:
+                return None
+            return _user(user), row.csrf
+
+    def end_session(self, key: str) -> None:
+        with self.session() as s:
+            s.execute(delete(SessionRow).where(SessionRow.key_hash == _sha256(key)))
+
+    # -------------------------------------------------------------- API tokens
+    def create_token(self, user_id: int, name: str = "api") -> str:
+        """A new Bearer token for the user: the only time its text exists outside the caller."""
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise AccountError("name", "required, at most 100 characters")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.session() as s:
+            if s.get(UserRow, user_id) is None:
+                raise AccountError("user_id", "no such user")
+            s.add(TokenRow(user_id=user_id, name=name, token_hash=_sha256(token), hint=token[:8],
+                           created_at=self._now(), last_used_at=None))
+        return token
+
+    def token_user(self, token: str) -> User | None:
+        with self.session() as s:
+            row = s.scalar(select(TokenRow).where(TokenRow.token_hash == _sha256(token)))
+            if row is None:
+                return None
+            user = s.get(UserRow, row.user_id)
+            if user is None or not user.active:
+                return None
+            now = self._now()
+            if row.last_used_at is None or now - row.last_used_at > 60:  # not a write per request
+                s.execute(update(TokenRow).where(TokenRow.id == row.id).values(last_used_at=now))
+            return _user(user)
+
+    def tokens(self, user_id: int | None = None) -> list[TokenInfo]:
+        with self.session() as s:
+            q = select(TokenRow).order_by(TokenRow.id)
+            if user_id is not None:
+                q = q.where(TokenRow.user_id == user_id)
+            return [TokenInfo(r.id, r.user_id, r.name, r.hint, r.created_at, r.last_used_at) for r in s.scalars(q)]
+
+    def revoke_token(self, token_id: int, user_id: int | None = None) -> bool:
+        with self.session() as s:
+            q = delete(TokenRow).where(TokenRow.id == token_id)
+            if user_id is not None:
+                q = q.where(TokenRow.user_id == user_id)
+            return bool(s.execute(q).rowcount)  # type: ignore[attr-defined]
