@@ -10,6 +10,12 @@ new value, never a patched one. ``Settings.routing()`` builds the core's frozen
 
 The AMI secret is read from ``ACD_AMI_SECRET`` when the file has none; it is a
 ``SecretStr``, left out of every dump and shown masked in reprs.
+
+The other channels: ``[[channels]]`` (chats, mailboxes, CRM forms) and each agent's
+``[agents.work]`` (time zone, weekly hours and breaks, clock-in, capacity);
+``Settings.conversations()`` builds the conversation core's ``ConversationConfig``.
+A mailbox's IMAP password comes from the environment variable its ``password_env``
+names, read when the poller starts; a ``password`` in the file is an error.
 """
 
 from __future__ import annotations
@@ -315,7 +321,13 @@ class ImapSettings(_Section):
         return os.environ.get(self.password_env) or None
 
 
-IdleSeconds = float | Literal["never"]
+def _check_idle(value: float | str) -> float | str:
+    if value != "never" and not conv.IDLE_MIN_S <= float(value) <= conv.IDLE_MAX_S:
+        raise ValueError('must be 60 (1 minute) .. 43200 (12 hours) seconds, or "never"')
+    return value
+
+
+IdleSeconds = Annotated[float | Literal["never"], AfterValidator(_check_idle)]
 
 
 class ChannelSettings(_Section):
@@ -337,9 +349,6 @@ class ChannelSettings(_Section):
     def _defaults(self) -> ChannelSettings:
         if not self.name:
             object.__setattr__(self, "name", self.id)
-        idle = self.idle_seconds
-        if idle != "never" and not conv.IDLE_MIN_S <= float(idle) <= conv.IDLE_MAX_S:
-            raise ValueError(f'idle_seconds must be 60 (1 minute) .. 43200 (12 hours) or "never" (got {idle!r})')
         return self
 
     def queue(self) -> conv.ChannelQueue:

@@ -261,3 +261,113 @@ def test_the_environment_secret_is_read_at_load_time_even_without_an_ami_section
     monkeypatch.setenv("ACD_AMI_SECRET", "later")
     secret = load_settings(path).ami.secret
     assert secret is not None and secret.get_secret_value() == "later"
+
+
+# ------------------------------------------------------------------ other channels and work time
+CHANNELS = AGENTS + """
+[agents.work]
+time_zone = "Europe/Berlin"
+hours = ["mon-fri 09:00-18:00", "sat 10:00-14:00"]
+breaks = ["mon-fri 13:00-14:00"]
+capacity = 4
+"""
+
+
+def test_the_example_file_builds_the_conversation_model() -> None:
+    from acd.core.conversation_model import ChannelKind
+
+    config = load_settings(EXAMPLE).conversations()
+    assert {q.kind for q in config.queues.values()} == set(ChannelKind)
+    assert config.queues["telegram"].members == ("anna", "ben", "chloe")
+    assert config.queues["site-chat"].idle_s is None and config.queues["site-chat"].mode is Mode.ALL
+    ben = config.agents["ben"]
+    assert ben.capacity == 3 and ben.schedule is not None and ben.schedule.time_zone == "Europe/Berlin"
+    assert config.agents["anna"].schedule is None  # no [agents.work]: always working
+
+
+def test_work_time_becomes_a_weekly_schedule(tmp_path: Path) -> None:
+    from datetime import time
+
+    data = tomllib.loads(CHANNELS)
+    data["channels"] = [{"id": "tg", "members": ["ben", "anna"], "idle_seconds": "never", "capacity": 2}]
+    config = settings_from_dict(data).conversations()
+    schedule = config.agents["ben"].schedule
+    assert schedule is not None and schedule.clock_in_required
+    assert schedule.hours is not None and schedule.hours[5] == ((time(10), time(14)),) and 6 not in schedule.hours
+    assert schedule.breaks[0] == ((time(13), time(14)),)
+    assert config.agents["ben"].capacity == 4
+    queue = config.queues["tg"]
+    assert (queue.idle_s, queue.capacity, queue.members) == (None, 2, ("ben", "anna"))
+
+
+@pytest.mark.parametrize(
+    ("channel", "expected"),
+    [
+        ({"members": ["anna", "zoe"]}, 'channels[0] "tg".members[1]: unknown agent "zoe"'),
+        ({"members": ["anna", "anna"]}, 'channels[0] "tg".members[1]: agent "anna" is listed twice'),
+        ({"idle_seconds": 30}, 'channels[0] "tg".idle_seconds: must be 60 (1 minute) .. 43200'),
+        ({"idle_seconds": 50000}, 'channels[0] "tg".idle_seconds: must be 60'),
+        ({"idle_seconds": "sometimes"}, 'channels[0] "tg".idle_seconds'),
+        ({"capacity": 0}, 'channels[0] "tg".capacity'),
+        ({"kind": "fax"}, 'channels[0] "tg".kind'),
+        ({"kind": "form", "mode": "all"}, 'channels[0] "tg".mode: form queues assign in turn'),
+        ({"imap": {"host": "h", "username": "u", "password_env": "P"}}, 'channels[0] "tg".imap: only a kind = "email"'),
+        ({"kind": "email", "imap": {"host": "h", "username": "u", "password": "hunter2", "password_env": "P"}},
+         'channels[0] "tg".imap: a password does not belong in the file'),
+        ({"kind": "email", "imap": {"host": "h", "username": "u", "password_env": "not a name"}},
+         'channels[0] "tg".imap.password_env: not an environment variable name'),
+        ({"id": "g"}, 'channels[0] "g".id: id "g" is already used by a queue group'),
+    ],
+)
+def test_channel_queues_are_checked(channel: dict[str, Any], expected: str) -> None:
+    data = tomllib.loads(AGENTS)
+    data["groups"] = [{"id": "g", "members": ["anna"]}]
+    data["channels"] = [{"id": "tg", "members": ["anna", "ben"], **channel}]
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(data, source="api")
+    assert expected in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("work", "expected"),
+    [
+        ({"hours": ["mon-fry 09:00-18:00"]}, 'agents[0] "anna".work.hours: not days like "mon-fri"'),
+        ({"hours": ["mon-fri 9-18"]}, 'agents[0] "anna".work.hours: not times like "09:00-18:00"'),
+        ({"breaks": ["13:00-14:00"]}, 'agents[0] "anna".work.breaks'),
+        ({"time_zone": "Mars/Olympus"}, 'agents[0] "anna".work.time_zone: unknown time zone'),
+        ({"capacity": 1001}, 'agents[0] "anna".work.capacity'),
+        ({"clock_in": True}, 'agents[0] "anna".work.clock_in: unknown setting'),
+    ],
+)
+def test_work_time_is_checked(work: dict[str, Any], expected: str) -> None:
+    data = tomllib.loads(AGENTS)
+    data["agents"][0]["work"] = work
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(data)
+    assert expected in str(info.value)
+
+
+def test_a_second_channel_with_the_same_id_is_named(tmp_path: Path) -> None:
+    message = error_of(tmp_path, AGENTS + """
+[[channels]]
+id = "tg"
+members = ["anna"]
+
+[[channels]]
+id = "tg"
+kind = "email"
+members = ["ben"]
+""")
+    assert 'channels[1] "tg".id: id "tg" is already used by channels[0] "tg"' in message
+
+
+def test_the_imap_password_comes_from_the_named_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(EXAMPLE)
+    imap = settings.channel("mail-sales").imap  # type: ignore[union-attr]
+    assert imap is not None
+    monkeypatch.delenv("ACD_IMAP_SALES_PASSWORD", raising=False)
+    assert imap.password() is None
+    monkeypatch.setenv("ACD_IMAP_SALES_PASSWORD", "from-env")
+    assert imap.password() == "from-env"
+    assert "from-env" not in str(settings.to_dict())
