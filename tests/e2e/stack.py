@@ -98,6 +98,21 @@ class Stack:
         await self.acd.history.flush()
         return self.acd.store.call(call_id)
 
+    def watch_applications(self) -> list[tuple[str, str, str]]:
+        """(Uniqueid, Application, AppData) of every dialplan step from now on: what
+        a manager user with read=dialplan would see as Newexten."""
+        seen: list[tuple[str, str, str]] = []
+        emit = self.sim.pbx.emit
+
+        def watching(name: str, cls: str, pairs: Any) -> None:
+            if name == "Newexten":
+                fields = dict(pairs)
+                seen.append((fields.get("Uniqueid", ""), fields.get("Application", ""), fields.get("AppData", "")))
+            emit(name, cls, pairs)
+
+        self.sim.pbx.emit = watching  # type: ignore[method-assign]
+        return seen
+
     def phone(self, agent: str) -> Any:
         return self.sim.phone(AGENTS[agent])
 

@@ -43,13 +43,13 @@ async def test_evenly_spreads_100_calls_over_4_members_and_never_starts_twice_wi
         starts: list[str] = []
         for n in range(100):
             call = await s.sim.call(did="5000", caller=f"1555{n:07d}")
-            await s.until(lambda: call.answered.is_set(), 20)
+            await s.until(call.answered.is_set, 20)
             starts.append(call.answered_by)
             await call.hangup()
-            await s.until(lambda: call.ended.is_set(), 5)
+            await s.until(call.ended.is_set, 5)
         counts = {ext: starts.count(ext) for ext in ("101", "102", "103", "104")}
         assert max(counts.values()) - min(counts.values()) <= 1, counts
-        assert all(a != b for a, b in zip(starts, starts[1:])), starts
+        assert all(a != b for a, b in zip(starts, starts[1:], strict=False)), starts
 
 
 async def test_all_at_once_rings_every_available_member_and_stops_the_others_when_one_answers(tmp_path: Path) -> None:
