@@ -16,14 +16,16 @@ from typing import Any
 
 from acd.clock import Clock
 
-from .channels import RING, RINGING, UP, Bridge, Channel, cause_pairs
-from .dialplan import Dialplan, DialplanError, function_if, substitute
+from .channels import RING, UP, Bridge, Channel, cause_pairs
+from .devices import DeviceStates
+from .dialplan import Dialplan
+from .execution import DETACH, HANGUP, JUMPED, NEXT, DialplanExecution
 from .protocol import Pairs
 
 log = logging.getLogger("acd.sim")
 
 # what an application tells the dialplan loop
-NEXT, JUMPED, HANGUP, DETACH = "next", "jumped", "hangup", "detach"
+__all__ = ["DETACH", "HANGUP", "JUMPED", "NEXT", "Endpoint", "Features", "Mailbox", "Pbx"]
 
 Listener = Callable[[str, str, Pairs], None]
 
@@ -74,7 +76,7 @@ class Features:
 
 
 @dataclass
-class Pbx:
+class Pbx(DeviceStates, DialplanExecution):
     dialplan: Dialplan
     clock: Clock
     channelvars: tuple[str, ...] = ("ACD_DID",)
@@ -413,215 +415,6 @@ class Pbx:
             else:
                 out.append(other)
         return out
-
-    # ------------------------------------------------------------ device state
-    def device_changed(self, device: str) -> None:
-        """Re-evaluate a device's state after the current step (Asterisk's devstate
-        taskprocessor does the same, so a Ring->Up answer shows one INUSE, 01)."""
-        if device.startswith("Local/"):
-            return
-        if device not in self._dev_pending:
-            self._dev_pending.append(device)
-        if not self._dev_scheduled:
-            self._dev_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_devices)
-
-    def _flush_devices(self) -> None:
-        self._dev_scheduled = False
-        pending, self._dev_pending = self._dev_pending, []
-        for device in pending:
-            state = self.device_state(device)
-            if self._dev_last.get(device, "NOT_INUSE") != state:
-                self._dev_last[device] = state
-                self.emit("DeviceStateChange", "call", [("Device", device), ("State", state)])
-
-    def device_state(self, device: str) -> str:
-        if device.startswith("MWI:"):
-            box = self.mailboxes.get(device[4:])
-            return "INUSE" if box is not None and box.new > 0 else "NOT_INUSE"
-        name = device.split("/", 1)[-1]
-        ep = self.endpoints.get(name)
-        if ep is not None and not ep.usable:
-            return "UNAVAILABLE"
-        states = [c for c in self.channels.values() if c.device == device and not c.hungup]
-        if any(c.held for c in states):
-            return "ONHOLD"
-        busy = any(c.state not in (0, RINGING) for c in states)
-        ringing = any(c.state == RINGING for c in states)
-        if busy and ringing:
-            return "RINGINUSE"
-        if busy:
-            return "INUSE"
-        if ringing:
-            return "RINGING"
-        return "NOT_INUSE"
-
-    def local_device_event(self, chan: Channel, state: str) -> None:
-        # 10: Local devices are published per half and never de-duplicated
-        self.emit("DeviceStateChange", "call", [("Device", chan.device), ("State", state)])
-
-    def set_reachable(self, endpoint: Endpoint, reachable: bool, rtt_usec: int = 800) -> None:
-        """A qualify result changed (01, 02): PeerStatus, ContactStatus and device state."""
-        if endpoint.reachable == reachable:
-            return
-        endpoint.reachable = reachable
-        status = "Reachable" if reachable else "Unreachable"
-        if reachable:
-            self.device_changed(f"PJSIP/{endpoint.name}")
-        self.emit("PeerStatus", "system", [
-            ("ChannelType", "PJSIP"), ("Peer", f"PJSIP/{endpoint.name}"), ("PeerStatus", status),
-        ])
-        self.emit("ContactStatus", "system", [
-            ("URI", endpoint.contact), ("ContactStatus", status), ("AOR", endpoint.name),
-            ("EndpointName", endpoint.name), ("RoundtripUsec", str(rtt_usec if reachable else 0)),
-        ])
-        if not reachable:
-            self.device_changed(f"PJSIP/{endpoint.name}")
-
-    # ------------------------------------------------------------ dialplan
-    def start_pbx(self, chan: Channel, context: str | None = None, exten: str | None = None, priority: int = 1) -> None:
-        if context is not None:
-            chan.context = context
-        if exten is not None:
-            chan.exten = exten
-        chan.priority = priority
-        task = asyncio.get_running_loop().create_task(self._pbx_loop(chan), name=f"pbx {chan.name}")
-        chan.pbx_task = task
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    def resolve(self, chan: Channel) -> tuple[Callable[[str], str], Callable[[str, str], str]]:
-        """Variable and function lookups for substitute() on this channel."""
-
-        def var(name: str) -> str:
-            builtin = {
-                "CHANNEL": chan.name,
-                "EXTEN": chan.exten,
-                "CONTEXT": chan.context,
-                "PRIORITY": str(chan.priority),
-                "UNIQUEID": chan.uniqueid,
-                "HANGUPCAUSE": str(chan.hangupcause),
-                "EPOCH": str(int(self.clock.now())),
-            }
-            value = chan.get_var(name)
-            if value is not None:
-                return value
-            if name in builtin:
-                return builtin[name]
-            return self.globals.get(name, "")
-
-        def func(name: str, args: str) -> str:
-            if name == "IF":
-                return function_if(args)
-            if name == "CALLERID":
-                what = args.strip().lower()
-                if what == "num":
-                    return chan.caller_num
-                if what == "name":
-                    return chan.caller_name
-                if what == "all":
-                    return f'"{chan.caller_name}" <{chan.caller_num}>'
-                raise DialplanError(f"CALLERID({args}) is not simulated")
-            if name == "CHANNEL":
-                what = args.strip().lower()
-                if what == "state":
-                    return chan.state_desc
-                if what == "name":
-                    return chan.name
-                raise DialplanError(f"CHANNEL({args}) is not simulated")
-            if name == "LEN":
-                return str(len(args))
-            raise DialplanError(f"function {name}() is not simulated")
-
-        return var, func
-
-    def expand(self, chan: Channel, text: str) -> str:
-        var, func = self.resolve(chan)
-        return substitute(text, var, func)
-
-    def publish_newexten(self, chan: Channel) -> None:
-        location = (chan.context, chan.exten, chan.priority)
-        # Newexten fires when the location changes (10: after a transfer's goto the
-        # first priority's own Newexten is swallowed)
-        if chan.published_location == location:
-            return
-        chan.published_location = location
-        self.chan_event(
-            "Newexten", chan, [("Extension", chan.exten), ("Application", chan.app), ("AppData", chan.appdata)],
-            cls="dialplan",
-        )
-
-    async def _pbx_loop(self, chan: Channel) -> None:
-        from .apps import APPLICATIONS  # apps import this module
-
-        detached = False
-        try:
-            while not chan.hungup:
-                if chan.pending_goto is not None:
-                    chan.context, chan.exten, chan.priority = chan.pending_goto
-                    chan.pending_goto = None
-                if chan.hangup_requested:
-                    break
-                ext = self.dialplan.find(chan.context, chan.exten)
-                step = ext.steps.get(chan.priority) if ext is not None else None
-                if step is None:
-                    if ext is None:
-                        self.fail(f"{chan.name}: no extension {chan.exten!r} in [{chan.context}]")
-                    break  # off the end of the dialplan: hang up (assumed: no SoftHangupRequest)
-                app = APPLICATIONS.get(step.app.lower())
-                try:
-                    data = self.expand(chan, step.data)
-                    if app is None:
-                        raise DialplanError(f"application {step.app}() is not simulated")
-                except DialplanError as exc:
-                    self.fail(f"{chan.name} at {chan.context},{chan.exten},{chan.priority}: {exc}")
-                    break
-                chan.app, chan.appdata = step.app, data
-                self.publish_newexten(chan)
-                chan.in_app = True
-                try:
-                    result = await app(self, chan, data)
-                except DialplanError as exc:
-                    self.fail(f"{chan.name} in {step.app}({data}): {exc}")
-                    break
-                finally:
-                    chan.in_app = False
-                if result == DETACH or chan.pulled:
-                    detached = True
-                    return
-                if chan.pending_goto is not None:
-                    continue
-                if result == HANGUP or chan.hangup_requested:
-                    break
-                if result == NEXT:
-                    chan.priority += 1
-        finally:
-            chan.pbx_task = None
-            if not detached and not chan.hungup:
-                if chan.hangup_requested:
-                    self.emit_soft_hangup(chan)
-                self.destroy(chan)
-
-    def redirect(self, chan: Channel, context: str, exten: str, priority: int) -> None:
-        """AMI Redirect: an async goto (README 8: the reply comes before the channel moves)."""
-        chan.pending_goto = (context, exten, priority)
-        if chan.bridge is not None and chan.dial is None:
-            bridge = chan.bridge
-            self.leave_bridge(chan)
-            if bridge.owner is not None:
-                bridge.owner.member_left(bridge, chan)
-            else:
-                self.dissolve(bridge)
-        if chan.pbx_task is None and chan.dial is None:
-            if chan.dialled_by is not None:
-                chan.dialled_by.leg_gone(chan)
-                chan.dialled_by = None
-            target = chan.pending_goto
-            chan.pending_goto = None
-            chan.pulled = False
-            self.start_pbx(chan, *target)
-        else:
-            self.poke(chan)
 
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
