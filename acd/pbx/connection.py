@@ -220,8 +220,10 @@ class AmiConnection:
             channels = await self._list(protocol, "CoreShowChannels", "CoreShowChannel")
             devices = await self._list(protocol, "DeviceStateList", "DeviceStateChange")
             log.info("ami resync", extra={"ami_channels": len(channels), "ami_devices": len(devices)})
-            await self._on_resync(channels, devices)
+            # ready before the resync is applied: what it decides (a waiting caller rung
+            # again) must go out on this link, not be dropped as "not connected"
             self._ready = True
+            await self._on_resync(channels, devices)
             async with asyncio.TaskGroup() as tasks:
                 keepalive = tasks.create_task(self._keepalive(protocol))
                 await self._deliver(protocol)
