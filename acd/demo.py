@@ -1,0 +1,124 @@
+"""``acd demo``: the service, the simulated PBX and a steady stream of callers.
+
+Six agents in three queue groups (one per distribution mode), phones that answer
+after a few seconds or not at all, callers who talk for a while or give up waiting.
+Everything a newcomer needs to watch distribution live at http://127.0.0.1:8000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import resource
+from typing import Any
+
+from .clock import Clock
+from .config import Settings, settings_from_dict
+from .serve import Acd
+from .sim import Answer, NeverAnswer, Simulator
+from .simulate import simulator_for
+
+log = logging.getLogger(__name__)
+
+AGENTS = [
+    ("anna", "Anna Berg", "101"), ("boris", "Boris Ivanov", "102"), ("clara", "Clara Diaz", "103"),
+    ("dmitri", "Dmitri Popov", "104"), ("elena", "Elena Rossi", "105"), ("farid", "Farid Haddad", "106"),
+]
+NUMBERS = {"5000": "sales", "5001": "support", "5002": "vip"}
+
+
+def demo_settings(host: str, port: int, database: str) -> Settings:
+    data: dict[str, Any] = {
+        "service": {"host": host, "port": port, "database": database},
+        "ami": {"simulate": "always", "secret": "demo-only"},
+        "agents": [{"id": i, "name": n, "endpoint": f"PJSIP/{e}", "mobile": f"+49151000{e}"} for i, n, e in AGENTS],
+        "groups": [
+            {"id": "sales", "name": "Sales (strictly in list order)", "members": ["anna", "boris", "clara"],
+             "mode": "strict", "rings": 3, "allow_pickup": True, "wrapup_seconds": 5,
+             "missed": {"action": "voicemail"}},
+            {"id": "support", "name": "Support (evenly)", "members": ["dmitri", "elena", "farid", "anna"],
+             "mode": "evenly", "rings": 2, "missed": {"action": "keep_waiting", "max_wait_seconds": 90,
+                                                       "retry_seconds": 10, "after_wait": "voicemail"}},
+            {"id": "vip", "name": "VIP line (all at once)", "members": ["boris", "elena"], "mode": "all",
+             "rings": 4, "missed": {"action": "forward_group", "group": "support"}},
+        ],
+        "numbers": NUMBERS,
+    }
+    return settings_from_dict(data, "<demo>")
+
+
+class Traffic:
+    """Callers arriving at random, and agents' phones changing their minds now and then."""
+
+    def __init__(self, sim: Simulator, clock: Clock, rng: random.Random) -> None:
+        self.sim, self.clock, self.rng = sim, clock, rng
+        self.placed = 0
+        self._calls: set[Any] = set()
+
+    async def run(self) -> None:
+        while True:
+            await self.clock.sleep(self.rng.uniform(3, 9))
+            self._moods()
+            did = self.rng.choice(list(NUMBERS))
+            caller = f"+1555{self.rng.randrange(10**6, 10**7)}"
+            call = await self.sim.call(did=did, caller=caller, hangup_after=self.rng.uniform(15, 60))
+            self.placed += 1
+            patience = self.rng.uniform(30, 120)
+            task = asyncio.ensure_future(self._give_up_after(call, patience))
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+
+    async def _give_up_after(self, call: Any, patience: float) -> None:
+        try:
+            await asyncio.wait_for(call.answered.wait(), self.clock.real(patience))
+        except TimeoutError:
+            await call.hangup()  # an impatient caller: abandoned, listed for calling back
+
+    def _moods(self) -> None:
+        for phone in self.sim.phones.values():
+            if self.rng.random() < 0.1:
+                phone.behaviour = NeverAnswer() if self.rng.random() < 0.2 else Answer(after=self.rng.uniform(2, 8))
+
+
+def rss_mib() -> float:
+    """This process's resident memory now (Linux), else its peak."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def run_demo(*, host: str = "127.0.0.1", port: int = 8000, speed: float = 1.0, minutes: float = 0,
+                   database: str = "sqlite:///acd-demo.db", seed: int | None = None) -> dict[str, float]:
+    clock = Clock(speed)
+    rng = random.Random(seed)
+    settings = demo_settings(host, port, database)
+    sim, secret = simulator_for(settings, clock, rng)
+    sim_port = await sim.start("127.0.0.1", 0)
+    from .serve import AmiTarget
+
+    acd = Acd(settings, clock=clock, ami=AmiTarget("127.0.0.1", sim_port, settings.ami.username, secret))
+    traffic = Traffic(sim, clock, rng)
+    print(f"acd demo: open http://{host}:{port} (simulated PBX on 127.0.0.1:{sim_port}; Ctrl-C stops)")
+    report: dict[str, float] = {}
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            service = tasks.create_task(acd.run())
+            calls = tasks.create_task(traffic.run())
+            started = asyncio.get_running_loop().time()
+            report["rss_start_mib"] = rss_mib()
+            if minutes:
+                await clock.sleep(minutes * 60)
+                calls.cancel()
+                report.update(calls=traffic.placed, rss_end_mib=rss_mib(),
+                              seconds=asyncio.get_running_loop().time() - started, errors=len(sim.errors))
+                acd.stop()
+            await service
+    finally:
+        await sim.stop()
+    if report.get("calls"):
+        print("acd demo: {calls:.0f} calls in {seconds:.1f} s, resident memory {rss_start_mib:.1f} -> "
+              "{rss_end_mib:.1f} MiB, {errors:.0f} simulator errors".format(**report))
+    return report
