@@ -159,6 +159,10 @@ class AttendedTransfer:
             if i:
                 await pbx.clock.sleep(0.16)
             self.dtmf(digit)
+        owner = self.orig_bridge.owner
+        if owner is not None and hasattr(owner, "options") and "t" not in owner.options.lower():
+            # README 12: without Dial option t the digits are just DTMF, no transfer starts
+            return False
         await pbx.clock.sleep(0.1)
         if t.hungup or self.transferee.hungup:
             return False

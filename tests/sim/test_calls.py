@@ -262,3 +262,21 @@ async def test_device_states_follow_the_phone(sim: Simulator, ami: AmiClient) ->
     await ami.event("DeviceStateChange", Device="PJSIP/101", State="NOT_INUSE")
     states = [f.get("State") for f in ami.events("DeviceStateChange", Device="PJSIP/101")]
     assert states == ["RINGING", "INUSE", "NOT_INUSE"]
+
+
+async def test_hanging_up_one_ringing_leg_keeps_the_others_ringing(sim: Simulator, ami: AmiClient) -> None:
+    sim.phone("101").behaviour = NeverAnswer()
+    sim.phone("102").behaviour = Answer(after=3)
+    chan = await hold(sim, ami)
+    await ring(ami, chan, "PJSIP/101&PJSIP/102")
+    first = await ami.event("DialState", Channel=chan)
+    leg = first.get("DestChannel") or ""
+    if not leg.startswith("PJSIP/101-"):
+        leg = (await ami.wait(lambda f: f.event == "DialState" and (f.get("DestChannel") or "").startswith(
+            "PJSIP/101-"))).get("DestChannel") or ""
+    await ami.action("Hangup", Channel=leg)
+    end = await ami.event("DialEnd", DestChannel=leg)
+    assert end.get("DialStatus") == "NOANSWER"  # assumed from app_dial's cause mapping
+    await ami.event("DialEnd", DialStatus="ANSWER")
+    assert sim.phone("101").rings[-1].outcome == "cancelled"
+    assert sim.channels()[0].name == chan
