@@ -1,0 +1,38 @@
+"""The other channels on the service side: chats, e-mails and CRM forms around the
+pure conversation core (``acd.core.conversations``).
+
+Wiring, in the service's one TaskGroup::
+
+    desk = Desk(settings.conversations(), store.engine, clock, crm=crm_feed,
+                calendar=WorkCalendar(clock))
+    desk.on_work_state.append(lambda agent, working, reason: ...)   # telephony
+    pollers = mailbox_pollers(settings, desk, clock)
+    app = create_app(ctx, routers=[channels_router(desk)])
+    tg.create_task(desk.run()); for p in pollers: tg.create_task(p.run())
+    ... on stop: await desk.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .desk import CrmHook, Desk, DeskError, Invalid, NotFound, Refused, WorkStateHook
+from .history import ChannelHistory
+from .mailbox import MailboxPoller, parse_message
+from .work_calendar import WorkCalendar
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from .mailbox import Sleeper
+
+
+def mailbox_pollers(settings: Settings, desk: Desk, clock: Sleeper | None = None) -> Sequence[MailboxPoller]:
+    """One IMAP poller per mailbox queue that has ``[channels.imap]``."""
+    return [MailboxPoller(desk, c.id, c.imap, clock) for c in settings.channels if c.imap is not None]
+
+
+__all__ = [
+    "ChannelHistory", "CrmHook", "Desk", "DeskError", "Invalid", "MailboxPoller", "NotFound", "Refused",
+    "WorkCalendar", "WorkStateHook", "mailbox_pollers", "parse_message",
+]

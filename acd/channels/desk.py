@@ -1,0 +1,517 @@
+"""The desk: chats, e-mails and CRM form submissions handed out to agents.
+
+The ``Desk`` owns the pure ``ConversationRouter`` and is the only place where it meets
+the outside, like the ``Distributor`` for calls: it feeds the router events and carries
+out its commands, one at a time on the event loop (no locks):
+
+- idle timers on the shared clock (``acd.timers.Timers``), shift changes on the
+  calendar (``WorkCalendar``, APScheduler) when one is given;
+- timelines, items and alerts written to the history database (``ChannelHistory``)
+  by one writer in worker threads, batched; the router's snapshot with them, so a
+  restart keeps every open conversation, line and idle deadline (``start`` restores
+  it with ``ConversationRouter.restore``);
+- ``CreateLead`` and transfer reports handed to the CRM hook (``CrmFeed``'s method
+  names; they never block), the client's owner asked with a short budget;
+- work-state changes to ``on_work_state`` subscribers (the telephony side).
+
+Operations the API offers check their input first and raise a ``DeskError`` (not
+found, refused, invalid) before anything changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from ..core.commands import CancelTimer, StartTimer
+from ..core.conversation_agents import SHIFT
+from ..core.conversation_model import (
+    AgentPresenceChanged,
+    AlertSupervisors,
+    BreakEnded,
+    BreakScheduled,
+    BreakStarted,
+    ChannelKind,
+    ChannelQueue,
+    ClockedIn,
+    ClockedOut,
+    ConversationAccepted,
+    ConversationAnswered,
+    ConversationArrived,
+    ConversationClosed,
+    ConversationCommand,
+    ConversationConfig,
+    ConversationEvent,
+    ConversationRejected,
+    ConversationTransferred,
+    CreateLead,
+    EmailReceived,
+    FormSubmitted,
+    Phase,
+    ReportConversationTransfer,
+    TimelineRecord,
+    WorkStateChanged,
+)
+from ..core.conversations import ConversationRouter
+from ..core.events import TimerFired
+from ..crm.identity import InvalidIdentity, normalise_email, parse_client
+from ..timers import Timers
+from .history import ITEM_ID_MAX, Batch, ChannelHistory, Line, NewItem
+from .work_calendar import WorkCalendar
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+BODY_KEPT = 4000  # characters of an e-mail body kept in the item's detail
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def call_later(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> Any: ...
+
+
+class CrmHook(Protocol):
+    """What the desk hands the CRM (``acd.crm.CrmFeed`` fits). ``owner_for`` is optional."""
+
+    def create_lead(self, command: CreateLead) -> None: ...
+
+    def conversation_transfer(self, report: ReportConversationTransfer, queue: str | None = None) -> None: ...
+
+
+WorkStateHook = Callable[[str, bool, str], None]  # (agent id, working, reason)
+Listener = Callable[[ConversationEvent | None, list[ConversationCommand]], None]
+
+
+class DeskError(Exception):
+    status = 400
+
+
+class NotFound(DeskError):
+    status = 404
+
+
+class Refused(DeskError):
+    """The request is understood but the conversation's state does not allow it."""
+
+    status = 409
+
+
+class Invalid(DeskError):
+    status = 422
+
+
+class Desk:
+    def __init__(self, config: ConversationConfig, engine: Engine, clock: Clock, *,
+                 crm: CrmHook | None = None, calendar: WorkCalendar | None = None, region: str = "DE",
+                 owner_budget_s: float = 0.2) -> None:
+        self.config = config
+        self.clock = clock
+        self.crm = crm
+        self.region = region
+        self.owner_budget_s = owner_budget_s
+        self.history = ChannelHistory(engine)
+        self.history.create_all()
+        self.router = ConversationRouter(config)
+        self.timers = Timers(clock, self._timer_fired)  # type: ignore[arg-type]  # any clock with call_later
+        self.calendar = calendar
+        if calendar is not None:
+            calendar.bind(self._timer_fired)
+        self.alerts: deque[dict[str, Any]] = deque(maxlen=1000)  # newest last
+        self.on_work_state: list[WorkStateHook] = []
+        self.listeners: list[Listener] = []  # live views: every event and what it caused
+        self._open: dict[str, str] = {}  # "<queue>|<client>" -> open chat conversation
+        self._seen: set[str] = set()  # e-mail / form item ids taken this run
+        self._batch = Batch()
+        self._dirty = False
+        self._write_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._started = False
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        """Restore the router from the last snapshot (or start empty) and restart the
+        timers; idempotent. ``run`` calls it; tests may call it alone."""
+        if self._started:
+            return
+        self._started = True
+        saved = await asyncio.to_thread(self.history.snapshot)
+        now = self.clock.now()
+        if saved and saved.get("version") == STATE_VERSION:
+            self.router, out = ConversationRouter.restore(self.config, saved["router"], now)
+            self._open = {k: v for k, v in saved.get("open", {}).items() if v in self.router.conversations}
+            log.info("channels.restored", extra={"conversations": len(self.router.conversations)})
+        else:
+            out = self.router.reconfigure(self.config, now)  # starts work time and the shift timers
+        self._execute(out, now)
+        if self.calendar is not None:
+            self.calendar.start()
+
+    async def run(self) -> None:
+        """The desk's writer (and, from ``acd.channels.mailbox``, pollers added to
+        ``tasks``) until ``close``."""
+        await self.start()
+        while not self._closing.is_set():
+            closing = asyncio.ensure_future(self._closing.wait())
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({closing, woken}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                closing.cancel()
+                woken.cancel()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("channels.history_write_failed")
+                await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        """Stop timers and the calendar and write what is pending; ``run`` returns."""
+        self._closing.set()
+        self.timers.cancel_all()
+        if self.calendar is not None:
+            self.calendar.close()
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every change made so far (timelines, items, alerts, the snapshot)."""
+        async with self._write_lock:
+            if not self._batch and not self._dirty:
+                return
+            batch, self._batch = self._batch, Batch()
+            if self._dirty:
+                batch.snapshot, batch.snapshot_at = self._state(), self.clock.now()
+                self._dirty = False
+            try:
+                await asyncio.to_thread(self.history.write, batch)
+            except Exception:
+                # keep it for the next round: nothing is lost for one failed write
+                self._batch.items[:0], self._batch.lines[:0] = batch.items, batch.lines
+                self._batch.alerts[:0] = batch.alerts
+                self._dirty = True
+                raise
+
+    def reconfigure(self, config: ConversationConfig) -> None:
+        """New settings apply at once; waiting conversations are served again."""
+        self.config = config
+        now = self.clock.now()
+        self._execute(self.router.reconfigure(config, now), now)
+
+    # ------------------------------------------------------------------ inbound
+    async def chat_message(self, queue_id: str, client: str, text: str) -> tuple[str, bool]:
+        """A client wrote in an open channel: their open conversation there, or a new
+        one. Returns (conversation id, new)."""
+        self._queue(queue_id, ChannelKind.CHAT)
+        client = client.strip()
+        if not client:
+            raise Invalid("client: empty")
+        key = f"{queue_id}|{client}"
+        cid = self._open.get(key)
+        new = cid is None or cid not in self.router.conversations
+        if new:
+            owner = await self._owner(client, queue_id)
+            cid = self._open.get(key)  # the look-up awaited: the same client may have come meanwhile
+            new = cid is None or cid not in self.router.conversations
+        now = self.clock.now()
+        if new:
+            cid = f"chat-{uuid.uuid4().hex}"
+            self._open[key] = cid
+            self._batch.items.append(NewItem(cid, ChannelKind.CHAT.value, queue_id, client, now, {"channel": queue_id}))
+            self.handle(ConversationArrived(cid, queue_id, client, owner))
+        assert cid is not None
+        self._line(cid, "message", sender="client", client=client, text=text)
+        return cid, new
+
+    async def email_received(self, queue_id: str, message_id: str, sender: str, subject: str = "",
+                             body: str = "") -> tuple[str, bool]:
+        """An e-mail for a mailbox queue; the same Message-ID twice is taken once.
+        Returns (item id, duplicate)."""
+        self._queue(queue_id, ChannelKind.EMAIL)
+        message_id = message_id.strip().strip("<>").strip()
+        if not message_id or any(c.isspace() for c in message_id):
+            raise Invalid("message_id: not a Message-ID")
+        try:
+            address = normalise_email(sender)
+        except InvalidIdentity:
+            raise Invalid(f"sender: not an e-mail address ({sender[:100]!r})") from None
+        item_id = f"email:{message_id}"
+        if len(item_id) > ITEM_ID_MAX:
+            raise Invalid("message_id: too long")
+        if await self._taken(item_id):
+            return item_id, True
+        owner = await self._owner(address, queue_id)
+        now = self.clock.now()
+        self._batch.items.append(NewItem(item_id, ChannelKind.EMAIL.value, queue_id, address, now,
+                                         {"subject": subject[:998], "body": body[:BODY_KEPT]}))
+        self.handle(EmailReceived(item_id, queue_id, address, owner))
+        return item_id, False
+
+    async def form_submitted(self, queue_id: str, fields: Mapping[str, str],
+                             submission_id: str | None = None) -> tuple[str, bool]:
+        """A CRM web form was sent. The client is the form's e-mail or phone field.
+        Returns (item id, duplicate)."""
+        self._queue(queue_id, ChannelKind.FORM)
+        item_id = f"form:{queue_id}:{submission_id or uuid.uuid4().hex}"
+        if len(item_id) > ITEM_ID_MAX:
+            raise Invalid("submission_id: too long")
+        client = ""
+        for name in ("email", "e-mail", "phone", "tel"):
+            value = str(fields.get(name, "")).strip()
+            if value and parse_client(value, self.region) is not None:
+                client = value
+                break
+        if await self._taken(item_id):
+            return item_id, True
+        now = self.clock.now()
+        self._batch.items.append(NewItem(item_id, ChannelKind.FORM.value, queue_id, client or item_id, now,
+                                         {"fields": dict(fields)}))
+        self.handle(FormSubmitted(item_id, queue_id, client or item_id))
+        return item_id, False
+
+    # ------------------------------------------------------------------ conversations
+    def accept(self, cid: str, agent_id: str) -> None:
+        self._holder(cid, agent_id, offered_ok=True)
+        self.handle(ConversationAccepted(cid, agent_id))
+
+    def answer(self, cid: str, agent_id: str, text: str) -> None:
+        self._holder(cid, agent_id, offered_ok=True)
+        self.handle(ConversationAnswered(cid, agent_id))
+        self._line(cid, "message", sender="agent", agent=agent_id, text=text)
+
+    def reject(self, cid: str, agent_id: str) -> None:
+        self._holder(cid, agent_id, offered_ok=True)
+        self.handle(ConversationRejected(cid, agent_id))
+
+    def close_conversation(self, cid: str, by: str = "agent") -> None:
+        conv = self._conversation(cid)
+        for key, open_id in list(self._open.items()):
+            if open_id == conv.id:
+                del self._open[key]
+        self.handle(ConversationClosed(cid, by))
+
+    def transfer(self, cid: str, by: str | None, to_agent: str | None = None, to_queue: str | None = None) -> None:
+        conv = self._conversation(cid)
+        if bool(to_agent) == bool(to_queue):
+            raise Invalid("name one target: to_agent or to_queue")
+        if to_agent:
+            self._agent(to_agent)
+            if self.holders(cid) == {to_agent}:
+                raise Refused(f"{to_agent} has it already")
+        if to_queue:
+            self._queue(to_queue, ChannelKind.CHAT)
+            if to_queue == conv.queue_id and conv.phase is Phase.WAITING:
+                raise Refused(f"it is waiting in {to_queue} already")
+        self.handle(ConversationTransferred(cid, by, to_agent, to_queue))
+
+    def holders(self, cid: str) -> set[str]:
+        conv = self.router.conversations.get(cid)
+        if conv is None:
+            return set()
+        return set(conv.offered) | ({conv.agent} if conv.agent else set())
+
+    def conversation(self, cid: str) -> dict[str, Any] | None:
+        conv = self.router.conversations.get(cid)
+        if conv is None:
+            return None
+        return {"id": conv.id, "queue": conv.queue_id, "client": conv.client, "owner": conv.owner,
+                "phase": conv.phase.value, "agent": conv.agent, "offered_to": list(conv.offered),
+                "arrived_at": conv.arrived_at, "idle_deadline": conv.deadline, "answered": conv.answered}
+
+    # ------------------------------------------------------------------ agents and work time
+    def clock_in(self, agent_id: str, by: str | None = None) -> None:
+        self._agent_event(ClockedIn(self._agent(agent_id)), "clocked_in", by)
+
+    def clock_out(self, agent_id: str, by: str | None = None) -> None:
+        self._agent_event(ClockedOut(self._agent(agent_id)), "clocked_out", by)
+
+    def start_break(self, agent_id: str, by: str | None = None) -> None:
+        self._agent_event(BreakStarted(self._agent(agent_id)), "break_started", by)
+
+    def end_break(self, agent_id: str, by: str | None = None) -> None:
+        self._agent_event(BreakEnded(self._agent(agent_id)), "break_ended", by)
+
+    def schedule_break(self, agent_id: str, starts_at: float, ends_at: float, by: str | None = None) -> None:
+        self._agent(agent_id)
+        if ends_at <= starts_at:
+            raise Invalid("ends_at: must be after starts_at")
+        if ends_at <= self.clock.now():
+            raise Invalid("ends_at: the break is over already")
+        self._agent_event(BreakScheduled(agent_id, starts_at, ends_at), "break_scheduled", by,
+                          starts_at=starts_at, ends_at=ends_at)
+
+    def set_presence(self, agent_id: str, online: bool, by: str | None = None) -> None:
+        self._agent_event(AgentPresenceChanged(self._agent(agent_id), online), "online" if online else "offline", by)
+
+    def work_state(self, agent_id: str) -> dict[str, Any]:
+        self._agent(agent_id)
+        state = self.router.availability.agent(agent_id)
+        clock = self.router.availability.work.snapshot().get(agent_id, {})
+        return {"agent": agent_id, "working": state.working, "reason": state.reason or "working",
+                "online": state.online, "clocked_in": bool(clock.get("clocked_in", False)),
+                "on_break": bool(clock.get("on_break", False)),
+                "tracked": self.router.availability.work.tracked(agent_id),
+                "offered": len(state.offered), "active": len(state.active),
+                "capacity": self.config.agents[agent_id].capacity}
+
+    async def agent_queue(self, agent_id: str) -> dict[str, Any]:
+        """The agent's open conversations (offers first) and their open e-mails and forms."""
+        self._agent(agent_id)
+        state = self.router.availability.agent(agent_id)
+        conversations = [self.conversation(c) for c in (*state.offered, *state.active)]
+        await self.flush()
+        items = await asyncio.to_thread(self.history.open_items, agent_id)
+        return {"agent": agent_id, "conversations": conversations, "items": items}
+
+    def waiting(self, queue_id: str) -> list[dict[str, Any]]:
+        self._queue(queue_id, ChannelKind.CHAT)
+        return [c for c in map(self.conversation, self.router.waiting(queue_id)) if c is not None]
+
+    def load(self, agent_id: str) -> int:
+        return self.router.load(agent_id)
+
+    async def timeline(self, item_id: str) -> list[dict[str, Any]]:
+        await self.flush()
+        return await asyncio.to_thread(self.history.timeline, item_id)
+
+    async def item(self, item_id: str) -> dict[str, Any] | None:
+        await self.flush()
+        return await asyncio.to_thread(self.history.item, item_id)
+
+    # ------------------------------------------------------------------ the router
+    def handle(self, event: ConversationEvent) -> list[ConversationCommand]:
+        now = self.clock.now()
+        try:
+            out = self.router.handle(event, now)
+        except Exception:  # a routing bug must not take every other conversation down
+            log.exception("channels.router_failed", extra={"event": repr(event)})
+            return []
+        self._execute(out, now)
+        for listener in self.listeners:
+            _safely(listener, event, out)
+        return out
+
+    def _timer_fired(self, key: str) -> None:
+        self.handle(TimerFired(key))
+
+    def _execute(self, out: list[ConversationCommand], now: float) -> None:
+        for cmd in out:
+            if isinstance(cmd, TimelineRecord):
+                self._batch.lines.append(Line(cmd.item_id, cmd.at, cmd.kind, _plain(cmd.detail)))
+            elif isinstance(cmd, StartTimer):
+                if self.calendar is not None and cmd.key.startswith(SHIFT + "|"):
+                    self.calendar.at(cmd.key, cmd.delay_s)
+                else:
+                    self.timers.start(cmd.key, cmd.delay_s)
+            elif isinstance(cmd, CancelTimer):
+                self.timers.cancel(cmd.key)
+                if self.calendar is not None:
+                    self.calendar.cancel(cmd.key)
+            elif isinstance(cmd, AlertSupervisors):
+                alert = {"queue": cmd.queue_id, "at": cmd.at, "kind": cmd.kind, **_plain(cmd.detail)}
+                self.alerts.append(alert)
+                self._batch.alerts.append(Line(cmd.queue_id, cmd.at, cmd.kind, _plain(cmd.detail)))
+                log.warning("channels.alert", extra={"queue": cmd.queue_id, "kind": cmd.kind})
+            elif isinstance(cmd, WorkStateChanged):
+                self._batch.lines.append(Line(f"agent:{cmd.agent_id}", cmd.at, "work_state",
+                                              {"working": cmd.working, "reason": cmd.reason}))
+                for hook in self.on_work_state:
+                    _safely(hook, cmd.agent_id, cmd.working, cmd.reason)
+            elif isinstance(cmd, CreateLead):
+                if self.crm is not None:
+                    _safely(self.crm.create_lead, cmd)
+            elif isinstance(cmd, ReportConversationTransfer):
+                if self.crm is not None:
+                    conv = self.router.conversations.get(cmd.conversation_id)
+                    _safely(self.crm.conversation_transfer, cmd, conv.queue_id if conv else None)
+            # Offer, Withdraw, AssignItem: the timeline holds them; agents read their queue
+        self._dirty = True
+        self._wake.set()
+
+    def _state(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, "router": self.router.snapshot(), "open": dict(self._open)}
+
+    # ------------------------------------------------------------------ checks
+    def _queue(self, queue_id: str, kind: ChannelKind) -> ChannelQueue:
+        queue = self.config.queues.get(queue_id)
+        if queue is None or queue.kind is not kind:
+            known = sorted(q.id for q in self.config.queues.values() if q.kind is kind)
+            raise NotFound(f"no {kind.value} queue {queue_id!r} (known: {', '.join(known) or 'none'})")
+        return queue
+
+    def _agent(self, agent_id: str) -> str:
+        if agent_id not in self.config.agents:
+            raise NotFound(f"no agent {agent_id!r}")
+        return agent_id
+
+    def _conversation(self, cid: str) -> Any:
+        conv = self.router.conversations.get(cid)
+        if conv is None:
+            raise NotFound(f"no open conversation {cid!r}")
+        return conv
+
+    def _holder(self, cid: str, agent_id: str, offered_ok: bool) -> None:
+        conv = self._conversation(cid)
+        self._agent(agent_id)
+        if conv.agent == agent_id or (offered_ok and agent_id in conv.offered):
+            return
+        if conv.agent:
+            raise Refused(f"taken by {conv.agent}")
+        raise Refused(f"not offered to {agent_id}")
+
+    async def _taken(self, item_id: str) -> bool:
+        if item_id in self._seen:
+            return True
+        self._seen.add(item_id)  # before the await: the same item twice at once is taken once
+        if await asyncio.to_thread(self.history.exists, [item_id]):
+            return True
+        return False
+
+    async def _owner(self, client: str, queue_id: str) -> str | None:
+        lookup = getattr(self.crm, "owner_for", None)
+        identity = parse_client(client, self.region)
+        if lookup is None or identity is None:
+            return None
+        try:
+            owner = await lookup(identity, queue=queue_id, budget_s=self.owner_budget_s)
+        except Exception:
+            log.exception("channels.owner_lookup_failed")
+            return None
+        return owner if isinstance(owner, str) else None
+
+    def _line(self, item_id: str, kind: str, **detail: Any) -> None:
+        self._batch.lines.append(Line(item_id, self.clock.now(), kind, detail))
+        self._wake.set()
+
+    def _agent_event(self, event: ConversationEvent, kind: str, by: str | None, **detail: Any) -> None:
+        agent_id = getattr(event, "agent_id")  # noqa: B009 - every agent event has one
+        self._line(f"agent:{agent_id}", kind, by=by or agent_id, **detail)
+        self.handle(event)
+
+
+def _plain(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-able detail (sets from the core become sorted lists)."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, set | frozenset):
+            return sorted(map(plain, value))
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return {str(k): plain(v) for k, v in detail.items()}
+
+
+def _safely(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("channels.listener_failed")

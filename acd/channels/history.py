@@ -1,0 +1,198 @@
+"""The other channels' history, in the call history's database (SQLite or PostgreSQL).
+
+Own tables next to ``calls`` (``acd.store``), float epoch seconds in every time column:
+
+- ``channel_items``: one row per chat conversation, e-mail or form submission, kept
+  current from its timeline (queue, client, who has it, open or closed);
+- ``channel_events``: every line of every item's timeline (the core's
+  ``TimelineRecord`` plus messages and the agents' own steps, under ``agent:<id>``);
+- ``channel_alerts``: supervisor alerts ("nobody_available", "recovered");
+- ``channel_router_state``: the conversation router's snapshot, so that a restart keeps
+  every open conversation, line and idle deadline.
+
+``ChannelHistory`` is blocking and thread-safe (one session per call): the ``Desk``
+calls it from worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Double, Engine, Index, Integer, String, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+ITEM_ID_MAX = 255  # a Message-ID may be long; longer ids are refused at the door
+EventId = BigInteger().with_variant(Integer(), "sqlite")
+
+OPEN, CLOSED = "open", "closed"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {float: Double, dict[str, Any]: JSON}
+
+
+class ItemRow(Base):
+    __tablename__ = "channel_items"
+    __table_args__ = (Index("ix_channel_items_agent_status", "agent_id", "status"),)
+
+    item_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # chat | email | form
+    queue_id: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str] = mapped_column(String(320), default="")
+    agent_id: Mapped[str | None] = mapped_column(String(64))  # who has it (accepted / assigned)
+    status: Mapped[str] = mapped_column(String(8), default=OPEN)
+    created_at: Mapped[float] = mapped_column(index=True)
+    updated_at: Mapped[float]
+    closed_at: Mapped[float | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # subject, form fields...
+
+
+class EventRow(Base):
+    __tablename__ = "channel_events"
+    __table_args__ = (Index("ix_channel_events_item_id_id", "item_id", "id"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX))
+    at: Mapped[float]
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AlertRow(Base):
+    __tablename__ = "channel_alerts"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    queue_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[float] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RouterStateRow(Base):
+    __tablename__ = "channel_router_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    saved_at: Mapped[float]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One timeline line to write."""
+
+    item_id: str
+    at: float
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    item_id: str
+    kind: str
+    queue_id: str
+    client: str
+    at: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one write carries: all in one transaction."""
+
+    items: list[NewItem] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    alerts: list[Line] = field(default_factory=list)  # item_id holds the queue id
+    snapshot: dict[str, Any] | None = None
+    snapshot_at: float = 0.0
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.lines or self.alerts or self.snapshot is not None)
+
+
+class ChannelHistory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create_all(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    # -------------------------------------------------------------- writes
+    def write(self, batch: Batch) -> None:
+        with Session(self.engine) as session, session.begin():
+            items: dict[str, ItemRow] = {}
+            for new in batch.items:
+                row = session.get(ItemRow, new.item_id)
+                if row is None:
+                    row = ItemRow(item_id=new.item_id, kind=new.kind, queue_id=new.queue_id, client=new.client,
+                                  agent_id=None, status=OPEN, created_at=new.at, updated_at=new.at,
+                                  closed_at=None, detail=new.detail)
+                    session.add(row)
+                items[new.item_id] = row
+            for line in batch.lines:
+                session.add(EventRow(item_id=line.item_id, at=line.at, kind=line.kind, detail=line.detail))
+                row = items.get(line.item_id) or session.get(ItemRow, line.item_id)
+                if row is not None:
+                    items[line.item_id] = row
+                    _follow(row, line)
+            for alert in batch.alerts:
+                session.add(AlertRow(queue_id=alert.item_id, at=alert.at, kind=alert.kind, detail=alert.detail))
+            if batch.snapshot is not None:
+                state = session.get(RouterStateRow, "conversations")
+                if state is None:
+                    session.add(RouterStateRow(name="conversations", saved_at=batch.snapshot_at, data=batch.snapshot))
+                else:
+                    state.saved_at, state.data = batch.snapshot_at, batch.snapshot
+
+    # -------------------------------------------------------------- reads
+    def snapshot(self) -> dict[str, Any] | None:
+        with Session(self.engine) as session:
+            row = session.get(RouterStateRow, "conversations")
+            return None if row is None else dict(row.data)
+
+    def timeline(self, item_id: str) -> list[dict[str, Any]]:
+        stmt = select(EventRow).where(EventRow.item_id == item_id).order_by(EventRow.id)
+        with Session(self.engine) as session:
+            return [{"at": r.at, "kind": r.kind, **r.detail} for r in session.scalars(stmt)]
+
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        with Session(self.engine) as session:
+            row = session.get(ItemRow, item_id)
+            return None if row is None else _item(row)
+
+    def exists(self, item_ids: Sequence[str]) -> set[str]:
+        with Session(self.engine) as session:
+            return set(session.scalars(select(ItemRow.item_id).where(ItemRow.item_id.in_(list(item_ids)))))
+
+    def open_items(self, agent_id: str, kinds: Sequence[str] = ("email", "form")) -> list[dict[str, Any]]:
+        stmt = (select(ItemRow).where(ItemRow.agent_id == agent_id, ItemRow.status == OPEN, ItemRow.kind.in_(kinds))
+                .order_by(ItemRow.created_at, ItemRow.item_id))
+        with Session(self.engine) as session:
+            return [_item(r) for r in session.scalars(stmt)]
+
+    def alerts(self, limit: int = 100) -> list[dict[str, Any]]:
+        stmt = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
+        with Session(self.engine) as session:
+            return [{"queue": r.queue_id, "at": r.at, "kind": r.kind, **r.detail} for r in session.scalars(stmt)]
+
+
+def _follow(row: ItemRow, line: Line) -> None:
+    """Keep the item row current from its timeline."""
+    row.updated_at = line.at
+    detail = line.detail
+    if line.kind in ("accepted", "assigned"):
+        row.agent_id = detail.get("agent")
+    elif line.kind in ("returned_to_queue", "transferred", "waiting"):
+        row.agent_id = None
+        if line.kind == "transferred" and detail.get("to_queue"):
+            row.queue_id = detail["to_queue"]
+    elif line.kind == "closed":
+        row.status, row.closed_at = CLOSED, line.at
+
+
+def _item(row: ItemRow) -> dict[str, Any]:
+    return {"id": row.item_id, "kind": row.kind, "queue": row.queue_id, "client": row.client,
+            "agent": row.agent_id, "status": row.status, "created_at": row.created_at,
+            "updated_at": row.updated_at, "closed_at": row.closed_at, "detail": row.detail}

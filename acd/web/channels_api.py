@@ -1,0 +1,288 @@
+"""REST API of the other channels: chats, e-mails, CRM forms, agents' work time.
+
+``channels_router(desk)`` returns an ``APIRouter`` for ``create_app(ctx, routers=[...])``.
+Everything is under ``/api/channels``:
+
+inbound (integrations, with an API token user holding the channel's permission)
+  POST /inbound/chat     {queue, client, text}            -> conversation id
+  POST /inbound/email    {queue, message_id, sender, subject, body}
+  POST /inbound/form     {form, fields, submission_id?}
+conversations ("open_channels")
+  POST /conversations/{id}/accept | answer {text} | reject | close | transfer {to_agent | to_queue}
+  GET  /conversations/{id}           GET /conversations/{id}/timeline (also e-mails, forms)
+agents ("open_channels")
+  POST /agents/{id}/clock-in | clock-out | break/start | break/end | breaks {starts_at, ends_at} | presence
+  GET  /agents/{id}/work-state       GET /agents/{id}/queue        GET /agents/{id}/timeline
+queues and supervisors
+  GET  /queues/{id}/waiting          GET /alerts
+
+Who may do what: the permission of the channel (``open_channels``, ``email``,
+``crm_forms``); a user who is an agent (``user.agent_id``) acts only for themself and
+only on conversations offered to or held by them, unless they also have the
+``agents`` permission (supervisors), who may act for anyone.
+
+Bad input gets a 4xx and changes nothing: the body is read with a size limit (413
+past ``MAX_BODY``), validated (422), then the desk checks queue, agent and state
+(404, 403, 409) before it feeds the router.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..channels.desk import Desk, DeskError
+from .security import User, require
+
+MAX_BODY = 256 * 1024  # bytes of one request body
+TEXT_MAX = 64 * 1024  # characters of one chat message
+
+OPEN_CHANNELS, EMAIL, CRM_FORMS, SUPERVISE = "open_channels", "email", "crm_forms", "agents"
+
+M = TypeVar("M", bound=BaseModel)
+
+# module level: the endpoints' annotations are strings resolved against this module
+ChatUser = Annotated[User, Depends(require(OPEN_CHANNELS))]
+EmailUser = Annotated[User, Depends(require(EMAIL))]
+FormUser = Annotated[User, Depends(require(CRM_FORMS))]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ChatIn(_Body):
+    queue: str = Field(min_length=1, max_length=64)
+    client: str = Field(min_length=1, max_length=320, description='e.g. "telegram:123456789"')
+    text: str = Field(default="", max_length=TEXT_MAX)
+
+
+class EmailIn(_Body):
+    queue: str = Field(min_length=1, max_length=64)
+    message_id: str = Field(min_length=1, max_length=240)
+    sender: str = Field(min_length=3, max_length=320)
+    subject: str = Field(default="", max_length=998)
+    body: str = ""
+
+
+class FormIn(_Body):
+    form: str = Field(min_length=1, max_length=64, description="the form's channel queue id")
+    fields: dict[str, str] = Field(max_length=200)
+    submission_id: str | None = Field(default=None, max_length=128)
+
+
+class ActAs(_Body):
+    agent_id: str | None = None  # supervisors act for this agent; agents act for themselves
+
+
+class AnswerIn(ActAs):
+    text: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class TransferIn(_Body):
+    to_agent: str | None = None
+    to_queue: str | None = None
+
+
+class BreakIn(_Body):
+    starts_at: float
+    ends_at: float
+
+
+class PresenceIn(_Body):
+    online: bool
+
+
+async def _read(request: Request, model: type[M]) -> M:
+    """The JSON body as ``model``: 413 past MAX_BODY (read no further), 422 when malformed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks) or b"{}"
+    try:
+        return model.model_validate(json.loads(raw))
+    except (ValueError, UnicodeDecodeError) as e:
+        errors = e.errors(include_url=False, include_input=False) if isinstance(e, ValidationError) \
+            else [{"msg": "not a JSON body"}]
+        raise HTTPException(422, errors) from None
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+def channels_router(desk: Desk) -> APIRouter:
+    api = APIRouter(prefix="/api/channels", tags=["channels"])
+
+    def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DeskError as e:
+            raise HTTPException(e.status, str(e)) from None
+
+    async def run_async(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except DeskError as e:
+            raise HTTPException(e.status, str(e)) from None
+
+    def supervises(user: User) -> bool:
+        return user.agent_id is None or user.can(SUPERVISE)
+
+    def acting_agent(user: User, asked: str | None) -> str:
+        """The agent a request acts for: the user themself, or anyone for a supervisor."""
+        if asked and asked != user.agent_id and not user.can(SUPERVISE):
+            raise HTTPException(403, "agents act only for themselves")
+        agent_id = asked or user.agent_id
+        if not agent_id:
+            raise HTTPException(422, "agent_id: required (this user is not an agent)")
+        return agent_id
+
+    def own_conversation(user: User, cid: str) -> None:
+        if desk.router.conversations.get(cid) is None:
+            raise HTTPException(404, f"no open conversation {cid!r}")
+        if not user.can(SUPERVISE) and user.agent_id not in desk.holders(cid):
+            raise HTTPException(403, "not your conversation")
+
+    def for_agent(user: User, agent_id: str) -> None:
+        if agent_id != user.agent_id and not user.can(SUPERVISE):
+            raise HTTPException(403, "agents see and change only their own work time and queue")
+
+    # ---------------------------------------------------------------- inbound
+    @api.post("/inbound/chat", status_code=202, openapi_extra=_schema(ChatIn),
+              summary="A client's message in an open channel (opens a conversation when none is open)")
+    async def inbound_chat(request: Request, user: ChatUser) -> dict[str, Any]:
+        body = await _read(request, ChatIn)
+        cid, new = await run_async(desk.chat_message, body.queue, body.client, body.text)
+        return {"conversation_id": cid, "new": new}
+
+    @api.post("/inbound/email", status_code=202, openapi_extra=_schema(EmailIn),
+              summary="An e-mail for a mailbox queue (the same Message-ID is taken once)")
+    async def inbound_email(request: Request, user: EmailUser) -> dict[str, Any]:
+        body = await _read(request, EmailIn)
+        item_id, duplicate = await run_async(desk.email_received, body.queue, body.message_id, body.sender,
+                                             body.subject, body.body)
+        return {"item_id": item_id, "duplicate": duplicate}
+
+    @api.post("/inbound/form", status_code=202, openapi_extra=_schema(FormIn),
+              summary="A CRM web form submission")
+    async def inbound_form(request: Request, user: FormUser) -> dict[str, Any]:
+        body = await _read(request, FormIn)
+        item_id, duplicate = await run_async(desk.form_submitted, body.form, body.fields, body.submission_id)
+        return {"item_id": item_id, "duplicate": duplicate}
+
+    # ---------------------------------------------------------------- conversations
+    @api.post("/conversations/{cid}/accept", openapi_extra=_schema(ActAs))
+    async def accept(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
+        agent_id = acting_agent(user, (await _read(request, ActAs)).agent_id)
+        run(desk.accept, cid, agent_id)
+        return {"conversation": desk.conversation(cid)}
+
+    @api.post("/conversations/{cid}/answer", openapi_extra=_schema(AnswerIn))
+    async def answer(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
+        body = await _read(request, AnswerIn)
+        run(desk.answer, cid, acting_agent(user, body.agent_id), body.text)
+        return {"conversation": desk.conversation(cid)}
+
+    @api.post("/conversations/{cid}/reject", openapi_extra=_schema(ActAs))
+    async def reject(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
+        agent_id = acting_agent(user, (await _read(request, ActAs)).agent_id)
+        run(desk.reject, cid, agent_id)
+        return {"conversation": desk.conversation(cid)}
+
+    @api.post("/conversations/{cid}/close")
+    async def close(cid: str, user: ChatUser) -> dict[str, Any]:
+        own_conversation(user, cid)
+        by = "agent" if user.agent_id in desk.holders(cid) else "supervisor"
+        run(desk.close_conversation, cid, by)
+        return {"closed": cid}
+
+    @api.post("/conversations/{cid}/transfer", openapi_extra=_schema(TransferIn))
+    async def transfer(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
+        body = await _read(request, TransferIn)
+        own_conversation(user, cid)
+        run(desk.transfer, cid, user.agent_id or user.username, body.to_agent, body.to_queue)
+        return {"conversation": desk.conversation(cid)}
+
+    @api.get("/conversations/{cid}")
+    async def conversation(cid: str, user: ChatUser) -> dict[str, Any]:
+        own_conversation(user, cid)
+        return desk.conversation(cid) or {}
+
+    @api.get("/conversations/{item_id:path}/timeline", summary="Every step of a conversation, e-mail or form")
+    async def timeline(item_id: str, user: ChatUser) -> dict[str, Any]:
+        if not supervises(user) and user.agent_id not in desk.holders(item_id):
+            item = await desk.item(item_id)
+            if item is None or item["agent"] != user.agent_id:
+                raise HTTPException(403, "not your conversation")
+        lines = await desk.timeline(item_id)
+        if not lines:
+            raise HTTPException(404, f"no conversation or item {item_id!r}")
+        return {"id": item_id, "item": await desk.item(item_id), "timeline": lines}
+
+    # ---------------------------------------------------------------- agents
+    def agent_step(path: str, step: Callable[..., None], summary: str) -> None:
+        @api.post(f"/agents/{{agent_id}}/{path}", summary=summary, name=f"agent_{path}")
+        async def act(agent_id: str, user: ChatUser) -> dict[str, Any]:
+            for_agent(user, agent_id)
+            run(step, agent_id, by=user.username)
+            return desk.work_state(agent_id)
+
+    agent_step("clock-in", desk.clock_in, "Clock in: work from now (within the working hours)")
+    agent_step("clock-out", desk.clock_out, "Clock out: pending offers go to colleagues")
+    agent_step("break/start", desk.start_break, "Start a break")
+    agent_step("break/end", desk.end_break, "End a break: waiting conversations come at once")
+
+    @api.post("/agents/{agent_id}/breaks", openapi_extra=_schema(BreakIn), summary="Schedule a one-off break")
+    async def schedule_break(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
+        body = await _read(request, BreakIn)
+        for_agent(user, agent_id)
+        run(desk.schedule_break, agent_id, body.starts_at, body.ends_at, by=user.username)
+        return desk.work_state(agent_id)
+
+    @api.post("/agents/{agent_id}/presence", openapi_extra=_schema(PresenceIn))
+    async def presence(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
+        body = await _read(request, PresenceIn)
+        for_agent(user, agent_id)
+        run(desk.set_presence, agent_id, body.online, by=user.username)
+        return desk.work_state(agent_id)
+
+    @api.get("/agents/{agent_id}/work-state")
+    async def work_state(agent_id: str, user: ChatUser) -> dict[str, Any]:
+        for_agent(user, agent_id)
+        return dict(run(desk.work_state, agent_id))
+
+    @api.get("/agents/{agent_id}/queue", summary="The agent's open conversations, e-mails and forms")
+    async def agent_queue(agent_id: str, user: ChatUser) -> dict[str, Any]:
+        for_agent(user, agent_id)
+        return dict(await run_async(desk.agent_queue, agent_id))
+
+    @api.get("/agents/{agent_id}/timeline", summary="Clock-ins, breaks and work-state changes")
+    async def agent_timeline(agent_id: str, user: ChatUser) -> dict[str, Any]:
+        for_agent(user, agent_id)
+        run(desk.work_state, agent_id)  # 404 for an unknown agent
+        return {"agent": agent_id, "timeline": await desk.timeline(f"agent:{agent_id}")}
+
+    # ---------------------------------------------------------------- queues and supervisors
+    @api.get("/queues/{queue_id}/waiting", summary="The chat queue's waiting line, first in first")
+    async def waiting(queue_id: str, user: ChatUser) -> dict[str, Any]:
+        return {"queue": queue_id, "waiting": run(desk.waiting, queue_id)}
+
+    @api.get("/alerts", summary="Supervisor alerts: queues where nobody can take waiting conversations")
+    async def alerts(user: ChatUser, limit: int = 100) -> dict[str, Any]:
+        if not supervises(user):
+            raise HTTPException(403, "alerts are for supervisors")
+        return {"alerts": list(desk.alerts)[-max(1, min(limit, 1000)):][::-1]}
+
+    return api
