@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Double, Engine, Index, Integer, String, select
+from sqlalchemy import JSON, BigInteger, Double, Engine, Index, Integer, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 ITEM_ID_MAX = 255  # a Message-ID may be long; longer ids are refused at the door
@@ -171,6 +171,12 @@ class ChannelHistory:
                 .order_by(ItemRow.created_at, ItemRow.item_id))
         with Session(self.engine) as session:
             return [_item(r) for r in session.scalars(stmt)]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (checks and tests)."""
+        with Session(self.engine) as session:
+            return {table.__tablename__: session.scalar(select(func.count()).select_from(table)) or 0
+                    for table in (ItemRow, EventRow, AlertRow)}
 
     def alerts(self, limit: int = 100) -> list[dict[str, Any]]:
         stmt = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
