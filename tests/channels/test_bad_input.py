@@ -94,7 +94,7 @@ async def test_reads_are_refused_the_same_way(db_url: str, path: str, user: str 
 
 async def test_an_oversized_body_without_a_length_is_cut_off_while_read(db_url: str) -> None:
     async with Service(CONFIG, db_url, FakeClock()) as svc:
-        def chunks():  # type: ignore[no-untyped-def]
+        async def chunks():  # type: ignore[no-untyped-def]
             yield b'{"queue": "telegram", "client": "tg:1", "text": "'
             for _ in range(MAX_BODY // 4096 + 2):
                 yield b"x" * 4096
