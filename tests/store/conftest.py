@@ -1,19 +1,38 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from acd.core.commands import Record
 from acd.store import Store
+from acd.store.models import Base
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'history.db'}"
+# The store runs on SQLite by default and on PostgreSQL in production: every store test
+# runs on SQLite, and on PostgreSQL too where ACD_TEST_POSTGRES_URL names an empty
+# database (.ci/run installs and starts one).
+POSTGRES_URL = os.environ.get("ACD_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'history.db'}"
+        return
+    engine = create_engine(POSTGRES_URL)
+    Base.metadata.drop_all(engine)  # every test starts from an empty database
+    engine.dispose()
+    yield POSTGRES_URL
+    engine = create_engine(POSTGRES_URL)
+    Base.metadata.drop_all(engine)
+    engine.dispose()
 
 
 @pytest.fixture
