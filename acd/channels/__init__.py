@@ -3,13 +3,11 @@ pure conversation core (``acd.core.conversations``).
 
 Wiring, in the service's one TaskGroup::
 
-    desk = Desk(settings.conversations(), store.engine, clock, crm=crm_feed,
-                calendar=WorkCalendar(clock))
+    desk = Desk.from_settings(settings, store.engine, clock, crm=crm_feed, calendar=WorkCalendar(clock))
     desk.on_work_state.append(lambda agent, working, reason: ...)   # telephony
-    pollers = mailbox_pollers(settings, desk, clock)
     app = create_app(ctx, routers=[channels_router(desk)])
-    tg.create_task(desk.run()); for p in pollers: tg.create_task(p.run())
-    ... on stop: await desk.close()
+    tg.create_task(desk.run())            # restores, writes history, polls the mailboxes
+    ... on stop: await desk.close()       # run() returns
 """
 
 from __future__ import annotations

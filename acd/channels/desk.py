@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -64,6 +64,10 @@ from ..crm.identity import InvalidIdentity, normalise_email, parse_client
 from ..timers import Timers
 from .history import ITEM_ID_MAX, Batch, ChannelHistory, Line, NewItem
 from .work_calendar import WorkCalendar
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from .mailbox import MailboxPoller
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +138,7 @@ class Desk:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._started = False
+        self.pollers: list[MailboxPoller] = []  # run by ``run``; see ``from_settings``
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -154,10 +159,32 @@ class Desk:
         if self.calendar is not None:
             self.calendar.start()
 
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine, clock: Clock, *, crm: CrmHook | None = None,
+                      calendar: WorkCalendar | None = None, region: str = "DE") -> Desk:
+        """A desk for the configuration's channels, with an IMAP poller per mailbox
+        that has ``[channels.imap]`` (``run`` runs them)."""
+        from .mailbox import MailboxPoller
+
+        desk = cls(settings.conversations(), engine, clock, crm=crm, calendar=calendar, region=region)
+        sleeper = clock if hasattr(clock, "sleep") else None
+        desk.pollers = [MailboxPoller(desk, c.id, c.imap, sleeper)  # type: ignore[arg-type]
+                        for c in settings.channels if c.imap is not None]
+        return desk
+
     async def run(self) -> None:
-        """The desk's writer (and, from ``acd.channels.mailbox``, pollers added to
-        ``tasks``) until ``close``."""
+        """Until ``close``: restore (``start``), then write changes as they come, and
+        poll the mailboxes. For the service's TaskGroup."""
         await self.start()
+        async with asyncio.TaskGroup() as tasks:
+            polling = [tasks.create_task(p.run(), name=f"imap {p.queue_id}") for p in self.pollers]
+            try:
+                await self._write_until_closed()
+            finally:
+                for task in polling:
+                    task.cancel()
+
+    async def _write_until_closed(self) -> None:
         while not self._closing.is_set():
             closing = asyncio.ensure_future(self._closing.wait())
             woken = asyncio.ensure_future(self._wake.wait())

@@ -145,3 +145,29 @@ async def test_a_mailbox_without_its_password_in_the_environment_fetches_nothing
     poller = MailboxPoller(object(), "mail", imap)  # type: ignore[arg-type]
     assert await poller.poll_once() == 0
     assert "channels.imap_password_missing" in caplog.text
+
+
+async def test_the_running_desk_polls_its_mailboxes_until_closed(db_url: str, imap_server: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from acd.channels import Desk
+    from acd.clock import Clock
+    from acd.store import make_engine
+
+    server, port = imap_server
+    monkeypatch.setenv("ACD_TEST_IMAP_PASSWORD", "imap-secret")
+    imap = {"host": "127.0.0.1", "port": port, "ssl": False, "username": "sales@example.com",
+            "password_env": "ACD_TEST_IMAP_PASSWORD", "poll_seconds": 5}
+    engine = make_engine(db_url)
+    desk = Desk.from_settings(settings({**MAILBOX, "imap": imap}), engine, Clock(speed=100.0))
+    [poller] = desk.pollers
+    poller.search = ("UNKEYWORD", "\\Seen")
+    running = asyncio.create_task(desk.run())
+    server.receive(Mail.create(["sales@example.com"], mail_from="ann@x.org", subject="Hi", message_id="hi@x.org"))
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if await desk.item("email:hi@x.org"):
+            break
+    assert (await desk.item("email:hi@x.org"))["agent"] == "anna"  # type: ignore[index]
+    await desk.close()
+    await asyncio.wait_for(running, timeout=5)
+    engine.dispose()
