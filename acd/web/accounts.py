@@ -188,6 +188,12 @@ class Accounts:
             row = s.get(UserRow, user_id)
             return _user(row) if row is not None and row.active else None
 
+    def user_any(self, user_id: int) -> tuple[User, bool] | None:
+        """A user, active or not, with whether the account is active."""
+        with self.session() as s:
+            row = s.get(UserRow, user_id)
+            return None if row is None else (_user(row), row.active)
+
     def users(self) -> list[tuple[User, bool]]:
         """Every user with whether the account is active."""
         with self.session() as s:

@@ -1,24 +1,40 @@
-"""The FastAPI application: pages from webui/, the REST API, live server-sent events."""
+"""The FastAPI application: pages from webui/, the REST API, live server-sent events.
+
+Every page has its REST twin under /api (documented at /docs). Who may see and change
+what is decided by ``security.py``; the areas live in their own modules:
+``users.py`` (sign-in, users, tokens, audit), ``telephony.py`` (queue groups,
+numbers), ``agents.py``, ``calls.py`` (history, missed calls), ``outbox.py`` (CRM).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from ..clock import Clock
+from ..config import Settings
 from ..distributor import Distributor
 from ..live import agents_now, calls_now
+from . import agents, calls, outbox, telephony, users
+from .accounts import Accounts
+from .audit import AuditLog
 from .live_feed import LiveFeed
+from .pages import WEBUI, Pages
+from .security import SignedIn, User, require, use_accounts
+from .settings_changes import SettingsChanges
 
-WEBUI = Path(__file__).resolve().parents[2] / "webui"
+__all__ = ["WEBUI", "WebContext", "create_app"]
+
+
+def _not_available(call_id: str, agent_id: str) -> str | None:
+    return "not available"
 
 
 @dataclass
@@ -28,34 +44,98 @@ class WebContext:
     feed: LiveFeed
     store: Any = None  # acd.store history, when there is one
     extra: dict[str, Any] = field(default_factory=dict)
+    # the configuration: read, apply live, and (when set) the TOML file to write back
+    settings: Callable[[], Settings] | None = None
+    apply_settings: Callable[[Settings], None] | None = None
+    config_path: Path | None = None
+    # take a call ringing in a pickup group to this agent's phone: None = accepted, else why not
+    intercept: Callable[[str, str], str | None] = _not_available
+    # users, sessions and tokens: by default in the store's database (in memory without one)
+    accounts: Accounts | None = None
+    crm: Any = None  # acd.crm.CrmFeed (or the CRM's engine), for the outbox page
 
     def live(self) -> dict[str, Any]:
         now = self.clock.now()
         router = self.distributor.router
         return {"calls": calls_now(router, now), "agents": agents_now(router, now)}
 
+    def groups_of(self, agent_id: str) -> list[str]:
+        """The queue groups that list this agent (as the router has them now)."""
+        groups = self.distributor.router.config.groups
+        return [g.id for g in groups.values() if agent_id in g.members]
+
+    def group_names(self) -> list[tuple[str, str]]:
+        return [(g.id, g.name) for g in self.distributor.router.config.groups.values()]
+
+    def live_for(self, user: User) -> dict[str, Any]:
+        """The live picture this user may see, with what they may do about each call."""
+        data = self.live()
+        mine = set(self.groups_of(user.agent_id)) if user.agent_id else set()
+        if not (user.can("telephony") or user.can("agents")):
+            data["calls"] = [c for c in data["calls"] if c["group"] in mine or user.agent_id == c["agent"]]
+            data["agents"] = [a for a in data["agents"] if a["id"] == user.agent_id]
+        for c in data["calls"]:
+            c["can_intercept"] = bool(
+                user.agent_id and c["allow_pickup"] and c["ringing"] and c["agent"] is None
+                and c["group"] in mine and user.agent_id not in c["ringing"]
+            )
+        data["me"] = {"username": user.username, "agent_id": user.agent_id}
+        return data
+
 
 def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The application; ``routers`` are the other channels' and integrations' APIs."""
     app = FastAPI(title="acd", version="0.1.0", summary="Automatic Call Distributor for Asterisk")
     app.state.ctx = ctx
-    templates = Jinja2Templates(directory=str(WEBUI / "templates"))
+    if ctx.accounts is None:
+        engine = getattr(ctx.store, "engine", None)
+        ctx.accounts = Accounts(engine) if engine is not None else Accounts.in_memory()
+    use_accounts(app, ctx.accounts)
+    audit = AuditLog(ctx.accounts.engine)
+    app.state.audit = audit
+    changes = SettingsChanges(ctx.settings, ctx.apply_settings, ctx.config_path, audit)
+    app.state.settings_changes = changes
+    pages = Pages(app)
+    app.state.pages = pages
+    pages.install_error_pages()
     app.mount("/static", StaticFiles(directory=str(WEBUI / "static")), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def live_page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "live.html", {"page": "live"})
+    async def live_page(request: Request, user: SignedIn) -> HTMLResponse:
+        return pages.render(request, "live.html", {"page": "live"})
 
-    @app.get("/api/live", tags=["live"], summary="Calls and agents right now")
-    async def live() -> dict[str, Any]:
-        return ctx.live()
+    @app.get("/api/live", tags=["live"], summary="Calls and agents right now (an agent: their own groups' calls)")
+    async def live(user: SignedIn) -> dict[str, Any]:
+        return ctx.live_for(user)
 
     @app.get("/api/live/stream", tags=["live"], response_class=EventSourceResponse,
              summary="The live picture, sent again on every change (server-sent events)")
-    async def live_stream():  # type: ignore[no-untyped-def]
+    async def live_stream(user: SignedIn):  # type: ignore[no-untyped-def]
         async for _ in ctx.feed.changes():
-            yield ctx.live()
+            yield ctx.live_for(user)
 
+    @app.post("/api/live/calls/{call_id}/intercept", tags=["live"],
+              summary="Take a call ringing in a pickup group to your own phone; 409 with the reason if refused")
+    async def intercept(call_id: str, user: Annotated[User, Depends(require(None))]) -> dict[str, Any]:
+        if not user.agent_id:
+            raise HTTPException(403, "your account is not linked to an agent's phone")
+        call = next((c for c in ctx.live()["calls"] if c["call_id"] == call_id), None)
+        if call is None:
+            raise HTTPException(404, "no such call ringing now")
+        if call["group"] not in ctx.groups_of(user.agent_id):
+            raise HTTPException(403, "you are not a member of this call's queue group")
+        if not call["allow_pickup"]:
+            raise HTTPException(409, "this queue group does not allow pickup")
+        refusal = ctx.intercept(call_id, user.agent_id)
+        if refusal is not None:
+            raise HTTPException(409, refusal)
+        return {"call_id": call_id, "agent_id": user.agent_id, "accepted": True}
+
+    app.include_router(users.router(ctx.accounts, audit, pages))
+    app.include_router(telephony.router(changes, pages))
+    app.include_router(agents.router(changes, pages))
+    app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of), pages, ctx.group_names))
+    app.include_router(outbox.router(ctx.crm, pages))
     for router in routers:
         app.include_router(router)
     return app

@@ -8,6 +8,26 @@
     if (cls) td.className = cls;
     return td;
   }
+  const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const said = document.getElementById("live-said");
+  // "Intercept": take a call ringing a colleague in a pickup group to my own phone
+  function interceptButton(td, c) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "intercept";
+    button.textContent = "Intercept";
+    button.setAttribute("aria-label", `Intercept the call from ${c.caller_number}`);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const r = await fetch(`/api/live/calls/${encodeURIComponent(c.call_id)}/intercept`,
+        { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
+      const body = await r.json().catch(() => ({}));
+      said.textContent = r.ok ? `Taking the call from ${c.caller_number} to your phone…`
+        : `Could not intercept: ${typeof body.detail === "string" ? body.detail : r.status}`;
+      button.disabled = false;
+    });
+    td.append(" ", button);
+  }
   function render(data) {
     const calls = document.querySelector("#calls tbody");
     calls.replaceChildren();
@@ -25,7 +45,7 @@
       cell(row, c.phase, "state state-" + c.phase);
       const ringing = cell(row, c.ringing.join(", ") + (c.dialling.length ? ` (dialling ${c.dialling.join(", ")})` : ""));
       ringing.className = "ringing";
-      if (window.acdIntercept && c.allow_pickup && c.ringing.length) window.acdIntercept(ringing, c);
+      if (c.can_intercept) interceptButton(ringing, c);
       cell(row, c.agent);
       cell(row, `${Math.round(c.waited_s)} s`);
     }

@@ -1,0 +1,93 @@
+"""Agents (``agents`` permission): who they are on the phones. Pages and API.
+
+Like groups, an agent is edited as a whole and the whole settings are validated;
+settings the form does not show (an agent's work time, say) are kept as they were.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ..config import ConfigError
+from . import config_routes as cr
+from .pages import Pages
+from .security import User, require
+from .settings_changes import SettingsChanges, field_errors
+
+ManageAgents = Annotated[User, Depends(require("agents"))]
+
+FORM_FIELDS = ("name", "endpoint", "extension", "mobile", "mailbox")
+
+
+def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/api/agents", tags=["agents"], summary="Agents as configured")
+    def list_agents(user: ManageAgents) -> list[dict[str, Any]]:
+        return cr.items(changes, "agents")
+
+    @r.get("/api/agents/{agent_id}", tags=["agents"], summary="One agent")
+    def get_agent(agent_id: str, user: ManageAgents) -> dict[str, Any]:
+        return cr.find(changes, "agents", agent_id)
+
+    @r.put("/api/agents/{agent_id}", tags=["agents"], summary="Create or replace an agent; 422 names each bad item")
+    async def put_agent(agent_id: str, user: ManageAgents, body: Annotated[dict[str, Any], Body(examples=[{
+            "name": "Anna Berg", "endpoint": "PJSIP/101", "mobile": "+4915112345601"}])]) -> Any:
+        new_list, _ = cr.replaced(cr.items(changes, "agents"), agent_id, {**body, "id": agent_id})
+        return cr.api_save(changes, user, "agents", new_list, action="agent saved", target=f"agent:{agent_id}",
+                           result=lambda s: cr.find(changes, "agents", agent_id))
+
+    @r.delete("/api/agents/{agent_id}", status_code=204, response_model=None, tags=["agents"],
+              summary="Delete an agent (refused while a group lists them)")
+    async def delete_agent(agent_id: str, user: ManageAgents) -> Any:
+        cr.find(changes, "agents", agent_id)
+        new_list, _ = cr.replaced(cr.items(changes, "agents"), agent_id, None)
+        return cr.api_save(changes, user, "agents", new_list, action="agent deleted", target=f"agent:{agent_id}",
+                           result=lambda s: Response(status_code=204))
+
+    def page(request: Request, agent: dict[str, Any] | None = None, *, new: bool = False,
+             errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+        return pages.render(request, "agents.html", {
+            "page": "agents", "agents": cr.items(changes, "agents"), "agent": agent, "new": new,
+            "errors": errors or {}}, status_code=status_code)
+
+    @r.get("/agents", response_class=HTMLResponse, include_in_schema=False)
+    def agents_page(request: Request, user: ManageAgents, edit: str | None = None) -> HTMLResponse:
+        if edit == "":
+            return page(request, {"id": ""}, new=True)
+        return page(request, cr.find(changes, "agents", edit) if edit else None)
+
+    @r.post("/agents", include_in_schema=False)
+    async def agents_form(request: Request, user: ManageAgents) -> Response:
+        form = await request.form()
+        agent_id = str(form.get("id", "")).strip()
+        current_list = cr.items(changes, "agents")
+        existing = next((a for a in current_list if a["id"] == agent_id), None)
+        new = form.get("new") == "1"
+        if form.get("action") == "delete" and existing is not None:
+            new_list, index, action = cr.replaced(current_list, agent_id, None)[0], -1, "agent deleted"
+            agent = existing
+        else:
+            if new and existing is not None:
+                return page(request, {"id": agent_id}, new=True, errors={"id": f'"{agent_id}" is already used'},
+                            status_code=422)
+            agent = {**(existing or {}), "id": agent_id}
+            for key in FORM_FIELDS:
+                value = str(form.get(key, "")).strip()
+                if value:
+                    agent[key] = value
+                else:
+                    agent.pop(key, None)
+            new_list, index = cr.replaced(current_list, agent_id, agent)
+            action = "agent saved"
+        try:
+            cr.save(changes, user, "agents", new_list, action=action, target=f"agent:{agent_id}")
+        except ConfigError as e:
+            errors = field_errors(e, "agents", index)
+            return page(request, agent, new=new, errors=errors, status_code=422)
+        return RedirectResponse("/agents?saved=1", status_code=303)
+
+    return r

@@ -1,0 +1,76 @@
+"""Shared plumbing of the configuration pages and API: one list section (groups,
+agents) edited item by item, with ConfigError turned into 422s."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+
+from ..config import ConfigError, Settings
+from .security import User
+from .settings_changes import SettingsChanges, SettingsUnavailable, problems
+
+
+def unavailable() -> HTTPException:
+    return HTTPException(503, "the configuration is not available in this process")
+
+
+def current(changes: SettingsChanges) -> Settings:
+    try:
+        return changes.current()
+    except SettingsUnavailable:
+        raise unavailable() from None
+
+
+def items(changes: SettingsChanges, section: str) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = current(changes).to_dict().get(section, [])
+    return data
+
+
+def find(changes: SettingsChanges, section: str, item_id: str) -> dict[str, Any]:
+    found = next((x for x in items(changes, section) if x.get("id") == item_id), None)
+    if found is None:
+        raise HTTPException(404, f"no {section[:-1]} {item_id!r}")
+    return found
+
+
+def replaced(existing: list[dict[str, Any]], item_id: str | None, new: dict[str, Any] | None) -> tuple[
+        list[dict[str, Any]], int]:
+    """The list with ``item_id`` replaced by ``new`` (appended if new; removed if None),
+    and the new item's position."""
+    out = [dict(x) for x in existing]
+    at = next((i for i, x in enumerate(out) if x.get("id") == item_id), None)
+    if new is None:
+        if at is not None:
+            del out[at]
+        return out, -1
+    if at is None:
+        out.append(new)
+        return out, len(out) - 1
+    out[at] = new
+    return out, at
+
+
+def save(changes: SettingsChanges, user: User, section: str, new_list: Any, *, action: str,
+         target: str, extra: dict[str, Any] | None = None) -> Settings:
+    """Apply a new value of a section; ConfigError passes through to the caller."""
+    try:
+        return changes.change(user, {section: new_list, **(extra or {})}, action=action, target=target)
+    except SettingsUnavailable:
+        raise unavailable() from None
+
+
+def api_error(e: ConfigError) -> JSONResponse:
+    return JSONResponse({"detail": problems(e)}, status_code=422)
+
+
+def api_save(changes: SettingsChanges, user: User, section: str, new_list: Any, *, action: str, target: str,
+             result: Callable[[Settings], Any], extra: dict[str, Any] | None = None) -> Any:
+    try:
+        settings = save(changes, user, section, new_list, action=action, target=target, extra=extra)
+    except ConfigError as e:
+        return api_error(e)
+    return result(settings)

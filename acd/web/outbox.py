@@ -1,0 +1,83 @@
+"""The CRM outbox (``crm`` permission): pending and dead deliveries, retry a dead one.
+
+``crm`` is the service's ``acd.crm.CrmFeed`` (its retry wakes the sender at once) or
+just the CRM's SQLAlchemy engine (the sender finds the retried job on its next look).
+Payloads are shown as stored: they never hold connector secrets (outbox.py masks them).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from ..crm.models import OutboxJob
+from ..crm.outbox import STATES, list_outbox, retry
+from .pages import Pages
+from .security import User, require
+
+Crm = Annotated[User, Depends(require("crm"))]
+
+
+def job_json(job: OutboxJob) -> dict[str, Any]:
+    return {"id": job.id, "target": job.target, "event": job.event, "state": job.state, "attempts": job.attempts,
+            "client_id": job.client_id, "created_at": job.created_at, "updated_at": job.updated_at,
+            "next_attempt_at": job.next_attempt_at, "delivered_at": job.delivered_at,
+            "last_status": job.last_status, "last_error": job.last_error, "payload": job.payload}
+
+
+def router(crm: Any, pages: Pages) -> APIRouter:
+    r = APIRouter()
+    engine = getattr(crm, "engine", crm)
+
+    def jobs(state: str | None, limit: int) -> list[dict[str, Any]]:
+        if engine is None:
+            raise HTTPException(503, "no CRM outbox in this process")
+        if state is not None and state not in STATES:
+            raise HTTPException(422, [{"item": "state", "problem": f"one of {', '.join(STATES)}"}])
+        with Session(engine) as session:
+            return [job_json(j) for j in list_outbox(session, state, limit=limit)]
+
+    async def retry_job(job_id: int) -> None:
+        if engine is None:
+            raise HTTPException(503, "no CRM outbox in this process")
+        try:
+            if hasattr(crm, "retry"):
+                await crm.retry(job_id)
+            else:
+                def work() -> None:
+                    with Session(engine) as session, session.begin():
+                        retry(session, job_id, now=time.time())
+                await run_in_threadpool(work)
+        except LookupError:
+            raise HTTPException(404, "no such outbox job") from None
+        except ValueError as e:
+            raise HTTPException(409, str(e)) from None
+
+    @r.get("/api/outbox", tags=["crm"], summary="Outbox jobs, newest first (state: pending, delivered, dead)")
+    def list_jobs(user: Crm, state: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return jobs(state, limit)
+
+    @r.post("/api/outbox/{job_id}/retry", status_code=204, tags=["crm"],
+            summary="Give a dead job a fresh set of attempts")
+    async def retry_api(job_id: int, user: Crm) -> Response:
+        await retry_job(job_id)
+        return Response(status_code=204)
+
+    @r.get("/outbox", response_class=HTMLResponse, include_in_schema=False)
+    def outbox_page(request: Request, user: Crm, state: str = "dead") -> HTMLResponse:
+        shown = None if state == "all" else state
+        return pages.render(request, "outbox.html", {"page": "outbox", "jobs": jobs(shown, 200), "state": state,
+                                                     "states": [*STATES, "all"]})
+
+    @r.post("/outbox/{job_id}/retry", include_in_schema=False)
+    async def retry_form(job_id: int, user: Crm) -> Response:
+        await retry_job(job_id)
+        return RedirectResponse("/outbox?state=dead&retried=1", status_code=303)
+
+    return r

@@ -1,0 +1,102 @@
+"""Server-rendered pages: the templates, what every page gets, and errors as pages.
+
+Every page is rendered with ``user``, ``csrf`` (put into each form by the ``csrf_field``
+macro), ``nav`` (the links this user may follow) and ``page`` (the current one).
+Other routers add their own links with ``add_nav(app, ...)``: the open channels,
+mailboxes and forms pages do so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .security import User
+
+WEBUI = Path(__file__).resolve().parents[2] / "webui"
+
+
+@dataclass(frozen=True)
+class NavLink:
+    key: str  # the ``page`` value that marks it current
+    label: str
+    href: str
+    permission: str | None = None  # None: every signed-in user
+    any_of: tuple[str, ...] = ()  # or: any one of these
+
+    def shown_to(self, user: User) -> bool:
+        if self.any_of:
+            return any(user.can(p) for p in self.any_of)
+        return self.permission is None or user.can(self.permission)
+
+
+DEFAULT_NAV = [
+    NavLink("live", "Live", "/"),
+    NavLink("history", "History", "/history"),
+    NavLink("missed", "Missed calls", "/missed"),
+    NavLink("groups", "Queue groups", "/groups", "telephony"),
+    NavLink("numbers", "Numbers", "/numbers", "telephony"),
+    NavLink("agents", "Agents", "/agents", "agents"),
+    # the open channels, mailboxes and forms pages add their links here (add_nav)
+    NavLink("outbox", "CRM outbox", "/outbox", "crm"),
+    NavLink("users", "Users", "/users", "users"),
+    NavLink("audit", "Audit log", "/audit", "users"),
+]
+
+
+def add_nav(app: FastAPI, key: str, label: str, href: str, permission: str | None = None,
+            *, before: str = "outbox") -> None:
+    """A link in the main navigation, shown to users with ``permission``."""
+    nav: list[NavLink] = app.state.nav
+    at = next((i for i, link in enumerate(nav) if link.key == before), len(nav))
+    nav.insert(at, NavLink(key, label, href, permission))
+
+
+def when(epoch: float | None) -> str:
+    """Epoch seconds as UTC text for tables."""
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Pages:
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.templates = Jinja2Templates(directory=str(WEBUI / "templates"))
+        self.templates.env.filters["when"] = when
+        app.state.nav = list(DEFAULT_NAV)
+
+    def render(self, request: Request, name: str, context: dict[str, Any] | None = None,
+               status_code: int = 200) -> HTMLResponse:
+        user: User | None = getattr(request.state, "user", None)
+        nav: list[NavLink] = self.app.state.nav
+        base = {
+            "user": user,
+            "csrf": getattr(request.state, "csrf", ""),
+            "nav": [link for link in nav if user is not None and link.shown_to(user)],
+            "page": "",
+        }
+        return self.templates.TemplateResponse(request, name, {**base, **(context or {})}, status_code=status_code)
+
+    def install_error_pages(self) -> None:
+        """Pages get a sign-in redirect (401) or an error page; /api keeps JSON errors."""
+
+        @self.app.exception_handler(StarletteHTTPException)
+        async def errors(request: Request, exc: StarletteHTTPException) -> Response:
+            if request.url.path.startswith("/api") or request.url.path.startswith("/static"):
+                return await http_exception_handler(request, exc)
+            if exc.status_code == 401:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            detail = exc.detail if isinstance(exc, HTTPException | StarletteHTTPException) else ""
+            return self.render(request, "error.html", {"status": exc.status_code, "detail": detail},
+                               status_code=exc.status_code)

@@ -1,0 +1,281 @@
+"""Signing in and out, users and their permissions, API tokens, the audit log.
+
+Pages: /login, /logout, /users (``users`` permission), /tokens (everyone's own),
+/audit (``users``). API: /api/me, /api/users, /api/tokens, /api/audit.
+
+Only an administrator makes or changes administrators; a user with the ``users``
+permission can hand out only the permissions they hold themselves, so nobody can
+give themselves more than they have. The last active administrator stays one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from .accounts import AccountError, Accounts, TokenInfo
+from .audit import AuditLog
+from .pages import Pages
+from .security import PERMISSIONS, ROLES, SESSION_COOKIE, SignedIn, User, require
+
+ManageUsers = Annotated[User, Depends(require("users"))]
+Changing = Annotated[User, Depends(require(None))]
+
+
+class NewUser(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8)
+    role: str = "agent"
+    permissions: list[str] = []
+    agent_id: str | None = None
+
+
+class UserChange(BaseModel):
+    role: str
+    permissions: list[str] = []
+    agent_id: str | None = None
+    active: bool = True
+    password: str | None = Field(default=None, min_length=8)  # a new password, if given
+
+
+class NewToken(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+def user_json(user: User, active: bool = True) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "role": user.role,
+            "permissions": sorted(user.permissions), "agent_id": user.agent_id, "active": active}
+
+
+def token_json(t: TokenInfo) -> dict[str, Any]:
+    return {"id": t.id, "user_id": t.user_id, "name": t.name, "hint": t.hint + "…",
+            "created_at": t.created_at, "last_used_at": t.last_used_at}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: no "//evil.example" or absolute URLs."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _field_error(e: AccountError) -> HTTPException:
+    return HTTPException(422, [{"item": e.field, "problem": e.problem}])
+
+
+def router(accounts: Accounts, audit: AuditLog, pages: Pages) -> APIRouter:
+    r = APIRouter()
+
+    def check_grant(by: User, role: str, permissions: list[str], target: User | None = None) -> None:
+        """Nobody hands out more than they hold; only admins touch admins."""
+        if by.is_admin:
+            return
+        if role == "admin" or (target is not None and target.is_admin):
+            raise HTTPException(403, "only an administrator can make or change administrators")
+        beyond = sorted(set(permissions) - by.permissions)
+        if beyond:
+            raise HTTPException(403, f"you cannot grant permissions you do not have: {', '.join(beyond)}")
+
+    def keep_an_admin(target: User, role: str, active: bool) -> None:
+        if target.is_admin and (role != "admin" or not active) and accounts.count_admins() <= 1:
+            raise HTTPException(409, "this is the last administrator: make another one first")
+
+    def create(by: User, body: NewUser) -> User:
+        check_grant(by, body.role, body.permissions)
+        try:
+            user = accounts.create_user(body.username, body.password, role=body.role,
+                                        permissions=body.permissions, agent_id=body.agent_id or None)
+        except AccountError as e:
+            raise _field_error(e) from None
+        audit.write(by, "user created", f"user:{user.username}",
+                    [{"item": "user", "before": None, "after": user_json(user)}])
+        return user
+
+    def change(by: User, user_id: int, body: UserChange) -> User:
+        target = accounts.user_any(user_id)
+        if target is None:
+            raise HTTPException(404, "no such user")
+        before, was_active = target
+        check_grant(by, body.role, body.permissions, before)
+        keep_an_admin(before, body.role, body.active)
+        try:
+            after = accounts.update_user(user_id, role=body.role, permissions=body.permissions,
+                                         agent_id=body.agent_id or None, active=body.active, password=body.password)
+        except AccountError as e:
+            raise _field_error(e) from None
+        changes = [{"item": k, "before": v, "after": user_json(after, body.active)[k]}
+                   for k, v in user_json(before, was_active).items() if user_json(after, body.active)[k] != v]
+        if body.password is not None:
+            changes.append({"item": "password", "before": "***", "after": "*** (changed)"})
+        audit.write(by, "user changed", f"user:{after.username}", changes)
+        return after
+
+    def remove(by: User, user_id: int) -> None:
+        found = accounts.user_any(user_id)
+        if found is None:
+            raise HTTPException(404, "no such user")
+        target, _ = found
+        check_grant(by, target.role, [], target)
+        keep_an_admin(target, "", False)
+        accounts.delete_user(user_id)
+        audit.write(by, "user deleted", f"user:{target.username}",
+                    [{"item": "user", "before": user_json(target), "after": None}])
+
+    # ---------------------------------------------------------------- sign in / out
+    @r.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+        return pages.render(request, "login.html", {"page": "login", "next": _safe_next(next), "error": ""})
+
+    @r.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        username, password = str(form.get("username", "")), str(form.get("password", ""))
+        target = _safe_next(str(form.get("next", "/")))
+        user = await run_in_threadpool(accounts.authenticate, username, password)
+        if user is None:
+            return pages.render(request, "login.html", {"page": "login", "next": target, "username": username,
+                                                        "error": "Wrong username or password."}, status_code=401)
+        session = await run_in_threadpool(accounts.start_session, user)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(SESSION_COOKIE, session.key, httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https", max_age=12 * 3600)
+        return response
+
+    @r.post("/logout", include_in_schema=False)
+    async def logout(request: Request, user: Changing) -> Response:
+        key = request.cookies.get(SESSION_COOKIE)
+        if key:
+            await run_in_threadpool(accounts.end_session, key)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @r.get("/api/me", tags=["accounts"], summary="The signed-in user")
+    async def me(user: SignedIn) -> dict[str, Any]:
+        return user_json(user)
+
+    # ---------------------------------------------------------------- users: API
+    @r.get("/api/users", tags=["accounts"], summary="Every user")
+    def list_users(by: ManageUsers) -> list[dict[str, Any]]:
+        return [user_json(u, active) for u, active in accounts.users()]
+
+    @r.post("/api/users", status_code=201, tags=["accounts"], summary="Create a user")
+    def create_user(body: NewUser, by: ManageUsers) -> dict[str, Any]:
+        return user_json(create(by, body))
+
+    @r.put("/api/users/{user_id}", tags=["accounts"], summary="Change a user's role, permissions, agent, password")
+    def change_user(user_id: int, body: UserChange, by: ManageUsers) -> dict[str, Any]:
+        return user_json(change(by, user_id, body), body.active)
+
+    @r.delete("/api/users/{user_id}", status_code=204, tags=["accounts"], summary="Delete a user")
+    def delete_user(user_id: int, by: ManageUsers) -> Response:
+        remove(by, user_id)
+        return Response(status_code=204)
+
+    # ---------------------------------------------------------------- users: pages
+    def users_context(by: User, **extra: Any) -> dict[str, Any]:
+        return {"page": "users", "users": accounts.users(), "roles": ROLES, "permissions": PERMISSIONS,
+                "errors": {}, "form": {}, **extra}
+
+    @r.get("/users", response_class=HTMLResponse, include_in_schema=False)
+    def users_page(request: Request, by: ManageUsers) -> HTMLResponse:
+        return pages.render(request, "users.html", users_context(by))
+
+    @r.post("/users", include_in_schema=False)
+    async def users_form(request: Request, by: ManageUsers) -> Response:
+        form = await request.form()
+        action = str(form.get("action", "create"))
+        user_id = int(str(form.get("user_id") or 0))
+        fields = {"username": str(form.get("username", "")), "role": str(form.get("role", "agent")),
+                  "permissions": [str(p) for p in form.getlist("permissions")],
+                  "agent_id": str(form.get("agent_id", "")).strip() or None}
+        password = str(form.get("password", ""))
+        try:
+            if action == "delete":
+                await run_in_threadpool(remove, by, user_id)
+            elif action == "update":
+                body = UserChange(role=fields["role"], permissions=fields["permissions"],
+                                  agent_id=fields["agent_id"], active=form.get("active") == "on",
+                                  password=password or None)
+                await run_in_threadpool(change, by, user_id, body)
+            else:
+                if len(password) < 8:
+                    raise HTTPException(422, [{"item": "password", "problem": "at least 8 characters"}])
+                body_new = NewUser(username=fields["username"] or "-", password=password, role=fields["role"],
+                                   permissions=fields["permissions"], agent_id=fields["agent_id"])
+                await run_in_threadpool(create, by, body_new)
+        except HTTPException as e:
+            if e.status_code == 401:
+                raise
+            errors = ({p["item"]: p["problem"] for p in e.detail} if isinstance(e.detail, list)
+                      else {"": str(e.detail)})
+            ctx = users_context(by, errors=errors, form={**fields, "user_id": user_id, "action": action})
+            return pages.render(request, "users.html", ctx, status_code=e.status_code)
+        return RedirectResponse("/users", status_code=303)
+
+    # ---------------------------------------------------------------- tokens
+    def visible_tokens(user: User) -> list[TokenInfo]:
+        return accounts.tokens(None if user.is_admin else user.id)
+
+    @r.get("/api/tokens", tags=["accounts"], summary="Your API tokens (an administrator sees all)")
+    def list_tokens(user: SignedIn) -> list[dict[str, Any]]:
+        return [token_json(t) for t in visible_tokens(user)]
+
+    @r.post("/api/tokens", status_code=201, tags=["accounts"],
+            summary="A new API token for yourself: its text is shown only in this answer")
+    def create_token(body: NewToken, user: Changing) -> dict[str, Any]:
+        try:
+            token = accounts.create_token(user.id, body.name)
+        except AccountError as e:
+            raise _field_error(e) from None
+        audit.write(user, "token created", f"user:{user.username}", [{"item": "token", "before": None,
+                                                                      "after": body.name}])
+        info = accounts.tokens(user.id)[-1]
+        return {**token_json(info), "token": token}
+
+    @r.delete("/api/tokens/{token_id}", status_code=204, tags=["accounts"], summary="Revoke an API token")
+    def revoke_token(token_id: int, user: Changing) -> Response:
+        if not accounts.revoke_token(token_id, None if user.is_admin else user.id):
+            raise HTTPException(404, "no such token")
+        audit.write(user, "token revoked", f"token:{token_id}")
+        return Response(status_code=204)
+
+    @r.get("/tokens", response_class=HTMLResponse, include_in_schema=False)
+    def tokens_page(request: Request, user: SignedIn) -> HTMLResponse:
+        return pages.render(request, "tokens.html", {"page": "tokens", "tokens": visible_tokens(user),
+                                                     "new_token": None, "errors": {}})
+
+    @r.post("/tokens", include_in_schema=False)
+    async def tokens_form(request: Request, user: Changing) -> Response:
+        form = await request.form()
+        if form.get("action") == "revoke":
+            await run_in_threadpool(revoke_token, int(str(form.get("token_id", 0))), user)
+            return RedirectResponse("/tokens", status_code=303)
+        name = str(form.get("name", "")).strip()[:100]
+        made, error = None, "a name is required" if not name else ""
+        if name:
+            made = await run_in_threadpool(create_token, NewToken(name=name), user)
+        status = 201 if made else 422
+        return pages.render(request, "tokens.html", {"page": "tokens", "tokens": visible_tokens(user),
+                                                     "new_token": made, "errors": {"name": error} if error else {}},
+                            status_code=status)
+
+    # ---------------------------------------------------------------- audit
+    @r.get("/api/audit", tags=["accounts"], summary="Configuration and account changes, newest first")
+    def audit_api(by: ManageUsers, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        return [vars(e) for e in audit.entries(limit=min(limit, 1000), offset=offset)]
+
+    @r.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+    def audit_page(request: Request, by: ManageUsers, offset: int = 0) -> HTMLResponse:
+        return pages.render(request, "audit.html", {"page": "audit", "entries": audit.entries(offset=offset),
+                                                    "offset": offset})
+
+    return r
