@@ -82,9 +82,14 @@ class Calls:
 
     def call(self, user: User, call_id: str) -> CallDetail:
         call: CallDetail | None = self._store().call(call_id)
-        if call is None or not (sees_all_calls(user) or took_part(call, user.agent_id)):
+        if call is None or not (sees_all_calls(user) or took_part(call, user.agent_id)
+                                or self._to_call_back(user, call)):
             raise HTTPException(404, "no such call")
         return call
+
+    def _to_call_back(self, user: User, call: CallSummary) -> bool:
+        """A missed call of one of the agent's groups: on their call-back list."""
+        return call.missed and user.agent_id is not None and call.group_id in set(self.groups_of(user.agent_id))
 
     def missed(self, user: User, *, since: str | None, until: str | None, group: str | None,
                called_back: bool | None, limit: int, offset: int) -> list[CallSummary]:
@@ -105,9 +110,6 @@ class Calls:
         call = self.call(user, call_id)
         if not call.missed:
             raise HTTPException(409, "this call was not missed")
-        if not sees_all_calls(user) and call.group_id not in set(self.groups_of(user.agent_id or "")) \
-                and not took_part(call, user.agent_id):
-            raise HTTPException(404, "no such call")
         self._store().mark_called_back(call_id, by=user.agent_id or user.username, called_back=called_back)
 
 

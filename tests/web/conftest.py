@@ -42,6 +42,22 @@ SETTINGS: dict[str, Any] = {
 }
 
 
+class Handle:
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class StillClock(Clock):
+    """Real time, but timers never fire (the tests feed every event themselves), so
+    the distributor runs without an event loop."""
+
+    def call_later(self, delay_s: float, callback: Any, *args: Any) -> Any:
+        return Handle()
+
+
 class Pbx:
     def __init__(self) -> None:
         self.commands: list[Command] = []
@@ -88,7 +104,8 @@ class Service:
                                          agent_id=agent_id)
 
 
-def build(tmp_path: Path | None = None, data: dict[str, Any] | None = None, *, write_file: bool = True) -> Service:
+def build(tmp_path: Path | None = None, data: dict[str, Any] | None = None, *, write_file: bool = True,
+          clock: Clock | None = None) -> Service:
     settings = settings_from_dict(data or SETTINGS)
     config_path = None
     if tmp_path is not None and write_file:
@@ -98,7 +115,8 @@ def build(tmp_path: Path | None = None, data: dict[str, Any] | None = None, *, w
     store = Store("sqlite://")
     store.create_all()
     pbx = Pbx()
-    distributor = Distributor(Router(settings.routing()), Clock(), pbx, History(store))
+    clock = clock or StillClock()
+    distributor = Distributor(Router(settings.routing()), clock, pbx, History(store))
     for agent in settings.agents:
         distributor.feed(DeviceStateChanged(agent.id, DeviceState.NOT_INUSE))
     feed = LiveFeed(min_interval_s=0.05)
@@ -110,7 +128,7 @@ def build(tmp_path: Path | None = None, data: dict[str, Any] | None = None, *, w
         service.intercepts.append((call_id, agent_id))
         return None
 
-    service.ctx = WebContext(distributor, Clock(), feed, store=store, settings=lambda: service.settings,
+    service.ctx = WebContext(distributor, clock, feed, store=store, settings=lambda: service.settings,
                              apply_settings=service.apply, config_path=config_path, intercept=intercept,
                              accounts=accounts)
     service.app = create_app(service.ctx)
