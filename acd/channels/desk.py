@@ -148,6 +148,7 @@ class Desk:
             return
         self._started = True
         saved = await asyncio.to_thread(self.history.snapshot)
+        self.alerts.extend(reversed(await asyncio.to_thread(self.history.alerts, self.alerts.maxlen or 1000)))
         now = self.clock.now()
         if saved and saved.get("version") == STATE_VERSION:
             self.router, out = ConversationRouter.restore(self.config, saved["router"], now)
@@ -323,6 +324,17 @@ class Desk:
             if open_id == conv.id:
                 del self._open[key]
         self.handle(ConversationClosed(cid, by))
+
+    async def close_item(self, item_id: str, by: str, agent_id: str | None = None) -> None:
+        """Mark an e-mail or form submission done. ``agent_id``: only if it is theirs."""
+        item = await self.item(item_id)
+        if item is None or item["kind"] == ChannelKind.CHAT.value:
+            raise NotFound(f"no e-mail or form {item_id!r}")
+        if agent_id is not None and item["agent"] != agent_id:
+            raise Refused(f"assigned to {item['agent']}, not {agent_id}")
+        if item["status"] != "open":
+            raise Refused("closed already")
+        self._line(item_id, "closed", by=by, agent=item["agent"])
 
     def transfer(self, cid: str, by: str | None, to_agent: str | None = None, to_queue: str | None = None) -> None:
         conv = self._conversation(cid)

@@ -54,7 +54,7 @@ def parse_message(raw: bytes) -> Mail:
     body = ""
     if body_part is not None:
         try:
-            body = str(body_part.get_content())  # type: ignore[attr-defined]
+            body = str(body_part.get_content())
         except (LookupError, ValueError):  # an unknown charset: keep what can be read
             payload = body_part.get_payload(decode=True)
             body = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""

@@ -10,6 +10,7 @@ inbound (integrations, with an API token user holding the channel's permission)
 conversations ("open_channels")
   POST /conversations/{id}/accept | answer {text} | reject | close | transfer {to_agent | to_queue}
   GET  /conversations/{id}           GET /conversations/{id}/timeline (also e-mails, forms)
+  POST /items/{id}/close             an e-mail or form submission is done
 agents ("open_channels")
   POST /agents/{id}/clock-in | clock-out | break/start | break/end | breaks {starts_at, ends_at} | presence
   GET  /agents/{id}/work-state       GET /agents/{id}/queue        GET /agents/{id}/timeline
@@ -230,6 +231,11 @@ def channels_router(desk: Desk) -> APIRouter:
         if not lines:
             raise HTTPException(404, f"no conversation or item {item_id!r}")
         return {"id": item_id, "item": await desk.item(item_id), "timeline": lines}
+
+    @api.post("/items/{item_id:path}/close", summary="Mark an e-mail or form submission done")
+    async def close_item(item_id: str, user: ChatUser) -> dict[str, Any]:
+        await run_async(desk.close_item, item_id, user.username, None if supervises(user) else user.agent_id)
+        return {"closed": item_id}
 
     # ---------------------------------------------------------------- agents
     def agent_step(path: str, step: Callable[..., None], summary: str) -> None:

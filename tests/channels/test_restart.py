@@ -23,6 +23,7 @@ async def test_a_restart_keeps_open_conversations_and_the_pending_idle_timer(db_
 
     async with Service(CONFIG, db_url, clock) as svc:
         assert await svc.holding("anna") == {"offered": [offered], "active": [accepted]}
+        assert (await svc.get("/alerts"))["alerts"][0]["queue"] == "vip"  # supervisors' alerts are kept too
         assert [c["id"] for c in (await svc.get("/queues/vip/waiting"))["waiting"]] == vip
         assert f"conv-idle|{offered}|1" in svc.desk.timers.pending()
         assert (await svc.get(f"/conversations/{offered}"))["idle_deadline"] == clock.now() + 50
