@@ -26,7 +26,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Engine, ForeignKey, String, delete, select, update
+from sqlalchemy import Boolean, Engine, ForeignKey, String, Table, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from ..store.database import make_engine
@@ -75,7 +75,7 @@ class TokenRow(Base):
     last_used_at: Mapped[float | None]
 
 
-TABLES = [UserRow.__table__, SessionRow.__table__, TokenRow.__table__]
+TABLES: list[Table] = [UserRow.__table__, SessionRow.__table__, TokenRow.__table__]  # type: ignore[list-item]
 
 
 class AccountError(ValueError):
@@ -211,6 +211,7 @@ class Accounts:
     def authenticate(self, username: str, password: str) -> User | None:
         with self.session() as s:
             row = s.scalar(select(UserRow).where(UserRow.username == username.strip()))
+            ok: bool
             try:
                 ok = _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
             except (VerificationError, InvalidHashError):

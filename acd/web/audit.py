@@ -78,7 +78,7 @@ class AuditLog:
         self.engine = engine
         self._now = clock
         if create:
-            Base.metadata.create_all(engine, tables=[AuditRow.__table__])
+            Base.metadata.create_all(engine, tables=[AuditRow.__table__])  # type: ignore[list-item]
 
     def write(self, user: Any, action: str, target: str = "", changes: list[dict[str, Any]] | None = None) -> None:
         """``user``: an ``acd.web.security.User`` (or None for the system itself)."""

@@ -157,7 +157,8 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
         except HTTPException as e:
             if e.status_code != 422:
                 raise
-            found, errors = [], {p["item"]: p["problem"] for p in e.detail}
+            detail: list[dict[str, str]] = e.detail  # type: ignore[assignment]
+            found, errors = [], {p["item"]: p["problem"] for p in detail}
         return pages.render(request, "history.html", {
             "page": "history", "calls": found, "f": filters(since, until, group, outcome, agent), "errors": errors,
             "outcomes": OUTCOMES, "groups": groups(), "all_calls": sees_all_calls(user), "offset": offset},

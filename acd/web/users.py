@@ -194,23 +194,27 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages) -> APIRouter:
         form = await request.form()
         action = str(form.get("action", "create"))
         user_id = int(str(form.get("user_id") or 0))
-        fields = {"username": str(form.get("username", "")), "role": str(form.get("role", "agent")),
-                  "permissions": [str(p) for p in form.getlist("permissions")],
-                  "agent_id": str(form.get("agent_id", "")).strip() or None}
+        username, role = str(form.get("username", "")).strip(), str(form.get("role", "agent"))
+        permissions = [str(p) for p in form.getlist("permissions")]
+        agent_id = str(form.get("agent_id", "")).strip() or None
         password = str(form.get("password", ""))
+        fields = {"username": username, "role": role, "permissions": permissions, "agent_id": agent_id}
         try:
             if action == "delete":
                 await run_in_threadpool(remove, by, user_id)
             elif action == "update":
-                body = UserChange(role=fields["role"], permissions=fields["permissions"],
-                                  agent_id=fields["agent_id"], active=form.get("active") == "on",
-                                  password=password or None)
+                if password and len(password) < 8:
+                    raise HTTPException(422, [{"item": "password", "problem": "at least 8 characters"}])
+                body = UserChange(role=role, permissions=permissions, agent_id=agent_id,
+                                  active=form.get("active") == "on", password=password or None)
                 await run_in_threadpool(change, by, user_id, body)
             else:
+                if not username or len(username) > 64:
+                    raise HTTPException(422, [{"item": "username", "problem": "required, at most 64 characters"}])
                 if len(password) < 8:
                     raise HTTPException(422, [{"item": "password", "problem": "at least 8 characters"}])
-                body_new = NewUser(username=fields["username"] or "-", password=password, role=fields["role"],
-                                   permissions=fields["permissions"], agent_id=fields["agent_id"])
+                body_new = NewUser(username=username, password=password, role=role, permissions=permissions,
+                                   agent_id=agent_id)
                 await run_in_threadpool(create, by, body_new)
         except HTTPException as e:
             if e.status_code == 401:

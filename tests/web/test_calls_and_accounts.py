@@ -244,3 +244,15 @@ def test_without_a_password_one_is_made_and_printed_once(caplog) -> None:  # typ
     password = line.split("password ")[1].split()[0]
     assert accounts.authenticate("admin", password) is not None
     assert password not in caplog.text
+
+
+def test_the_users_page_shows_problems_next_to_the_fields(service: Service) -> None:
+    root = service.user("root", role="admin")
+    client = login(service.app, "root")
+    page = client.post("/users", data={"csrf_token": client.csrf, "action": "create", "username": "",
+                                       "password": PASSWORD, "role": "agent"})
+    assert page.status_code == 422 and "required, at most 64 characters" in page.text
+    page = client.post("/users", data={"csrf_token": client.csrf, "action": "update", "user_id": str(root.id),
+                                       "role": "admin", "password": "short", "active": "on"})
+    assert page.status_code == 422 and "at least 8 characters" in page.text
+    assert [u.username for u, _ in service.accounts.users()] == ["root"]
