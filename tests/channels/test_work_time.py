@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from acd.channels import WorkCalendar
 from acd.clock import Clock
 
-from .support import FakeClock, Service, at, chat, settings
+from .support import FakeClock, Service, accounts, at, chat, settings
 
 CLOCK_IN = {"clock_in_required": True}
 
@@ -97,7 +97,8 @@ async def test_a_one_off_break_planned_ahead_blocks_chats_while_it_lasts(db_url:
 
 
 async def test_shift_changes_run_on_the_apscheduler_calendar(db_url: str) -> None:
-    clock = Clock(speed=6000.0)  # ten minutes of the clock pass in 0.1 s
+    accounts()  # made beforehand: the clock runs from here
+    clock = Clock(speed=600.0)  # ten minutes of the clock pass in a second
     start = datetime.fromtimestamp(clock.now() + 600, UTC)
     end = datetime.fromtimestamp(clock.now() + 4 * 3600, UTC)
     shift = {"hours": [f"mon-sun {start:%H:%M}-{end:%H:%M}"], "clock_in_required": False}
