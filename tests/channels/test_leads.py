@@ -168,7 +168,7 @@ async def test_the_running_desk_polls_its_mailboxes_until_closed(db_url: str, im
     poller.search = ("UNKEYWORD", "\\Seen")
     running = asyncio.create_task(desk.run())
     server.receive(Mail.create(["sales@example.com"], mail_from="ann@x.org", subject="Hi", message_id="hi@x.org"))
-    for _ in range(200):
+    for _ in range(500):
         await asyncio.sleep(0.02)
         if await desk.item("email:hi@x.org"):
             break

@@ -55,7 +55,7 @@ async def test_the_running_desk_writes_as_it_goes_so_a_crash_loses_no_conversati
     running = asyncio.create_task(svc.desk.run())
     ids = [await svc.chat(f"telegram:{n}") for n in range(3)]
     await svc.post(f"/conversations/{ids[0]}/accept", {}, as_="anna", expect=200)
-    for _ in range(100):  # the writer catches up within a few loop turns
+    for _ in range(500):  # the writer catches up within a few loop turns
         await asyncio.sleep(0.01)
         saved = svc.desk.history.snapshot()
         if saved and len(saved["router"]["conversations"]) == 3 and any(

@@ -1,9 +1,8 @@
 """1,000 chats over 20 agents, all through the HTTP API: nobody ever holds more than
-their limit, and nothing waits while somebody has room."""
+their limit, and nothing waits while somebody has room. About 8 s on a laptop (not
+asserted: a loaded CI machine must not make it fail)."""
 
 from __future__ import annotations
-
-import time
 
 from .support import FakeClock, Service, chat, settings
 
@@ -13,7 +12,6 @@ CHATS = 1000
 
 
 async def test_a_thousand_chats_over_twenty_agents_never_exceed_the_limit_and_none_is_left(db_url: str) -> None:
-    started = time.monotonic()
     config = settings(chat(members=AGENTS, mode="evenly", capacity=CAPACITY, idle_seconds="never"), agents=AGENTS)
     async with Service(config, db_url, FakeClock()) as svc:
         desk = svc.desk
@@ -47,4 +45,3 @@ async def test_a_thousand_chats_over_twenty_agents_never_exceed_the_limit_and_no
         assert min(handled.values()) >= CHATS // len(AGENTS) // 2  # evenly: everybody had a fair share
         await desk.flush()
         assert desk.history.counts()["channel_items"] == CHATS
-    assert time.monotonic() - started < 20
