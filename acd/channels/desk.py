@@ -255,7 +255,8 @@ class Desk:
             self._batch.items.append(NewItem(cid, ChannelKind.CHAT.value, queue_id, client, now, {"channel": queue_id}))
             self.handle(ConversationArrived(cid, queue_id, client, owner))
         assert cid is not None
-        self._line(cid, "message", sender="client", client=client, text=text)
+        if text:
+            self._line(cid, "message", sender="client", client=client, text=text)
         return cid, new
 
     async def email_received(self, queue_id: str, message_id: str, sender: str, subject: str = "",

@@ -17,10 +17,11 @@ agents ("open_channels")
 queues and supervisors
   GET  /queues/{id}/waiting          GET /alerts
 
-Who may do what: the permission of the channel (``open_channels``, ``email``,
-``crm_forms``); a user who is an agent (``user.agent_id``) acts only for themself and
-only on conversations offered to or held by them, unless they also have the
-``agents`` permission (supervisors), who may act for anyone.
+Who may do what (``acd.web.security``): the permission of the channel
+(``open_channels``, ``email``, ``crm_forms``). Admins and supervisors act for any
+agent (naming ``agent_id``); a user of role ``agent`` acts only as their own agent
+(``user.agent_id``), on conversations offered to or held by them and on their own
+work time, unless they were also given the ``agents`` permission.
 
 Bad input gets a 4xx and changes nothing: the body is read with a size limit (413
 past ``MAX_BODY``), validated (422), then the desk checks queue, agent and state
@@ -139,11 +140,12 @@ def channels_router(desk: Desk) -> APIRouter:
             raise HTTPException(e.status, str(e)) from None
 
     def supervises(user: User) -> bool:
-        return user.agent_id is None or user.can(SUPERVISE)
+        """Admins and supervisors act for anyone; so does an agent given "agents"."""
+        return user.role in ("admin", "supervisor") or user.can(SUPERVISE)
 
     def acting_agent(user: User, asked: str | None) -> str:
         """The agent a request acts for: the user themself, or anyone for a supervisor."""
-        if asked and asked != user.agent_id and not user.can(SUPERVISE):
+        if asked and asked != user.agent_id and not supervises(user):
             raise HTTPException(403, "agents act only for themselves")
         agent_id = asked or user.agent_id
         if not agent_id:
@@ -153,11 +155,11 @@ def channels_router(desk: Desk) -> APIRouter:
     def own_conversation(user: User, cid: str) -> None:
         if desk.router.conversations.get(cid) is None:
             raise HTTPException(404, f"no open conversation {cid!r}")
-        if not user.can(SUPERVISE) and user.agent_id not in desk.holders(cid):
+        if not supervises(user) and user.agent_id not in desk.holders(cid):
             raise HTTPException(403, "not your conversation")
 
     def for_agent(user: User, agent_id: str) -> None:
-        if agent_id != user.agent_id and not user.can(SUPERVISE):
+        if agent_id != user.agent_id and not supervises(user):
             raise HTTPException(403, "agents see and change only their own work time and queue")
 
     # ---------------------------------------------------------------- inbound
