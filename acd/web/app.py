@@ -26,7 +26,7 @@ from . import agents, calls, outbox, telephony, users
 from .accounts import Accounts
 from .audit import AuditLog
 from .live_feed import LiveFeed
-from .pages import WEBUI, Pages
+from .pages import WEBUI, Pages, SecurityHeaders
 from .security import SignedIn, User, require, use_accounts
 from .settings_changes import SettingsChanges
 
@@ -98,6 +98,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     pages = Pages(app)
     app.state.pages = pages
     pages.install_error_pages()
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(WEBUI / "static")), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -10,6 +10,10 @@ give themselves more than they have. The last active administrator stays one.
 
 from __future__ import annotations
 
+import math
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -67,12 +71,46 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+class LoginThrottle:
+    """Slows password guessing: after ``limit`` failed sign-ins for one username (or
+    ``limit`` x 3 from one address) within ``window_s``, sign-ins there answer 429 until
+    the oldest failure ages out. In memory: a restart forgets, several nodes count apart."""
+
+    def __init__(self, limit: int = 10, window_s: float = 900.0, clock: Callable[[], float] = time.monotonic):
+        self.limit, self.window_s, self._now = limit, window_s, clock
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str) -> deque[float]:
+        seen, cutoff = self._failures[key], self._now() - self.window_s
+        while seen and seen[0] < cutoff:
+            seen.popleft()
+        return seen
+
+    def wait_s(self, username: str, address: str) -> float:
+        """Seconds until a sign-in may be tried again; 0: now."""
+        waits = [0.0]
+        for key, limit in ((f"user:{username.lower()}", self.limit), (f"addr:{address}", self.limit * 3)):
+            seen = self._recent(key)
+            if len(seen) >= limit:
+                waits.append(seen[0] + self.window_s - self._now())
+        return max(waits)
+
+    def failed(self, username: str, address: str) -> None:
+        now = self._now()
+        self._failures[f"user:{username.lower()}"].append(now)
+        self._failures[f"addr:{address}"].append(now)
+
+    def succeeded(self, username: str) -> None:
+        self._failures.pop(f"user:{username.lower()}", None)
+
+
 def _field_error(e: AccountError) -> HTTPException:
     return HTTPException(422, [{"item": e.field, "problem": e.problem}])
 
 
-def router(accounts: Accounts, audit: AuditLog, pages: Pages) -> APIRouter:
+def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThrottle | None = None) -> APIRouter:
     r = APIRouter()
+    throttle = throttle or LoginThrottle()
 
     def check_grant(by: User, role: str, permissions: list[str], target: User | None = None) -> None:
         """Nobody hands out more than they hold; only admins touch admins."""
@@ -139,10 +177,20 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages) -> APIRouter:
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "/")))
+        address = request.client.host if request.client else ""
+        wait = throttle.wait_s(username, address)
+        if wait > 0:
+            minutes = math.ceil(wait / 60)
+            return pages.render(request, "login.html", {
+                "page": "login", "next": target, "username": username,
+                "error": f"Too many failed sign-ins: try again in {minutes} minute{'s' if minutes > 1 else ''}."},
+                status_code=429)
         user = await run_in_threadpool(accounts.authenticate, username, password)
         if user is None:
+            throttle.failed(username, address)
             return pages.render(request, "login.html", {"page": "login", "next": target, "username": username,
                                                         "error": "Wrong username or password."}, status_code=401)
+        throttle.succeeded(username)
         session = await run_in_threadpool(accounts.start_session, user)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(SESSION_COOKIE, session.key, httponly=True, samesite="lax", path="/",

@@ -256,3 +256,18 @@ def test_the_users_page_shows_problems_next_to_the_fields(service: Service) -> N
                                        "role": "admin", "password": "short", "active": "on"})
     assert page.status_code == 422 and "at least 8 characters" in page.text
     assert [u.username for u, _ in service.accounts.users()] == ["root"]
+
+
+def test_password_guessing_is_slowed_down(service: Service) -> None:
+    service.user("ann", permissions={"telephony"})
+    client = TestClient(service.app)
+    for _ in range(10):
+        assert client.post("/login", data={"username": "ann", "password": "guess-guess"}).status_code == 401
+    response = client.post("/login", data={"username": "ann", "password": PASSWORD})
+    assert response.status_code == 429 and "Too many failed sign-ins" in response.text
+    assert "acd_session" not in client.cookies
+
+
+def test_pages_cannot_be_framed(service: Service) -> None:
+    response = TestClient(service.app).get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["X-Content-Type-Options"] == "nosniff"
