@@ -59,6 +59,7 @@
       cell(row, a.state, "state");
       cell(row, a.device);
     }
+    if (window.acdLabelTable) document.querySelectorAll("table.grid").forEach(window.acdLabelTable);
   }
   function connect() {
     const source = new EventSource("/api/live/stream");
