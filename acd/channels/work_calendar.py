@@ -61,7 +61,9 @@ class WorkCalendar:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    def _due(self, key: str) -> None:
+    async def _due(self, key: str) -> None:
+        # a coroutine on purpose: AsyncIOScheduler runs plain functions in worker threads,
+        # and the router must only be touched on the event loop's thread
         try:
             self._fire(key)
         except Exception:

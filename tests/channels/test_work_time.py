@@ -4,6 +4,7 @@ calendar, the hook the telephony side subscribes to."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime
 
 from acd.channels import WorkCalendar
@@ -106,7 +107,13 @@ async def test_shift_changes_run_on_the_apscheduler_calendar(db_url: str) -> Non
     config = settings(chat(members=("anna",)), work={"anna": shift})
     async with Service(config, db_url, clock, calendar=calendar) as svc:
         changed = asyncio.Event()
-        svc.desk.on_work_state.append(lambda agent, working, reason: changed.set())
+        threads: list[int] = []
+
+        def work_state(agent: str, working: bool, reason: str) -> None:
+            threads.append(threading.get_ident())
+            changed.set()
+
+        svc.desk.on_work_state.append(work_state)
         assert calendar.pending() == ["conv-shift|anna"] and svc.desk.timers.pending() == []
         assert not (await svc.get("/agents/anna/work-state", as_="anna"))["working"]
         cid = await svc.chat("telegram:1")
@@ -114,3 +121,4 @@ async def test_shift_changes_run_on_the_apscheduler_calendar(db_url: str) -> Non
         assert (await svc.get("/agents/anna/work-state", as_="anna"))["working"]
         assert (await svc.holding("anna"))["offered"] == [cid]
         assert calendar.pending() == ["conv-shift|anna"]  # the end of the shift, next
+        assert threads == [threading.get_ident()]  # on the event loop's thread, like everything else
