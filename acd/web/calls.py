@@ -3,7 +3,8 @@
 Who sees what: a user with ``telephony`` or ``agents`` (a supervisor) sees every
 call; anyone else sees only the calls they took part in as an agent (offered,
 answered, picked up, transferred to them) and the missed calls of the groups they
-are a member of. Another agent's call answers 404, as if it did not exist.
+are a member of; a call whose decision log names them (skipped: offline, busy...)
+opens for them too. Another agent's call answers 404, as if it did not exist.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def took_part(call: CallSummary, agent_id: str | None) -> bool:
     if agent_id is None:
         return False
     return agent_id in call.tried or agent_id in (call.answered_by, call.picked_up_from, call.transferred_to)
+
+
+def considered(call: CallDetail, agent_id: str | None) -> bool:
+    """The agent is in the call's decision log (rung or skipped, and why): "why did my
+    phone not ring?" is theirs to ask."""
+    return agent_id is not None and any(e.detail.get("agent") == agent_id for e in call.events)
 
 
 def parse_time(text: str | None, field: str, *, end: bool = False) -> datetime | None:
@@ -83,7 +90,7 @@ class Calls:
     def call(self, user: User, call_id: str) -> CallDetail:
         call: CallDetail | None = self._store().call(call_id)
         if call is None or not (sees_all_calls(user) or took_part(call, user.agent_id)
-                                or self._to_call_back(user, call)):
+                                or self._to_call_back(user, call) or considered(call, user.agent_id)):
             raise HTTPException(404, "no such call")
         return call
 

@@ -193,8 +193,8 @@ def test_a_supervisor_builds_a_group_and_watches_a_call_ring_its_first_member(
     agent_page.get_by_text("Taking the call from +4917012345").wait_for()
     assert service.intercepts == [("call-b1", "ben")]
 
-    for path, name in (("/history", "history"), ("/missed", "missed"), ("/agents", "agents"),
-                       ("/tokens", "tokens")):
+    for path, name in (("/history", "history"), ("/calls/call-b1", "call"), ("/missed", "missed"),
+                       ("/agents", "agents"), ("/tokens", "tokens")):
         page.goto(server.url + path)
         shot(page, name)
     server.call(service.distributor.timers.cancel_all)

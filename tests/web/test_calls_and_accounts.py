@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from acd.core.commands import Ring
-from acd.core.events import CallArrived, CallerHungUp, MemberAnswered, MemberRinging
+from acd.core.events import CallArrived, CallerHungUp, DeviceState, DeviceStateChanged, MemberAnswered, MemberRinging
 from acd.crm.models import OutboxJob, create_all
 from acd.web.accounts import Accounts
 from acd.web.bootstrap import bootstrap_admin
@@ -56,9 +56,6 @@ def test_an_agent_sees_only_their_own_calls(service: Service) -> None:
 
 
 def test_a_call_page_shows_why_a_phone_did_not_ring(service: Service) -> None:
-    service.distributor.feed(CallerHungUp("warm-up"))
-    from acd.core.events import DeviceState, DeviceStateChanged
-
     service.distributor.feed(DeviceStateChanged("anna", DeviceState.UNAVAILABLE))
     assert answered(service, "call-1", "+4930111111") == "ben"
     service.user("sup", permissions={"telephony"})
@@ -68,6 +65,11 @@ def test_a_call_page_shows_why_a_phone_did_not_ring(service: Service) -> None:
     assert {"agent": "anna", "decision": "skip", "reason": "offline"}.items() <= considered[0].items()
     page = sup.get("/calls/call-1").text
     assert "reason: offline" in page and "considered: skip" in page
+    service.user("anna", role="agent", agent_id="anna")  # skipped, never offered: still hers to ask about
+    anna = login(service.app, "anna")
+    assert "reason: offline" in anna.get("/calls/call-1").text
+    service.user("chloe", role="agent", agent_id="chloe")  # not in sales at all
+    assert login(service.app, "chloe").get("/calls/call-1").status_code == 404
 
 
 def test_history_filters_by_date_and_bad_dates_are_field_errors(service: Service) -> None:
