@@ -3,6 +3,8 @@ agents) edited item by item, with ConfigError turned into 422s."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +14,13 @@ from fastapi.responses import JSONResponse
 from ..config import ConfigError, Settings
 from .security import User
 from .settings_changes import SettingsChanges, SettingsUnavailable, problems
+
+
+def version(item: Any) -> str:
+    """A short fingerprint of an item as stored: a form sends it back to detect that
+    someone else changed the item meanwhile."""
+    text = json.dumps(item, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def unavailable() -> HTTPException:

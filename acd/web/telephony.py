@@ -104,10 +104,13 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
 
     # ---------------------------------------------------------------- groups: pages
     def group_page(request: Request, group: dict[str, Any], *, new: bool, errors: dict[str, str] | None = None,
-                   notice: str = "", status_code: int = 200) -> HTMLResponse:
+                   notice: str = "", status_code: int = 200, version: str | None = None) -> HTMLResponse:
         settings = cr.current(changes)
+        if version is None:  # the group as stored, which this form edits
+            stored = next((g for g in cr.items(changes, "groups") if g["id"] == group.get("id")), None)
+            version = cr.version(stored) if stored is not None and not new else ""
         return pages.render(request, "group.html", {
-            "page": "groups", "group": group, "new": new, "errors": errors or {}, "notice": notice,
+            "page": "groups", "group": group, "new": new, "errors": errors or {}, "notice": notice, "version": version,
             "agents": {a.id: a for a in settings.agents}, "groups": [g.id for g in settings.groups],
             "modes": [m.value for m in Mode], "actions": [a.value for a in MissedAction],
         }, status_code=status_code)
@@ -139,12 +142,19 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         group = group_from_form(form, existing)
         new = existing is None
         move, add = str(form.get("move", "")), str(form.get("add_member", ""))
+        sent_version = str(form.get("version", ""))
         if move or form.get("action") == "add":
             if move:
                 group["members"] = moved(group["members"], move)
             elif add and add not in group["members"]:
                 group["members"].append(add)
-            return group_page(request, group, new=new, notice="Not saved yet: press Save to keep the new order.")
+            return group_page(request, group, new=new, notice="Not saved yet: press Save to keep the new order.",
+                              version=sent_version if not new else "")
+        if existing is not None and sent_version and sent_version != cr.version(existing):
+            # two supervisors on one group: the second save must not silently undo the first
+            return group_page(request, group, new=False, status_code=409, errors={
+                "": "Someone else changed this group while you were editing it. Your version is shown; "
+                    "check it against the queue groups list and save again to replace theirs."})
         group_id = group["id"]
         current_list = cr.items(changes, "groups")
         if form.get("action") == "delete" and not new:

@@ -3,6 +3,7 @@ field-level errors, live application, the TOML file and the audit log."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 from fastapi.testclient import TestClient
@@ -191,3 +192,21 @@ def test_secrets_never_appear_in_pages_or_api_output(service: Service) -> None:
     assert "ami-secret-never-shown" not in seen and "db-password-never-shown" not in seen
     assert "file-secret" not in seen and "$argon2" not in seen and "password_hash" not in seen
     assert "ami-secret-never-shown" not in service.config_path.read_text()  # nor written to the file
+
+
+def test_a_save_over_someone_elses_change_is_refused(service: Service) -> None:
+    service.user("ann", permissions={"telephony"})
+    service.user("bob", permissions={"telephony"})
+    ann, bob = login(service.app, "ann"), login(service.app, "bob")
+    version = re.search(r'name="version" value="([0-9a-f]+)"', ann.get("/groups/sales").text)[1]  # type: ignore[index]
+    assert re.search(r'name="version" value="([0-9a-f]+)"', bob.get("/groups/sales").text)[1] == version  # type: ignore[index]
+    form = {"name": "Sales", "members": ["anna", "ben"], "mode": "strict", "version": version}
+    assert bob.post("/groups/sales", data={**form, "csrf_token": bob.csrf, "rings": "6"},
+                    follow_redirects=False).status_code == 303
+    page = ann.post("/groups/sales", data={**form, "csrf_token": ann.csrf, "rings": "2"})
+    assert page.status_code == 409 and "Someone else changed this group" in page.text
+    assert service.settings.group("sales").rings == 6
+    fresh = re.search(r'name="version" value="([0-9a-f]+)"', page.text)[1]  # type: ignore[index]
+    assert ann.post("/groups/sales", data={**form, "csrf_token": ann.csrf, "rings": "2", "version": fresh},
+                    follow_redirects=False).status_code == 303
+    assert service.settings.group("sales").rings == 2
