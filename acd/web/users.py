@@ -170,7 +170,9 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
     # ---------------------------------------------------------------- sign in / out
     @r.get("/login", response_class=HTMLResponse, include_in_schema=False)
     async def login_page(request: Request, next: str = "/") -> HTMLResponse:
-        return pages.render(request, "login.html", {"page": "login", "next": _safe_next(next), "error": ""})
+        empty = not await run_in_threadpool(accounts.has_users)
+        return pages.render(request, "login.html", {"page": "login", "next": _safe_next(next), "error": "",
+                                                    "no_users": empty})
 
     @r.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
