@@ -401,6 +401,13 @@ class Desk:
                 "offered": len(state.offered), "active": len(state.active),
                 "capacity": self.config.agents[agent_id].capacity}
 
+    def work_states(self) -> dict[str, tuple[bool, str]]:
+        """Every agent's (working, reason) now: what ``on_work_state`` subscribers start
+        from (the hook reports changes only)."""
+        states = self.router.availability.agents
+        return {a: (states[a].working, states[a].reason or "working") if a in states else (True, "working")
+                for a in self.config.agents}
+
     async def agent_queue(self, agent_id: str) -> dict[str, Any]:
         """The agent's open conversations (offers first) and their open e-mails and forms."""
         self._agent(agent_id)

@@ -25,6 +25,8 @@ async def test_nobody_clocked_in_a_chat_waits_and_a_clock_in_takes_it_at_once(db
         alert = (await svc.get("/alerts"))["alerts"][0]
         assert alert["kind"] == "nobody_available" and alert["members"]["boris"] == "not working (not clocked in)"
 
+        assert svc.desk.work_states() == {"anna": (False, "not clocked in"), "boris": (False, "not clocked in"),
+                                          "clara": (False, "not clocked in"), "dmitri": (True, "working")}
         state = (await svc.post("/agents/boris/clock-in", as_="boris", expect=200)).json()
         assert state["working"] and state["clocked_in"]
         assert (await svc.holding("boris"))["offered"] == [cid]
