@@ -23,9 +23,9 @@ def email(message_id: str, sender: str, subject: str = "Question") -> dict[str, 
 
 
 async def test_mail_from_a_known_client_goes_to_the_owner_and_a_new_sender_becomes_a_lead_in_list_order(
-        db_url: str) -> None:
+        history_url: str) -> None:
     crm = FakeCrm(owners={"known@client.org": "clara"})
-    async with Service(settings(MAILBOX), db_url, FakeClock(), crm=crm) as svc:
+    async with Service(settings(MAILBOX), history_url, FakeClock(), crm=crm) as svc:
         posted = []
         for n, sender in enumerate(["Known <Known@Client.org>", "new1@x.org", "new2@x.org", "new3@x.org",
                                     "new4@x.org"]):
@@ -50,15 +50,15 @@ async def test_mail_from_a_known_client_goes_to_the_owner_and_a_new_sender_becom
         assert (await svc.timeline(posted[1]))[-1]["kind"] == "closed"
 
 
-async def test_the_same_message_id_twice_is_taken_once(db_url: str) -> None:
+async def test_the_same_message_id_twice_is_taken_once(history_url: str) -> None:
     crm = FakeCrm()
-    async with Service(settings(MAILBOX), db_url, FakeClock(), crm=crm) as svc:
+    async with Service(settings(MAILBOX), history_url, FakeClock(), crm=crm) as svc:
         first = (await svc.post("/inbound/email", email("<same@x.org>", "a@x.org"), as_="integration")).json()
         again = (await svc.post("/inbound/email", email("same@x.org", "a@x.org"), as_="integration")).json()
         assert (first["duplicate"], again["duplicate"]) == (False, True)
         assert len(crm.leads) == 1
         await svc.desk.close()
-    async with Service(settings(MAILBOX), db_url, FakeClock(), crm=crm) as svc:  # and after a restart
+    async with Service(settings(MAILBOX), history_url, FakeClock(), crm=crm) as svc:  # and after a restart
         again = (await svc.post("/inbound/email", email("<same@x.org>", "a@x.org"), as_="integration")).json()
         assert again["duplicate"] is True and len(crm.leads) == 1
 

@@ -11,9 +11,9 @@ CONFIG = settings(chat(idle_seconds=120), chat(id="vip", members=("dmitri",)),
                   work={"dmitri": {"clock_in_required": True}})
 
 
-async def test_a_restart_keeps_open_conversations_and_the_pending_idle_timer(db_url: str) -> None:
+async def test_a_restart_keeps_open_conversations_and_the_pending_idle_timer(history_url: str) -> None:
     clock = FakeClock()
-    async with Service(CONFIG, db_url, clock) as svc:
+    async with Service(CONFIG, history_url, clock) as svc:
         offered = await svc.chat("telegram:1")
         accepted = await svc.chat("telegram:2")
         await svc.post(f"/conversations/{accepted}/accept", {}, as_="anna", expect=200)
@@ -21,7 +21,7 @@ async def test_a_restart_keeps_open_conversations_and_the_pending_idle_timer(db_
         clock.advance(50)
     clock.advance(20)  # acd is down for 20 s
 
-    async with Service(CONFIG, db_url, clock) as svc:
+    async with Service(CONFIG, history_url, clock) as svc:
         assert await svc.holding("anna") == {"offered": [offered], "active": [accepted]}
         assert (await svc.get("/alerts"))["alerts"][0]["queue"] == "vip"  # supervisors' alerts are kept too
         assert [c["id"] for c in (await svc.get("/queues/vip/waiting"))["waiting"]] == vip
@@ -39,19 +39,19 @@ async def test_a_restart_keeps_open_conversations_and_the_pending_idle_timer(db_
         assert kinds.count("message") == 2  # from both runs
 
 
-async def test_an_idle_time_that_ran_out_while_acd_was_down_passes_the_chat_on_at_start(db_url: str) -> None:
+async def test_an_idle_time_that_ran_out_while_acd_was_down_passes_the_chat_on_at_start(history_url: str) -> None:
     clock = FakeClock()
-    async with Service(CONFIG, db_url, clock) as svc:
+    async with Service(CONFIG, history_url, clock) as svc:
         cid = await svc.chat("telegram:1")
     clock.advance(3600)
-    async with Service(CONFIG, db_url, clock) as svc:
+    async with Service(CONFIG, history_url, clock) as svc:
         clock.advance(0)
         assert (await svc.holding("boris"))["offered"] == [cid]
 
 
-async def test_the_running_desk_writes_as_it_goes_so_a_crash_loses_no_conversation(db_url: str) -> None:
+async def test_the_running_desk_writes_as_it_goes_so_a_crash_loses_no_conversation(history_url: str) -> None:
     clock = FakeClock()
-    svc = Service(CONFIG, db_url, clock)
+    svc = Service(CONFIG, history_url, clock)
     running = asyncio.create_task(svc.desk.run())
     ids = [await svc.chat(f"telegram:{n}") for n in range(3)]
     await svc.post(f"/conversations/{ids[0]}/accept", {}, as_="anna", expect=200)
@@ -66,5 +66,5 @@ async def test_the_running_desk_writes_as_it_goes_so_a_crash_loses_no_conversati
     svc.desk.timers.cancel_all()
     await svc.http.aclose()
     svc.engine.dispose()
-    async with Service(CONFIG, db_url, clock) as again:
+    async with Service(CONFIG, history_url, clock) as again:
         assert await again.holding("anna") == {"offered": ids[1:], "active": ids[:1]}
