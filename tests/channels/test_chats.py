@@ -89,3 +89,12 @@ async def test_a_rejected_chat_goes_to_the_next_agent(db_url: str) -> None:
         cid = await svc.chat("telegram:9")
         await svc.post(f"/conversations/{cid}/reject", {}, as_="anna", expect=200)
         assert (await svc.holding("boris"))["offered"] == [cid]
+
+
+async def test_new_settings_apply_at_once_and_serve_the_waiting_line(db_url: str) -> None:
+    async with Service(settings(chat(members=("anna",), capacity=1)), db_url, FakeClock()) as svc:
+        first, second = await svc.chat("telegram:1"), await svc.chat("telegram:2")
+        assert [c["id"] for c in (await svc.get("/queues/telegram/waiting"))["waiting"]] == [second]
+        svc.desk.reconfigure(settings(chat(members=("anna", "dmitri"), capacity=1)).conversations())
+        assert (await svc.holding("dmitri"))["offered"] == [second]
+        assert (await svc.holding("anna"))["offered"] == [first]
