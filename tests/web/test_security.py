@@ -103,3 +103,8 @@ def test_cookie_session_needs_the_csrf_token_for_changes(client: TestClient, acc
     assert client.post("/phones", data={"csrf_token": login.csrf}).status_code == 200
     accounts.end_session(login.key)
     assert client.get("/me").status_code == 401
+
+
+def test_the_api_documents_bearer_tokens(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
