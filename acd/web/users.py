@@ -47,6 +47,11 @@ class UserChange(BaseModel):
     password: str | None = Field(default=None, min_length=8)  # a new password, if given
 
 
+class PasswordChange(BaseModel):
+    current: str
+    new: str = Field(min_length=8)
+
+
 class NewToken(BaseModel):
     name: str = Field(min_length=1, max_length=100)
 
@@ -321,6 +326,41 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         return pages.render(request, "tokens.html", {"page": "tokens", "tokens": visible_tokens(user),
                                                      "new_token": made, "errors": {"name": error} if error else {}},
                             status_code=status)
+
+    # ---------------------------------------------------------------- your own password
+    def change_password(user: User, current: str, new: str) -> None:
+        if len(new) < 8:
+            raise HTTPException(422, [{"item": "new", "problem": "at least 8 characters"}])
+        if accounts.authenticate(user.username, current) is None:
+            raise HTTPException(422, [{"item": "current", "problem": "not your current password"}])
+        found = accounts.user_any(user.id)
+        if found is None:
+            raise HTTPException(404, "no such user")
+        me, active = found
+        accounts.update_user(user.id, role=me.role, permissions=me.permissions, agent_id=me.agent_id, active=active,
+                             password=new)  # ends every session of this user, this one too
+        audit.write(user, "password changed", f"user:{user.username}")
+
+    @r.put("/api/me/password", status_code=204, tags=["accounts"],
+           summary="Change your own password (every session of yours ends)")
+    def change_password_api(body: PasswordChange, user: Changing) -> Response:
+        change_password(user, body.current, body.new)
+        return Response(status_code=204)
+
+    @r.post("/account/password", include_in_schema=False)
+    async def change_password_form(request: Request, user: Changing) -> Response:
+        form = await request.form()
+        try:
+            await run_in_threadpool(change_password, user, str(form.get("current", "")), str(form.get("new", "")))
+        except HTTPException as e:
+            if not isinstance(e.detail, list):
+                raise
+            errors = {f"password.{p['item']}": p["problem"] for p in e.detail}
+            return pages.render(request, "tokens.html", {"page": "tokens", "tokens": visible_tokens(user),
+                                                         "new_token": None, "errors": errors}, status_code=422)
+        response = RedirectResponse("/login?next=/tokens", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
 
     # ---------------------------------------------------------------- audit
     @r.get("/api/audit", tags=["accounts"], summary="Configuration and account changes, newest first")

@@ -273,3 +273,15 @@ def test_password_guessing_is_slowed_down(service: Service) -> None:
 def test_pages_cannot_be_framed(service: Service) -> None:
     response = TestClient(service.app).get("/login")
     assert response.headers["X-Frame-Options"] == "DENY" and response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_users_change_their_own_password(service: Service) -> None:
+    service.user("ann", permissions={"telephony"})
+    ann = login(service.app, "ann")
+    wrong = ann.post("/account/password", data={"csrf_token": ann.csrf, "current": "nope-nope", "new": "new-password"})
+    assert wrong.status_code == 422 and "not your current password" in wrong.text
+    done = ann.post("/account/password", data={"csrf_token": ann.csrf, "current": PASSWORD, "new": "new-password"},
+                    follow_redirects=False)
+    assert done.status_code == 303 and ann.get("/api/me").status_code == 401
+    assert login(service.app, "ann", "new-password").get("/api/me").json()["username"] == "ann"
+    assert [e.action for e in service.app.state.audit.entries()] == ["password changed"]
