@@ -52,6 +52,8 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
              errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
         return pages.render(request, "agents.html", {
             "page": "agents", "agents": cr.items(changes, "agents"), "agent": agent, "new": new,
+            "groups_of": {a["id"]: [g["id"] for g in cr.items(changes, "groups") if a["id"] in g["members"]]
+                          for a in cr.items(changes, "agents")},
             "errors": errors or {}}, status_code=status_code)
 
     @r.get("/agents", response_class=HTMLResponse, include_in_schema=False)

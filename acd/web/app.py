@@ -136,7 +136,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.include_router(telephony.router(changes, pages))
     app.include_router(agents.router(changes, pages))
     app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of), pages, ctx.group_names))
-    app.include_router(outbox.router(ctx.crm, pages))
+    app.include_router(outbox.router(ctx.crm, pages, audit))
     for router in routers:
         app.include_router(router)
     return app

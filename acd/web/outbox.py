@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..crm.models import OutboxJob
 from ..crm.outbox import STATES, list_outbox, retry
+from .audit import AuditLog
 from .pages import Pages
 from .security import User, require
 
@@ -30,7 +31,7 @@ def job_json(job: OutboxJob) -> dict[str, Any]:
             "last_status": job.last_status, "last_error": job.last_error, "payload": job.payload}
 
 
-def router(crm: Any, pages: Pages) -> APIRouter:
+def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
     r = APIRouter()
     engine = getattr(crm, "engine", crm)
 
@@ -42,7 +43,7 @@ def router(crm: Any, pages: Pages) -> APIRouter:
         with Session(engine) as session:
             return [job_json(j) for j in list_outbox(session, state, limit=limit)]
 
-    async def retry_job(job_id: int) -> None:
+    async def retry_job(job_id: int, user: User) -> None:
         if engine is None:
             raise HTTPException(503, "no CRM outbox in this process")
         try:
@@ -57,6 +58,8 @@ def router(crm: Any, pages: Pages) -> APIRouter:
             raise HTTPException(404, "no such outbox job") from None
         except ValueError as e:
             raise HTTPException(409, str(e)) from None
+        if audit is not None:
+            await run_in_threadpool(audit.write, user, "outbox job retried", f"outbox:{job_id}")
 
     @r.get("/api/outbox", tags=["crm"], summary="Outbox jobs, newest first (state: pending, delivered, dead)")
     def list_jobs(user: Crm, state: str | None = None,
@@ -66,7 +69,7 @@ def router(crm: Any, pages: Pages) -> APIRouter:
     @r.post("/api/outbox/{job_id}/retry", status_code=204, tags=["crm"],
             summary="Give a dead job a fresh set of attempts")
     async def retry_api(job_id: int, user: Crm) -> Response:
-        await retry_job(job_id)
+        await retry_job(job_id, user)
         return Response(status_code=204)
 
     @r.get("/outbox", response_class=HTMLResponse, include_in_schema=False)
@@ -77,7 +80,7 @@ def router(crm: Any, pages: Pages) -> APIRouter:
 
     @r.post("/outbox/{job_id}/retry", include_in_schema=False)
     async def retry_form(job_id: int, user: Crm) -> Response:
-        await retry_job(job_id)
+        await retry_job(job_id, user)
         return RedirectResponse("/outbox?state=dead&retried=1", status_code=303)
 
     return r

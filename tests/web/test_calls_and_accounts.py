@@ -155,6 +155,7 @@ def test_the_crm_outbox_lists_dead_jobs_and_retries_them(service: Service) -> No
     assert job["last_error"] == "server error" and "Retry" in client.get("/outbox").text
     assert client.post(f"/api/outbox/{job['id']}/retry", headers={"X-CSRF-Token": client.csrf}).status_code == 204
     assert client.get("/api/outbox?state=dead").json() == []
+    assert [(e.username, e.action) for e in app.state.audit.entries()] == [("crm", "outbox job retried")]
     assert client.post(f"/api/outbox/{job['id']}/retry", headers={"X-CSRF-Token": client.csrf}).status_code == 409
     assert client.get("/api/outbox?state=lost").status_code == 422
 
