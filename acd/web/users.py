@@ -126,6 +126,8 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         beyond = sorted(set(permissions) - by.permissions)
         if beyond:
             raise HTTPException(403, f"you cannot grant permissions you do not have: {', '.join(beyond)}")
+        if target is not None and target.permissions - by.permissions:
+            raise HTTPException(403, "this user has permissions you do not have: only an administrator can change them")
 
     def keep_an_admin(target: User, role: str, active: bool) -> None:
         if target.is_admin and (role != "admin" or not active) and accounts.count_admins() <= 1:

@@ -192,6 +192,9 @@ def test_nobody_grants_more_than_they_have(service: Service) -> None:
     assert agent.status_code == 422 and agent.json()["detail"][0]["item"] == "agent_id"
     actions = [e.action for e in service.app.state.audit.entries()]
     assert actions == ["user created"]
+    boss = service.user("boss", permissions={"telephony", "users"})
+    demote = {"role": "supervisor", "permissions": []}
+    assert hr.put(f"/api/users/{boss.id}", json=demote, headers=csrf).status_code == 403
     assert TestClient(service.app).post("/login", data={"username": "eve", "password": PASSWORD},
                                         follow_redirects=False).status_code == 303
 
