@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -91,6 +92,17 @@ class Pages:
 
     def install_error_pages(self) -> None:
         """Pages get a sign-in redirect (401) or an error page; /api keeps JSON errors."""
+
+        @self.app.exception_handler(RequestValidationError)
+        async def invalid(request: Request, exc: RequestValidationError) -> Response:
+            """422 in the configuration's shape, ``[{"item", "problem"}]``; the input is
+            never echoed (it may be a password)."""
+            problems = [{"item": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
+                         "problem": str(e.get("msg", "invalid"))} for e in exc.errors()]
+            if request.url.path.startswith("/api"):
+                return JSONResponse({"detail": problems}, status_code=422)
+            detail = "; ".join(f"{p['item']}: {p['problem']}" for p in problems)
+            return self.render(request, "error.html", {"status": 422, "detail": detail}, status_code=422)
 
         @self.app.exception_handler(StarletteHTTPException)
         async def errors(request: Request, exc: StarletteHTTPException) -> Response:

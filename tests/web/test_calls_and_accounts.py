@@ -289,3 +289,13 @@ def test_users_change_their_own_password(service: Service) -> None:
     assert done.status_code == 303 and ann.get("/api/me").status_code == 401
     assert login(service.app, "ann", "new-password").get("/api/me").json()["username"] == "ann"
     assert [e.action for e in service.app.state.audit.entries()] == ["password changed"]
+
+
+def test_a_bad_request_body_is_a_422_naming_the_field_without_echoing_it(service: Service) -> None:
+    root = service.user("root", role="admin")
+    token = bearer(service.accounts.create_token(root.id, "t"))
+    response = TestClient(service.app).post("/api/users", json={"username": "x", "password": "tiny-pw"},
+                                            headers=token)
+    assert response.status_code == 422 and "tiny-pw" not in response.text
+    assert response.json()["detail"][0]["item"] == "password"
+    assert TestClient(service.app).get("/api/calls?limit=0", headers=token).json()["detail"][0]["item"] == "query.limit"
