@@ -98,3 +98,11 @@ async def test_new_settings_apply_at_once_and_serve_the_waiting_line(db_url: str
         svc.desk.reconfigure(settings(chat(members=("anna", "dmitri"), capacity=1)).conversations())
         assert (await svc.holding("dmitri"))["offered"] == [second]
         assert (await svc.holding("anna"))["offered"] == [first]
+
+
+async def test_the_api_is_described_for_integrators(db_url: str) -> None:
+    async with Service(settings(chat()), db_url, FakeClock()) as svc:
+        paths = (await svc.http.get("/openapi.json")).json()["paths"]
+        chat_body = paths["/api/channels/inbound/chat"]["post"]["requestBody"]["content"]["application/json"]
+        assert set(chat_body["schema"]["required"]) == {"queue", "client"}
+        assert "/api/channels/conversations/{cid}/transfer" in paths
