@@ -48,7 +48,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         figures = asyncio.run(soak(minutes, args.speed, f"sqlite:///{Path(tmp) / 'soak.db'}"))
     print(f"demo soak: {minutes:g} simulated minutes, {figures['calls']} calls, {figures['errors']} errors, "
-          f"RSS per minute {figures['rss_samples_mib']} MiB, second-half growth {figures['growth_second_half_mib']} MiB")
+          f"RSS per minute {figures['rss_samples_mib']} MiB, "
+          f"second-half growth {figures['growth_second_half_mib']} MiB")
     print("saved", save("demo_soak" + ("-quick" if args.quick else ""), figures))
 
 

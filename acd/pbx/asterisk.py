@@ -44,7 +44,8 @@ class AsteriskPbx:
         self.tracker = Tracker(config, self.dialplan)
         self.feed = feed
         self.connection = AmiConnection(host, port, username, secret, on_event=self._on_event,
-                                        on_resync=self._on_resync, timing=timing)
+                                        on_resync=self._on_resync, timing=timing,
+                                        wanted_events=Tracker.handled_events())
 
     def attach(self, feed: Feed) -> None:
         """Where core events go (the distributor's ``feed``); call before ``run()``."""

@@ -19,13 +19,15 @@ import asyncio
 import codecs
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from panoramisk.actions import Action  # type: ignore[import-untyped]
 from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
 from panoramisk.message import Message  # type: ignore[import-untyped]
+
+from .framing import parse
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +101,22 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         # one decoder for the stream: a character split across two reads stays whole
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._buffer = ""
+        self.wanted: Collection[str] | None = None  # live events worth parsing; None: all
 
     def data_received(self, data: bytes) -> None:
         self._buffer += self._decoder.decode(data)
         *frames, self._buffer = self._buffer.split("\r\n\r\n")
         for frame in frames:
             # the banner has no blank line of its own (README 1): it heads the first
-            # frame as a line without ": " and from_line skips it
-            message = Message.from_line(frame.strip())
+            # frame as a line without ": " and the parser skips it
+            message = parse(frame, self.wanted)
             if message is None:
+                continue
+            if isinstance(message, dict):  # a live event: straight to the consumer
+                if message.get("Event") == "Shutdown":
+                    self.connection_lost(None)
+                else:
+                    self.events.put_nowait(message)
                 continue
             try:
                 self.handle_message(message)
@@ -158,8 +167,12 @@ class AmiConnection:
         on_resync: ResyncHandler,
         timing: Timing | None = None,
         rng: random.Random | None = None,
+        wanted_events: Collection[str] | None = None,
     ) -> None:
+        """``wanted_events``: the live events the consumer handles; others are dropped
+        before they are parsed (None: every event is delivered)."""
         self.host, self.port, self.username = host, port, username
+        self.wanted_events = None if wanted_events is None else frozenset(wanted_events) | {"Shutdown"}
         self._secret = secret if isinstance(secret, Secret) else Secret(secret)
         self._on_event, self._on_resync = on_event, on_resync
         self.timing = timing or Timing()
@@ -210,6 +223,7 @@ class AmiConnection:
         _, protocol = await asyncio.wait_for(
             loop.create_connection(_AmiProtocol, self.host, self.port), self.timing.connect_timeout_s)
         assert isinstance(protocol, _AmiProtocol)
+        protocol.wanted = self.wanted_events
         self._protocol = protocol
         try:
             login = await self._request(protocol, {"Action": "Login", "Username": self.username,

@@ -118,6 +118,11 @@ class Tracker:
             return
         call.attempt, call.attempt_agents, call.dialled = attempt, tuple(agent_ids), set()
 
+    @classmethod
+    def handled_events(cls) -> frozenset[str]:
+        """The AMI events the tracker acts on; the link need not parse any other."""
+        return frozenset(name[4:] for name in dir(cls) if name.startswith("_on_"))
+
     # ------------------------------------------------------------------ live events
     def handle(self, msg: Mapping[str, Any]) -> list[Event]:
         """The core events one AMI event causes. Never raises: bad input is logged."""

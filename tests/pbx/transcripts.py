@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from panoramisk.message import Message
+
+from acd.pbx.framing import parse
 
 DIR = Path(__file__).resolve().parents[2].parent / "shared" / "ami-transcripts"
 
@@ -22,7 +25,7 @@ _MARK = re.compile(r"^### t=(?P<t>[0-9.]+) (?P<kind>recv|sent)\s*$")
 class Frame:
     t: float
     sent: bool
-    message: Message
+    message: Any  # a live event's dict, or a panoramisk Message for action answers
 
 
 def path(name: str) -> Path:
@@ -47,8 +50,9 @@ def frames(name: str) -> list[Frame]:
         if sent:  # our action: "Key: Value" lines behind ">>> "
             lines = [line.removeprefix(">>>").strip() for line in raw.splitlines()]
             message: Message | None = Message(dict(line.split(": ", 1) for line in lines if ": " in line))
-        else:
-            message = Message.from_line(raw.strip())
+        else:  # exactly as the live link parses it (acd.pbx.framing)
+            raw_frame = raw.replace("\r\n", "\n").replace("\n", "\r\n").strip("\r\n")
+            message = parse(raw_frame)
         if message is not None:
             out.append(Frame(t, sent, message))
 
@@ -67,5 +71,5 @@ def frames(name: str) -> list[Frame]:
     return out
 
 
-def received(name: str) -> list[Message]:
+def received(name: str) -> list[Any]:
     return [f.message for f in frames(name) if not f.sent]

@@ -1,0 +1,60 @@
+"""Turning AMI frames into messages, fast: this runs for every event Asterisk sends.
+
+panoramisk's ``Message.from_line`` builds a case-insensitive dict one header at a
+time; measured on the recorded frames it costs more than everything acd does with an
+event afterwards (bench/ami_ingest.py). Live events, which are most of the traffic and
+never answer an action, become plain dicts here, with Asterisk's own key spelling
+(the tracker reads them as recorded: ``Uniqueid``, ``DestChannel``...). Frames that
+answer an action (they carry an ActionID) still become panoramisk Messages, so its
+response matching works unchanged. Events nobody handles are dropped unparsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from panoramisk.message import Message  # type: ignore[import-untyped]
+
+Frame = dict[str, Any]  # a live event: key -> value, or a list of values for a repeated key
+
+
+def event_name(frame: str) -> str:
+    """The event of a frame that starts with "Event: " (Asterisk always puts it first), else ""."""
+    if not frame.startswith("Event: "):
+        return ""
+    end = frame.find("\r\n")
+    return frame[7:] if end < 0 else frame[7:end]
+
+
+def parse_event(frame: str) -> Frame:
+    """``Key: Value`` lines to a dict; a repeated key (ChanVariable, Variable, Output)
+    collects its values in a list, as panoramisk does (transcripts README "Repeated keys")."""
+    out: Frame = {}
+    for line in frame.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            if not line.endswith(":"):
+                continue  # the banner line, or a stray blank
+            key, value = line[:-1], ""  # "AccountCode:" once the frame was stripped
+        if key in out:
+            previous = out[key]
+            if isinstance(previous, list):
+                previous.append(value)
+            else:
+                out[key] = [previous, value]
+        else:
+            out[key] = value
+    return out
+
+
+def parse(frame: str, wanted: Collection[str] | None = None) -> Frame | Message | None:
+    """One frame (without its closing blank line): a dict for a live event, a panoramisk
+    Message for anything that answers an action, None for a frame to drop (an event not
+    in ``wanted``, or no message at all such as the banner alone)."""
+    name = event_name(frame)
+    if name and "\r\nActionID: " not in frame:
+        if wanted is not None and name not in wanted:
+            return None
+        return parse_event(frame)
+    return Message.from_line(frame.strip())

@@ -1,0 +1,223 @@
+"""AMI ingest: events per second from a TCP socket through the adapter into the core.
+
+The stream is made of the real frames Asterisk sent in ../shared/ami-transcripts
+(calls answered, not answered, ringing three phones, busy, abandoned), replayed many
+times with fresh Uniqueids and channel names so the tracker and the router follow
+thousands of distinct calls. One run measures three readers of the same bytes over
+loopback TCP, so acd's own overhead is visible:
+
+  reference   asyncio StreamReader.readuntil(CRLF CRLF) + split into (key, value) lines
+  panoramisk  panoramisk's AMIProtocol framing + Message.from_line (no handling)
+  acd         acd.pbx.AsteriskPbx: panoramisk framing, the tracker, the distributor and
+              the routing core (commands it issues go back over the same socket)
+
+"all frames" is read=all as recorded (VarSet, Newexten...); "our classes" keeps only
+what manager.conf's read=system,call,user lets through. Run: python -m bench.ami_ingest [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import time
+from pathlib import Path
+
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
+
+from acd.clock import Clock
+from acd.core.model import Agent, Mode, QueueGroup, RoutingConfig
+from acd.core.router import Router
+from acd.distributor import Distributor
+from acd.pbx import AsteriskPbx, Dialplan
+
+from .common import save
+
+TRANSCRIPTS = Path(__file__).resolve().parents[2] / "shared" / "ami-transcripts"
+SCENARIOS = ("02", "03", "04", "05", "06")
+_MARK = re.compile(rb"^### t=[0-9.]+ (recv|sent)[^\n]*\n", re.M)
+_OUR_CLASSES = (b"system", b"call", b"user")
+
+
+def recorded_frames(name: str) -> list[bytes]:
+    """The exact bytes of every event frame Asterisk sent after the login."""
+    data = next(TRANSCRIPTS.glob(f"{name}*.txt")).read_bytes()
+    parts = _MARK.split(data)
+    frames = []
+    for kind, body in zip(parts[1::2], parts[2::2], strict=True):
+        if kind != b"recv":
+            continue
+        frame = body.split(b"\n### ")[0]
+        if frame.startswith(b"Event: ") and b"\r\n\r\n" in frame and b"Event: SuccessfulAuth" not in frame:
+            frames.append(frame[: frame.index(b"\r\n\r\n") + 4])
+    return frames
+
+
+def stream(copies: int, classes: tuple[bytes, ...] | None) -> tuple[bytes, int]:
+    base = [f for name in SCENARIOS for f in recorded_frames(name)]
+    if classes is not None:
+        base = [f for f in base if any(b"Privilege: " + c + b"," in f for c in classes)]
+    text = b"".join(base)
+    out = []
+    for k in range(copies):
+        # fresh ids per copy: 1795573834.1 -> 9<k>.1, PJSIP/carrier-00000001 -> -<k:04x>0001
+        out.append(re.sub(rb"(\d{10})\.(\d+)", lambda m, k=k: b"%d.%s" % (9_000_000 + k, m.group(2)),
+                          re.sub(rb"-0000(\w{4})", lambda m, k=k: b"-%04x%s" % (k % 65536, m.group(1)), text)))
+    return b"".join(out), len(base) * copies
+
+
+async def serve(payload: bytes, received: asyncio.Event | None = None) -> asyncio.Server:
+    """A stand-in manager port: banner, Success for every action (empty lists for the
+    resync), then the payload as soon as the client has logged in."""
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        sent = False
+        try:
+            while True:
+                frame = await reader.readuntil(b"\r\n\r\n")
+                fields = dict(line.split(": ", 1) for line in frame.decode().split("\r\n") if ": " in line)
+                action, aid = fields.get("Action", ""), fields.get("ActionID", "")
+                if action in ("CoreShowChannels", "DeviceStateList"):
+                    item = "CoreShowChannelsComplete" if action == "CoreShowChannels" else "DeviceStateListComplete"
+                    writer.write(f"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\nMessage: ok\r\n\r\n"
+                                 f"Event: {item}\r\nActionID: {aid}\r\nEventList: Complete\r\nListItems: 0\r\n\r\n"
+                                 .encode())
+                else:
+                    writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: ok\r\n\r\n".encode())
+                if action == "DeviceStateList" and not sent:
+                    sent = True
+                    writer.write(payload)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+    return await asyncio.start_server(session, "127.0.0.1", 0)
+
+
+async def blast(payload: bytes) -> tuple[asyncio.Server, int]:
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(payload)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def reference_reader(payload: bytes, events: int) -> float:
+    server, port = await blast(payload)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
+    start, seen = time.perf_counter(), 0
+    while seen < events:
+        frame = await reader.readuntil(b"\r\n\r\n")
+        [line.split(": ", 1) for line in frame.decode().split("\r\n") if line]
+        seen += 1
+    elapsed = time.perf_counter() - start
+    writer.close()
+    server.close()
+    return events / elapsed
+
+
+async def panoramisk_reader(payload: bytes, events: int) -> float:
+    server, port = await blast(payload)
+    done = asyncio.get_running_loop().create_future()
+    seen = 0
+
+    class Counting(AMIProtocol):  # type: ignore[misc]
+        def handle_message(self, message: Message) -> None:
+            nonlocal seen
+            seen += 1
+            if seen == events and not done.done():
+                done.set_result(time.perf_counter())
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            pass  # no Manager behind this bare protocol
+
+    start = time.perf_counter()
+    transport, _ = await asyncio.get_running_loop().create_connection(Counting, "127.0.0.1", port)
+    end = await done
+    transport.close()
+    server.close()
+    return events / (end - start)
+
+
+def config(agents: int = 100) -> RoutingConfig:
+    # the recording's agent101..105 plus more, one group ringing them
+    ids = [f"agent{100 + n}" for n in range(1, agents + 1)]
+    return RoutingConfig(
+        agents={a: Agent(a, a, f"PJSIP/{a}", a[5:]) for a in ids},
+        groups={"g": QueueGroup("g", "G", tuple(ids[:5]), Mode.ALL)},
+        default_group="g",
+    )
+
+
+class _History:
+    def add(self, records: list[object]) -> None:
+        pass
+
+    def offered(self, *args: object) -> None:
+        pass
+
+
+END = b"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: BenchEnd\r\n\r\n"
+
+
+async def acd_reader(payload: bytes, events: int) -> float:
+    """Every frame counts, also those the link drops unparsed: that is part of ingest.
+    The clock stops when the last frame (a UserEvent after the stream) was handled."""
+    server = await serve(payload + END)
+    port = server.sockets[0].getsockname()[1]
+    routing = config()
+    # the recording's dialplan names (transcripts README: DID: body key, contexts)
+    dialplan = Dialplan(did_key="DID", inbound_context="from-carrier", dial_context="acd-dial")
+    pbx = AsteriskPbx(routing, host="127.0.0.1", port=port, username="acd", secret="x", dialplan=dialplan)
+    distributor = Distributor(Router(routing), Clock(), pbx, _History())  # type: ignore[arg-type]
+    done = asyncio.get_running_loop().create_future()
+    marks: list[float] = []
+    handle = pbx._on_event
+
+    async def timing(message: Message) -> None:
+        if not marks:
+            marks.append(time.perf_counter())
+        await handle(message)
+        if message.get("UserEvent") == "BenchEnd" and not done.done():
+            done.set_result(time.perf_counter())
+
+    pbx.connection._on_event = timing
+    pbx.attach(distributor.feed)
+    task = asyncio.create_task(pbx.run())
+    end = await done
+    pbx.close()
+    await asyncio.wait_for(task, 5)
+    server.close()
+    return events / (end - marks[0])
+
+
+async def measure(copies: int) -> dict[str, object]:
+    figures: dict[str, object] = {}
+    for label, classes in (("all_frames", None), ("our_classes", _OUR_CLASSES)):
+        payload, events = stream(copies, classes)
+        row = {
+            "events": events,
+            "reference_per_s": round(await reference_reader(payload, events)),
+            "panoramisk_per_s": round(await panoramisk_reader(payload, events)),
+            "acd_per_s": round(await acd_reader(payload, events)),
+        }
+        figures[label] = row
+        print(f"ami ingest ({label}, {events:,} events): reference {row['reference_per_s']:,}/s  "
+              f"panoramisk {row['panoramisk_per_s']:,}/s  acd (adapter+core) {row['acd_per_s']:,}/s")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    figures = asyncio.run(measure(5 if args.quick else 300))
+    print("saved", save("ami_ingest" + ("-quick" if args.quick else ""), figures))
+
+
+if __name__ == "__main__":
+    main()

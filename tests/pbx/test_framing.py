@@ -1,0 +1,61 @@
+"""The fast frame parser reads every recorded frame as panoramisk does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from panoramisk.message import Message
+
+from acd.pbx.framing import event_name, parse, parse_event
+
+from .transcripts import DIR
+
+_MARK = re.compile(r"^### t=[0-9.]+ (recv|sent)[^\n]*\n", re.M)
+
+
+def recorded_frames() -> list[str]:
+    frames = []
+    for path in sorted(DIR.glob("*.txt")):
+        parts = _MARK.split(path.read_bytes().decode())
+        for kind, body in zip(parts[1::2], parts[2::2], strict=True):
+            if kind == "recv":
+                frame = body.split("\n### ")[0]
+                frames.append(frame.split("\r\n\r\n")[0])
+    return frames
+
+
+FRAMES = recorded_frames()
+
+
+def test_there_are_recorded_frames_to_compare() -> None:
+    assert len(FRAMES) > 1900  # README: 1,982 frames
+
+
+@pytest.mark.parametrize("frame", [f for f in FRAMES if f.startswith("Event: ")][::7])
+def test_a_live_event_has_the_same_headers_as_panoramisk_gives(frame: str) -> None:
+    ours = parse_event(frame)
+    theirs = {k: v for k, v in Message.from_line(frame.strip()).items() if k != "content"}
+    last_key, _, last_value = frame.split("\r\n")[-1].partition(": ")
+    if last_value == "" and last_key not in theirs:
+        # panoramisk strips the frame first, so an empty value on the last line
+        # ("OutboundProxy: ") loses its ": " and the header; we keep it
+        assert ours.pop(last_key) == ""
+    assert theirs == ours
+
+
+def test_repeated_keys_become_lists_and_empty_values_stay() -> None:
+    frame = "Event: Status\r\nAccountCode: \r\nVariable: A=1\r\nVariable: B=2\r\nChanVariable(PJSIP/x-1): ACD_DID="
+    assert parse_event(frame) == {"Event": "Status", "AccountCode": "", "Variable": ["A=1", "B=2"],
+                                  "ChanVariable(PJSIP/x-1)": "ACD_DID="}
+
+
+def test_events_nobody_handles_are_dropped_unparsed_and_answers_stay_panoramisk_messages() -> None:
+    assert parse("Event: VarSet\r\nChannel: PJSIP/1-1", wanted={"Hangup"}) is None
+    assert parse("Event: Hangup\r\nChannel: PJSIP/1-1", wanted={"Hangup"}) == {"Event": "Hangup",
+                                                                               "Channel": "PJSIP/1-1"}
+    item = parse("Event: DeviceStateChange\r\nActionID: a-1\r\nDevice: PJSIP/101", wanted={"Hangup"})
+    assert isinstance(item, Message) and item.action_id == "a-1"  # a list item answers an action
+    response = parse("Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nActionID: l-1")
+    assert isinstance(response, Message) and response["Response"] == "Success"
+    assert event_name("Response: Success") == ""
