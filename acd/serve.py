@@ -18,16 +18,18 @@ from typing import Any
 
 import uvicorn
 
+from .channels import Desk, WorkCalendar
 from .clock import Clock
 from .config import Settings
 from .core.commands import Record, RefusePickup
-from .core.events import CallArrived, Event, PickupRequested, Resynced
+from .core.events import AgentWorkChanged, CallArrived, Event, PickupRequested, Resynced
 from .core.router import Router
 from .crm.calls import build_crm
 from .distributor import Distributor
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
 from .web.app import WebContext, create_app
+from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,13 @@ class Acd:
         self._held: dict[str, list[Event]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._intercepts = 0
-        self.web = create_app(WebContext(self.distributor, self.clock, self.live, store=self.store))
+        # chats, e-mails and forms, with agents' work time; a change of work state
+        # reaches telephony at once
+        self.desk = Desk.from_settings(settings, self.store.engine, self.clock, crm=self.crm_feed,
+                                       calendar=WorkCalendar(self.clock), region=self.crm_feed.region)
+        self.desk.on_work_state.append(self._work_state_changed)
+        self.web = create_app(WebContext(self.distributor, self.clock, self.live, store=self.store),
+                              routers=[channels_router(self.desk)])
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
@@ -76,6 +84,11 @@ class Acd:
         self.settings = settings
         self.pbx.reconfigure(routing)
         self.distributor.reconfigure(routing)
+        self.desk.reconfigure(settings.conversations())
+
+    def _work_state_changed(self, agent_id: str, working: bool, reason: str) -> None:
+        if agent_id in self.router.config.agents:
+            self.distributor.feed(AgentWorkChanged(agent_id, working, reason))
 
     def intercept(self, call_id: str, agent_id: str) -> str | None:
         """The Intercept button: None when the agent's phone is being rung to take the
@@ -140,12 +153,17 @@ class Acd:
         return Resynced(calls)
 
     async def run(self, *, http: bool = True) -> None:
+        await self.desk.start()  # restores open conversations; then work states to telephony
+        for agent_id, (working, reason) in self.desk.work_states().items():
+            if not working:
+                self._work_state_changed(agent_id, working, reason)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.history.run(), name="history")
             tasks.create_task(self.pbx.run(), name="ami")
             # the CRM's two tasks run until cancelled; the others end when closed
             crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
                    tasks.create_task(self.crm_sender.run(), name="crm-outbox")]
+            tasks.create_task(self.desk.run(), name="channels")
             if http:
                 tasks.create_task(self._serve_http(), name="http")
             await self._stopping.wait()
@@ -155,6 +173,7 @@ class Acd:
             self.distributor.timers.cancel_all()
             for task in [*crm, *self._tasks]:
                 task.cancel()
+            await self.desk.close()
             self.history.close()
 
     def stop(self) -> None:
