@@ -35,6 +35,10 @@ def settings(database: str, port: int, groups: list[dict[str, Any]], **extra: An
     }
     for g in data["groups"]:
         g.pop("number", None)
+    for agent in data["agents"]:  # work time ([agents.work]) for some agents
+        if agent["id"] in extra.get("work", {}):
+            agent["work"] = extra["work"][agent["id"]]
+    extra = {k: v for k, v in extra.items() if k != "work"}
     data.update(extra)
     return settings_from_dict(data, "<e2e>")
 
