@@ -76,6 +76,11 @@ class CallCrm:
         note = self._calls.get(record.call_id)
         if note is None:
             return
+        options = self.feed.options.get(note.group or "")
+        if options is not None and not options.check_client:  # the group keeps the CRM out
+            if record.kind in ("ended", "abandoned"):
+                self._calls.pop(record.call_id, None)
+            return
         if record.kind == "answered" and detail.get("agent"):
             note.agent, note.answered_at = str(detail["agent"]), record.at
             self.feed.answered(self._interaction(record.call_id, note), note.agent)
