@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             settings = load_settings(args.config)
             logs.setup(settings.service.log_level)
-            return _run(_serve(settings))
+            return _run(_serve(settings, args.config))
         logs.setup("INFO")
         from .demo import run_demo
 
@@ -62,12 +62,12 @@ def _run(coro: object) -> int:
     return 0
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, config_path: Path) -> None:
     from .serve import Acd
     from .simulate import simulator_if_needed
 
     async with simulator_if_needed(settings) as target:
-        acd = Acd(settings, ami=target)
+        acd = Acd(settings, ami=target, config_path=config_path)
         _stop_on_signals(acd.stop)
         await acd.run()
 

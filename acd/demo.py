@@ -44,8 +44,32 @@ def demo_settings(host: str, port: int, database: str) -> Settings:
              "rings": 4, "missed": {"action": "forward_group", "group": "support"}},
         ],
         "numbers": NUMBERS,
+        "channels": [
+            {"id": "telegram", "name": "Telegram", "kind": "chat", "members": ["clara", "dmitri", "farid"],
+             "mode": "evenly", "idle_seconds": 60, "capacity": 3},
+            {"id": "webchat", "name": "Website chat", "kind": "chat", "members": ["anna", "elena"],
+             "mode": "all", "idle_seconds": 120},
+        ],
     }
     return settings_from_dict(data, "<demo>")
+
+
+DEMO_PASSWORD = "demo-demo"
+DEMO_USERS = [("admin", "admin", None), ("supervisor", "supervisor", None), ("anna", "agent", "anna")]
+
+
+def demo_accounts(acd: Acd) -> str:
+    """Demo users (the same password for all), and the hint the sign-in page shows."""
+    from .web.accounts import Accounts
+    from .web.security import PERMISSIONS
+
+    accounts = Accounts(acd.store.engine)
+    if not accounts.has_users():
+        for name, role, agent in DEMO_USERS:
+            accounts.create_user(name, DEMO_PASSWORD, role=role, agent_id=agent,
+                                 permissions=PERMISSIONS if role == "supervisor" else ())
+    return (f"Demo: sign in as admin, supervisor or anna (an agent), password {DEMO_PASSWORD}. "
+            "Calls and chats arrive by themselves.")
 
 
 class Traffic:
@@ -75,6 +99,36 @@ class Traffic:
         except TimeoutError:
             await call.hangup()  # an impatient caller: abandoned, listed for calling back
 
+    async def chats(self, desk: Any) -> None:
+        """Clients writing in the messengers; agents accept, answer and close in time."""
+        while True:
+            await self.clock.sleep(self.rng.uniform(5, 15))
+            queue = self.rng.choice(["telegram", "webchat"])
+            client = f"tg:{self.rng.randrange(10**5, 10**6)}" if queue == "telegram" else \
+                f"web:{self.rng.randrange(10**5, 10**6)}"
+            cid, _ = await desk.chat_message(queue, client, "Hello, I have a question about my order")
+            task = asyncio.ensure_future(self._agent_works_on(desk, cid))
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+
+    async def _agent_works_on(self, desk: Any, cid: str) -> None:
+        for _ in range(20):
+            await self.clock.sleep(self.rng.uniform(5, 30))
+            holders = sorted(desk.holders(cid))
+            if not holders:
+                continue  # still waiting for a free agent
+            agent = self.rng.choice(holders)
+            if self.rng.random() < 0.15:
+                continue  # the agent does not react: the idle time passes it on
+            try:
+                desk.accept(cid, agent)
+                desk.answer(cid, agent, "Happy to help!")
+                await self.clock.sleep(self.rng.uniform(20, 90))
+                desk.close_conversation(cid)
+            except Exception:  # it moved on meanwhile (idle time, another agent)
+                continue
+            return
+
     def _moods(self) -> None:
         for phone in self.sim.phones.values():
             if self.rng.random() < 0.1:
@@ -100,18 +154,22 @@ async def run_demo(*, host: str = "127.0.0.1", port: int = 8000, speed: float = 
     from .serve import AmiTarget
 
     acd = Acd(settings, clock=clock, ami=AmiTarget("127.0.0.1", sim_port, settings.ami.username, secret))
+    acd.web_context.extra["login_hint"] = hint = demo_accounts(acd)
     traffic = Traffic(sim, clock, rng)
-    print(f"acd demo: open http://{host}:{port} (simulated PBX on 127.0.0.1:{sim_port}; Ctrl-C stops)")
+    print(f"acd demo: open http://{host}:{port} (simulated PBX on 127.0.0.1:{sim_port}; Ctrl-C stops)\n"
+          f"acd demo: {hint}")
     report: dict[str, float] = {}
     try:
         async with asyncio.TaskGroup() as tasks:
             service = tasks.create_task(acd.run())
             calls = tasks.create_task(traffic.run())
+            chats = tasks.create_task(traffic.chats(acd.desk))
             started = asyncio.get_running_loop().time()
             report["rss_start_mib"] = rss_mib()
             if minutes:
                 await clock.sleep(minutes * 60)
                 calls.cancel()
+                chats.cancel()
                 report.update(calls=traffic.placed, rss_end_mib=rss_mib(),
                               seconds=asyncio.get_running_loop().time() - started, errors=len(sim.errors))
                 acd.stop()

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -29,6 +30,7 @@ from .distributor import Distributor
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
 from .web.app import WebContext, create_app
+from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
 
@@ -45,7 +47,8 @@ class AmiTarget:
 
 class Acd:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, ami: AmiTarget | None = None,
-                 timing: Timing | None = None) -> None:
+                 timing: Timing | None = None, config_path: Path | None = None) -> None:
+        """``config_path``: the TOML file changes made in the web UI are written back to."""
         self.settings = settings
         self.clock = clock or Clock()
         self.store = Store(settings.service.database)
@@ -73,8 +76,11 @@ class Acd:
         self.desk = Desk.from_settings(settings, self.store.engine, self.clock, crm=self.crm_feed,
                                        calendar=WorkCalendar(self.clock), region=self.crm_feed.region)
         self.desk.on_work_state.append(self._work_state_changed)
-        self.web = create_app(WebContext(self.distributor, self.clock, self.live, store=self.store),
-                              routers=[channels_router(self.desk)])
+        self.web_context = WebContext(
+            self.distributor, self.clock, self.live, store=self.store,
+            settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
+            intercept=self.intercept, crm=self.crm_feed)
+        self.web = create_app(self.web_context, routers=[channels_router(self.desk)])
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
@@ -153,6 +159,8 @@ class Acd:
         return Resynced(calls)
 
     async def run(self, *, http: bool = True) -> None:
+        if http:  # nobody could sign in without a first administrator
+            await asyncio.to_thread(bootstrap_admin, self.store)
         await self.desk.start()  # restores open conversations; then work states to telephony
         for agent_id, (working, reason) in self.desk.work_states().items():
             if not working:

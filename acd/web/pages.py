@@ -87,6 +87,8 @@ class Pages:
             "csrf": getattr(request.state, "csrf", ""),
             "nav": [link for link in nav if user is not None and link.shown_to(user)],
             "page": "",
+            # e.g. the demo's "sign in as admin / demo"
+            "login_hint": getattr(getattr(self.app.state, "ctx", None), "extra", {}).get("login_hint", ""),
         }
         return self.templates.TemplateResponse(request, name, {**base, **(context or {})}, status_code=status_code)
 
