@@ -21,6 +21,7 @@ found, refused, invalid) before anything changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import deque
@@ -139,6 +140,7 @@ class Desk:
         self._closing = asyncio.Event()
         self._started = False
         self.pollers: list[MailboxPoller] = []  # run by ``run``; see ``from_settings``
+        self.write_interval_s = 0.25  # at most this much is lost in a hard crash
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -200,6 +202,10 @@ class Desk:
             except Exception:
                 log.exception("channels.history_write_failed")
                 await asyncio.sleep(1.0)
+            # let changes gather: each write carries the whole router snapshot, so one
+            # write per change would cost O(open conversations) per chat message
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.write_interval_s)
 
     async def close(self) -> None:
         """Stop timers and the calendar and write what is pending; ``run`` returns."""

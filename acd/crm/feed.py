@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from ..core.commands import ReportManualTransfer
@@ -35,6 +35,7 @@ from .decisions import (
     owner_for,
 )
 from .identity import Identity, check_region
+from .models import Client, ClientIdentity
 from .options import CrmOptions, options_for
 from .outbox import retry
 from .sender import OutboxSender
@@ -62,6 +63,11 @@ class CrmFeed:
         self.now = now
         self.sender = sender
         self._queue: asyncio.Queue[tuple[str, Work]] = asyncio.Queue()
+        # (identity kind, value) -> owner, for every identity of the built-in CRM: routing
+        # asks it on every new call and chat, so it answers from memory; writes keep it
+        # current (None until run() has loaded it: then look-ups go to the database)
+        self._owners: dict[tuple[str, str], str] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- reports: synchronous, never block, safe to call from the distributor ---------
 
@@ -112,8 +118,13 @@ class CrmFeed:
 
     async def owner_for(self, *identities: Identity, queue: str | None = None, budget_s: float = 0.2) -> str | None:
         """The known client's owner, or None if there is none or the database does not
-        answer within ``budget_s``: routing then goes on as for an unknown caller."""
+        answer within ``budget_s``: routing then goes on as for an unknown caller.
+        Once ``run`` has loaded the owner index, the answer comes from memory at once."""
         opts = options_for(self.options, queue)
+        if self._owners is not None:
+            if not (opts.check_client and opts.owner_first):
+                return None
+            return next((o for i in identities if (o := self._owners.get((i.kind, i.value)))), None)
         try:
             async with asyncio.timeout(budget_s):
                 return await asyncio.to_thread(self._read, partial(owner_for, options=opts), *identities)
@@ -132,7 +143,12 @@ class CrmFeed:
     # -- the task -----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Apply the queued reports in order, until cancelled."""
+        """Load the owner index, then apply the queued reports in order, until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self.reload_owners()
+        except Exception:  # the look-ups fall back to the database, within their budget
+            log.exception("crm.owner_index_failed")
         while True:
             what, work = await self._queue.get()
             try:
@@ -144,6 +160,12 @@ class CrmFeed:
             if self.sender is not None:
                 self.sender.wake()
 
+    async def reload_owners(self) -> None:
+        """(Re)load the owner index from the database: at start, and after clients were
+        written by anything but this feed (an import straight into the database)."""
+        self._owners = dict(await asyncio.to_thread(self._read, _all_owners))
+        log.info("crm.owner_index_loaded", extra={"identities": len(self._owners)})
+
     async def drained(self) -> None:
         """Wait until every report queued so far is applied (tests, shutdown)."""
         await self._queue.join()
@@ -152,9 +174,42 @@ class CrmFeed:
         self._queue.put_nowait((what, work))
 
     def _write(self, work: Work) -> Any:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            return work(session)
+        with Session(self.engine, expire_on_commit=False) as session:
+            touched: set[int] = set()  # clients this transaction created or changed
+            event.listen(session, "after_flush", partial(_note_clients, touched))
+            with session.begin():
+                result = work(session)
+                session.flush()
+                changed = _owners_of(session, touched)
+            if changed and self._owners is not None:
+                loop = self._loop
+                if loop is not None:
+                    loop.call_soon_threadsafe(self._owners.update, changed)
+            return result
 
     def _read(self, work: Callable[..., Any], *args: Any) -> Any:
         with Session(self.engine) as session:
             return work(session, *args)
+
+
+def _all_owners(session: Session) -> list[tuple[tuple[str, str], str]]:
+    rows = session.execute(select(ClientIdentity.kind, ClientIdentity.value, Client.owner)
+                           .join(Client, Client.id == ClientIdentity.client_id).where(Client.owner.is_not(None)))
+    return [((kind, value), owner) for kind, value, owner in rows if owner]
+
+
+def _note_clients(touched: set[int], session: Session, context: Any) -> None:
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Client) and obj.id is not None:
+            touched.add(obj.id)
+        elif isinstance(obj, ClientIdentity) and obj.client_id is not None:
+            touched.add(obj.client_id)
+
+
+def _owners_of(session: Session, clients: set[int]) -> dict[tuple[str, str], str]:
+    """Every identity of these clients with its owner, as the transaction leaves them."""
+    if not clients:
+        return {}
+    rows = session.execute(select(ClientIdentity.kind, ClientIdentity.value, Client.owner)
+                           .join(Client, Client.id == ClientIdentity.client_id).where(Client.id.in_(clients)))
+    return {(kind, value): owner for kind, value, owner in rows if owner}

@@ -31,6 +31,7 @@ async def test_a_known_caller_rings_the_owner_first_then_falls_back_to_the_group
     async with running(tmp_path, [SALES], phones, crm={"region": "US"}) as s:
         with Session(s.acd.crm_feed.engine) as session, session.begin():
             add_client(session, [Identity.phone("+12025550123", "US")], owner="clara", now=s.clock.now())
+        await s.acd.crm_feed.reload_owners()  # written straight into the database, not through acd
         call = await s.sim.call(did="5000", caller="2025550123")  # national format, same client
         await s.until(call.answered.is_set, 30)
         assert [p.started for p in s.rings("clara")] < [p.started for p in s.rings("anna")]

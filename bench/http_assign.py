@@ -1,0 +1,150 @@
+"""Other channels: assignments per second through the HTTP API, p50/p99 per request,
+with SQLite and with PostgreSQL.
+
+The whole service runs here (uvicorn on loopback, the Desk writing its history); a
+client with 32 requests in flight posts chats (POST /api/channels/inbound/chat with an
+API token) into a queue of 50 agents with room for all of them; every chat is
+assigned (offered) before the answer returns. PostgreSQL is Debian's package,
+installed and started by this script where it is missing (as root), like .ci/run.
+Run: python -m bench.http_assign [--quick] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .common import percentile, save
+
+AGENTS = 50
+CONCURRENCY = 32
+PG_URL = "postgresql+psycopg://acd:acd-test@127.0.0.1/acd_bench"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def postgres() -> str | None:
+    """A PostgreSQL database for the benchmark, from Debian's packages; None if it cannot be had."""
+    if os.geteuid() != 0:
+        return os.environ.get("ACD_BENCH_POSTGRES_URL")
+    if shutil.which("pg_ctlcluster") is None:
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, stdout=subprocess.DEVNULL)
+    cluster = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(["pg_ctlcluster", cluster[0], cluster[1], "start"], capture_output=True)
+    for _ in range(60):
+        if subprocess.run(["pg_isready", "-q"]).returncode == 0:
+            break
+        time.sleep(0.5)
+    psql = ["runuser", "-u", "postgres", "--", "psql", "-q"]
+    subprocess.run([*psql, "-c", "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='acd') THEN "
+                    "CREATE ROLE acd LOGIN PASSWORD 'acd-test'; END IF; END$$;"], check=True)
+    subprocess.run([*psql, "-c", "DROP DATABASE IF EXISTS acd_bench"], check=True)
+    subprocess.run(["runuser", "-u", "postgres", "--", "createdb", "-O", "acd", "acd_bench"], check=True)
+    return PG_URL
+
+
+async def measure(database: str, chats: int) -> dict[str, Any]:
+    from acd.config import settings_from_dict
+    from acd.serve import Acd
+    from acd.web.accounts import Accounts
+
+    port = free_port()
+    settings = settings_from_dict({
+        "service": {"port": port, "database": database},
+        "ami": {"port": free_port(), "secret": "unused", "simulate": "never"},
+        "agents": [{"id": f"a{n}", "endpoint": f"PJSIP/a{n}"} for n in range(AGENTS)],
+        "groups": [{"id": "phones", "members": ["a0"]}],
+        "channels": [{"id": "web", "kind": "chat", "members": [f"a{n}" for n in range(AGENTS)], "mode": "evenly",
+                      "capacity": 1000, "idle_seconds": "never"}],
+    }, "<bench>")
+    acd = Acd(settings)
+    accounts = Accounts(acd.store.engine)
+    user = accounts.create_user("bench", "bench-password", role="supervisor", permissions=("open_channels",))
+    token = accounts.create_token(user.id, "bench")
+    service = asyncio.create_task(acd.run())  # the AMI link retries in the background: no PBX needed
+    # the load comes from another process, so the figures are the service's alone
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.http_assign", "--client", f"http://127.0.0.1:{port}", token, str(chats),
+        stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+    out, _ = await child.communicate()
+    figures = json.loads(out.decode().strip().splitlines()[-1])
+    assigned = sum(acd.desk.load(f"a{n}") for n in range(AGENTS))
+    acd.stop()
+    await service
+    return {"chats": chats, "assigned": assigned, **figures}
+
+
+async def client(url: str, token: str, chats: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        for _ in range(100):
+            try:
+                await http.get("/api/channels/alerts")
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+        todo = iter(range(chats))
+
+        async def worker() -> None:
+            for n in todo:
+                start = time.perf_counter()
+                response = await http.post("/api/channels/inbound/chat",
+                                           json={"queue": "web", "client": f"telegram:{n}", "text": "hello"})
+                latencies.append(time.perf_counter() - start)
+                response.raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {"per_s": round(chats / elapsed), "p50_ms": round(percentile(latencies, 50) * 1e3, 1),
+            "p99_ms": round(percentile(latencies, 99) * 1e3, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--client", nargs=3, metavar=("URL", "TOKEN", "CHATS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        url, token, count = args.client
+        print(json.dumps(asyncio.run(client(url, token, int(count)))))
+        return
+    chats = 200 if args.quick else 5000
+    figures: dict[str, Any] = {"agents": AGENTS, "concurrency": CONCURRENCY}
+    with tempfile.TemporaryDirectory() as tmp:
+        figures["sqlite"] = asyncio.run(measure(f"sqlite:///{tmp}/bench.db", chats))
+    pg = None if args.no_postgres else postgres()
+    if pg:
+        figures["postgresql"] = asyncio.run(measure(pg, chats))
+    for name in ("sqlite", "postgresql"):
+        if name in figures:
+            f = figures[name]
+            print(f"http assignment ({name}): {f['chats']} chats, {f['assigned']} assigned, {f['per_s']}/s, "
+                  f"p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms")
+    print("saved", save("http_assign" + ("-quick" if args.quick else ""), figures))
+
+
+if __name__ == "__main__":
+    main()
