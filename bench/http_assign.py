@@ -24,12 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from .common import percentile, save
 
 AGENTS = 50
-CONCURRENCY = 32
+CONCURRENCY = int(os.environ.get("ACD_BENCH_CONCURRENCY", "32"))
 PG_URL = "postgresql+psycopg://acd:acd-test@127.0.0.1/acd_bench"
 
 
@@ -93,29 +91,39 @@ async def measure(database: str, chats: int) -> dict[str, Any]:
 
 
 async def client(url: str, token: str, chats: int) -> dict[str, Any]:
+    """32 keep-alive HTTP/1.1 connections written by hand: a general-purpose client
+    costs more per request than the service measured (it became the bottleneck)."""
+    host, port = url.removeprefix("http://").split(":")
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits,
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
-        for _ in range(100):
-            try:
-                await http.get("/api/channels/alerts")
-                break
-            except httpx.TransportError:
-                await asyncio.sleep(0.1)
-        todo = iter(range(chats))
+    todo = iter(range(chats))
 
-        async def worker() -> None:
-            for n in todo:
-                start = time.perf_counter()
-                response = await http.post("/api/channels/inbound/chat",
-                                           json={"queue": "web", "client": f"telegram:{n}", "text": "hello"})
-                latencies.append(time.perf_counter() - start)
-                response.raise_for_status()
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for n in todo:
+            body = json.dumps({"queue": "web", "client": f"telegram:{n}", "text": "hello"}).encode()
+            start = time.perf_counter()
+            writer.write(b"POST /api/channels/inbound/chat HTTP/1.1\r\nHost: bench\r\n"
+                         b"Authorization: Bearer " + token.encode() + b"\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            if not head.startswith(b"HTTP/1.1 202"):
+                raise RuntimeError(head.decode(errors="replace"))
+        writer.close()
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - start
+    for _ in range(100):  # the service is starting
+        try:
+            _, probe = await asyncio.open_connection(host, int(port))
+            probe.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
+    start = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(CONCURRENCY)))
+    elapsed = time.perf_counter() - start
     latencies.sort()
     return {"per_s": round(chats / elapsed), "p50_ms": round(percentile(latencies, 50) * 1e3, 1),
             "p99_ms": round(percentile(latencies, 99) * 1e3, 1)}

@@ -125,11 +125,18 @@ def _check(role: str, permissions: Iterable[str], agent_id: str | None) -> list[
     return perms
 
 
+TOKEN_CACHE_S = 10.0  # how long a checked API token is trusted without asking the database
+
+
 class Accounts:
     def __init__(self, engine: Engine, *, create: bool = True, clock: Any = time.time) -> None:
         self.engine = engine
         self._now = clock
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # token hash -> (user, valid until): an integration posting hundreds of requests a
+        # second must not cost a database query each; any change to users or tokens here
+        # forgets them all, so a revocation takes effect at once in this process
+        self._tokens_seen: dict[str, tuple[User, float]] = {}
         if create:
             Base.metadata.create_all(engine, tables=TABLES)
 
@@ -163,6 +170,7 @@ class Accounts:
 
     def update_user(self, user_id: int, *, role: str, permissions: Iterable[str], agent_id: str | None,
                     active: bool = True, password: str | None = None) -> User:
+        self._tokens_seen.clear()
         perms = _check(role, permissions, agent_id)
         if password is not None and len(password) < 8:
             raise AccountError("password", "at least 8 characters")
@@ -178,6 +186,7 @@ class Accounts:
             return _user(row)
 
     def delete_user(self, user_id: int) -> None:
+        self._tokens_seen.clear()
         with self.session() as s:
             s.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
             s.execute(delete(TokenRow).where(TokenRow.user_id == user_id))
@@ -261,9 +270,15 @@ class Accounts:
                            created_at=self._now(), last_used_at=None))
         return token
 
+    def cached_token_user(self, token: str) -> User | None:
+        """The token's user if it was checked in the last TOKEN_CACHE_S seconds (no I/O)."""
+        seen = self._tokens_seen.get(_sha256(token))
+        return seen[0] if seen is not None and seen[1] > self._now() else None
+
     def token_user(self, token: str) -> User | None:
+        digest = _sha256(token)
         with self.session() as s:
-            row = s.scalar(select(TokenRow).where(TokenRow.token_hash == _sha256(token)))
+            row = s.scalar(select(TokenRow).where(TokenRow.token_hash == digest))
             if row is None:
                 return None
             user = s.get(UserRow, row.user_id)
@@ -272,7 +287,9 @@ class Accounts:
             now = self._now()
             if row.last_used_at is None or now - row.last_used_at > 60:  # not a write per request
                 s.execute(update(TokenRow).where(TokenRow.id == row.id).values(last_used_at=now))
-            return _user(user)
+            found = _user(user)
+        self._tokens_seen[digest] = (found, now + TOKEN_CACHE_S)
+        return found
 
     def tokens(self, user_id: int | None = None) -> list[TokenInfo]:
         with self.session() as s:
@@ -282,6 +299,7 @@ class Accounts:
             return [TokenInfo(r.id, r.user_id, r.name, r.hint, r.created_at, r.last_used_at) for r in s.scalars(q)]
 
     def revoke_token(self, token_id: int, user_id: int | None = None) -> bool:
+        self._tokens_seen.clear()
         with self.session() as s:
             q = delete(TokenRow).where(TokenRow.id == token_id)
             if user_id is not None:

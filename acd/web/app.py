@@ -100,6 +100,10 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     pages.install_error_pages()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(WEBUI / "static")), name="static")
+    # the channels' inbound API takes integrations' traffic: first in line, since routes
+    # are matched one after the other
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def live_page(request: Request, user: SignedIn) -> HTMLResponse:
@@ -137,6 +141,4 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.include_router(agents.router(changes, pages))
     app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of), pages, ctx.group_names))
     app.include_router(outbox.router(ctx.crm, pages, audit))
-    for router in routers:
-        app.include_router(router)
     return app
