@@ -40,6 +40,21 @@ class FailReason(enum.Enum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"
 
+    @classmethod
+    def from_dial_status(cls, status: str) -> FailReason:
+        """Asterisk's DIALSTATUS / DialEnd DialStatus (transcripts README 4: NOANSWER,
+        BUSY, CANCEL seen; CHANUNAVAIL in 13); anything else counts as no answer."""
+        return _DIAL_STATUS.get(status.strip().upper(), cls.NO_ANSWER)
+
+
+_DIAL_STATUS = {
+    "BUSY": FailReason.BUSY,
+    "NOANSWER": FailReason.NO_ANSWER,
+    "CANCEL": FailReason.CANCELLED,
+    "CHANUNAVAIL": FailReason.UNAVAILABLE,
+    "CONGESTION": FailReason.UNAVAILABLE,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class CallArrived:

@@ -57,14 +57,6 @@ from .events import (
 from .model import MissedAction, QueueGroup, RoutingConfig
 from .strategies import next_members
 
-_DIAL_STATUS_REASON = {
-    "BUSY": FailReason.BUSY,
-    "CHANUNAVAIL": FailReason.UNAVAILABLE,
-    "CONGESTION": FailReason.UNAVAILABLE,
-    "NOANSWER": FailReason.NO_ANSWER,
-    "CANCEL": FailReason.CANCELLED,
-}
-
 
 def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
     return f"{kind}|{ident}" if attempt is None else f"{kind}|{ident}|{attempt}"
@@ -202,7 +194,7 @@ class Router:
         if call is None:
             return
         call.in_hold = True  # the dialplan sends the caller back to acd-hold
-        reason = _DIAL_STATUS_REASON.get(e.dial_status.upper(), FailReason.NO_ANSWER)
+        reason = FailReason.from_dial_status(e.dial_status)
         for agent_id in sorted(call.pending):
             self._record(call, "failed", agent=agent_id, reason=reason.value, attempt=e.attempt)
         self._release_all(call)

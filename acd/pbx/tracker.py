@@ -40,14 +40,6 @@ from .dialplan import Dialplan
 
 log = logging.getLogger(__name__)
 
-# DialEnd DialStatus -> why a member's leg failed (README 4: ANSWER, NOANSWER, BUSY, CANCEL seen)
-_FAIL_REASON = {
-    "BUSY": FailReason.BUSY,
-    "NOANSWER": FailReason.NO_ANSWER,
-    "CANCEL": FailReason.CANCELLED,
-    "CHANUNAVAIL": FailReason.UNAVAILABLE,
-    "CONGESTION": FailReason.UNAVAILABLE,
-}
 
 
 @dataclass(slots=True)
@@ -246,11 +238,7 @@ class Tracker:
                     self._connect(call, leg.agent_id, leg.uid)
                 out.append(MemberAnswered(leg.call_id, leg.attempt, leg.agent_id or ""))
             elif leg.agent_id is not None:
-                reason = _FAIL_REASON.get(status)
-                if reason is None:
-                    log.info("unexpected dial status", extra={"ami_status": status, "ami_uniqueid": leg.uid})
-                    reason = FailReason.NO_ANSWER
-                out.append(MemberFailed(leg.call_id, leg.attempt, leg.agent_id, reason))
+                out.append(MemberFailed(leg.call_id, leg.attempt, leg.agent_id, FailReason.from_dial_status(status)))
             return
         if status != "ANSWER" or caller is None or caller.uid not in self._calls:
             return
