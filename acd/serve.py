@@ -79,7 +79,7 @@ class Acd:
         self.web_context = WebContext(
             self.distributor, self.clock, self.live, store=self.store,
             settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
-            intercept=self.intercept, crm=self.crm_feed)
+            intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations)
         self.web = create_app(self.web_context, routers=[channels_router(self.desk)])
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()

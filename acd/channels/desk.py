@@ -423,6 +423,17 @@ class Desk:
         items = await asyncio.to_thread(self.history.open_items, agent_id)
         return {"agent": agent_id, "conversations": conversations, "items": items}
 
+    def live_conversations(self) -> list[dict[str, Any]]:
+        """Every open chat now, longest waiting first: for the supervisors' live view."""
+        now = self.clock.now()
+        queues = self.config.queues
+        return [
+            {"id": c.id, "queue": c.queue_id, "queue_name": queues[c.queue_id].name if c.queue_id in queues else "",
+             "client": c.client, "phase": c.phase.value, "agent": c.agent, "offered": list(c.offered),
+             "waited_s": round(now - c.arrived_at, 1)}
+            for c in sorted(self.router.conversations.values(), key=lambda c: c.arrived_at)
+        ]
+
     def waiting(self, queue_id: str) -> list[dict[str, Any]]:
         self._queue(queue_id, ChannelKind.CHAT)
         return [c for c in map(self.conversation, self.router.waiting(queue_id)) if c is not None]

@@ -53,11 +53,14 @@ class WebContext:
     # users, sessions and tokens: by default in the store's database (in memory without one)
     accounts: Accounts | None = None
     crm: Any = None  # acd.crm.CrmFeed (or the CRM's engine), for the outbox page
+    # open chats right now (acd.channels.Desk.live_conversations), for the live view
+    conversations: Callable[[], list[dict[str, Any]]] | None = None
 
     def live(self) -> dict[str, Any]:
         now = self.clock.now()
         router = self.distributor.router
-        return {"calls": calls_now(router, now), "agents": agents_now(router, now)}
+        conversations = self.conversations() if self.conversations is not None else []
+        return {"calls": calls_now(router, now), "agents": agents_now(router, now), "conversations": conversations}
 
     def groups_of(self, agent_id: str) -> list[str]:
         """The queue groups that list this agent (as the router has them now)."""
@@ -74,6 +77,9 @@ class WebContext:
         if not (user.can("telephony") or user.can("agents")):
             data["calls"] = [c for c in data["calls"] if c["group"] in mine or user.agent_id == c["agent"]]
             data["agents"] = [a for a in data["agents"] if a["id"] == user.agent_id]
+        if not user.can("open_channels"):  # an agent sees the chats offered to or held by them
+            data["conversations"] = [c for c in data["conversations"]
+                                     if user.agent_id and user.agent_id in (c["agent"], *c["offered"])]
         for c in data["calls"]:
             c["can_intercept"] = bool(
                 user.agent_id and c["allow_pickup"] and c["ringing"] and c["agent"] is None

@@ -299,3 +299,18 @@ def test_a_bad_request_body_is_a_422_naming_the_field_without_echoing_it(service
     assert response.status_code == 422 and "tiny-pw" not in response.text
     assert response.json()["detail"][0]["item"] == "password"
     assert TestClient(service.app).get("/api/calls?limit=0", headers=token).json()["detail"][0]["item"] == "query.limit"
+
+
+def test_the_live_view_shows_open_chats_and_an_agent_only_their_own(service: Service) -> None:
+    open_chats = [
+        {"id": "chat-1", "queue": "telegram", "queue_name": "Telegram", "client": "telegram:1", "phase": "offered",
+         "agent": None, "offered": ["ben"], "waited_s": 4.0},
+        {"id": "chat-2", "queue": "telegram", "queue_name": "Telegram", "client": "telegram:2", "phase": "active",
+         "agent": "chloe", "offered": [], "waited_s": 30.0},
+    ]
+    service.ctx.conversations = lambda: [dict(c) for c in open_chats]
+    service.user("sup", permissions={"open_channels", "telephony"})
+    service.user("ben", role="agent", agent_id="ben")
+    supervisor, ben = login(service.app, "sup"), login(service.app, "ben")
+    assert [c["id"] for c in supervisor.get("/api/live").json()["conversations"]] == ["chat-1", "chat-2"]
+    assert [c["id"] for c in ben.get("/api/live").json()["conversations"]] == ["chat-1"]

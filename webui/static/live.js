@@ -49,6 +49,23 @@
       cell(row, c.agent);
       cell(row, `${Math.round(c.waited_s)} s`);
     }
+    const chats = document.querySelector("#conversations tbody");
+    chats.replaceChildren();
+    const open = data.conversations || [];
+    if (!open.length) {
+      const td = cell(chats.insertRow(), "No open chats.", "empty");
+      td.colSpan = 6;
+    }
+    for (const c of open) {
+      const row = chats.insertRow();
+      row.dataset.conversationId = c.id;
+      cell(row, c.client);
+      cell(row, c.queue_name || c.queue);
+      cell(row, c.phase, "state state-" + c.phase);
+      cell(row, c.offered.join(", "));
+      cell(row, c.agent);
+      cell(row, `${Math.round(c.waited_s)} s`);
+    }
     const agents = document.querySelector("#agents tbody");
     agents.replaceChildren();
     for (const a of data.agents) {
