@@ -50,8 +50,9 @@ async def test_an_unknown_caller_becomes_a_lead_owned_by_the_agent_who_answered(
         await s.until(lambda: owner_of(s, "+12025550199") == ("boris", "lead"), 10)
 
 
-async def test_a_blind_transfer_moves_the_owner_and_is_delivered_once_through_an_outage_and_a_restart(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kind", ["blind", "attended"])
+async def test_a_transfer_moves_the_owner_and_is_delivered_once_through_an_outage_and_a_restart(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     crm = CrmServer(free_port())  # not listening yet: the CRM is down
     monkeypatch.setenv("E2E_HOOK_URL", crm.url + "/acd")
     monkeypatch.setenv("E2E_HOOK_SECRET", "hook-secret")
@@ -59,8 +60,14 @@ async def test_a_blind_transfer_moves_the_owner_and_is_delivered_once_through_an
         call = await s.sim.call(did="5000", caller="+12025550142")
         await s.until(call.answered.is_set, 30)
         await s.clock.sleep(2)
-        await s.phone("anna").transfer_blind("103")
+        if kind == "blind":
+            await s.phone("anna").transfer_blind("103")
+        else:
+            await s.phone("anna").transfer_attended("103")
+            await s.clock.sleep(3)  # anna consults clara, then completes by hanging up
+            await s.phone("anna").hangup()
         await s.until(lambda: bool(s.transfers), 15)
+        assert s.transfers[0].kind == kind
         await s.acd.crm_feed.drained()
         await s.until(lambda: owner_of(s, "+12025550142") == ("clara", "lead"), 10)
         await s.stop_acd()  # acd restarts while the CRM is still down
