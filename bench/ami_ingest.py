@@ -1,6 +1,6 @@
 """AMI ingest: events per second from a TCP socket through the adapter into the core.
 
-The stream is made of the real frames Asterisk sent in ../shared/ami-transcripts
+The stream is made of the real frames Asterisk sent in tests/fixtures/ami
 (calls answered, not answered, ringing three phones, busy, abandoned), replayed many
 times with fresh Uniqueids and channel names so the tracker and the router follow
 thousands of distinct calls. One run measures three readers of the same bytes over
@@ -31,27 +31,19 @@ from acd.core.model import Agent, Mode, QueueGroup, RoutingConfig
 from acd.core.router import Router
 from acd.distributor import Distributor
 from acd.pbx import AsteriskPbx, Dialplan
+from acd.sim.recordings import find, read
 
 from .common import save
 
-TRANSCRIPTS = Path(__file__).resolve().parents[2] / "shared" / "ami-transcripts"
+TRANSCRIPTS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ami"
 SCENARIOS = ("02", "03", "04", "05", "06")
-_MARK = re.compile(rb"^### t=[0-9.]+ (recv|sent)[^\n]*\n", re.M)
 _OUR_CLASSES = (b"system", b"call", b"user")
 
 
 def recorded_frames(name: str) -> list[bytes]:
     """The exact bytes of every event frame Asterisk sent after the login."""
-    data = next(TRANSCRIPTS.glob(f"{name}*.txt")).read_bytes()
-    parts = _MARK.split(data)
-    frames = []
-    for kind, body in zip(parts[1::2], parts[2::2], strict=True):
-        if kind != b"recv":
-            continue
-        frame = body.split(b"\n### ")[0]
-        if frame.startswith(b"Event: ") and b"\r\n\r\n" in frame and b"Event: SuccessfulAuth" not in frame:
-            frames.append(frame[: frame.index(b"\r\n\r\n") + 4])
-    return frames
+    return [f.raw for f in read(find(TRANSCRIPTS, name)).received
+            if f.is_event and f.raw.endswith(b"\r\n\r\n") and f.name != "SuccessfulAuth"]
 
 
 def stream(copies: int, classes: tuple[bytes, ...] | None) -> tuple[bytes, int]:

@@ -1,7 +1,7 @@
 """The names the adapter shares with the dialplan (asterisk/extensions.conf).
 
 One small frozen value so that a different dialplan (the recording set-up of
-../shared/ami-transcripts, a customer's own contexts) is configured, not forked.
+tests/fixtures/ami, a customer's own contexts) is configured, not forked.
 """
 
 from __future__ import annotations

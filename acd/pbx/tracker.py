@@ -5,7 +5,7 @@ events one AMI message causes, ``resync(channels, devices)`` rebuilds the pictur
 after a (re)connect. Only channels that are calls are reported; agents' own legs
 are legs of a call. No routing policy lives here.
 
-Every fact about Asterisk's behaviour is from ../shared/ami-transcripts (Asterisk
+Every fact about Asterisk's behaviour is from tests/fixtures/ami (Asterisk
 22.10.1); the comments name the file or README point.
 """
 

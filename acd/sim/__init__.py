@@ -2,7 +2,7 @@
 
 It executes an ``extensions.conf`` (the subset of applications the project uses),
 models channels, bridges and PJSIP endpoints with scripted phones and callers, and
-publishes the AMI events the recordings in ``shared/ami-transcripts`` show, in their
+publishes the AMI events the recordings in ``tests/fixtures/ami`` show, in their
 order and shape. All waiting goes through an ``acd.clock.Clock``, so a test can run
 ten seconds of ringing in half a second with ``Clock(speed=20)``.
 

@@ -1,6 +1,6 @@
 """Conformance: replay each recorded AMI session against acd.sim and compare.
 
-Set-up (like ../shared/ami-transcripts/asterisk-etc): the recording dialplan, endpoints
+Set-up (like tests/fixtures/ami/asterisk-etc): the recording dialplan, endpoints
 agent101..105 ("Agent 10N" <10N>, context agents, call/pickup group 1), agent105
 qualified, the carrier trunk (context from-carrier), voicemail boxes 101..105@default,
 manager user acd with read=all and channelvars=ACD_DID, clock at 20x.
@@ -50,7 +50,7 @@ from __future__ import annotations
 import pytest
 
 from .replay import Replay, compare
-from .transcripts import TRANSCRIPTS, load
+from .transcripts import load
 
 SCENARIOS = [
     "01-login-and-state",
@@ -67,7 +67,6 @@ SCENARIOS = [
     "13-dial-unavailable",
 ]
 
-pytestmark = pytest.mark.skipif(not TRANSCRIPTS.is_dir(), reason=f"transcripts not found at {TRANSCRIPTS}")
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

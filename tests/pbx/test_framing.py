@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from panoramisk.message import Message
 
 from acd.pbx.framing import event_name, parse, parse_event
+from acd.sim.recordings import read
 
 from .transcripts import DIR
 
-_MARK = re.compile(r"^### t=[0-9.]+ (recv|sent)[^\n]*\n", re.M)
-
 
 def recorded_frames() -> list[str]:
-    frames = []
-    for path in sorted(DIR.glob("*.txt")):
-        parts = _MARK.split(path.read_bytes().decode())
-        for kind, body in zip(parts[1::2], parts[2::2], strict=True):
-            if kind == "recv":
-                frame = body.split("\n### ")[0]
-                frames.append(frame.split("\r\n\r\n")[0])
-    return frames
+    """Every frame Asterisk sent, without its closing blank line, as the live link reads it."""
+    return [frame.text.removesuffix("\r\n\r\n") for path in sorted(DIR.glob("*.txt"))
+            for frame in read(path).received]
 
 
 FRAMES = recorded_frames()

@@ -1,4 +1,4 @@
-"""The tracker replays the real AMI sessions (../shared/ami-transcripts) and reports
+"""The tracker replays the real AMI sessions (tests/fixtures/ami) and reports
 exactly the core events each scenario means."""
 
 from __future__ import annotations

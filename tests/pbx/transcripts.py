@@ -1,13 +1,12 @@
-"""Reader for the recorded AMI sessions in ../shared/ami-transcripts (README there).
+"""The recorded AMI sessions (tests/fixtures/ami), as the live link parses them.
 
-Each ``### t=<s> recv`` block holds the exact bytes of one frame Asterisk sent; each
-``### t=<s> sent`` block holds our action as ``>>> `` lines. Frames are parsed with
-panoramisk's own ``Message.from_line`` so repeated keys become lists as in production.
+Each received frame goes through ``acd.pbx.framing.parse`` exactly as on the live link
+(a handled event becomes a plain dict, an answer panoramisk's ``Message`` with repeated
+keys as lists); each action we sent becomes a ``Message`` of its lines.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,9 @@ from typing import Any
 from panoramisk.message import Message
 
 from acd.pbx.framing import parse
+from acd.sim.recordings import find, read
 
-DIR = Path(__file__).resolve().parents[2].parent / "shared" / "ami-transcripts"
-
-_MARK = re.compile(r"^### t=(?P<t>[0-9.]+) (?P<kind>recv|sent)\s*$")
+DIR = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
 
 
 @dataclass(frozen=True)
@@ -30,44 +28,19 @@ class Frame:
 
 def path(name: str) -> Path:
     """The transcript whose file name starts with ``name`` (e.g. "02")."""
-    matches = sorted(DIR.glob(f"{name}*.txt"))
-    if len(matches) != 1:
-        raise FileNotFoundError(f"no single transcript named {name!r} in {DIR}")
-    return matches[0]
+    return find(DIR, name)
 
 
 def frames(name: str) -> list[Frame]:
     """Every frame of one transcript, in order; the banner (no Event/Response) is skipped."""
-    text = path(name).read_bytes().decode("utf-8", "replace")
     out: list[Frame] = []
-    t, sent, body = 0.0, False, []  # type: float, bool, list[str]
-    in_block = False
-
-    def flush() -> None:
-        if not in_block:
-            return
-        raw = "".join(body)
-        if sent:  # our action: "Key: Value" lines behind ">>> "
-            lines = [line.removeprefix(">>>").strip() for line in raw.splitlines()]
-            message: Message | None = Message(dict(line.split(": ", 1) for line in lines if ": " in line))
-        else:  # exactly as the live link parses it (acd.pbx.framing)
-            raw_frame = raw.replace("\r\n", "\n").replace("\n", "\r\n").strip("\r\n")
-            message = parse(raw_frame)
-        if message is not None:
-            out.append(Frame(t, sent, message))
-
-    for line in text.splitlines(keepends=True):
-        if line.startswith("###"):
-            flush()
-            body = []
-            m = _MARK.match(line.rstrip("\r\n"))
-            in_block = m is not None
-            if m:
-                t, sent = float(m["t"]), m["kind"] == "sent"
-            continue
-        if in_block:
-            body.append(line)
-    flush()
+    for frame in read(path(name)).frames:
+        if frame.kind == "sent":
+            out.append(Frame(frame.t, True, Message(dict(frame.pairs))))
+        elif frame.kind == "recv":
+            message = parse(frame.text.strip("\r\n"))
+            if message is not None:
+                out.append(Frame(frame.t, False, message))
     return out
 
 
