@@ -99,11 +99,9 @@ class Acd:
     def intercept(self, call_id: str, agent_id: str) -> str | None:
         """The Intercept button: None when the agent's phone is being rung to take the
         call, else why not (the same rule as the pickup code)."""
-        call = self.router.calls.get(call_id)
-        if call is None:
-            return "the call is no longer ringing"
         self._intercepts += 1
-        commands = self.distributor.feed(PickupRequested(f"web-{self._intercepts}", agent_id, via="web"))
+        commands = self.distributor.feed(
+            PickupRequested(f"web-{self._intercepts}", agent_id, via="web", call_id=call_id))
         refused = next((c for c in commands if isinstance(c, RefusePickup)), None)
         return refused.reason if refused else None
 

@@ -33,7 +33,8 @@ class Call:
     ring_started: float | None = None
     tried: set[str] = field(default_factory=set)  # offered or skipped in this pass
     offered: list[str] = field(default_factory=list)  # everyone rung, over the whole call
-    last_rung: dict[str, float] = field(default_factory=dict)
+    offer_ended: dict[str, float] = field(default_factory=dict)  # member -> when their last offer ended unanswered
+    skips_logged: dict[str, str] = field(default_factory=dict)  # member -> the skip reason last logged
     passes: int = 0  # completed passes over the group (keep waiting re-offers)
     in_hold: bool = True  # the caller hears music in acd-hold
     agent: str | None = None  # who the caller talks to
@@ -42,10 +43,15 @@ class Call:
     answered_at: float | None = None
     missed_recorded: bool = False
     wait_started: bool = False  # keep waiting: the max-wait timer runs
-    hops: int = 0  # forwards to another group
+    groups_visited: list[str] = field(default_factory=list)  # the first group, then every forward
     owner: str | None = None  # the CRM's responsible person: rung first, once
     owner_tried: bool = False
 
     @property
     def group_id(self) -> str:
         return self.group.id if self.group else ""
+
+    @property
+    def offered_once(self) -> list[str]:
+        """Everyone rung for this call, each named once, in the order first rung."""
+        return list(dict.fromkeys(self.offered))

@@ -153,6 +153,7 @@ class PickupRequested:
     picker_agent: str
     target_agent: str | None = None
     via: str = "phone"  # "phone": the pickup code; "web": the Intercept button (ring the picker)
+    call_id: str | None = None  # the Intercept button names the call clicked: that one or none
 
 
 @dataclass(frozen=True, slots=True)

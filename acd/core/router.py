@@ -126,7 +126,10 @@ class Router:
         )
         for agent_id, reason in skipped:
             call.tried.add(agent_id)
-            self._record(call, "considered", agent=agent_id, decision="skip", reason=reason)
+            # a waiting caller's passes repeat: a skip is logged again only when its reason changes
+            if call.skips_logged.get(agent_id) != reason:
+                call.skips_logged[agent_id] = reason
+                self._record(call, "considered", agent=agent_id, decision="skip", reason=reason)
         if members:
             self._ring(call, group, members)
             return True
@@ -140,9 +143,10 @@ class Router:
             return "unknown agent"
         reason = self.agents.unavailable_because(agent_id, self._now, for_call=call.id)
         if reason is None and call.passes and call.group is not None:
-            since = self._now - call.last_rung.get(agent_id, float("-inf"))
-            if since < call.group.missed.retry_s:
-                return f"rang for this call {since:.0f} s ago"
+            # retry_s counts from the end of the member's unanswered offer, not its start
+            pause = call.group.missed.retry_s
+            if self._now - call.offer_ended.get(agent_id, float("-inf")) < pause:
+                return f"let this call ring out less than {pause:g} s ago"
         return reason
 
     def _ring(self, call: Call, group: QueueGroup, members: tuple[str, ...], owner: bool = False) -> None:
@@ -154,7 +158,7 @@ class Router:
         for agent_id in members:
             call.tried.add(agent_id)
             call.offered.append(agent_id)
-            call.last_rung[agent_id] = self._now
+            call.skips_logged.pop(agent_id, None)
             if not owner:  # ringing the client's owner is not the group's turn
                 offers[agent_id] = self._now
             self.agents.status(agent_id).ringing.add(call.id)
@@ -252,7 +256,7 @@ class Router:
             self._record(call, "ended", by="caller" if e.by_caller else "agent",
                          talk_s=round(self._now - (call.answered_at or self._now), 3))
         elif call.phase in (Phase.RINGING, Phase.WAITING, Phase.FORWARDING):
-            self._record(call, "abandoned", waited_s=waited, tried=list(call.offered))
+            self._record(call, "abandoned", waited_s=waited, tried=call.offered_once)
             if not call.missed_recorded:
                 self._record_missed(call, "caller hung up while waiting")
         else:
@@ -309,12 +313,13 @@ class Router:
 
     def _record_missed(self, call: Call, reason: str) -> None:
         call.missed_recorded = True
-        self._record(call, "missed", reason=reason, tried=list(dict.fromkeys(call.offered)),
+        self._record(call, "missed", reason=reason, tried=call.offered_once,
                      waited_s=round(self._now - call.arrived_at, 3))
 
     def _apply_missed(self, call: Call, action: MissedAction) -> None:
         assert call.group is not None
-        step = missed_calls.plan(self.config, call.group, action, call.hops, self._now - call.arrived_at)
+        visited = call.groups_visited or [call.group.id]
+        step = missed_calls.plan(self.config, call.group, action, visited, self._now - call.arrived_at)
         note = {"note": step.note} if step.note else {}
         if step.action is MissedAction.VOICEMAIL:
             call.phase, call.in_hold = Phase.VOICEMAIL, False
@@ -329,7 +334,7 @@ class Router:
             # Asterisk ends the forward's Dial at ring_s; this guards against a lost Redirect
             self._emit(StartTimer(timer_key("forward", call.id, call.attempt), ring_s + self.config.dial_setup_s))
         elif step.action is MissedAction.FORWARD_GROUP:
-            call.hops += 1
+            call.groups_visited = [*visited, step.group]
             call.group = self.config.groups[step.group]
             call.tried.clear()
             call.passes, call.missed_recorded = 0, False
@@ -354,13 +359,15 @@ class Router:
             self._emit(StartTimer(timer_key("wait", call.id), policy.max_wait_s - (self._now - call.arrived_at)))
         self._emit(StartTimer(timer_key("retry", call.id), policy.retry_s))
 
-    def _reoffer(self, call: Call) -> None:
-        """A new pass over the group for a caller who keeps waiting."""
+    def _reoffer(self, call: Call, retry_due: bool = False) -> None:
+        """A new pass over the group for a caller who keeps waiting. The retry timer runs
+        all the while the caller waits: only its own firing starts it again, so events
+        (a phone going idle) cannot keep pushing the next retry back."""
         call.passes += 1
         call.tried.clear()
         if self._route(call):
             self._emit(CancelTimer(timer_key("retry", call.id)))
-        else:
+        elif retry_due:
             self._emit(StartTimer(timer_key("retry", call.id), call.group.missed.retry_s if call.group else 5.0))
 
     def _offer_waiting_calls(self, agent_id: str) -> None:
@@ -405,7 +412,7 @@ class Router:
                 self._cancel_attempt_timers(call)
                 self._apply_missed(call, call.group.missed.after_wait)
         elif kind == "retry" and call.phase is Phase.WAITING:
-            self._reoffer(call)
+            self._reoffer(call, retry_due=True)
 
     def _cancel_attempt_timers(self, call: Call) -> None:
         if call.attempt:
@@ -434,9 +441,17 @@ class Router:
                 and c.ringing - {e.picker_agent}]
         if e.target_agent:
             mine = [c for c in mine if e.target_agent in c.ringing]
+        if e.call_id is not None:  # the Intercept button: the call clicked, or a refusal
+            mine = [c for c in mine if c.id == e.call_id]
         allowed = [c for c in mine if c.group is not None and c.group.allow_pickup]
-        if not allowed:
+        reason = None
+        if e.call_id is not None and not mine:
+            reason = self._why_not_pickable(e.call_id, e.picker_agent)
+        elif not allowed:
             reason = "the group does not allow call pickup" if mine else "no call is ringing for you to pick up"
+        elif e.via == "web" and self.agents.status(e.picker_agent).calls:
+            reason = "you are on a call"  # the Intercept button rings the picker's own phone
+        if reason is not None:
             for call in mine:
                 self._record(call, "pickup_refused", by=e.picker_agent, reason=reason)
             self._emit(RefusePickup(e.request_id, reason))
@@ -445,6 +460,12 @@ class Router:
         from_agent = e.target_agent or sorted(call.ringing - {e.picker_agent})[0]
         self._record(call, "pickup", by=e.picker_agent, from_agent=from_agent, via=e.via)
         self._emit(PickUp(e.request_id, call.id, from_agent, e.picker_agent, e.via))
+
+    def _why_not_pickable(self, call_id: str, picker: str) -> str:
+        call = self.calls.get(call_id)
+        if call is None or call.phase is not Phase.RINGING or not call.ringing - {picker}:
+            return "the call is no longer ringing"
+        return "you are not a member of this call's queue group"
 
     # ------------------------------------------------------------------ reconnect / restart
     def _on_Resynced(self, e: Resynced) -> None:
@@ -506,6 +527,8 @@ class Router:
 
     # ------------------------------------------------------------------ helpers
     def _release(self, call: Call, agent_id: str) -> None:
+        if agent_id in call.pending:
+            call.offer_ended[agent_id] = self._now
         call.pending.discard(agent_id)
         call.ringing.discard(agent_id)
         self.agents.status(agent_id).ringing.discard(call.id)

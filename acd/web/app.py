@@ -80,10 +80,12 @@ class WebContext:
         if not user.can("open_channels"):  # an agent sees the chats offered to or held by them
             data["conversations"] = [c for c in data["conversations"]
                                      if user.agent_id and user.agent_id in (c["agent"], *c["offered"])]
+        on_a_call = any(c["agent"] == user.agent_id and c["phase"] == "connected" for c in data["calls"])
         for c in data["calls"]:
+            # the Intercept button rings the agent's own phone: not offered while they talk
             c["can_intercept"] = bool(
                 user.agent_id and c["allow_pickup"] and c["ringing"] and c["agent"] is None
-                and c["group"] in mine and user.agent_id not in c["ringing"]
+                and c["group"] in mine and user.agent_id not in c["ringing"] and not on_a_call
             )
         data["me"] = {"username": user.username, "agent_id": user.agent_id}
         return data

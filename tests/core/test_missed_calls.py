@@ -12,7 +12,7 @@ from acd.core.events import (
 )
 from acd.core.model import MissedAction, MissedCallPolicy, Mode
 
-from .harness import Harness, config, group, only
+from .harness import Harness, config, group, only, replace
 
 
 def nobody_answers(h: Harness, call_id: str = "c1") -> list:
@@ -138,3 +138,71 @@ def test_a_forward_with_no_result_goes_to_voicemail_after_its_ring_time() -> Non
     assert only(h.advance(29), SendToVoicemail) == []  # ring time 20 s + 10 s set-up allowance
     assert only(h.advance(1), SendToVoicemail) == [SendToVoicemail("c1", "101@default")]
     assert h.records("forward_failed")[0].detail["dial_status"] == "no result"
+
+
+def test_keep_waiting_does_not_ring_again_the_member_who_just_let_it_ring_out() -> None:
+    # the phone going back to idle after ringing out must not re-ring it at once:
+    # retry_seconds count from the end of the unanswered offer
+    policy = MissedCallPolicy(MissedAction.KEEP_WAITING, max_wait_s=120, retry_s=10)
+    h = Harness(config(group(Mode.STRICT, members=("farid",), missed=policy), agent_ids=("farid",)))
+    h.send(CallArrived("c1", "5000", "1"))
+    h.send(MemberRinging("c1", 1, "farid"))
+    h.advance(15)  # three rings, no answer: back to music
+    out = h.send(DeviceStateChanged("farid", DeviceState.NOT_INUSE))
+    assert only(out, Ring) == []
+    assert only(h.advance(9.5), Ring) == []
+    assert [r.agent_ids for r in only(h.advance(0.5), Ring)] == [("farid",)]
+
+
+def test_keep_waiting_logs_a_skip_once_until_its_reason_changes() -> None:
+    policy = MissedCallPolicy(MissedAction.KEEP_WAITING, max_wait_s=600, retry_s=5)
+    h = Harness(config(group(Mode.STRICT, members=("anna", "boris"), missed=policy)))
+    h.send(DeviceStateChanged("anna", DeviceState.INUSE))
+    h.send(DeviceStateChanged("boris", DeviceState.UNAVAILABLE))
+    h.send(CallArrived("c1", "5000", "1"))
+    h.advance(30)  # six retry passes
+    h.send(DeviceStateChanged("boris", DeviceState.INUSE))
+    h.advance(30)  # six more passes: boris is skipped for a new reason, once
+    skips = [(r.detail["agent"], r.detail["reason"]) for r in h.records("considered")
+             if r.detail["decision"] == "skip"]
+    assert skips == [("anna", "busy"), ("boris", "offline"), ("boris", "busy")]
+
+
+def test_the_abandoned_and_missed_records_name_each_member_once() -> None:
+    policy = MissedCallPolicy(MissedAction.KEEP_WAITING, max_wait_s=120, retry_s=10)
+    h = Harness(config(group(Mode.STRICT, members=("farid",), missed=policy), agent_ids=("farid",)))
+    h.send(CallArrived("c1", "5000", "1"))
+    h.send(MemberRinging("c1", 1, "farid"))
+    h.advance(15)
+    h.advance(10)  # farid rings a second time
+    h.send(CallerHungUp("c1"))
+    assert h.records("abandoned")[0].detail["tried"] == ["farid"]
+    assert h.records("missed")[0].detail["tried"] == ["farid"]
+
+
+def test_a_forward_chain_back_to_a_group_already_tried_ends_in_the_first_groups_voicemail() -> None:
+    # validation refuses such a loop; a live settings change can still make one for a
+    # call under way: it never ends in a hang-up
+    to = lambda target: MissedCallPolicy(MissedAction.FORWARD_GROUP, group=target)  # noqa: E731
+    sales = group(Mode.ALL, id="sales", members=("anna",), missed=to("support"))
+    support = group(Mode.ALL, id="support", members=("boris",), missed=to("sales"))
+    h = Harness(config(sales, support))
+    h.send(CallArrived("c1", "5000", "1"))
+    h.advance(15)  # sales rang out: on to support
+    out = h.advance(15)  # support rang out: sales was already tried
+    assert only(out, HangUp) == []
+    assert only(out, SendToVoicemail) == [SendToVoicemail("c1", "101@default")]  # anna: sales' responsible
+    assert "already" in h.records("voicemail")[0].detail["note"]
+
+
+def test_a_chain_longer_than_the_hop_limit_ends_in_the_first_groups_voicemail() -> None:
+    to = lambda target: MissedCallPolicy(MissedAction.FORWARD_GROUP, group=target)  # noqa: E731
+    groups = [group(Mode.ALL, id=f"g{i}", members=(m,), missed=to(f"g{i + 1}"))
+              for i, m in enumerate(("anna", "boris", "clara"))]
+    groups.append(group(Mode.ALL, id="g3", members=("dmitri",)))
+    cfg = config(*groups)
+    h = Harness(replace(cfg, max_group_hops=2))
+    h.send(CallArrived("c1", "5000", "1"))
+    out = h.advance(45)
+    assert only(out, HangUp) == []
+    assert only(out, SendToVoicemail) == [SendToVoicemail("c1", "101@default")]

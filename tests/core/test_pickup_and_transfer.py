@@ -140,3 +140,31 @@ def test_the_intercept_button_rings_the_supervisor_members_phone() -> None:
     ringing_at_anna(h)
     out = h.send(PickupRequested("web-1", "clara", via="web"))
     assert only(out, PickUp) == [PickUp("web-1", "c1", "anna", "clara", "web")]
+
+
+def test_intercept_takes_exactly_the_call_clicked_not_the_longest_waiting() -> None:
+    h = Harness(config(group(Mode.STRICT, allow_pickup=True, members=("anna", "boris", "clara"))))
+    ringing_at_anna(h, "older")
+    h.send(CallArrived("newer", "5000", "15550002"))  # anna is ringing: boris gets it
+    h.send(MemberRinging("newer", 1, "boris"))
+    out = h.send(PickupRequested("web-1", "clara", via="web", call_id="newer"))
+    assert only(out, PickUp) == [PickUp("web-1", "newer", "boris", "clara", "web")]
+
+
+def test_intercept_of_a_call_no_longer_ringing_is_refused_with_the_reason() -> None:
+    h = Harness(config(group(Mode.STRICT, allow_pickup=True)))
+    ringing_at_anna(h, "c1")
+    ringing_at_anna(h, "c2")
+    h.send(MemberAnswered("c2", 1, "anna"))
+    out = h.send(PickupRequested("web-1", "boris", via="web", call_id="c2"))
+    assert only(out, PickUp) == []
+    assert only(out, RefusePickup) == [RefusePickup("web-1", "the call is no longer ringing")]
+
+
+def test_intercept_is_refused_to_an_agent_on_a_call() -> None:
+    h = Harness(config(group(Mode.ALL, allow_pickup=True, members=("anna", "boris"))))
+    h.send(CallArrived("talk", "5000", "1"))
+    h.send(MemberAnswered("talk", 1, "boris"))
+    ringing_at_anna(h, "c2")
+    out = h.send(PickupRequested("web-1", "boris", via="web", call_id="c2"))
+    assert only(out, RefusePickup) == [RefusePickup("web-1", "you are on a call")]

@@ -57,10 +57,24 @@ async def test_the_intercept_button_rings_the_members_own_phone_which_takes_the_
     async with running(tmp_path, [sales(True)], phones) as s:
         call = await s.sim.call(did="5000")
         await s.until(lambda: bool(s.rings("anna")), 10)
-        assert s.acd.intercept(call.uniqueid, "dmitri") == "no call is ringing for you to pick up"  # not a member
+        assert s.acd.intercept(call.uniqueid, "dmitri") == "you are not a member of this call's queue group"
         assert s.acd.intercept(call.uniqueid, "clara") is None
         await s.until(call.answered.is_set, 10)
         assert call.answered_by == "103"
+
+
+async def test_the_intercept_button_takes_exactly_the_call_clicked(tmp_path: Path) -> None:
+    phones = {"anna": NeverAnswer(), "boris": NeverAnswer(), "clara": Answer(after=1)}
+    async with running(tmp_path, [sales(True)], phones) as s:
+        older = await s.sim.call(did="5000", caller="+4930111")
+        await s.until(lambda: bool(s.rings("anna")), 10)
+        newer = await s.sim.call(did="5000", caller="+4930222")  # anna is busy ringing: boris
+        await s.until(lambda: bool(s.rings("boris")), 10)
+        assert s.acd.intercept(newer.uniqueid, "clara") is None
+        await s.until(newer.answered.is_set, 10)
+        assert newer.answered_by == "103"
+        assert not older.answered.is_set() and s.phone("anna").ringing  # the older caller was not taken
+        assert s.acd.intercept(newer.uniqueid, "dmitri") == "the call is no longer ringing"
 
 
 async def test_a_blind_transfer_is_reported_with_the_new_agent(tmp_path: Path) -> None:

@@ -120,6 +120,15 @@ def test_the_live_view_offers_intercept_to_colleagues_in_a_pickup_group(service:
     assert response.status_code == 409 and "does not allow pickup" in response.json()["detail"]
 
 
+def test_the_intercept_button_is_not_offered_to_an_agent_on_a_call(service: Service) -> None:
+    first = ring(service, "call-1", "+4930111111")  # sales (pickup allowed): anna rings, then answers
+    service.distributor.feed(MemberAnswered("call-1", first.attempt, "anna"))
+    assert ring(service, "call-2", "+4930111111").agent_ids == ("ben",)  # the next caller rings ben
+    service.user("anna-user", role="agent", agent_id="anna")
+    calls = {c["call_id"]: c for c in login(service.app, "anna-user").get("/api/live").json()["calls"]}
+    assert calls["call-2"]["ringing"] == ["ben"] and not calls["call-2"]["can_intercept"]
+
+
 def test_an_intercept_the_service_refuses_says_why(service: Service) -> None:
     ring(service, "call-1", "+4930111111")
     service.ctx.intercept = lambda call_id, agent_id: "the call was answered meanwhile"
