@@ -587,6 +587,8 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
                 elif m.group not in groups:
                     problems.append((("groups", gi, "missed", "group"), f'unknown group "{m.group}"{known_groups}'))
 
+    problems += _forwarding_loops(s)
+
     channel_first: dict[str, int] = {}
     for ci, c in enumerate(s.channels):
         if c.id in channel_first:
@@ -615,6 +617,37 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
         problems.append((("default_group",), f'unknown group "{s.default_group}"{known_groups}'))
     if s.ami.simulate == "never" and s.ami.secret is None:
         problems.append((("ami", "secret"), f"no AMI secret: set {SECRET_ENV} (simulate is never)"))
+    return problems
+
+
+def _forwards_to(g: Any) -> str | None:
+    """The group a group's missed calls end up in, if its missed-call processing forwards to one."""
+    m = g.missed
+    final = m.after_wait if m.action is MissedAction.KEEP_WAITING else m.action
+    return m.group or None if final is MissedAction.FORWARD_GROUP else None
+
+
+def _forwarding_loops(s: Settings) -> list[tuple[Loc, str]]:
+    """Each cycle of forward_group (a -> b -> a) once, at its first group in the file: a
+    caller would be passed round it until the hop limit."""
+    index = {g.id: gi for gi, g in enumerate(s.groups)}
+    target = {g.id: _forwards_to(g) for g in s.groups}
+    problems: list[tuple[Loc, str]] = []
+    reported: set[str] = set()
+    for g in s.groups:
+        path = [g.id]
+        while (nxt := target.get(path[-1])) is not None and nxt in index and nxt not in path:
+            path.append(nxt)
+        if nxt is None or nxt not in path or nxt in reported:
+            continue
+        cycle = path[path.index(nxt):]
+        if g.id not in cycle:
+            continue  # a chain leading into the cycle: the cycle is reported at its own groups
+        first = min(cycle, key=index.__getitem__)
+        loop = cycle[cycle.index(first):] + cycle[:cycle.index(first)] + [first]
+        reported.update(cycle)
+        problems.append((("groups", index[first], "missed", "group"),
+                         "missed calls would be forwarded in a loop: " + " -> ".join(f'"{x}"' for x in loop)))
     return problems
 
 

@@ -162,6 +162,44 @@ def test_missed_call_actions_are_checked(missed: dict[str, Any], expected: str) 
     assert expected in str(info.value)
 
 
+def forwarding(*pairs: tuple[str, str], waiting: str = "") -> dict[str, Any]:
+    data = tomllib.loads(AGENTS)
+    data["groups"] = [{"id": g, "members": ["anna"], "missed": {"action": "forward_group", "group": to}}
+                      for g, to in pairs]
+    if waiting:  # keep waiting first, then forward (after_wait)
+        data["groups"].append({"id": waiting, "members": ["ben"], "missed": {
+            "action": "keep_waiting", "after_wait": "forward_group", "group": pairs[0][0]}})
+    return data
+
+
+def test_a_loop_of_group_forwards_is_refused_and_named() -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(forwarding(("sales", "support"), ("support", "sales")), source="api")
+    assert str(info.value) == ('api: groups[0] "sales".missed.group: missed calls would be forwarded in a loop: '
+                               '"sales" -> "support" -> "sales"')
+
+
+def test_a_longer_loop_is_named_once_and_a_chain_into_it_is_not_blamed() -> None:
+    data = forwarding(("entry", "a"), ("a", "b"), ("b", "c"), ("c", "a"))
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(data)
+    message = str(info.value)
+    assert message.count("in a loop") == 1 and '"a" -> "b" -> "c" -> "a"' in message
+    assert '"entry"' not in message
+
+
+def test_keep_waiting_then_forward_counts_in_a_loop() -> None:
+    data = forwarding(("sales", "night"), waiting="night")
+    with pytest.raises(ConfigError, match='"sales" -> "night" -> "sales"'):
+        settings_from_dict(data)
+
+
+def test_a_chain_of_forwards_without_a_loop_is_fine() -> None:
+    data = forwarding(("a", "b"), ("b", "c"))
+    data["groups"].append({"id": "c", "members": ["ben"]})
+    assert settings_from_dict(data).routing().groups["b"].missed.group == "c"
+
+
 def test_forward_mobile_uses_the_first_member_by_default() -> None:
     data = tomllib.loads(AGENTS)
     data["groups"] = [{"id": "g", "members": ["anna", "ben"], "missed": {"action": "forward_mobile"}}]

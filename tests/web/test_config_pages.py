@@ -108,6 +108,20 @@ def test_an_invalid_group_is_a_field_level_422_and_nothing_changes(service: Serv
     assert service.settings.group("sales").rings == 3 and service.app.state.audit.entries() == []
 
 
+def test_a_group_forward_that_closes_a_loop_is_refused_naming_it(service: Service) -> None:
+    service.user("ann", permissions={"telephony"})
+    client = login(service.app, "ann")
+    csrf = {"X-CSRF-Token": client.csrf}
+    forward = lambda to: {"missed": {"action": "forward_group", "group": to}}  # noqa: E731
+    response = client.put("/api/groups/sales", json={"members": ["anna"], **forward("support")}, headers=csrf)
+    assert response.status_code == 200
+    response = client.put("/api/groups/support", json={"members": ["chloe"], **forward("sales")}, headers=csrf)
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["problem"] == 'missed calls would be forwarded in a loop: "sales" -> "support" -> "sales"'
+    assert service.settings.group("support").missed.action.value != "forward_group"
+
+
 def test_groups_over_the_api_with_a_token(service: Service) -> None:
     ann = service.user("ann", permissions={"telephony"})
     client = TestClient(service.app)
