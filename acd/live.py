@@ -7,7 +7,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core.call import Phase
 from .core.router import Router
+
+# a call in progress as supervisors say it (history shows this until the call ends)
+PROGRESS = {
+    Phase.RINGING: "ringing",
+    Phase.WAITING: "waiting",
+    Phase.CONNECTED: "talking",
+    Phase.FORWARDING: "being forwarded",
+    Phase.VOICEMAIL: "leaving a voicemail",
+    Phase.HANGING_UP: "ending",
+    Phase.ELSEWHERE: "in progress",
+}
+
+
+def call_progress(router: Router, call_id: str) -> str:
+    """Where a live call is now; "in progress" for one the router does not follow."""
+    call = router.calls.get(call_id)
+    return PROGRESS[call.phase] if call is not None else "in progress"
 
 
 def calls_now(router: Router, now: float) -> list[dict[str, Any]]:

@@ -323,12 +323,13 @@ class Router:
         note = {"note": step.note} if step.note else {}
         if step.action is MissedAction.VOICEMAIL:
             call.phase, call.in_hold = Phase.VOICEMAIL, False
-            self._record(call, "voicemail", mailbox=step.mailbox, **note)
+            self._record(call, "voicemail", mailbox=step.mailbox, waited_s=self._waited(call), **note)
             self._emit(SendToVoicemail(call.id, step.mailbox))
         elif step.action in (MissedAction.FORWARD_MOBILE, MissedAction.FORWARD_NUMBER):
             call.attempt += 1
             call.phase, call.in_hold, call.forward_number = Phase.FORWARDING, False, step.number
-            self._record(call, "forwarded", number=step.number, attempt=call.attempt, **note)
+            self._record(call, "forwarded", number=step.number, attempt=call.attempt,
+                         waited_s=self._waited(call), **note)
             ring_s = call.group.missed.forward_ring_s
             self._emit(Forward(call.id, call.attempt, step.number, ring_s))
             # Asterisk ends the forward's Dial at ring_s; this guards against a lost Redirect
@@ -384,7 +385,7 @@ class Router:
 
     def _hang_up(self, call: Call, message: str, **detail: Any) -> None:
         call.phase, call.in_hold = Phase.HANGING_UP, False
-        self._record(call, "hangup", message=message, **detail)
+        self._record(call, "hangup", message=message, waited_s=self._waited(call), **detail)
         self._emit(HangUp(call.id, message))
 
     # ------------------------------------------------------------------ timers
@@ -536,6 +537,9 @@ class Router:
     def _release_all(self, call: Call) -> None:
         for agent_id in list(call.pending | call.ringing):
             self._release(call, agent_id)
+
+    def _waited(self, call: Call) -> float:
+        return round(self._now - call.arrived_at, 3)
 
     def _record(self, call: Call, kind: str, /, **detail: Any) -> None:
         self._emit(Record(call.id, self._now, kind, detail))

@@ -133,7 +133,7 @@ class Store:
         stmt = _window(select(CallRow), since, until, group)
         if outcome is not None:
             outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
-            stmt = stmt.where(CallRow.outcome.in_(outcomes))
+            stmt = stmt.where(CallRow.outcome.in_(outcomes), CallRow.ended_at.is_not(None))
         if agent is not None:
             took_part = exists().where(CallAgentRow.call_id == CallRow.call_id, CallAgentRow.agent_id == agent)
             stmt = stmt.where(or_(CallRow.answered_by == agent, took_part))

@@ -16,19 +16,25 @@ answered        answered_at, answered_by = agent (the first answer only),
                 picked_up_from, waited_s; outcome = answered (a forward answered
                 outside keeps outcome forwarded); call_agents(agent, answered)
 missed          missed = true, missed_reason = reason, tried += tried (in order),
-                waited_s (unless answered); outcome = missed if none yet
-voicemail       outcome = voicemail, mailbox
-forwarded       outcome = forwarded, forwarded_to = number
+                waited_s (unless answered). Not the outcome: a caller who keeps
+                waiting may still be answered
+voicemail       outcome = voicemail, mailbox, waited_s (unless answered)
+forwarded       outcome = forwarded, forwarded_to = number, waited_s (unless answered)
 rerouted        group_id = group (missed-call forward to another group)
 transferred     outcome = transferred, transferred_to = to_agent;
                 call_agents(to_agent, transferred)
-hangup          outcome = hangup if it was none or missed (the ACD hung up)
+hangup          outcome = hangup if none yet (the ACD hung up), waited_s (unless answered)
 abandoned       outcome = abandoned, ended_at = at, hung_up_by = caller, waited_s,
                 tried += tried, missed = true (the core follows with "missed")
-ended           ended_at = at, hung_up_by = by; outcome = ended if none yet
+ended           ended_at = at, hung_up_by = by; if no outcome yet: missed (missed and
+                never answered) or ended
 anything else   event only (waiting, no_answer, failed, pickup, pickup_refused,
                 agent_left, transfer_failed, forward_failed, and kinds added later)
 ==============  =====================================================================
+
+The outcome is final once ``ended_at`` is set; before that the call is in progress
+and the views show no outcome (a talking call's "answered" may still become
+"transferred").
 
 A record for a call without a row (its "arrived" was never stored) makes a stub row
 with ``arrived_at`` = the record's time, so that no line of history is refused.
@@ -188,20 +194,25 @@ def _missed(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     row.missed = True
     row.missed_reason = _text(d.get("reason"))[:200] or None
     _merge_tried(row, d.get("tried"))
+    _waited(row, d)
+
+
+def _waited(row: CallRow, d: dict[str, Any]) -> None:
+    """How long the caller waited, as of the latest step before an answer."""
     if row.answered_at is None and d.get("waited_s") is not None:
         row.waited_s = float(d["waited_s"])
-    if row.outcome is None:
-        row.outcome = "missed"
 
 
 def _voicemail(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     row.outcome = "voicemail"
     row.mailbox = d.get("mailbox") or None
+    _waited(row, d)
 
 
 def _forwarded(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     row.outcome = "forwarded"
     row.forwarded_to = d.get("number") or None
+    _waited(row, d)
 
 
 def _rerouted(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
@@ -215,8 +226,9 @@ def _transferred(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
 
 
 def _hangup(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
-    if row.outcome in (None, "missed"):
+    if row.outcome is None:
         row.outcome = "hangup"
+    _waited(row, d)
 
 
 def _abandoned(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
@@ -234,7 +246,7 @@ def _ended(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     row.ended_at = r.at if row.ended_at is None else row.ended_at
     row.hung_up_by = row.hung_up_by or _text(d.get("by"))[:16] or None
     if row.outcome is None:
-        row.outcome = "ended"
+        row.outcome = "missed" if row.missed and row.answered_at is None else "ended"
 
 
 _UPDATES: dict[str, Callable[[_Batch, CallRow, Record, dict[str, Any]], None]] = {

@@ -22,7 +22,9 @@ class CallSummary:
     answered_at: float | None
     answered_by: str | None
     ended_at: float | None  # None: the call is still live
-    outcome: str | None  # answered, missed, abandoned, voicemail, forwarded, hangup, transferred, ended
+    # the final outcome: answered, missed, abandoned, voicemail, forwarded, hangup,
+    # transferred, ended; None while the call is in progress (ended_at None)
+    outcome: str | None
     waited_s: float | None
     hung_up_by: str | None
     picked_up_from: str | None = None
@@ -75,7 +77,7 @@ def _fields(row: CallRow) -> dict[str, Any]:
         answered_at=row.answered_at,
         answered_by=row.answered_by,
         ended_at=row.ended_at,
-        outcome=row.outcome,
+        outcome=row.outcome if row.ended_at is not None else None,
         waited_s=row.waited_s,
         hung_up_by=row.hung_up_by,
         picked_up_from=row.picked_up_from,

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from ..clock import Clock
 from ..config import Settings
 from ..distributor import Distributor
-from ..live import agents_now, calls_now
+from ..live import agents_now, call_progress, calls_now
 from . import agents, calls, outbox, telephony, users
 from .accounts import Accounts
 from .audit import AuditLog
@@ -61,6 +61,9 @@ class WebContext:
         router = self.distributor.router
         conversations = self.conversations() if self.conversations is not None else []
         return {"calls": calls_now(router, now), "agents": agents_now(router, now), "conversations": conversations}
+
+    def call_progress(self, call_id: str) -> str:
+        return call_progress(self.distributor.router, call_id)
 
     def groups_of(self, agent_id: str) -> list[str]:
         """The queue groups that list this agent (as the router has them now)."""
@@ -147,6 +150,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.include_router(users.router(ctx.accounts, audit, pages))
     app.include_router(telephony.router(changes, pages))
     app.include_router(agents.router(changes, pages))
-    app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of), pages, ctx.group_names))
+    app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of, ctx.call_progress), pages,
+                                    ctx.group_names))
     app.include_router(outbox.router(ctx.crm, pages, audit))
     return app

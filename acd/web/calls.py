@@ -9,6 +9,8 @@ opens for them too. Another agent's call answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -56,18 +58,26 @@ def parse_time(text: str | None, field: str, *, end: bool = False) -> datetime |
         raise HTTPException(422, [{"item": field, "problem": f"not a date (YYYY-MM-DD) or time: {text!r}"}]) from None
 
 
-def call_json(call: CallSummary) -> dict[str, Any]:
+def call_json(call: CallSummary, progress: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """A call for the API; ``progress`` says where a call in progress is now (outcome is
+    null until the call ends)."""
     data = asdict(call)
     data["tried"] = list(call.tried)
+    data["progress"] = (progress or _in_progress)(call.call_id) if call.ended_at is None else None
     if isinstance(call, CallDetail):
         data["events"] = [asdict(e) for e in call.events]
     return data
 
 
+def _in_progress(call_id: str) -> str:
+    return "in progress"
+
+
 class Calls:
-    def __init__(self, store: Any, groups_of: Any) -> None:
+    def __init__(self, store: Any, groups_of: Any, progress: Callable[[str], str] = _in_progress) -> None:
         self.store = store
         self.groups_of = groups_of  # agent id -> the group ids listing them (current settings)
+        self.progress = progress  # call id -> "ringing", "waiting", "talking"... for live calls
 
     def _store(self) -> Any:
         if self.store is None:
@@ -133,18 +143,18 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
                    outcome: str | None = None, agent: str | None = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                    offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
-        return [call_json(c) for c in calls.history(user, since=since, until=until, group=group, outcome=outcome,
-                                                    agent=agent, limit=limit, offset=offset)]
+        return [call_json(c, calls.progress) for c in calls.history(
+            user, since=since, until=until, group=group, outcome=outcome, agent=agent, limit=limit, offset=offset)]
 
     @r.get("/api/calls/{call_id}", tags=["calls"], summary="One call with its timeline and decision log")
     def get_call(call_id: str, user: SignedIn) -> dict[str, Any]:
-        return call_json(calls.call(user, call_id))
+        return call_json(calls.call(user, call_id), calls.progress)
 
     @r.get("/api/missed", tags=["calls"], summary="Missed calls to call back")
     def list_missed(user: SignedIn, since: str | None = None, until: str | None = None, group: str | None = None,
                     called_back: bool | None = False, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                     offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
-        return [call_json(c) for c in calls.missed(user, since=since, until=until, group=group,
+        return [call_json(c, calls.progress) for c in calls.missed(user, since=since, until=until, group=group,
                                                    called_back=called_back, limit=limit, offset=offset)]
 
     @r.post("/api/missed/{call_id}/called-back", status_code=204, tags=["calls"],
@@ -168,12 +178,17 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
             found, errors = [], {p["item"]: p["problem"] for p in detail}
         return pages.render(request, "history.html", {
             "page": "history", "calls": found, "f": filters(since, until, group, outcome, agent), "errors": errors,
-            "outcomes": OUTCOMES, "groups": groups(), "all_calls": sees_all_calls(user), "offset": offset},
+            "outcomes": OUTCOMES, "groups": groups(), "all_calls": sees_all_calls(user), "offset": offset,
+            "progress": {c.call_id: calls.progress(c.call_id) for c in found if c.ended_at is None},
+            "now": time.time()},
             status_code=422 if errors else 200)
 
     @r.get("/calls/{call_id}", response_class=HTMLResponse, include_in_schema=False)
     def call_page(request: Request, call_id: str, user: SignedIn) -> HTMLResponse:
-        return pages.render(request, "call.html", {"page": "history", "call": calls.call(user, call_id)})
+        call = calls.call(user, call_id)
+        return pages.render(request, "call.html", {
+            "page": "history", "call": call, "now": time.time(),
+            "progress": calls.progress(call_id) if call.ended_at is None else None})
 
     @r.get("/missed", response_class=HTMLResponse, include_in_schema=False)
     def missed_page(request: Request, user: SignedIn, show: str = "open", group: str | None = None,

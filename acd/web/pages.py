@@ -71,11 +71,36 @@ def when(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def duration(seconds: float | None) -> str:
+    """"45 s", "1 min 05 s", "2 h 03 min": how supervisors read a wait or a talk."""
+    if seconds is None:
+        return ""
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        return f"{total // 60} min {total % 60:02d} s"
+    return f"{total // 3600} h {total % 3600 // 60:02d} min"
+
+
+def detail_value(key: str, value: Any) -> str:
+    """A decision-log value as text: lists as names, seconds as a duration."""
+    if isinstance(value, list | tuple):
+        return ", ".join(dict.fromkeys(str(v) for v in value)) or "nobody"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float) and key.endswith("_s"):
+        return duration(float(value))
+    return str(value)
+
+
 class Pages:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self.templates = Jinja2Templates(directory=str(WEBUI / "templates"))
         self.templates.env.filters["when"] = when
+        self.templates.env.filters["duration"] = duration
+        self.templates.env.globals["detail_value"] = detail_value
         app.state.nav = list(DEFAULT_NAV)
 
     def render(self, request: Request, name: str, context: dict[str, Any] | None = None,

@@ -179,3 +179,44 @@ def test_records_for_one_call_may_arrive_over_several_batches(store: Store) -> N
     store.apply_records([rec("c1", 5, "answered", agent="anna", waited_s=5.0)])
     call = store.call("c1")
     assert call is not None and call.answered_by == "anna" and len(call.events) == 4
+
+
+def test_a_call_in_progress_has_no_outcome_yet_only_its_final_one_counts(store: Store) -> None:
+    # keep waiting: the core records "missed" as the caller goes back to music
+    store.apply_records([
+        arrived("c1"),
+        rec("c1", 0, "missed", reason="no member available", tried=[], waited_s=0.0),
+        rec("c1", 0, "waiting", max_wait_s=120),
+    ])
+    waiting = store.call("c1")
+    assert waiting is not None and waiting.outcome is None and waiting.ended_at is None
+    assert store.calls(outcome="missed") == []
+    store.apply_records([rec("c1", 30, "answered", agent="ben", waited_s=30.0, attempt=2)])
+    talking = store.call("c1")
+    assert talking is not None and talking.outcome is None and talking.answered_by == "ben"
+    store.apply_records([rec("c1", 90, "ended", by="caller")])
+    done = store.call("c1")
+    assert done is not None and (done.outcome, done.waited_s) == ("answered", 30.0)
+
+
+def test_a_caller_who_waited_to_the_maximum_and_reached_voicemail_waited_that_long(store: Store) -> None:
+    store.apply_records([
+        arrived("c1"),
+        rec("c1", 0, "missed", reason="no member available", tried=[], waited_s=0.0),
+        rec("c1", 0, "waiting", max_wait_s=120),
+        rec("c1", 120, "voicemail", mailbox="101@default", waited_s=120.0),
+        rec("c1", 150, "ended", by="caller", phase="voicemail"),
+    ])
+    [missed] = store.missed_calls()
+    assert (missed.outcome, missed.waited_s) == ("voicemail", 120.0)
+
+
+def test_a_call_that_ended_unseen_after_missed_processing_is_missed(store: Store) -> None:
+    store.apply_records([
+        arrived("c1"),
+        rec("c1", 15, "missed", reason="nobody answered", tried=["anna"], waited_s=15.0),
+        rec("c1", 15, "waiting", max_wait_s=120),
+        rec("c1", 40, "ended", by="unknown", reason="ended while the ACD could not see the PBX"),
+    ])
+    call = store.call("c1")
+    assert call is not None and call.outcome == "missed"

@@ -72,6 +72,39 @@ def test_a_call_page_shows_why_a_phone_did_not_ring(service: Service) -> None:
     assert login(service.app, "chloe").get("/calls/call-1").status_code == 404
 
 
+def test_a_call_in_progress_reads_as_in_progress_and_an_answered_one_is_not_called_missed(service: Service) -> None:
+    service.user("sup", permissions={"telephony"})
+    sup = login(service.app, "sup")
+    waiting = {"name": "Sales", "members": ["anna", "ben"], "allow_pickup": True,
+               "missed": {"action": "keep_waiting", "max_wait_seconds": 300, "retry_seconds": 30}}
+    assert sup.put("/api/groups/sales", json=waiting, headers={"X-CSRF-Token": sup.csrf}).status_code == 200
+    for agent in ("anna", "ben"):
+        service.distributor.feed(DeviceStateChanged(agent, DeviceState.INUSE))
+    service.distributor.feed(CallArrived("call-1", "+4930111111", "+491700001"))
+    (row,) = sup.get("/api/calls").json()
+    assert (row["outcome"], row["progress"]) == (None, "waiting")
+    assert sup.get("/api/calls?outcome=missed").json() == []
+    history = sup.get("/history").text
+    assert "waiting" in history and "missed" not in history.split('id="calls"')[1]
+    assert "Now</dt><dd>waiting" in sup.get("/calls/call-1").text
+    service.distributor.feed(DeviceStateChanged("ben", DeviceState.NOT_INUSE))
+    ring = [c for c in service.pbx.commands if isinstance(c, Ring) and c.call_id == "call-1"][-1]
+    service.distributor.feed(MemberAnswered("call-1", ring.attempt, "ben"))
+    assert sup.get("/api/calls/call-1").json()["progress"] == "talking"
+    service.distributor.feed(CallerHungUp("call-1"))
+    done = sup.get("/api/calls/call-1").json()
+    assert (done["outcome"], done["progress"], done["answered_by"]) == ("answered", None, "ben")
+    page = sup.get("/calls/call-1").text
+    assert "<dd>answered</dd>" in page and "no member available" not in page.split("Timeline")[0]
+
+
+def test_the_decision_log_shows_names_and_durations_not_python_values(service: Service) -> None:
+    missed(service, "call-7", "+4930111111")  # anna rings, the caller gives up
+    service.user("sup", permissions={"telephony"})
+    page = login(service.app, "sup").get("/calls/call-7").text
+    assert "tried: anna" in page and "[" not in page.split("Timeline")[1]
+
+
 def test_history_filters_by_date_and_bad_dates_are_field_errors(service: Service) -> None:
     answered(service, "call-1", "+4930111111")
     service.user("sup", permissions={"telephony"})
