@@ -1,4 +1,4 @@
-"""Command line: ``acd serve``, ``acd demo``, ``acd check-config``."""
+"""Command line: ``acd serve``, ``acd demo``, ``acd check-config``, ``acd db``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import signal
 import sys
 from pathlib import Path
 
+from sqlalchemy import MetaData
+
 from . import logs
 from .config import ConfigError, Settings, load_settings
+from .store.schema import SchemaError
 
 log = logging.getLogger("acd")
 
@@ -33,8 +36,23 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config", type=Path)
 
+    db = sub.add_parser("db", help="the database's schema version: show it, upgrade it")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (("upgrade", "bring the database's schema to this acd's (back it up first)"),
+                       ("current", "say which schema revision the database has"),
+                       ("revision", "(developers) write a new migration from the models' changes")):
+        command = db_commands.add_parser(name, help=text)
+        if name == "revision":
+            command.add_argument("message")
+        where = command.add_mutually_exclusive_group()
+        where.add_argument("--config", "-c", type=Path, default=Path("acd.toml"),
+                           help="TOML file whose [service] database to use (default acd.toml)")
+        where.add_argument("--database", help="a database URL instead of the configuration's")
+
     args = parser.parse_args(argv)
     try:
+        if args.command == "db":
+            return _db(args)
         if args.command == "check-config":
             settings = load_settings(args.config)
             print(f"{args.config}: OK ({len(settings.agents)} agents, {len(settings.groups)} queue groups, "
@@ -49,9 +67,38 @@ def main(argv: list[str] | None = None) -> int:
 
         return _run(run_demo(host=args.host, port=args.port, speed=args.speed, minutes=args.minutes,
                              database=args.database))
-    except ConfigError as error:
+    except (ConfigError, SchemaError) as error:
         print(f"acd: {error}", file=sys.stderr)
         return 2
+
+
+def _db(args: argparse.Namespace) -> int:
+    from .store import make_engine, schema
+
+    engine = make_engine(args.database or load_settings(args.config).service.database)
+    try:
+        if args.db_command == "current":
+            print(f"acd: database schema: {schema.state(engine).describe()}")
+        elif args.db_command == "upgrade":
+            before = schema.upgrade(engine)
+            print(f"acd: database schema: {before.describe()}, nothing to do" if before.up_to_date else
+                  f"acd: database schema upgraded to {before.head} (was: {before.describe()})")
+        else:
+            schema.revision(engine, args.message, schema_metadata())
+        return 0
+    finally:
+        engine.dispose()
+
+
+def schema_metadata() -> list[MetaData]:
+    """Every table acd declares, on their three declarative bases: what the newest
+    migration must produce."""
+    from .channels import history as channels
+    from .crm import models as crm
+    from .store import models as store
+    from .web import accounts, audit  # noqa: F401  (their tables are on the store's base)
+
+    return [store.Base.metadata, crm.Base.metadata, channels.Base.metadata]
 
 
 def _run(coro: object) -> int:

@@ -114,6 +114,10 @@ class ServiceSettings(_Section):
     host: str = Field(default="127.0.0.1", min_length=1)  # where the HTTP API and pages listen
     port: int = Field(default=8000, ge=1, le=65535)
     database: str = Field(default="sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", repr=False)
+    # a database schema older than this acd at start: false refuses to start and says to
+    # run `acd db upgrade` (after a backup: an upgrade may rewrite whole tables, and an
+    # older acd cannot run on the result); true upgrades it at start
+    upgrade_database: bool = False
     log_level: LogLevel = "INFO"
 
 

@@ -30,7 +30,8 @@ NUMBERS = {"5000": "sales", "5001": "support", "5002": "vip"}
 
 def demo_settings(host: str, port: int, database: str) -> Settings:
     data: dict[str, Any] = {
-        "service": {"host": host, "port": port, "database": database},
+        # the demo's own database: upgraded without asking
+        "service": {"host": host, "port": port, "database": database, "upgrade_database": True},
         "ami": {"simulate": "always", "secret": "demo-only"},
         "agents": [{"id": i, "name": n, "endpoint": f"PJSIP/{e}", "mobile": f"+49151000{e}"} for i, n, e in AGENTS],
         "groups": [

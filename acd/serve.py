@@ -29,6 +29,7 @@ from .crm.calls import build_crm
 from .distributor import Distributor
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
+from .store.schema import ensure_current
 from .web.app import WebContext, create_app
 from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
@@ -52,7 +53,9 @@ class Acd:
         self.settings = settings
         self.clock = clock or Clock()
         self.store = Store(settings.service.database)
-        self.store.create_all()
+        # an empty database is created; an older or unknown schema stops here (SchemaError)
+        schema = ensure_current(self.store.engine, upgrade_older=settings.service.upgrade_database)
+        log.info("database schema", extra={"result": schema})
         self.history = HistoryWriter(self.store)
         routing = settings.routing()
         self.router = Router(routing, last_offered=self.store.load_offers())

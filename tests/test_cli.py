@@ -34,3 +34,62 @@ def test_a_toml_syntax_error_gives_line_and_column(tmp_path: Path, capsys: pytes
     broken.write_text("[service]\nport = \n")
     assert main(["check-config", str(broken)]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+@pytest.fixture(autouse=True)
+def ami_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACD_AMI_SECRET", "test-only")
+
+
+def config_on(tmp_path: Path, database: str) -> Path:
+    path = tmp_path / "acd.toml"
+    text = (REPO / "acd.example.toml").read_text()
+    text = text.replace('database = "sqlite:///acd.db"', f'database = "{database}"', 1)
+    text = text.replace('simulate = "auto"', 'simulate = "never"', 1)  # the check comes before any PBX
+    assert database in text and 'simulate = "never"' in text
+    path.write_text(text)
+    return path
+
+
+def test_serve_refuses_an_older_database_in_one_line_and_db_upgrade_brings_it_to_head(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from acd.store import make_engine, schema
+    from tests.store import first_schema
+
+    database = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(database)
+    first_schema.create(engine)
+    first_schema.fill(engine)
+    config = config_on(tmp_path, database)
+
+    assert main(["serve", "--config", str(config)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "older" in error and "acd db upgrade" in error, error
+
+    assert main(["db", "current", "--config", str(config)]) == 0
+    assert "made before schema migrations" in capsys.readouterr().out
+    assert main(["db", "upgrade", "--config", str(config)]) == 0
+    assert f"upgraded to {schema.head()}" in capsys.readouterr().out
+    assert main(["db", "current", "--database", database]) == 0
+    assert f"{schema.head()} (current)" in capsys.readouterr().out
+    assert schema.state(engine).up_to_date
+    engine.dispose()
+
+
+def test_db_upgrade_refuses_a_newer_database_and_changes_nothing(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import text
+
+    from acd.store import make_engine, schema
+
+    database = f"sqlite:///{tmp_path / 'new.db'}"
+    assert main(["db", "upgrade", "--database", database]) == 0  # an empty database is created at head
+    engine = make_engine(database)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_from_the_future'"))
+    assert main(["db", "upgrade", "--database", database]) == 2
+    assert "0099_from_the_future" in capsys.readouterr().err
+    assert main(["serve", "--config", str(config_on(tmp_path, database))]) == 2
+    assert "does not know" in capsys.readouterr().err
+    assert schema.state(engine).current == ("0099_from_the_future",)
+    engine.dispose()

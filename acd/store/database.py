@@ -75,6 +75,25 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session whose SELECTs all see one state of the database: a call
+        and its timeline never come from two moments (one answered, the other not)."""
+        with self.engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # pysqlite opens a transaction only before a write, so each SELECT would see
+                # the latest commit: open the read transaction (WAL: one snapshot) ourselves.
+                # Only here: a write transaction that began with a read would fail with
+                # SQLITE_BUSY_SNAPSHOT when another writer commits first, where pysqlite's
+                # late BEGIN waits for the lock instead
+                connection.exec_driver_sql("BEGIN")
+            else:
+                # READ COMMITTED (PostgreSQL's default) takes a new snapshot per statement
+                connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with Session(connection) as session:
+                yield session
+            connection.rollback()
+
     # -------------------------------------------------------------- writes
     def apply_records(self, records: Sequence[Record], offers: Sequence[Offer] = ()) -> None:
         """Append records to the call history and update the calls (history.py's
@@ -113,7 +132,7 @@ class Store:
 
     def call(self, call_id: str) -> CallDetail | None:
         stmt = select(CallRow).where(CallRow.call_id == call_id).options(selectinload(CallRow.events))
-        with self.session() as session:
+        with self.snapshot() as session:
             row = session.scalars(stmt).one_or_none()
             return None if row is None else CallDetail.of(row)
 
