@@ -249,7 +249,9 @@ async def test_a_hanging_crm_delays_nothing_else(engine, session):
                 await asyncio.sleep(0.01)
                 started = time.monotonic()
                 feed.manual_transfer(ReportManualTransfer("c", "030 1111111", "boris", "anna", "blind"))
-                assert time.monotonic() - started < 0.005  # reporting to the CRM never waits
+                # reporting to the CRM never waits: a wait would last the CRM's 30 s timeout,
+                # so a bound far above scheduling noise on a loaded machine still catches it
+                assert time.monotonic() - started < 1.0
                 gaps.append(started - last)
                 last = started
 
@@ -257,7 +259,7 @@ async def test_a_hanging_crm_delays_nothing_else(engine, session):
             await routing()
             await until(lambda: len(fine.delivered()) == 3)
         assert len(stuck.requests) >= 3 and not stuck.delivered()
-    assert max(gaps) < 0.1
+    assert max(gaps) < 1.0  # the loop was never held for the hanging CRM's 30 s
 
 
 def test_back_off_doubles_with_jitter_up_to_the_cap():
