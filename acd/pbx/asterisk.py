@@ -87,7 +87,10 @@ class AsteriskPbx:
                 log.warning("pbx events dropped: nothing attached", extra={"acd_events": len(events)})
             return
         for event in events:
-            self.feed(event)
+            try:
+                self.feed(event)
+            except Exception:  # the events after it happened all the same
+                log.exception("pbx event not handled", extra={"acd_event": type(event).__name__})
 
 
 def _report(action: Mapping[str, str]) -> Callable[[asyncio.Future[Message]], None]:

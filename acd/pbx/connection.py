@@ -237,7 +237,10 @@ class AmiConnection:
             # ready before the resync is applied: what it decides (a waiting caller rung
             # again) must go out on this link, not be dropped as "not connected"
             self._ready = True
-            await self._on_resync(channels, devices)
+            try:
+                await self._on_resync(channels, devices)
+            except Exception:  # a bug met by the picture must not stop the link: live events go on
+                log.exception("ami resync handler failed", extra={"ami_channels": len(channels)})
             async with asyncio.TaskGroup() as tasks:
                 keepalive = tasks.create_task(self._keepalive(protocol))
                 await self._deliver(protocol)
