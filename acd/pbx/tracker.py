@@ -484,6 +484,7 @@ class Tracker:
             return LiveCall(ch.uid, did, number, "waiting", (), name, attempt)
         if ch.context == d.dial_context:
             ringing_at: list[str] = []
+            ages: list[int] = []
             for leg_ch in legs:
                 agent = self._agent_of(leg_ch)
                 if agent is None:
@@ -492,8 +493,13 @@ class Tracker:
                 ringing = _is_ringing(leg_ch.state, "") or (old is not None and old.ringing)
                 self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent.id, ringing=ringing)
                 ringing_at.append(agent.id)
+                if leg_ch.age_s is not None:
+                    ages.append(leg_ch.age_s)
             call.attempt = attempt
-            return LiveCall(ch.uid, did, number, "ringing", tuple(ringing_at), name, attempt)
+            # one Dial makes the legs together and a phone rings 1-3 ms after its leg is
+            # made (02, 03, 04, 06): the oldest leg's age (whole seconds, cut) is the ring so far
+            return LiveCall(ch.uid, did, number, "ringing", tuple(ringing_at), name, attempt,
+                            ringing_s=float(max(ages, default=0)))
         if ch.context == d.inbound_context:
             del self._calls[ch.uid]  # not announced yet: its ACDCallWaiting follows
             return None
