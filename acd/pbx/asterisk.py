@@ -63,16 +63,19 @@ class AsteriskPbx:
 
     # ------------------------------------------------------------------ commands out
     def execute(self, command: Command) -> None:
-        """The distributor's PbxPort: carry out one command now (actions are written in
-        order; their responses are checked later and failures logged)."""
+        """The distributor's PbxPort: carry out one command now (its actions are written
+        together, in order; their responses are checked later and failures logged)."""
         if isinstance(command, Ring):
             self.tracker.note_attempt(command.call_id, command.attempt, command.agent_ids)
         elif isinstance(command, Forward):
             self.tracker.note_attempt(command.call_id, command.attempt)
-        for action in translate(command, self.tracker, self.config, self.dialplan):
-            future = self.connection.send_nowait(action)
-            if future is not None:
-                future.add_done_callback(_report(action))
+        actions = translate(command, self.tracker, self.config, self.dialplan)
+        if not actions:
+            return
+        # Setvar, Setvar, Redirect leave together: the ring starts one round trip after
+        # the decision, not three (the Setvars still land first, see send_all)
+        for action, future in zip(actions, self.connection.send_all(actions), strict=False):
+            future.add_done_callback(_report(action))
 
     # ------------------------------------------------------------------ events in
     async def _on_resync(self, channels: list[Message], devices: list[Message]) -> None:

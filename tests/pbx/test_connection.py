@@ -224,3 +224,55 @@ async def test_an_event_the_core_fails_on_does_not_cost_the_events_after_it(capl
     await running(pbx.connection, body)
     assert "pbx event not handled" in caplog.text
     await fake.stop()
+
+
+def pbx_for(fake: FakeAsterisk) -> AsteriskPbx:
+    config = RoutingConfig(agents={"anna": Agent("anna", "Anna", "PJSIP/101", "101")})
+    return AsteriskPbx(config, host="127.0.0.1", port=fake.port, username="acd", secret=SECRET,
+                       feed=lambda event: None, timing=FAST)
+
+
+async def test_a_ring_attempt_s_three_actions_leave_together_in_order_without_waiting_for_answers() -> None:
+    fake = FakeAsterisk()
+    fake.answer_delay_s = 0.05  # Asterisk answers each action 50 ms late
+    await fake.start()
+    pbx = pbx_for(fake)
+
+    async def body() -> None:
+        await until(lambda: pbx.connection.ready)
+        protocol = pbx.connection._protocol
+        assert protocol is not None
+        writes: list[bytes] = []
+        write = protocol.transport.write
+        protocol.transport.write = lambda data: (writes.append(data), write(data))[1]
+        seen = len(fake.arrivals)
+        pbx.execute(Ring("1795573831.0", 1, ("anna",), 25))
+        await until(lambda: len(fake.arrivals) == seen + 3)
+        (t0, first), (_, second), (t2, third) = fake.arrivals[seen:]
+        assert [first["Action"], second["Action"], third["Action"]] == ["Setvar", "Setvar", "Redirect"]
+        assert t2 - t0 < 0.01  # the Redirect did not wait for the Setvars' answers (50 ms each)
+        # one write: one TCP segment, which Asterisk's session reads and runs in order
+        assert len(writes) == 1 and writes[0].count(b"\r\n\r\n") == 3
+
+    await running(pbx.connection, body)
+    await fake.stop()
+
+
+async def test_a_refused_action_of_a_ring_attempt_is_still_logged(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeAsterisk()
+    fake.answer_delay_s = 0.01
+    fake.refused = {"Redirect": "Channel does not exist: PJSIP/trunk-00000001"}  # 01: the caller hung up meanwhile
+    await fake.start()
+    pbx = pbx_for(fake)
+
+    async def body() -> None:
+        await until(lambda: pbx.connection.ready)
+        with caplog.at_level(logging.INFO, logger="acd.pbx"):
+            pbx.execute(Ring("1795573831.0", 1, ("anna",), 25))
+            await until(lambda: any(r.getMessage() == "ami action failed" for r in caplog.records))
+        (failed,) = [r for r in caplog.records if r.getMessage() == "ami action failed"]
+        assert (failed.__dict__["ami_action"], failed.__dict__["ami_message"]) == (
+            "Redirect", "Channel does not exist: PJSIP/trunk-00000001")
+
+    await running(pbx.connection, body)
+    await fake.stop()
