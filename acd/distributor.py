@@ -83,7 +83,11 @@ class Distributor:
                     call = self.router.calls.get(command.call_id)
                     if call is not None and call.group is not None:
                         self.history.offered(call.group.id, command.agent_ids, now)
-                self.pbx.execute(command)
+                try:
+                    self.pbx.execute(command)
+                except Exception:  # one command the adapter cannot carry out: the rest still are
+                    log.exception("pbx command failed", extra={"command": type(command).__name__,
+                                                                "call_id": getattr(command, "call_id", "")})
         if records:
             self.history.add(records)
 

@@ -184,6 +184,7 @@ class LiveCall:
     caller_name: str = ""
     attempt: int = 0  # the ring attempt in progress (the caller's Exten in acd-dial)
     arrived_at: float | None = None  # known from the history after an acd restart
+    ringing_s: float = 0.0  # "ringing": how long its phones have rung already (0: not known)
 
 
 @dataclass(frozen=True, slots=True)

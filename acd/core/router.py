@@ -504,12 +504,13 @@ class Router:
             self._cancel_attempt_timers(call)
             call.phase, call.in_hold, call.attempt = Phase.RINGING, False, max(found.attempt, call.attempt)
             call.pending = set(found.agents) & set(self.config.agents)
-            call.ringing, call.ring_started = set(call.pending), self._now
+            call.ringing, call.ring_started = set(call.pending), self._now - found.ringing_s
             for agent_id in call.pending:
                 call.tried.add(agent_id)
                 self.agents.status(agent_id).ringing.add(call.id)
-            # the ring count restarts: the core cannot know how long it rang unseen
-            self._emit(StartTimer(timer_key("ring", call.id, call.attempt), call.group.ring_time_s))
+            # the rings are counted from when the phones began, also the ones rung unseen
+            left = max(0.0, call.group.ring_time_s - found.ringing_s)
+            self._emit(StartTimer(timer_key("ring", call.id, call.attempt), left))
         elif found.state == "waiting" and call.group is not None:
             self._release_all(call)
             self._cancel_attempt_timers(call)

@@ -63,16 +63,19 @@ class AsteriskPbx:
 
     # ------------------------------------------------------------------ commands out
     def execute(self, command: Command) -> None:
-        """The distributor's PbxPort: carry out one command now (actions are written in
-        order; their responses are checked later and failures logged)."""
+        """The distributor's PbxPort: carry out one command now (its actions are written
+        together, in order; their responses are checked later and failures logged)."""
         if isinstance(command, Ring):
             self.tracker.note_attempt(command.call_id, command.attempt, command.agent_ids)
         elif isinstance(command, Forward):
             self.tracker.note_attempt(command.call_id, command.attempt)
-        for action in translate(command, self.tracker, self.config, self.dialplan):
-            future = self.connection.send_nowait(action)
-            if future is not None:
-                future.add_done_callback(_report(action))
+        actions = translate(command, self.tracker, self.config, self.dialplan)
+        if not actions:
+            return
+        # Setvar, Setvar, Redirect leave together: the ring starts one round trip after
+        # the decision, not three (the Setvars still land first, see send_all)
+        for action, future in zip(actions, self.connection.send_all(actions), strict=False):
+            future.add_done_callback(_report(action))
 
     # ------------------------------------------------------------------ events in
     async def _on_resync(self, channels: list[Message], devices: list[Message]) -> None:
@@ -87,7 +90,10 @@ class AsteriskPbx:
                 log.warning("pbx events dropped: nothing attached", extra={"acd_events": len(events)})
             return
         for event in events:
-            self.feed(event)
+            try:
+                self.feed(event)
+            except Exception:  # the events after it happened all the same
+                log.exception("pbx event not handled", extra={"acd_event": type(event).__name__})
 
 
 def _report(action: Mapping[str, str]) -> Callable[[asyncio.Future[Message]], None]:

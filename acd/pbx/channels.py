@@ -9,6 +9,7 @@ or picking-up channel is bridged: transcripts README 3, 08, 09).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,27 @@ def values(msg: Mapping[str, Any], key: str) -> list[str]:
     if isinstance(value, list | tuple):
         return [v if isinstance(v, str) else str(v) for v in value]
     return [value if isinstance(value, str) else str(value)]
+
+
+_COUNT = re.compile(r"[0-9]{1,9}", re.ASCII)
+_HMS = re.compile(r"([0-9]{1,9}):([0-5][0-9]):([0-5][0-9])", re.ASCII)
+
+
+def count(value: str) -> int | None:
+    """A small whole number as Asterisk writes one (an attempt in an extension), else
+    None: ASCII digits only, at most nine (``str.isdigit`` accepts "²", which ``int``
+    refuses; ``int`` also refuses 4,300 digits)."""
+    return int(value) if _COUNT.fullmatch(value) else None
+
+
+def hms_seconds(value: str) -> int | None:
+    """CoreShowChannel's ``Duration`` (``00:00:07``: whole seconds since the channel was
+    made, cut, not rounded: 01, 14) in seconds; None for anything else."""
+    found = _HMS.fullmatch(value)
+    if found is None:
+        return None
+    hours, minutes, seconds = (int(part) for part in found.groups())
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def chan_variables(msg: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -83,6 +105,7 @@ class Channel:
     context: str = ""
     exten: str = ""
     application: str = ""  # only CoreShowChannel items carry it
+    age_s: int | None = None  # likewise: their Duration, the channel's age in whole seconds
     caller_number: str = ""
     caller_name: str = ""
     variables: dict[str, str] | None = None

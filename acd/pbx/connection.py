@@ -19,7 +19,7 @@ import asyncio
 import codecs
 import logging
 import random
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -127,17 +127,25 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.events.put_nowait(message)
 
     def send_action(self, fields: Mapping[str, str]) -> Action:
-        action = Action(dict(fields))
-        self.responses[action.id] = action
+        return self.send_actions([fields])[0]
+
+    def send_actions(self, many: Sequence[Mapping[str, str]]) -> list[Action]:
+        """Write the actions in one go (one write, one TCP segment), in order."""
+        actions = [Action(dict(fields)) for fields in many]
+        for action in actions:
+            self.responses[action.id] = action
         if self.closed:
-            action.future.set_result(error_response("not connected", action.id))
-            return action
+            for action in actions:
+                action.future.set_result(error_response("not connected", action.id))
+            return actions
         try:
-            self.transport.write(str(action).encode("utf-8"))
+            self.transport.write(b"".join(str(action).encode("utf-8") for action in actions))
         except Exception as exc:  # never log the action itself: a Login carries the secret
-            log.warning("ami write failed", extra={"ami_action": action["action"], "ami_error": repr(exc)})
-            action.future.set_result(error_response("write failed", action.id))
-        return action
+            log.warning("ami write failed", extra={"ami_action": actions[0]["action"] if actions else "",
+                                                   "ami_error": repr(exc)})
+            for action in actions:
+                action.future.set_result(error_response("write failed", action.id))
+        return actions
 
     def connection_lost(self, exc: Any) -> None:
         # also called by handle_message() on "Event: Shutdown"
@@ -153,6 +161,16 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _expire(protocol: _AmiProtocol, action: Action) -> None:
+    protocol.responses.pop(action.id, None)
+    if not action.future.done():
+        action.future.set_result(error_response("timeout", action.id))
+
+
+def _cancelling(handle: asyncio.TimerHandle) -> Callable[[object], None]:
+    return lambda _: handle.cancel()
 
 
 class AmiConnection:
@@ -237,7 +255,10 @@ class AmiConnection:
             # ready before the resync is applied: what it decides (a waiting caller rung
             # again) must go out on this link, not be dropped as "not connected"
             self._ready = True
-            await self._on_resync(channels, devices)
+            try:
+                await self._on_resync(channels, devices)
+            except Exception:  # a bug met by the picture must not stop the link: live events go on
+                log.exception("ami resync handler failed", extra={"ami_channels": len(channels)})
             async with asyncio.TaskGroup() as tasks:
                 keepalive = tasks.create_task(self._keepalive(protocol))
                 await self._deliver(protocol)
@@ -288,24 +309,31 @@ class AmiConnection:
         return [m for m in result if m.get("Event") == item_event]
 
     def send_nowait(self, fields: Mapping[str, str]) -> asyncio.Future[Message] | None:
-        """Write one action now, so actions leave in the order they are given (Setvar
-        before its Redirect). The future gets the response, or an error response on
-        timeout or a lost link; None when not connected (nothing is queued for later)."""
+        """Write one action now; see ``send_all``."""
+        futures = self.send_all([fields])
+        return futures[0] if futures else None
+
+    def send_all(self, many: Sequence[Mapping[str, str]]) -> list[asyncio.Future[Message]]:
+        """Write several actions now, together and in order, without waiting for their
+        answers: Asterisk runs one session's actions one after the other, each to its end
+        before it reads the next (main/manager.c: session_do() loops on do_message(),
+        which reads one action and runs process_message() on it), so a Setvar lands
+        before the Redirect written after it. Each future gets its response, or an error
+        response on timeout or a lost link; [] when not connected (nothing is queued
+        for later)."""
         protocol = self._protocol
         if protocol is None or not self.ready:
-            log.warning("ami action dropped: not connected", extra={"ami_action": fields.get("Action", "")})
-            return None
-        action = protocol.send_action(fields)
-        future: asyncio.Future[Message] = action.future
-
-        def expire() -> None:
-            protocol.responses.pop(action.id, None)
-            if not future.done():
-                future.set_result(error_response("timeout", action.id))
-
-        handle = asyncio.get_running_loop().call_later(self.timing.action_timeout_s, expire)
-        future.add_done_callback(lambda _: handle.cancel())
-        return future
+            log.warning("ami action dropped: not connected",
+                        extra={"ami_action": ",".join(fields.get("Action", "") for fields in many)})
+            return []
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Message]] = []
+        for action in protocol.send_actions(many):
+            future: asyncio.Future[Message] = action.future
+            handle = loop.call_later(self.timing.action_timeout_s, _expire, protocol, action)
+            future.add_done_callback(_cancelling(handle))
+            futures.append(future)
+        return futures
 
     async def send(self, fields: Mapping[str, str]) -> Message:
         """Send one action and wait for its response; errors come back as an error

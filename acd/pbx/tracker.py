@@ -35,7 +35,7 @@ from ..core.events import (
     TransferredByHand,
 )
 from ..core.model import Agent, RoutingConfig
-from .channels import UNKNOWN, Channel, Picture, is_local, text
+from .channels import UNKNOWN, Channel, Picture, count, hms_seconds, is_local, text
 from .dialplan import Dialplan
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class Tracker:
             handler(msg, out)
         except Exception:  # malformed or unexpected input must not stop the link
             log.exception("ami event not understood",
-                          extra={"ami_event": name, "ami_uniqueid": text(msg, "Uniqueid")})
+                          extra={"ami_event": name[:64], "ami_uniqueid": text(msg, "Uniqueid")[:64]})
         return out
 
     def _on_Newchannel(self, msg: Mapping[str, Any], out: list[Event]) -> None:
@@ -360,7 +360,11 @@ class Tracker:
             return
         status = text(msg, self.dialplan.status_key).upper()
         raw = _body(msg, self.dialplan.attempt_key)
-        attempt = int(raw) if raw.isdigit() else call.attempt
+        attempt = count(raw)
+        if attempt is None:
+            if raw:
+                _not_understood(self.dialplan.attempt_key, raw, ch.uid)
+            attempt = call.attempt
         if status == "ANSWER":
             return  # the call is connected, not back in hold
         if attempt == call.attempt:
@@ -414,11 +418,15 @@ class Tracker:
                 if ch is None:
                     continue
                 ch.application = text(item, "Application")
+                duration = text(item, "Duration")
+                ch.age_s = hms_seconds(duration)
+                if ch.age_s is None and duration:
+                    _not_understood("Duration", duration, ch.uid)
                 bridge = text(item, "BridgeId")
                 if bridge:
                     self.picture.enter(ch.uid, bridge)
             except Exception:
-                log.exception("channel list item not understood", extra={"ami_uniqueid": text(item, "Uniqueid")})
+                log.exception("channel list item not understood", extra={"ami_uniqueid": text(item, "Uniqueid")[:64]})
         old_calls, old_legs = self._calls, self._legs
         self._calls, self._legs, self._agent_legs = {}, {}, {}
         self._pickups = {k: v for k, v in self._pickups.items()
@@ -433,14 +441,23 @@ class Tracker:
                 dialled.setdefault(ch.linkedid, []).append(ch)
         live: list[LiveCall] = []
         for ch in sorted(callers, key=lambda c: c.uid):
-            found = self._adopt(ch, dialled.get(ch.uid, []), old_legs)
+            try:
+                found = self._adopt(ch, dialled.get(ch.uid, []), old_legs)
+            except Exception:  # one channel we cannot make sense of must not cost the others
+                log.exception("channel not adopted", extra={"ami_uniqueid": ch.uid[:64]})
+                self._calls.pop(ch.uid, None)
+                continue
             if found is not None:
                 live.append(found)
         self._transferring = {uid for uid, call in self._calls.items() if call.transfer}
         out: list[Event] = []
         self._devices = {}
         for item in devices:
-            event = self._device_state(item)
+            try:
+                event = self._device_state(item)
+            except Exception:
+                log.exception("device list item not understood", extra={"ami_device": text(item, "Device")[:64]})
+                continue
             if event is not None:
                 self._devices[event.agent_id] = event.state
         out.extend(DeviceStateChanged(agent_id, state) for agent_id, state in self._devices.items())
@@ -467,6 +484,7 @@ class Tracker:
             return LiveCall(ch.uid, did, number, "waiting", (), name, attempt)
         if ch.context == d.dial_context:
             ringing_at: list[str] = []
+            ages: list[int] = []
             for leg_ch in legs:
                 agent = self._agent_of(leg_ch)
                 if agent is None:
@@ -475,8 +493,13 @@ class Tracker:
                 ringing = _is_ringing(leg_ch.state, "") or (old is not None and old.ringing)
                 self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent.id, ringing=ringing)
                 ringing_at.append(agent.id)
+                if leg_ch.age_s is not None:
+                    ages.append(leg_ch.age_s)
             call.attempt = attempt
-            return LiveCall(ch.uid, did, number, "ringing", tuple(ringing_at), name, attempt)
+            # one Dial makes the legs together and a phone rings 1-3 ms after its leg is
+            # made (02, 03, 04, 06): the oldest leg's age (whole seconds, cut) is the ring so far
+            return LiveCall(ch.uid, did, number, "ringing", tuple(ringing_at), name, attempt,
+                            ringing_s=float(max(ages, default=0)))
         if ch.context == d.inbound_context:
             del self._calls[ch.uid]  # not announced yet: its ACDCallWaiting follows
             return None
@@ -497,10 +520,22 @@ class Tracker:
         return self.config.agent_by_endpoint(ch.endpoint)
 
     def _attempt(self, caller: Channel, call: _Call) -> int:
-        """Our dialplan carries the attempt in the extension: acd-dial,<attempt>,1."""
-        if caller.context == self.dialplan.dial_context and caller.exten.isdigit():
-            return int(caller.exten)
+        """Our dialplan carries the attempt in the extension: acd-dial,<attempt>,1. Another
+        dialplan's extension (a name) tells nothing; a number we cannot read is logged."""
+        if caller.context == self.dialplan.dial_context:
+            attempt = count(caller.exten)
+            if attempt is not None:
+                return attempt
+            if caller.exten.isdigit():  # "²", or more digits than any attempt has
+                _not_understood("Exten", caller.exten, caller.uid)
         return call.attempt
+
+
+def _not_understood(key: str, value: str, uid: str) -> None:
+    """One value from the PBX we cannot use: one structured line, and the value cut short
+    (it may be 4,300 digits); never the whole frame (channel variables may hold anything)."""
+    log.warning("ami value not understood", extra={"ami_field": key, "ami_value": value[:32],
+                                                   "ami_length": len(value), "ami_uniqueid": uid[:64]})
 
 
 def _is_ringing(state_desc: str, state_code: str) -> bool:

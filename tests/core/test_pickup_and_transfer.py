@@ -168,3 +168,22 @@ def test_intercept_is_refused_to_an_agent_on_a_call() -> None:
     ringing_at_anna(h, "c2")
     out = h.send(PickupRequested("web-1", "boris", via="web", call_id="c2"))
     assert only(out, RefusePickup) == [RefusePickup("web-1", "you are on a call")]
+
+
+def test_resync_counts_the_rings_of_an_adopted_call_from_when_its_phones_began_to_ring() -> None:
+    # 3 rings of 5 s; acd came back 6 s into boris's ring: 9 s are left, not 15
+    h = Harness(config(group(Mode.STRICT, rings=3)))
+    out = h.send(Resynced((LiveCall("c1", "5000", "1", "ringing", agents=("boris",), attempt=4, ringing_s=6),)))
+    assert only(out, StartTimer) == [StartTimer("ring|c1|4", 9)]
+    assert h.router.calls["c1"].ring_started == h.now - 6
+    assert only(h.advance(8.9), Ring) == []
+    nxt = only(h.advance(0.2), Ring)
+    assert nxt[0].agent_ids == ("anna",) and nxt[0].attempt == 5
+    assert h.records("no_answer", "c1")[0].detail["agent"] == "boris"
+
+
+def test_resync_gives_up_at_once_a_member_who_rang_the_whole_ring_time_unseen() -> None:
+    h = Harness(config(group(Mode.STRICT, rings=3)))
+    out = h.send(Resynced((LiveCall("c1", "5000", "1", "ringing", agents=("boris",), attempt=4, ringing_s=40),)))
+    assert only(out, StartTimer) == [StartTimer("ring|c1|4", 0)]
+    assert only(h.advance(0), Ring)[0].agent_ids == ("anna",)

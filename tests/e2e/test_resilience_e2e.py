@@ -52,3 +52,25 @@ async def test_an_acd_restart_loses_no_call_and_keeps_its_history(tmp_path: Path
         assert after.arrived_at == first.arrived_at  # one call, its true arrival kept
         assert after.outcome == "answered"
         assert [c.call_id for c in s.acd.store.calls()] == [call.uniqueid]
+
+
+async def test_after_an_acd_restart_a_ringing_member_is_given_up_after_the_ring_time_from_the_first_ring(
+        tmp_path: Path) -> None:
+    # 4 rings of 5 s: anna's phone may ring 20 s in all, however long acd was away meanwhile
+    sales = {**SALES, "rings": 4}
+    async with running(tmp_path, [sales], {"anna": NeverAnswer(), "boris": Answer(after=1)}) as s:
+        call = await s.sim.call(did="5000")
+        await s.until(lambda: bool(s.rings("anna")), 10)
+        await s.clock.sleep(5)
+        await s.stop_acd()  # 5 s into anna's ring...
+        away_from = s.clock.now()
+        await s.start_acd()  # ...and back: CoreShowChannels says how old her leg is
+        away_s = s.clock.now() - away_from
+        await s.until(lambda: s.rings("anna")[0].ended is not None, 40)
+        rang = s.rings("anna")[0].duration
+        assert rang is not None
+        # Duration counts whole seconds (cut): up to 1 s more, never less; 1.5 s of slack
+        # (75 ms real) for a loaded machine. Counted from the restart it was 5 + away + 20.
+        assert 20 - 0.1 <= rang <= 20 + 2.5, (rang, away_s)
+        await s.until(call.answered.is_set, 10)
+        assert call.answered_by == "102"

@@ -17,100 +17,7 @@ from acd.core.model import Agent, RoutingConfig
 from acd.pbx.asterisk import AsteriskPbx
 from acd.pbx.connection import AmiConnection, Timing, backoff
 
-SECRET = "s3cret-never-logged"
-FAST = Timing(connect_timeout_s=1, action_timeout_s=1, list_timeout_s=1, ping_interval_s=30,
-              backoff_first_s=0.05, backoff_max_s=0.2)
-
-
-def frame(**fields: str) -> bytes:
-    return "".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode() + b"\r\n"
-
-
-WAITING_CALLER = dict(Channel="PJSIP/trunk-00000001", ChannelState="6", ChannelStateDesc="Up",
-                      CallerIDNum="15550001", CallerIDName="Ann", Context="acd-hold", Exten="s", Priority="2",
-                      Uniqueid="1795573831.0", Linkedid="1795573831.0", ChanVariable="ACD_DID=5000",
-                      Application="MusicOnHold", ApplicationData="default", Duration="00:00:01", BridgeId="")
-
-
-class FakeAsterisk:
-    """Speaks just enough AMI: banner, Login, the two lists, Ping, and Success for the rest."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.server: asyncio.Server | None = None
-        self.sessions: list[list[dict[str, str]]] = []  # actions received, per connection
-        self.writers: list[asyncio.StreamWriter] = []
-        self.answer_pings = True
-        self.silent: set[str] = set()  # actions left unanswered
-        self.event_during_resync: dict[str, str] | None = None
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Asterisk goes away: no more listening, every connection dropped."""
-        assert self.server is not None
-        self.server.close()
-        for writer in self.writers:
-            writer.close()
-        await self.server.wait_closed()
-
-    def push(self, **event: str) -> None:
-        self.writers[-1].write(frame(**event))
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        actions: list[dict[str, str]] = []
-        self.sessions.append(actions)
-        self.writers.append(writer)
-        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
-        buffer = b""
-        try:
-            while data := await reader.read(4096):
-                buffer += data
-                while b"\r\n\r\n" in buffer:
-                    raw, buffer = buffer.split(b"\r\n\r\n", 1)
-                    action = dict(line.split(": ", 1) for line in raw.decode().split("\r\n") if ": " in line)
-                    actions.append(action)
-                    self._answer(action, writer)
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    def _answer(self, action: dict[str, str], writer: asyncio.StreamWriter) -> None:
-        name, aid = action.get("Action", ""), action.get("ActionID", "")
-        if name in self.silent or (name == "Ping" and not self.answer_pings):
-            return
-        if name == "Login":
-            if action.get("Secret") == SECRET:
-                writer.write(frame(Response="Success", ActionID=aid, Message="Authentication accepted"))
-                writer.write(frame(Event="FullyBooted", Privilege="system,all", Status="Fully Booted"))
-            else:
-                writer.write(frame(Response="Error", ActionID=aid, Message="Authentication failed"))
-        elif name == "CoreShowChannels":
-            if self.event_during_resync:  # a live event overtaking the list (sent before it)
-                writer.write(frame(**self.event_during_resync))
-            writer.write(frame(Response="Success", ActionID=aid, EventList="start", Message="Channels will follow"))
-            writer.write(frame(Event="CoreShowChannel", ActionID=aid, **WAITING_CALLER))
-            writer.write(frame(Event="CoreShowChannelsComplete", ActionID=aid, EventList="Complete", ListItems="1"))
-        elif name == "DeviceStateList":
-            writer.write(frame(Response="Success", ActionID=aid, EventList="start", Message="Devices will follow"))
-            writer.write(frame(Event="DeviceStateChange", ActionID=aid, Device="PJSIP/101", State="NOT_INUSE"))
-            writer.write(frame(Event="DeviceStateChange", ActionID=aid, Device="Queue:q_avail", State="INUSE"))
-            writer.write(frame(Event="DeviceStateListComplete", ActionID=aid, EventList="Complete", ListItems="2"))
-        elif name == "Ping":
-            writer.write(frame(Response="Success", ActionID=aid, Ping="Pong", Timestamp="1.0"))
-        else:
-            writer.write(frame(Response="Success", ActionID=aid, Message=f"{name} done"))
-
-
-async def until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
+from .fakeami import FAST, SECRET, FakeAsterisk, until
 
 
 class Recorder:
@@ -269,6 +176,103 @@ async def test_the_pbx_port_resyncs_the_core_and_sends_a_ring_as_setvar_setvar_r
         assert sent == [("Setvar", "ACD_DIALSTRING", "PJSIP/101"), ("Setvar", "ACD_TIMEOUT", "25"),
                         ("Redirect", "acd-dial", "1"), ("Redirect", "acd-hold", "s")]
         assert all(a["Channel"] == "PJSIP/trunk-00000001" for a in fake.sessions[0][3:])
+
+    await running(pbx.connection, body)
+    await fake.stop()
+
+
+async def test_a_resync_handler_that_fails_is_logged_and_the_link_delivers_live_events_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    fake, rec = FakeAsterisk(), Recorder()
+    await fake.start()
+
+    async def broken(channels: list[Message], devices: list[Message]) -> None:
+        raise RuntimeError("a bug met by one odd channel")
+
+    conn = AmiConnection("127.0.0.1", fake.port, "acd", SECRET, on_event=rec.on_event, on_resync=broken, timing=FAST)
+
+    async def body() -> None:
+        await until(lambda: conn.ready)
+        fake.push(Event="Newchannel", Uniqueid="1.5", Channel="PJSIP/trunk-00000005")
+        await until(lambda: rec.log == [("event", "Newchannel")])
+        assert conn.ready and len(fake.sessions) == 1
+
+    await running(conn, body)  # the link's task did not die with the handler
+    assert "ami resync handler failed" in caplog.text
+    await fake.stop()
+
+
+async def test_an_event_the_core_fails_on_does_not_cost_the_events_after_it(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeAsterisk()
+    await fake.start()
+    config = RoutingConfig(agents={"anna": Agent("anna", "Anna", "PJSIP/101", "101")})
+    fed: list[Event] = []
+
+    def feed(event: Event) -> None:
+        fed.append(event)
+        if len(fed) == 1:
+            raise RuntimeError("a bug behind the first event")
+
+    pbx = AsteriskPbx(config, host="127.0.0.1", port=fake.port, username="acd", secret=SECRET, feed=feed,
+                      timing=FAST)
+
+    async def body() -> None:
+        await until(lambda: pbx.connection.ready)
+        # the resync gives anna's device state, then Resynced: the second is not lost
+        assert [type(e).__name__ for e in fed] == ["DeviceStateChanged", "Resynced"]
+
+    await running(pbx.connection, body)
+    assert "pbx event not handled" in caplog.text
+    await fake.stop()
+
+
+def pbx_for(fake: FakeAsterisk) -> AsteriskPbx:
+    config = RoutingConfig(agents={"anna": Agent("anna", "Anna", "PJSIP/101", "101")})
+    return AsteriskPbx(config, host="127.0.0.1", port=fake.port, username="acd", secret=SECRET,
+                       feed=lambda event: None, timing=FAST)
+
+
+async def test_a_ring_attempt_s_three_actions_leave_together_in_order_without_waiting_for_answers() -> None:
+    fake = FakeAsterisk()
+    fake.answer_delay_s = 0.05  # Asterisk answers each action 50 ms late
+    await fake.start()
+    pbx = pbx_for(fake)
+
+    async def body() -> None:
+        await until(lambda: pbx.connection.ready)
+        protocol = pbx.connection._protocol
+        assert protocol is not None
+        writes: list[bytes] = []
+        write = protocol.transport.write
+        protocol.transport.write = lambda data: (writes.append(data), write(data))[1]
+        seen = len(fake.arrivals)
+        pbx.execute(Ring("1795573831.0", 1, ("anna",), 25))
+        await until(lambda: len(fake.arrivals) == seen + 3)
+        (t0, first), (_, second), (t2, third) = fake.arrivals[seen:]
+        assert [first["Action"], second["Action"], third["Action"]] == ["Setvar", "Setvar", "Redirect"]
+        assert t2 - t0 < 0.01  # the Redirect did not wait for the Setvars' answers (50 ms each)
+        # one write: one TCP segment, which Asterisk's session reads and runs in order
+        assert len(writes) == 1 and writes[0].count(b"\r\n\r\n") == 3
+
+    await running(pbx.connection, body)
+    await fake.stop()
+
+
+async def test_a_refused_action_of_a_ring_attempt_is_still_logged(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeAsterisk()
+    fake.answer_delay_s = 0.01
+    fake.refused = {"Redirect": "Channel does not exist: PJSIP/trunk-00000001"}  # 01: the caller hung up meanwhile
+    await fake.start()
+    pbx = pbx_for(fake)
+
+    async def body() -> None:
+        await until(lambda: pbx.connection.ready)
+        with caplog.at_level(logging.INFO, logger="acd.pbx"):
+            pbx.execute(Ring("1795573831.0", 1, ("anna",), 25))
+            await until(lambda: any(r.getMessage() == "ami action failed" for r in caplog.records))
+        (failed,) = [r for r in caplog.records if r.getMessage() == "ami action failed"]
+        assert (failed.__dict__["ami_action"], failed.__dict__["ami_message"]) == (
+            "Redirect", "Channel does not exist: PJSIP/trunk-00000001")
 
     await running(pbx.connection, body)
     await fake.stop()

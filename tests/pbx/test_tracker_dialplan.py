@@ -109,3 +109,30 @@ def test_resync_reads_the_attempt_from_the_caller_in_acd_dial_and_skips_callers_
     assert tracker.handle({"Event": "DialState", "DialStatus": "RINGING", **dial(3, "PJSIP/102-00000003", "1.3")}) == [
         MemberRinging("1.1", 3, "boris")]
     assert tracker.handle({"Event": "DialState", "DialStatus": "RINGING", **dial(3, "PJSIP/101-00000002", "1.2")}) == []
+
+
+def test_resync_tells_how_long_the_phones_of_a_ringing_call_have_rung() -> None:
+    # Duration is a channel's age in whole seconds, cut (01: made 1.002 s before, "00:00:01";
+    # 14: 7.49 s, "00:00:07"), and an agent's phone rings 1-3 ms after its leg is made
+    # (Newchannel -> Newstate Ringing in 02, 03, 04, 06): the legs' age is the ring so far
+    def listed(duration: str) -> list[dict[str, str]]:
+        def item(**fields: str) -> dict[str, str]:
+            return {"Event": "CoreShowChannel", "ActionID": "r", "BridgeId": "", "ChanVariable": "ACD_DID=5000",
+                    **fields}
+        return [
+            item(**CALLER, Context="acd-dial", Exten="2", ChannelStateDesc="Up", Application="Dial",
+                 Duration="00:01:40"),  # the caller's age is its wait, not the ring's
+            item(Channel="PJSIP/101-00000002", Uniqueid="1.2", Linkedid="1.1", Context="acd-agents", Exten="s",
+                 ChannelStateDesc="Ringing", Application="AppDial", Duration=duration),
+            item(Channel="PJSIP/102-00000003", Uniqueid="1.3", Linkedid="1.1", Context="acd-agents", Exten="s",
+                 ChannelStateDesc="Down", Application="AppDial", Duration="00:00:05"),
+        ]
+
+    (resynced,) = Tracker(CONFIG).resync(listed("00:00:06"))
+    (call,) = resynced.calls  # type: ignore[union-attr]
+    assert (call.state, call.agents, call.attempt, call.ringing_s) == ("ringing", ("anna", "boris"), 2, 6)
+    (resynced,) = Tracker(CONFIG).resync(listed("01:02:03"))
+    assert resynced.calls[0].ringing_s == 3723  # type: ignore[union-attr]
+    # an age that cannot be read is left out: the other leg's still counts
+    (resynced,) = Tracker(CONFIG).resync(listed("6 s"))
+    assert resynced.calls[0].ringing_s == 5  # type: ignore[union-attr]

@@ -280,3 +280,28 @@ async def test_hanging_up_one_ringing_leg_keeps_the_others_ringing(sim: Simulato
     await ami.event("DialEnd", DialStatus="ANSWER")
     assert sim.phone("101").rings[-1].outcome == "cancelled"
     assert sim.channels()[0].name == chan
+
+
+async def test_the_channel_list_gives_each_channel_its_age_as_asterisk_does(sim: Simulator, ami: AmiClient) -> None:
+    # Duration: whole seconds since the channel was made, cut, as HH:MM:SS (01: 1.002 s ->
+    # "00:00:01"; 14: 7.49 s -> "00:00:07"); a ringing agent leg counts from its own making
+    sim.phone("101").behaviour = NeverAnswer()
+    chan = await hold(sim, ami)
+    await sim.clock.sleep(3)
+    await ring(ami, chan, "PJSIP/101")
+    await ami.event("DialState", Channel=chan)
+    await sim.clock.sleep(4.5)
+    made = {c.name: c.created for c in sim.channels()}
+    before = sim.clock.now()
+    await ami.action("CoreShowChannels", ActionID="csc")
+    await ami.event("CoreShowChannelsComplete", ActionID="csc")
+    after = sim.clock.now()
+    listed = {f.get("Channel"): f.get("Duration") or "" for f in ami.events("CoreShowChannel", ActionID="csc")}
+    assert set(listed) == set(made) and len(made) == 2
+    for name, duration in listed.items():
+        h, m, s = duration.split(":")
+        assert len(h) == len(m) == len(s) == 2
+        age = int(h) * 3600 + int(m) * 60 + int(s)
+        assert int(before - made[name]) <= age <= int(after - made[name])
+    leg = next(name for name in listed if name.startswith("PJSIP/101-"))
+    assert listed[leg] in ("00:00:04", "00:00:05") and listed[chan] in ("00:00:07", "00:00:08", "00:00:09")
