@@ -71,6 +71,7 @@ async def test_after_an_acd_restart_a_ringing_member_is_given_up_after_the_ring_
         assert rang is not None
         # Duration counts whole seconds (cut): up to 1 s more, never less; 1.5 s of slack
         # (75 ms real) for a loaded machine. Counted from the restart it was 5 + away + 20.
-        assert 20 - 0.1 <= rang <= 20 + 2.5, (rang, away_s)
+        # A restart slower than her remaining 15 s (a loaded machine) gives her up at once.
+        assert 20 - 0.1 <= rang <= max(20, 5 + away_s) + 2.5, (rang, away_s)
         await s.until(call.answered.is_set, 10)
         assert call.answered_by == "102"
