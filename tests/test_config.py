@@ -409,3 +409,30 @@ def test_the_imap_password_comes_from_the_named_environment_variable(monkeypatch
     monkeypatch.setenv("ACD_IMAP_SALES_PASSWORD", "from-env")
     assert imap.password() == "from-env"
     assert "from-env" not in str(settings.to_dict())
+
+
+# ------------------------------------------------------------------ asterisk/voicemail.conf
+def asterisk_general(path: Path) -> dict[str, str]:
+    """The [general] options of an Asterisk .conf file ("key = value", ";" comments)."""
+    options: dict[str, str] = {}
+    section = None
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif section == "general" and "=" in line and "=>" not in line:
+            key, _, value = line.partition("=")
+            options[key.strip().lower()] = value.strip()
+    return options
+
+
+def test_voicemail_conf_keeps_maxsilence_below_minsecs() -> None:
+    """Asterisk warns "maxsilence should be less than minsecs or you may get empty
+    messages" when both are set and maxsilence >= minsecs: apps/app_voicemail.c,
+    load_config() reads maxsilence in seconds (stored x1000 as ms when > 0) and minsecs
+    in seconds, and compares maxsilence / 1000 >= minsecs (integer division)."""
+    general = asterisk_general(Path(__file__).resolve().parents[1] / "asterisk" / "voicemail.conf")
+    assert "minsecs" in general and "maxsilence" in general  # the rule applies: both set
+    maxsilence = int(general["maxsilence"])
+    maxsilence_ms = maxsilence * 1000 if maxsilence > 0 else maxsilence
+    assert not int(maxsilence_ms / 1000) >= int(general["minsecs"]), general
