@@ -19,6 +19,7 @@ import asyncio
 import codecs
 import logging
 import random
+import socket
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -82,6 +83,15 @@ class LoginRefused(LinkDown):
     pass
 
 
+class NotAsterisk(LinkDown):
+    """Something answers at the address, but not Asterisk's manager interface."""
+
+
+BANNER = "Asterisk Call Manager/"  # the greeting of every AMI session (README 1; main/manager.c)
+GREETING_MAX = 80  # enough for the banner; a stranger's greeting is cut there in the log
+SECRET_ENV = "ACD_AMI_SECRET"  # where acd's configuration reads the secret (acd/config.py)
+
+
 def error_response(reason: str, action_id: str = "") -> Message:
     """What ``send`` returns when Asterisk could not answer: never an exception."""
     return Message({"Response": "Error", "ActionID": action_id, "Message": reason})
@@ -102,9 +112,15 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._buffer = ""
         self.wanted: Collection[str] | None = None  # live events worth parsing; None: all
+        # the first line the server sends: "Asterisk Call Manager/11.0.0" (README 1);
+        # None when the connection closed before a line came
+        self.greeting: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self.unanswered: set[str] = set()  # ids of the actions the lost link left without an answer
 
     def data_received(self, data: bytes) -> None:
         self._buffer += self._decoder.decode(data)
+        if not self.greeting.done() and ("\n" in self._buffer or len(self._buffer) > GREETING_MAX):
+            self.greeting.set_result(self._buffer.partition("\n")[0].strip()[:GREETING_MAX])
         *frames, self._buffer = self._buffer.split("\r\n\r\n")
         for frame in frames:
             # the banner has no blank line of its own (README 1): it heads the first
@@ -153,10 +169,13 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             self.closed = True
             for action in list(self.responses.values()):
                 if not action.future.done():
+                    self.unanswered.add(action.id)
                     action.future.set_result(error_response("connection lost", action.id))
             self.responses.clear()
             self.events.put_nowait(None)  # the consumer stops after what came before
             self.lost.set_result(None)
+            if not self.greeting.done():
+                self.greeting.set_result(None)
         self.transport.close()
 
     def close(self) -> None:
@@ -215,11 +234,10 @@ class AmiConnection:
             try:
                 await self._session()
                 failures = 0  # it was up; start the back-off afresh
-            except LoginRefused as exc:
-                log.error("ami login refused", extra={"ami_user": self.username, "ami_error": str(exc)})
+            except LoginRefused:
+                log.error("ami login refused", extra={"reason": self._login_refused()})
             except (OSError, TimeoutError, LinkDown) as exc:
-                log.warning("ami link down", extra={"ami_host": self.host, "ami_port": self.port,
-                                                    "ami_error": f"{type(exc).__name__}: {exc}"})
+                log.warning("ami link down", extra={"reason": self._why(exc)})
             if self._closing.is_set():
                 break
             delay = backoff(failures, self.timing, self._rng)
@@ -235,6 +253,25 @@ class AmiConnection:
         if self._protocol is not None:
             self._protocol.close()
 
+    def _login_refused(self) -> str:
+        missing = " (it is not set)" if not self._secret.reveal() else ""
+        return (f"authentication failed for AMI user {self.username!r} at {self.host}:{self.port}: "
+                f"check {SECRET_ENV}{missing} and the user's secret in Asterisk's manager.conf")
+
+    def _why(self, exc: BaseException) -> str:
+        """Why a try failed, in words an operator can act on (never the secret)."""
+        where = f"{self.host}:{self.port}"
+        if isinstance(exc, ConnectionRefusedError):
+            return (f"connection refused at {where}: is Asterisk running, with its manager interface "
+                    "(manager.conf) on this address and port?")
+        if isinstance(exc, socket.gaierror):
+            return f"cannot resolve the host {self.host!r}: {exc.strerror}"
+        if isinstance(exc, TimeoutError):
+            return f"timed out connecting to {where} after {self.timing.connect_timeout_s:g} s"
+        if isinstance(exc, OSError):
+            return f"cannot connect to {where}: {exc.strerror or exc}"
+        return str(exc) if isinstance(exc, NotAsterisk) else f"{exc} ({where})"
+
     async def _session(self) -> None:
         loop = asyncio.get_running_loop()
         log.info("ami connecting", extra={"ami_host": self.host, "ami_port": self.port})
@@ -244,8 +281,12 @@ class AmiConnection:
         protocol.wanted = self.wanted_events
         self._protocol = protocol
         try:
+            await self._greeted(protocol)
+            # Asterisk answers a refused Login with "Authentication failed" and then hangs
+            # up (main/manager.c, action_login returns -1): the answer is read even so
             login = await self._request(protocol, {"Action": "Login", "Username": self.username,
-                                                   "Secret": self._secret.reveal(), "Events": "on"})
+                                                   "Secret": self._secret.reveal(), "Events": "on"},
+                                        answered_then_lost=True)
             if login.get("Response") != "Success":
                 raise LoginRefused(login.get("Message", ""))
             log.info("ami logged in", extra={"ami_user": self.username})
@@ -267,6 +308,20 @@ class AmiConnection:
             self._ready = False
             self._protocol = None
             protocol.close()
+
+    async def _greeted(self, protocol: _AmiProtocol) -> None:
+        where = f"{self.host}:{self.port}"
+        try:
+            greeting = await asyncio.wait_for(asyncio.shield(protocol.greeting), self.timing.connect_timeout_s)
+        except TimeoutError:
+            raise NotAsterisk(f"no greeting within {self.timing.connect_timeout_s:g} s at {where}: is this "
+                              "the Asterisk manager port (manager.conf)?") from None
+        if greeting is None:
+            raise NotAsterisk(f"{where} closed the connection without a greeting: is this the Asterisk "
+                              "manager port (manager.conf)?")
+        if not greeting.startswith(BANNER):
+            raise NotAsterisk(f"not an Asterisk manager at {where}: it greeted with {greeting!r}, "
+                              f"not {BANNER!r}...")
 
     async def _deliver(self, protocol: _AmiProtocol) -> None:
         """One consumer, arrival order, until the link is gone."""
@@ -290,15 +345,17 @@ class AmiConnection:
 
     # ------------------------------------------------------------------ actions
     async def _request(self, protocol: _AmiProtocol, fields: Mapping[str, str],
-                       timeout: float | None = None) -> Message:
-        """Internal: raises LinkDown on loss or timeout (the session then ends)."""
+                       timeout: float | None = None, *, answered_then_lost: bool = False) -> Message:
+        """Internal: raises LinkDown on loss or timeout (the session then ends).
+        ``answered_then_lost``: an answer that came before the link went is still returned."""
         action = protocol.send_action(fields)
+        timeout = timeout or self.timing.action_timeout_s
         try:
-            result = await asyncio.wait_for(asyncio.shield(action.future), timeout or self.timing.action_timeout_s)
+            result = await asyncio.wait_for(asyncio.shield(action.future), timeout)
         except TimeoutError:
             protocol.responses.pop(action.id, None)
-            raise LinkDown(f"{fields.get('Action')} unanswered") from None
-        if protocol.closed:
+            raise LinkDown(f"no answer to {fields.get('Action')} within {timeout:g} s") from None
+        if protocol.closed and not (answered_then_lost and action.id not in protocol.unanswered):
             raise LinkDown("connection lost")
         return result
 

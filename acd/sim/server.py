@@ -188,6 +188,9 @@ class Session:
             self.security_event("InvalidAccountID" if user is None else "InvalidPassword", "Error", [
                 ("SessionTV", _event_tv(self.opened)), ("AccountID", name),
             ])
+            # and hangs up, as Asterisk does (main/manager.c: action_login returns -1 after
+            # the error; its one-second pause before answering is left out here)
+            self.close()
             return
         self.username, self.user, self.authenticated = name, user, True
         events = msg.get("Events")

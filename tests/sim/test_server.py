@@ -31,12 +31,20 @@ async def test_plain_login_then_fully_booted(sim: Simulator) -> None:
     await client.close()
 
 
-async def test_bad_secret_is_refused(sim: Simulator) -> None:
+async def test_bad_secret_is_refused_and_the_session_ends(sim: Simulator) -> None:
+    # Asterisk answers "Authentication failed" and hangs up (main/manager.c: action_login returns -1)
     assert sim.port is not None
     client = await AmiClient.connect(sim.port)
     response = await client.login(secret="wrong")
     assert response.get("Response") == "Error"
     assert response.get("Message") == "Authentication failed"
+    await asyncio.wait_for(client.eof.wait(), 5)
+    await client.close()
+
+
+async def test_an_action_before_login_is_denied(sim: Simulator) -> None:
+    assert sim.port is not None
+    client = await AmiClient.connect(sim.port)
     denied = await client.action("Ping")
     assert denied.get("Response") == "Error" and denied.get("Message") == "Permission denied"
     await client.close()
@@ -54,6 +62,7 @@ async def test_md5_login_with_challenge(sim: Simulator) -> None:
     await bad.action("Challenge", AuthType="MD5")
     refused = await bad.action("Login", AuthType="MD5", Username="acd", Key="0" * 32)
     assert refused.get("Message") == "Authentication failed"
+    await asyncio.wait_for(bad.eof.wait(), 5)
     await client.close()
     await bad.close()
 
