@@ -8,12 +8,14 @@ import contextlib
 import logging
 import signal
 import sys
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import MetaData
 
 from . import logs
 from .config import ConfigError, Settings, load_settings
+from .core.conversation_model import ChannelKind
 from .store.schema import SchemaError
 
 log = logging.getLogger("acd")
@@ -25,9 +27,11 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = sub.add_parser("serve", help="run the ACD against Asterisk (or the simulator when none answers)")
     serve.add_argument("--config", "-c", type=Path, default=Path("acd.toml"), help="TOML file (default acd.toml)")
+    serve.add_argument("--port", type=_port, help="web UI port (default: [service] port of the file)")
+    serve.add_argument("--host", help="web UI address (default: [service] host of the file)")
 
     demo = sub.add_parser("demo", help="the ACD, the simulated PBX and a stream of callers, for a first look")
-    demo.add_argument("--port", type=int, default=8000, help="web UI port (default 8000)")
+    demo.add_argument("--port", type=_port, default=8000, help="web UI port (default 8000)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     demo.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (default: never)")
@@ -55,13 +59,14 @@ def main(argv: list[str] | None = None) -> int:
             return _db(args)
         if args.command == "check-config":
             settings = load_settings(args.config)
-            print(f"{args.config}: OK ({len(settings.agents)} agents, {len(settings.groups)} queue groups, "
-                  f"{len(settings.numbers)} numbers)")
+            print(f"{args.config}: OK ({_counts(settings)})")
             return 0
         if args.command == "serve":
             settings = load_settings(args.config)
             logs.setup(settings.service.log_level)
-            return _run(_serve(settings, args.config))
+            web = (args.host or settings.service.host,
+                   settings.service.port if args.port is None else args.port)
+            return _run(_serve(settings, args.config, web))
         logs.setup("INFO")
         from .demo import run_demo
 
@@ -101,20 +106,42 @@ def schema_metadata() -> list[MetaData]:
     return [store.Base.metadata, crm.Base.metadata, channels.Base.metadata]
 
 
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port (1-65535): {text!r}")
+    return port
+
+
+def _counts(settings: Settings) -> str:
+    """What a configuration holds, in words: "4 agents, 1 queue group, ... 1 form"."""
+    kinds = Counter(c.kind for c in settings.channels)
+    counts = [(len(settings.agents), "agent", "agents"), (len(settings.groups), "queue group", "queue groups"),
+              (len(settings.numbers), "number", "numbers"),
+              (kinds[ChannelKind.CHAT], "chat queue", "chat queues"),
+              (kinds[ChannelKind.EMAIL], "mailbox", "mailboxes"), (kinds[ChannelKind.FORM], "form", "forms")]
+    return ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
+
+
 def _run(coro: object) -> int:
+    from .serve import CannotListen  # the service's modules load only when it runs
+
     try:
         asyncio.run(coro)  # type: ignore[arg-type]
+    except CannotListen as error:  # one line, no traceback: the operator knows what to change
+        print(f"acd: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     return 0
 
 
-async def _serve(settings: Settings, config_path: Path) -> None:
+async def _serve(settings: Settings, config_path: Path, web: tuple[str, int]) -> None:
     from .serve import Acd
     from .simulate import simulator_if_needed
 
     async with simulator_if_needed(settings) as target:
-        acd = Acd(settings, ami=target, config_path=config_path)
+        acd = Acd(settings, ami=target, config_path=config_path, web_address=web)
         _stop_on_signals(acd.stop)
         await acd.run()
 

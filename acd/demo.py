@@ -15,7 +15,7 @@ from typing import Any
 
 from .clock import Clock
 from .config import Settings, settings_from_dict
-from .serve import Acd
+from .serve import Acd, AmiTarget
 from .sim import Answer, NeverAnswer, Simulator
 from .simulate import simulator_for
 
@@ -151,16 +151,15 @@ async def run_demo(*, host: str = "127.0.0.1", port: int = 8000, speed: float = 
     rng = random.Random(seed)
     settings = demo_settings(host, port, database)
     sim, secret = simulator_for(settings, clock, rng)
-    sim_port = await sim.start("127.0.0.1", 0)
-    from .serve import AmiTarget
-
-    acd = Acd(settings, clock=clock, ami=AmiTarget("127.0.0.1", sim_port, settings.ami.username, secret))
-    acd.web_context.extra["login_hint"] = hint = demo_accounts(acd)
-    traffic = Traffic(sim, clock, rng)
-    print(f"acd demo: open http://{host}:{port} (simulated PBX on 127.0.0.1:{sim_port}; Ctrl-C stops)\n"
-          f"acd demo: {hint}")
+    sim_port = await sim.start("127.0.0.1", 0)  # a free port: it cannot be taken
     report: dict[str, float] = {}
     try:
+        acd = Acd(settings, clock=clock, ami=AmiTarget("127.0.0.1", sim_port, settings.ami.username, secret))
+        acd.listen()  # a taken port stops the demo here, before it says where to look
+        acd.web_context.extra["login_hint"] = hint = demo_accounts(acd)
+        traffic = Traffic(sim, clock, rng)
+        print(f"acd demo: open http://{host}:{port} (simulated PBX on 127.0.0.1:{sim_port}; Ctrl-C stops)\n"
+              f"acd demo: {hint}")
         async with asyncio.TaskGroup() as tasks:
             service = tasks.create_task(acd.run())
             calls = tasks.create_task(traffic.run())

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,34 @@ from .web.live_feed import LiveFeed
 log = logging.getLogger(__name__)
 
 
+class CannotListen(Exception):
+    """The web server's address cannot be bound (taken, not allowed, unknown host):
+    one sentence for the operator, shown instead of a traceback."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket for the web server, or CannotListen saying why.
+    Bound before anything else starts, so a taken port is reported at once."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as e:
+        raise CannotListen(f"cannot listen on {host}:{port} (web UI): unknown host ({e.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts reuse the port
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise CannotListen(f"cannot listen on {host}:{port} (web UI): the port is already in use; "
+                               "stop what uses it, or choose another port with --port") from None
+        raise CannotListen(f"cannot listen on {host}:{port} (web UI): {e.strerror or e}") from None
+    sock.setblocking(False)
+    return sock
+
+
 @dataclass(frozen=True)
 class AmiTarget:
     host: str
@@ -48,9 +78,14 @@ class AmiTarget:
 
 class Acd:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, ami: AmiTarget | None = None,
-                 timing: Timing | None = None, config_path: Path | None = None) -> None:
-        """``config_path``: the TOML file changes made in the web UI are written back to."""
+                 timing: Timing | None = None, config_path: Path | None = None,
+                 web_address: tuple[str, int] | None = None) -> None:
+        """``config_path``: the TOML file changes made in the web UI are written back to.
+        ``web_address``: (host, port) for the web server instead of the file's (``--host``/``--port``);
+        it is not written back."""
         self.settings = settings
+        self.web_address = web_address or (settings.service.host, settings.service.port)
+        self._web_socket: socket.socket | None = None
         self.clock = clock or Clock()
         self.store = Store(settings.service.database)
         # an empty database is created; an older or unknown schema stops here (SchemaError)
@@ -159,13 +194,29 @@ class Acd:
         )
         return Resynced(calls)
 
+    def listen(self) -> None:
+        """Bind the web server's port now (CannotListen if it cannot be); ``run`` does it
+        first thing, ``acd demo`` before it prints where to look."""
+        if self._web_socket is None:
+            self._web_socket = listening_socket(*self.web_address)
+
     async def run(self, *, http: bool = True) -> None:
-        if http:  # nobody could sign in without a first administrator
-            await asyncio.to_thread(bootstrap_admin, self.store)
-        await self.desk.start()  # restores open conversations; then work states to telephony
-        for agent_id, (working, reason) in self.desk.work_states().items():
-            if not working:
-                self._work_state_changed(agent_id, working, reason)
+        if http:
+            self.listen()
+        try:
+            if http:  # nobody could sign in without a first administrator
+                await asyncio.to_thread(bootstrap_admin, self.store)
+            await self.desk.start()  # restores open conversations; then work states to telephony
+            for agent_id, (working, reason) in self.desk.work_states().items():
+                if not working:
+                    self._work_state_changed(agent_id, working, reason)
+            await self._run_tasks(http)
+        finally:
+            if self._web_socket is not None:  # uvicorn closes it when it ran; else it is closed here
+                self._web_socket.close()
+                self._web_socket = None
+
+    async def _run_tasks(self, http: bool) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.history.run(), name="history")
             tasks.create_task(self.pbx.run(), name="ami")
@@ -189,12 +240,12 @@ class Acd:
         self._stopping.set()
 
     async def _serve_http(self) -> None:
-        service = self.settings.service
-        config = uvicorn.Config(self.web, host=service.host, port=service.port, log_level="warning",
-                                lifespan="off")
+        host, port = self.web_address
+        config = uvicorn.Config(self.web, host=host, port=port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         # the CLI owns SIGINT/SIGTERM (Acd.stop); uvicorn would re-raise them after its own exit
         self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-        log.info("web ui listening", extra={"url": f"http://{service.host}:{service.port}"})
+        assert self._web_socket is not None  # run() bound it
+        log.info("web ui listening", extra={"url": f"http://{host}:{port}"})
         with contextlib.suppress(asyncio.CancelledError):
-            await self._server.serve()
+            await self._server.serve(sockets=[self._web_socket])

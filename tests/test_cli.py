@@ -1,19 +1,52 @@
-"""The command line: a broken configuration stops the start with one clear error."""
+"""The command line: a broken configuration stops the start with one clear error; a
+taken port is one clear line; ``acd serve`` connects to Asterisk only (retrying, and
+saying why each try failed) unless the configuration asks for the simulator.
+
+The service tests run ``python -m acd.cli`` as a child process, read its log line by
+line with a deadline, and always stop it (SIGTERM, then SIGKILL)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from acd.cli import main
+from acd.sim import ManagerUser, Simulator
 
 REPO = Path(__file__).resolve().parents[1]
+DIALPLAN = REPO / "asterisk" / "extensions.conf"
+SECRET = "the-right-secret-4711"
+WAIT_S = 30.0  # the longest any single expected log line may take
 
 
 def test_check_config_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", str(REPO / "acd.example.toml")]) == 0
     assert "OK (4 agents" in capsys.readouterr().out
+
+
+def test_check_config_counts_the_channel_queues_too(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(REPO / "acd.example.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "4 agents, 4 queue groups, 4 numbers, 2 chat queues, 1 mailbox, 1 form" in out
+
+
+def test_check_config_says_none_when_there_are_no_channel_queues(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "acd.toml"
+    path.write_text('[[agents]]\nid = "anna"\nendpoint = "PJSIP/101"\n')
+    assert main(["check-config", str(path)]) == 0
+    assert "1 agent, 0 queue groups, 0 numbers, 0 chat queues, 0 mailboxes, 0 forms" in capsys.readouterr().out
 
 
 def test_a_broken_file_names_the_file_the_item_and_the_problem(tmp_path: Path,
@@ -93,3 +126,171 @@ def test_db_upgrade_refuses_a_newer_database_and_changes_nothing(tmp_path: Path,
     assert "does not know" in capsys.readouterr().err
     assert schema.state(engine).current == ("0099_from_the_future",)
     engine.dispose()
+
+
+# ------------------------------------------------------------------ child processes
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def taken_port() -> Iterator[int]:
+    """A port some other program listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield int(s.getsockname()[1])
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACD_")}
+    env.update(PYTHONPATH=str(REPO), ACD_ADMIN_USER="admin", ACD_ADMIN_PASSWORD="admin-password-1", **extra)
+    return env
+
+
+def write_config(tmp_path: Path, *, ami_port: int, web_port: int, simulate: str | None = None) -> Path:
+    path = tmp_path / "acd.toml"
+    path.write_text(
+        f'[service]\nport = {web_port}\ndatabase = "sqlite:///{tmp_path / "acd.db"}"\n'
+        f'[ami]\nport = {ami_port}\n' + (f'simulate = "{simulate}"\n' if simulate else "")
+        + '[[agents]]\nid = "anna"\nendpoint = "PJSIP/101"\n'
+        + '[[groups]]\nid = "sales"\nmembers = ["anna"]\n'
+    )
+    return path
+
+
+def run_acd(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "acd.cli", *args], cwd=cwd, env=child_env(**env),
+                          capture_output=True, text=True, timeout=60)
+
+
+class Acd:
+    """``acd`` in a child process; its output (stdout and stderr together) read line by line."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._new_line = asyncio.Event()
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            self.lines.append(line.decode(errors="replace").rstrip("\n"))
+            self._new_line.set()
+        self._new_line.set()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    async def wait_for(self, pattern: str, count: int = 1) -> list[str]:
+        """The first ``count`` lines matching ``pattern`` (a regular expression)."""
+        deadline = asyncio.get_running_loop().time() + WAIT_S
+        while True:
+            found = [line for line in self.lines if re.search(pattern, line)]
+            if len(found) >= count:
+                return found[:count]
+            if self._reader.done():
+                code = await asyncio.wait_for(self.proc.wait(), 15)
+                raise AssertionError(f"acd exited ({code}) before {pattern!r}:\n{self.output}")
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(f"no {count} x {pattern!r} within {WAIT_S} s:\n{self.output}")
+            self._new_line.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_line.wait(), remaining)
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 15)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._reader, 5)
+
+
+@contextlib.asynccontextmanager
+async def acd_running(args: list[str], cwd: Path, **env: str) -> AsyncIterator[Acd]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "acd.cli", *args, cwd=cwd, env=child_env(**env),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    acd = Acd(proc)
+    try:
+        yield acd
+    finally:
+        await acd.stop()
+
+
+@contextlib.asynccontextmanager
+async def asterisk_stand_in(port: int = 0, secret: str = SECRET) -> AsyncIterator[Simulator]:
+    sim = Simulator(dialplan=DIALPLAN, manager_users={"acd": ManagerUser(secret=secret)})
+    sim.add_phone("101")
+    await sim.start("127.0.0.1", port)
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process ``pid`` listens on (Linux: its socket inodes in /proc/net/tcp*)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+# ------------------------------------------------------------------ a taken port
+def test_demo_on_a_taken_web_port_says_so_in_one_line(tmp_path: Path) -> None:
+    with taken_port() as port:
+        result = run_acd(["demo", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'demo.db'}"],
+                         tmp_path)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("acd:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"127.0.0.1:{port}" in errors[0] and "already in use" in errors[0] and "--port" in errors[0]
+    assert "open http" not in result.stdout
+
+
+def test_a_port_out_of_range_is_refused_by_the_command_line(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--config", str(tmp_path / "acd.toml"), "--port", "70000"])
+    assert exit_.value.code == 2 and "not a port (1-65535): '70000'" in capsys.readouterr().err
+
+
+def test_serve_on_a_taken_web_port_says_so_in_one_line(tmp_path: Path) -> None:
+    with taken_port() as port:
+        config = write_config(tmp_path, ami_port=free_port(), web_port=port)
+        result = run_acd(["serve", "--config", str(config)], tmp_path, ACD_AMI_SECRET=SECRET)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("acd:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"127.0.0.1:{port}" in errors[0] and "already in use" in errors[0] and "--port" in errors[0]
+
+
+async def test_serve_takes_host_and_port_from_the_command_line(tmp_path: Path) -> None:
+    in_file, given = free_port(), free_port()
+    config = write_config(tmp_path, ami_port=free_port(), web_port=in_file)
+    async with acd_running(["serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(given)],
+                           tmp_path, ACD_AMI_SECRET=SECRET) as acd:
+        await acd.wait_for(f"web ui listening.*127.0.0.1:{given}")
+        async with httpx.AsyncClient() as client:
+            page = await client.get(f"http://127.0.0.1:{given}/login")
+        assert page.status_code == 200
+        assert in_file not in listening_ports(acd.proc.pid)
