@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="acd", description="Automatic Call Distributor for Asterisk")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the ACD against Asterisk (or the simulator when none answers)")
+    serve = sub.add_parser("serve", help="run the ACD against Asterisk (the simulator only with simulate = \"always\")")
     serve.add_argument("--config", "-c", type=Path, default=Path("acd.toml"), help="TOML file (default acd.toml)")
     serve.add_argument("--port", type=_port, help="web UI port (default: [service] port of the file)")
     serve.add_argument("--host", help="web UI address (default: [service] host of the file)")
@@ -60,10 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-config":
             settings = load_settings(args.config)
             print(f"{args.config}: OK ({_counts(settings)})")
+            for item, warning in settings.warnings():
+                print(f"acd: warning: {args.config}: {item}: {warning}", file=sys.stderr)
             return 0
         if args.command == "serve":
             settings = load_settings(args.config)
             logs.setup(settings.service.log_level)
+            for item, warning in settings.warnings():
+                log.warning("config.%s: %s", item, warning, extra={"config": str(args.config)})
             web = (args.host or settings.service.host,
                    settings.service.port if args.port is None else args.port)
             return _run(_serve(settings, args.config, web))
@@ -138,9 +142,9 @@ def _run(coro: object) -> int:
 
 async def _serve(settings: Settings, config_path: Path, web: tuple[str, int]) -> None:
     from .serve import Acd
-    from .simulate import simulator_if_needed
+    from .simulate import simulator_if_asked
 
-    async with simulator_if_needed(settings) as target:
+    async with simulator_if_asked(settings) as target:
         acd = Acd(settings, ami=target, config_path=config_path, web_address=web)
         _stop_on_signals(acd.stop)
         await acd.run()

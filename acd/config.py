@@ -9,7 +9,10 @@ new value, never a patched one. ``Settings.routing()`` builds the core's frozen
 ``RoutingConfig``; ``Settings.to_dict()`` gives the TOML shape back without secrets.
 
 The AMI secret is read from ``ACD_AMI_SECRET`` when the file has none; it is a
-``SecretStr``, left out of every dump and shown masked in reprs.
+``SecretStr``, left out of every dump and shown masked in reprs. A missing one is no
+load error: the AMI link says "authentication failed: check ACD_AMI_SECRET (it is not
+set)" at each try. ``Settings.warnings()`` names settings that load but should change
+(the obsolete ``simulate = "auto"``).
 
 The other channels: ``[[channels]]`` (chats, mailboxes, CRM forms) and each agent's
 ``[agents.work]`` (time zone, weekly hours and breaks, clock-in, capacity);
@@ -129,8 +132,14 @@ class AmiSettings(_Section):
     secret: SecretStr | None = Field(default=None, exclude=True)
     trunk: Id = "trunk"  # the PJSIP endpoint forwards to outside numbers go through
     pickup_code: Annotated[str, _matching(_DIAL_CODE, "not a dial code: digits, '*' and '#'")] = "*11"
-    # auto: the built-in simulator when no Asterisk answers; always; never
-    simulate: Literal["auto", "always", "never"] = "auto"
+    # never: Asterisk at host:port, retried with back-off until it answers; always: the
+    # built-in simulator instead (a first look, tests). "auto" fell back to the simulator
+    # when Asterisk did not answer at start; it still loads, means "never", and warns.
+    simulate: Literal["never", "always", "auto"] = "never"
+
+    @property
+    def simulated(self) -> bool:
+        return self.simulate == "always"
 
     @model_validator(mode="before")
     @classmethod
@@ -383,6 +392,14 @@ class Settings(_Section):
             raise ConfigError(source, [(_item(loc, shape), message) for loc, message in problems])
         return self
 
+    def warnings(self) -> list[tuple[str, str]]:
+        """(item, message) for settings that still load but should be changed."""
+        if self.ami.simulate == "auto":
+            return [("ami.simulate", '"auto" is obsolete and now means "never": acd connects only to Asterisk, '
+                     'retrying until it answers. Write simulate = "never", or "always" for the built-in '
+                     "simulator")]
+        return []
+
     # -------------------------------------------------------------- use
     def agent(self, agent_id: str) -> AgentSettings | None:
         return next((a for a in self.agents if a.id == agent_id), None)
@@ -619,8 +636,6 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
             problems.append((("numbers", did), f'unknown group "{group_id}"{known_groups}'))
     if s.default_group is not None and s.default_group not in groups:
         problems.append((("default_group",), f'unknown group "{s.default_group}"{known_groups}'))
-    if s.ami.simulate == "never" and s.ami.secret is None:
-        problems.append((("ami", "secret"), f"no AMI secret: set {SECRET_ENV} (simulate is never)"))
     return problems
 
 

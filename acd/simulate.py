@@ -1,14 +1,14 @@
-"""The built-in simulator as the service's PBX when no Asterisk answers.
+"""The built-in simulator as the service's PBX, only where it is asked for.
 
-``simulate = "auto"`` (the default): try the configured AMI address; if nothing
-listens there, start the Asterisk stand-in (acd/sim) on a free loopback port, running
-the project's own asterisk/extensions.conf with one scripted phone per agent, so a
-newcomer sees the service work. ``"always"`` never tries; ``"never"`` never simulates.
+``simulate = "always"`` (and ``acd demo``): the Asterisk stand-in (acd/sim) on a free
+loopback port, running the project's own asterisk/extensions.conf with one scripted
+phone per agent, so a newcomer sees the service work. Otherwise (``"never"``, the
+default) ``acd serve`` connects to the configured Asterisk and keeps trying until it
+answers: a production configuration never runs on the simulator by accident.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import random
@@ -24,17 +24,6 @@ from .sim import Answer, ManagerUser, Simulator
 log = logging.getLogger(__name__)
 
 DIALPLAN = Path(__file__).resolve().parents[1] / "asterisk" / "extensions.conf"
-
-
-async def asterisk_answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
 
 
 def simulator_for(settings: Settings, clock: Clock, rng: random.Random | None = None) -> tuple[Simulator, str]:
@@ -55,18 +44,16 @@ def simulator_for(settings: Settings, clock: Clock, rng: random.Random | None = 
 
 
 @contextlib.asynccontextmanager
-async def simulator_if_needed(settings: Settings, clock: Clock | None = None) -> AsyncIterator[AmiTarget | None]:
+async def simulator_if_asked(settings: Settings, clock: Clock | None = None) -> AsyncIterator[AmiTarget | None]:
     """Yields where the service should connect: None for the configured Asterisk,
-    or the address of a simulator started here (and stopped on exit)."""
-    mode = settings.ami.simulate
-    if mode == "never" or (mode == "auto" and await asterisk_answers(settings.ami.host, settings.ami.port)):
+    or, with ``simulate = "always"``, a simulator started here (and stopped on exit)."""
+    if not settings.ami.simulated:
         yield None
         return
-    if mode == "auto":
-        log.warning("no Asterisk answers: using the built-in simulator",
-                    extra={"ami_host": settings.ami.host, "ami_port": settings.ami.port})
     sim, secret = simulator_for(settings, clock or Clock())
-    port = await sim.start("127.0.0.1", 0)
+    port = await sim.start("127.0.0.1", 0)  # a free port: it cannot be taken
+    log.warning('simulate = "always": the built-in simulator stands in for Asterisk; no real calls',
+                extra={"ami_port": port})
     try:
         yield AmiTarget("127.0.0.1", port, settings.ami.username, secret)
     finally:

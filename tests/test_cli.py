@@ -128,6 +128,16 @@ def test_db_upgrade_refuses_a_newer_database_and_changes_nothing(tmp_path: Path,
     engine.dispose()
 
 
+def test_the_obsolete_simulate_auto_is_named_by_check_config(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "acd.toml"
+    path.write_text('[ami]\nsimulate = "auto"\n')
+    assert main(["check-config", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "OK" in captured.out
+    assert 'ami.simulate: "auto" is obsolete' in captured.err and 'simulate = "never"' in captured.err
+
+
 # ------------------------------------------------------------------ child processes
 def free_port() -> int:
     with socket.socket() as s:
@@ -294,3 +304,62 @@ async def test_serve_takes_host_and_port_from_the_command_line(tmp_path: Path) -
             page = await client.get(f"http://127.0.0.1:{given}/login")
         assert page.status_code == 200
         assert in_file not in listening_ports(acd.proc.pid)
+
+
+# ------------------------------------------------------------------ Asterisk, and only Asterisk
+async def test_serve_uses_an_asterisk_that_starts_after_it(tmp_path: Path) -> None:
+    ami_port = free_port()
+    config = write_config(tmp_path, ami_port=ami_port, web_port=free_port())  # simulate left out
+    async with acd_running(["serve", "--config", str(config)], tmp_path, ACD_AMI_SECRET=SECRET) as acd:
+        await acd.wait_for(f"connection refused at 127.0.0.1:{ami_port}")
+        async with asterisk_stand_in(ami_port) as asterisk:
+            await acd.wait_for("ami logged in")
+            assert any(session.authenticated for session in asterisk.server.sessions)
+
+
+async def test_serve_with_a_wrong_secret_says_authentication_failed_and_keeps_trying(tmp_path: Path) -> None:
+    wrong = "a-wrong-secret-0815"
+    async with asterisk_stand_in() as asterisk:
+        assert asterisk.port is not None
+        config = write_config(tmp_path, ami_port=asterisk.port, web_port=free_port())
+        async with acd_running(["serve", "--config", str(config)], tmp_path, ACD_AMI_SECRET=wrong) as acd:
+            failures = await acd.wait_for("authentication failed", count=2)
+    assert all("ACD_AMI_SECRET" in line for line in failures)
+    assert wrong not in acd.output and SECRET not in acd.output
+    assert "ami logged in" not in acd.output
+
+
+@pytest.mark.parametrize("simulate", ["never", "auto", None])
+async def test_serve_never_falls_back_to_the_simulator(tmp_path: Path, simulate: str | None) -> None:
+    ami_port, web_port = free_port(), free_port()
+    config = write_config(tmp_path, ami_port=ami_port, web_port=web_port, simulate=simulate)
+    async with acd_running(["serve", "--config", str(config)], tmp_path, ACD_AMI_SECRET=SECRET) as acd:
+        await acd.wait_for("web ui listening")
+        await acd.wait_for(f"connection refused at 127.0.0.1:{ami_port}", count=2)  # it keeps trying
+        assert listening_ports(acd.proc.pid) == {web_port}  # and runs no simulator
+    if simulate == "auto":
+        assert '"auto" is obsolete' in acd.output
+
+
+async def test_serve_runs_the_simulator_when_asked(tmp_path: Path) -> None:
+    config = write_config(tmp_path, ami_port=free_port(), web_port=free_port(), simulate="always")
+    async with acd_running(["serve", "--config", str(config)], tmp_path) as acd:
+        await acd.wait_for("built-in simulator")
+        await acd.wait_for("ami logged in")
+
+
+# ------------------------------------------------------------------ the example starts clean
+async def test_the_example_configuration_starts_without_errors_or_warnings(tmp_path: Path) -> None:
+    async with asterisk_stand_in() as asterisk:
+        example = (REPO / "acd.example.toml").read_text()
+        assert "port = 5038" in example
+        config = tmp_path / "acd.toml"
+        config.write_text(example.replace("port = 5038", f"port = {asterisk.port}", 1))
+        web_port = free_port()
+        async with acd_running(["serve", "--config", str(config), "--port", str(web_port)], tmp_path,
+                               ACD_AMI_SECRET=SECRET) as acd:
+            await acd.wait_for("ami resync")
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(f"http://127.0.0.1:{web_port}/login")).status_code == 200
+    problems = [line for line in acd.lines if re.search(r"\b(ERROR|WARNING|CRITICAL)\b|Traceback", line)]
+    assert problems == [], acd.output

@@ -66,7 +66,7 @@ def test_defaults_fill_in_what_the_file_leaves_out(tmp_path: Path) -> None:
     assert settings.service.port == 8000 and settings.service.host == "127.0.0.1"
     assert settings.service.database == "sqlite:///acd.db"
     assert (settings.ami.port, settings.ami.trunk, settings.ami.pickup_code, settings.ami.simulate) == (
-        5038, "trunk", "*11", "auto"
+        5038, "trunk", "*11", "never"
     )
     anna = settings.agent("anna")
     assert anna is not None and anna.extension == "101" and anna.name == "anna"
@@ -247,9 +247,31 @@ def test_a_wrong_secret_type_does_not_echo_the_value() -> None:
     assert "ami.secret" in str(info.value) and "123456789" not in str(info.value)
 
 
-def test_simulate_never_needs_a_secret() -> None:
-    with pytest.raises(ConfigError, match="ami.secret: no AMI secret: set ACD_AMI_SECRET"):
-        settings_from_dict({"ami": {"simulate": "never"}})
+def test_a_missing_secret_is_no_load_error_the_ami_link_names_it_at_each_try() -> None:
+    settings = settings_from_dict({"ami": {"simulate": "never"}})
+    assert settings.ami.secret is None and not settings.ami.simulated and settings.warnings() == []
+
+
+def test_the_example_connects_to_asterisk_only() -> None:
+    settings = load_settings(EXAMPLE)
+    assert settings.ami.simulate == "never" and not settings.ami.simulated
+    assert settings.warnings() == []
+
+
+def test_simulate_always_asks_for_the_simulator() -> None:
+    assert settings_from_dict({"ami": {"simulate": "always"}}).ami.simulated
+
+
+def test_the_obsolete_simulate_auto_loads_as_never_with_a_warning() -> None:
+    settings = settings_from_dict({"ami": {"simulate": "auto"}})
+    assert not settings.ami.simulated
+    [(item, warning)] = settings.warnings()
+    assert item == "ami.simulate" and 'now means "never"' in warning and 'simulate = "never"' in warning
+
+
+def test_an_unknown_simulate_value_is_refused() -> None:
+    with pytest.raises(ConfigError, match="ami.simulate"):
+        settings_from_dict({"ami": {"simulate": "sometimes"}})
 
 
 # ------------------------------------------------------------------ dict round trip and edits
@@ -400,8 +422,26 @@ members = ["ben"]
     assert 'channels[1] "tg".id: id "tg" is already used by channels[0] "tg"' in message
 
 
-def test_the_imap_password_comes_from_the_named_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = load_settings(EXAMPLE)
+def example_with_imap(tmp_path: Path) -> Path:
+    """The example with its commented-out [channels.imap] lines switched on."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start = text.index("# [channels.imap]")
+    end = text.index("\n\n", start)
+    block = "\n".join(line.removeprefix("# ") for line in text[start:end].splitlines())
+    return write(tmp_path, text[:start] + block + text[end:])
+
+
+def test_the_example_fetches_no_mail_until_told_where(tmp_path: Path) -> None:
+    # a mailbox without its password logs an error at every start: the example names none
+    assert all(c.imap is None for c in load_settings(EXAMPLE).channels)
+    switched_on = load_settings(example_with_imap(tmp_path)).channel("mail-sales")
+    assert switched_on is not None and switched_on.imap is not None
+    assert switched_on.imap.password_env == "ACD_IMAP_SALES_PASSWORD"
+
+
+def test_the_imap_password_comes_from_the_named_environment_variable(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    settings = load_settings(example_with_imap(tmp_path))
     imap = settings.channel("mail-sales").imap  # type: ignore[union-attr]
     assert imap is not None
     monkeypatch.delenv("ACD_IMAP_SALES_PASSWORD", raising=False)
