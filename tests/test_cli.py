@@ -277,6 +277,16 @@ def test_demo_on_a_taken_web_port_says_so_in_one_line(tmp_path: Path) -> None:
     assert "open http" not in result.stdout
 
 
+def test_the_standalone_simulator_on_a_taken_ami_port_says_so_in_one_line(tmp_path: Path) -> None:
+    with taken_port() as port:
+        result = subprocess.run([sys.executable, "-m", "acd.sim", "--port", str(port), "--dialplan", str(DIALPLAN)],
+                                cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("python -m acd.sim:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"127.0.0.1:{port}" in errors[0] and "already in use" in errors[0] and "--port" in errors[0]
+
+
 def test_a_port_out_of_range_is_refused_by_the_command_line(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:

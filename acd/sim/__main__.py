@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
+import sys
 
 from acd.clock import Clock
 
@@ -23,7 +25,13 @@ async def main(args: argparse.Namespace) -> None:
     )
     for n in range(101, 101 + args.phones):
         sim.add_phone(str(n), Answer(after=args.answer_after), callerid=(str(n), f"Agent {n}"))
-    port = await sim.start(args.host, args.port)
+    try:
+        port = await sim.start(args.host, args.port)
+    except OSError as e:  # one line, not a traceback: the operator knows what to change
+        why = "the port is already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
+        print(f"python -m acd.sim: cannot listen on {args.host}:{args.port} (AMI): {why}; "
+              "stop what uses it, or choose another port with --port", file=sys.stderr)
+        raise SystemExit(2) from None
     logging.info("acd.sim: AMI on %s:%s (user %s), phones 101..%s", args.host, port, args.user, 100 + args.phones)
     for i in range(args.calls):
         await sim.call(args.did, f"1555000{i:04d}")
