@@ -6,7 +6,7 @@ Wiring, in the service's one TaskGroup::
     desk = Desk.from_settings(settings, store.engine, clock, crm=crm_feed, calendar=WorkCalendar(clock))
     desk.on_work_state.append(lambda agent, working, reason: ...)   # telephony
     app = create_app(ctx, routers=[channels_router(desk)])
-    tg.create_task(desk.run())            # restores, writes history, polls the mailboxes
+    tg.create_task(desk.run())            # restores, writes what timers change, polls the mailboxes
     ... on stop: await desk.close()       # run() returns
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .desk import CrmHook, Desk, DeskError, Invalid, NotFound, Refused, WorkStateHook
+from .desk import CrmHook, Desk, DeskError, Invalid, NotFound, NotSaved, Refused, WorkStateHook
 from .history import ChannelHistory
 from .mailbox import MailboxPoller, parse_message
 from .work_calendar import WorkCalendar
@@ -31,6 +31,6 @@ def mailbox_pollers(settings: Settings, desk: Desk, clock: Sleeper | None = None
 
 
 __all__ = [
-    "ChannelHistory", "CrmHook", "Desk", "DeskError", "Invalid", "MailboxPoller", "NotFound", "Refused",
+    "ChannelHistory", "CrmHook", "Desk", "DeskError", "Invalid", "MailboxPoller", "NotFound", "NotSaved", "Refused",
     "WorkCalendar", "WorkStateHook", "mailbox_pollers", "parse_message",
 ]

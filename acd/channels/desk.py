@@ -7,15 +7,23 @@ out its commands, one at a time on the event loop (no locks):
 - idle timers on the shared clock (``acd.timers.Timers``), shift changes on the
   calendar (``WorkCalendar``, APScheduler) when one is given;
 - timelines, items and alerts written to the history database (``ChannelHistory``)
-  by one writer in worker threads, batched; the router's snapshot with them, so a
-  restart keeps every open conversation, line and idle deadline (``start`` restores
-  it with ``ConversationRouter.restore``);
-- ``CreateLead`` and transfer reports handed to the CRM hook (``CrmFeed``'s method
-  names; they never block), the client's owner asked with a short budget;
+  in worker threads, batched; the router's snapshot with them, so a restart keeps
+  every open conversation, line and idle deadline (``start`` restores it with
+  ``ConversationRouter.restore``);
+- ``CreateLead`` and transfer reports turned into CRM changes by the CRM hook
+  (``CrmFeed``) and written in the same transaction as the lines that caused them;
+  the client's owner asked with a short budget;
 - work-state changes to ``on_work_state`` subscribers (the telephony side).
 
 Operations the API offers check their input first and raise a ``DeskError`` (not
 found, refused, invalid) before anything changes.
+
+Durability: ``commit`` returns once every change made so far is committed, with the
+CRM changes it caused; the API awaits it before answering, and the inbound methods
+(chat, e-mail, form) before returning, so an acknowledged change survives a kill -9.
+Requests that wait together share one transaction (group commit: they queue on the
+write lock, and the first writes what all of them changed). Changes nobody waits for
+(timers, shifts) are written by ``run`` within ``write_interval_s``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from ..core.commands import CancelTimer, StartTimer
 from ..core.conversation_agents import SHIFT
@@ -63,7 +72,7 @@ from ..core.conversations import ConversationRouter
 from ..core.events import TimerFired
 from ..crm.identity import InvalidIdentity, normalise_email, parse_client
 from ..timers import Timers
-from .history import ITEM_ID_MAX, Batch, ChannelHistory, Line, NewItem
+from .history import ITEM_ID_MAX, Batch, ChannelHistory, CrmChange, Line, NewItem
 from .work_calendar import WorkCalendar
 
 if TYPE_CHECKING:
@@ -83,11 +92,15 @@ class Clock(Protocol):
 
 
 class CrmHook(Protocol):
-    """What the desk hands the CRM (``acd.crm.CrmFeed`` fits). ``owner_for`` is optional."""
+    """What the desk asks the CRM (``acd.crm.CrmFeed`` fits). Each returns the change to
+    make in the CRM's tables (a lead, a new owner, their outbox jobs) as a function of a
+    session: the desk runs it in the transaction that records the conversation's step.
+    ``owner_for`` is optional."""
 
-    def create_lead(self, command: CreateLead) -> None: ...
+    def lead_change(self, command: CreateLead) -> Callable[[Session], object]: ...
 
-    def conversation_transfer(self, report: ReportConversationTransfer, queue: str | None = None) -> None: ...
+    def transfer_change(self, report: ReportConversationTransfer,
+                        queue: str | None = None) -> Callable[[Session], object]: ...
 
 
 WorkStateHook = Callable[[str, bool, str], None]  # (agent id, working, reason)
@@ -110,6 +123,13 @@ class Refused(DeskError):
 
 class Invalid(DeskError):
     status = 422
+
+
+class NotSaved(DeskError):
+    """The change was made but its write failed: it is kept and written again, but the
+    caller must not take it as done."""
+
+    status = 503
 
 
 class Desk:
@@ -136,11 +156,17 @@ class Desk:
         self._batch = Batch()
         self._dirty = False
         self._write_lock = asyncio.Lock()
+        # group commit: who waits for the changes being gathered, and for the write under way
+        self._gathered: asyncio.Future[None] | None = None
+        self._writing: asyncio.Future[None] | None = None
+        self._committer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._started = False
         self.pollers: list[MailboxPoller] = []  # run by ``run``; see ``from_settings``
-        self.write_interval_s = 0.25  # at most this much is lost in a hard crash
+        # changes nobody waits for (timers) are written within this; what the API
+        # changes is committed before it answers (``commit``)
+        self.write_interval_s = 0.25
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -213,25 +239,68 @@ class Desk:
         self.timers.cancel_all()
         if self.calendar is not None:
             self.calendar.close()
+        if self._committer is not None:
+            await self._committer
         await self.flush()
 
     async def flush(self) -> None:
-        """Write every change made so far (timelines, items, alerts, the snapshot)."""
+        """Write every change made so far (timelines, items, alerts, the snapshot and
+        the CRM changes) in one transaction; return once it is committed."""
         async with self._write_lock:
             if not self._batch and not self._dirty:
-                return
+                return  # every change so far was in a write that committed
             batch, self._batch = self._batch, Batch()
             if self._dirty:
                 batch.snapshot, batch.snapshot_at = self._state(), self.clock.now()
                 self._dirty = False
+            # whoever waits for these changes waits for this write
+            done, self._gathered = self._gathered or _future(), None
+            self._writing = done
             try:
                 await asyncio.to_thread(self.history.write, batch)
-            except Exception:
+            except Exception as e:
                 # keep it for the next round: nothing is lost for one failed write
-                self._batch.items[:0], self._batch.lines[:0] = batch.items, batch.lines
-                self._batch.alerts[:0] = batch.alerts
+                self._batch.put_back(batch)
                 self._dirty = True
+                done.set_exception(e)
                 raise
+            else:
+                done.set_result(None)
+            finally:
+                self._writing = None
+
+    async def commit(self) -> None:
+        """Return once every change made so far is committed; ``NotSaved`` (503) when
+        the write failed (the change is kept and written again).
+
+        Group commit: a caller waits only for the write that carries its changes.
+        Changes made while a write is under way gather, and the next write takes all
+        of them as soon as that one ends: under load one transaction answers many
+        requests, and nobody waits for writes of changes made after theirs."""
+        if self._batch or self._dirty:
+            if self._gathered is None:
+                self._gathered = _future()
+            waited = self._gathered
+            if self._committer is None or self._committer.done():
+                self._committer = asyncio.create_task(self._commit_gathered(), name="channels commit")
+        elif self._writing is not None:
+            waited = self._writing  # the write under way may carry this caller's changes
+        else:
+            return
+        try:
+            await asyncio.shield(waited)
+        except Exception as e:
+            raise NotSaved(f"the change is not saved yet ({type(e).__name__}): the database did not "
+                           "take it; it will be written again") from None
+
+    async def _commit_gathered(self) -> None:
+        """Write while someone waits for changes not written yet."""
+        while self._gathered is not None:
+            try:
+                await self.flush()
+            except Exception:  # the waiters were told (NotSaved); the changes stay for the next write
+                log.exception("channels.commit_failed")
+                return
 
     def reconfigure(self, config: ConversationConfig) -> None:
         """New settings apply at once; waiting conversations are served again."""
@@ -263,6 +332,7 @@ class Desk:
         assert cid is not None
         if text:
             self._line(cid, "message", sender="client", client=client, text=text)
+        await self.commit()
         return cid, new
 
     async def email_received(self, queue_id: str, message_id: str, sender: str, subject: str = "",
@@ -287,6 +357,7 @@ class Desk:
         self._batch.items.append(NewItem(item_id, ChannelKind.EMAIL.value, queue_id, address, now,
                                          {"subject": subject[:998], "body": body[:BODY_KEPT]}))
         self.handle(EmailReceived(item_id, queue_id, address, owner))
+        await self.commit()
         return item_id, False
 
     async def form_submitted(self, queue_id: str, fields: Mapping[str, str],
@@ -309,6 +380,7 @@ class Desk:
         self._batch.items.append(NewItem(item_id, ChannelKind.FORM.value, queue_id, client or item_id, now,
                                          {"fields": dict(fields)}))
         self.handle(FormSubmitted(item_id, queue_id, client or item_id))
+        await self.commit()
         return item_id, False
 
     # ------------------------------------------------------------------ conversations
@@ -342,6 +414,7 @@ class Desk:
         if item["status"] != "open":
             raise Refused("closed already")
         self._line(item_id, "closed", by=by, agent=item["agent"])
+        await self.commit()
 
     def transfer(self, cid: str, by: str | None, to_agent: str | None = None, to_queue: str | None = None) -> None:
         conv = self._conversation(cid)
@@ -490,14 +563,20 @@ class Desk:
                     _safely(hook, cmd.agent_id, cmd.working, cmd.reason)
             elif isinstance(cmd, CreateLead):
                 if self.crm is not None:
-                    _safely(self.crm.create_lead, cmd)
+                    self._crm_change(self.crm.lead_change, cmd)
             elif isinstance(cmd, ReportConversationTransfer):
                 if self.crm is not None:
                     conv = self.router.conversations.get(cmd.conversation_id)
-                    _safely(self.crm.conversation_transfer, cmd, conv.queue_id if conv else None)
+                    self._crm_change(self.crm.transfer_change, cmd, conv.queue_id if conv else None)
             # Offer, Withdraw, AssignItem: the timeline holds them; agents read their queue
         self._dirty = True
         self._wake.set()
+
+    def _crm_change(self, make: Callable[..., CrmChange], *args: Any) -> None:
+        try:
+            self._batch.crm.append(make(*args))
+        except Exception:
+            log.exception("channels.crm_change_failed")
 
     def _state(self) -> dict[str, Any]:
         return {"version": STATE_VERSION, "router": self.router.snapshot(), "open": dict(self._open)}
@@ -572,6 +651,13 @@ def _plain(detail: Mapping[str, Any]) -> dict[str, Any]:
         return value
 
     return {str(k): plain(v) for k, v in detail.items()}
+
+
+def _future() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    # a failed write nobody waited for is logged by its writer, not again by asyncio
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return future
 
 
 def _safely(fn: Callable[..., Any], *args: Any) -> None:

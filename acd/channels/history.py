@@ -11,17 +11,22 @@ Own tables next to ``calls`` (``acd.store``), float epoch seconds in every time 
   every open conversation, line and idle deadline.
 
 ``ChannelHistory`` is blocking and thread-safe (one session per call): the ``Desk``
-calls it from worker threads.
+calls it from worker threads. A write may carry the CRM's changes too (a lead, an
+owner and their outbox jobs): they commit in the same transaction as the timeline
+lines and the snapshot that caused them, or not at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Double, Engine, Index, Integer, String, func, select
+from sqlalchemy import JSON, BigInteger, Double, Engine, Index, Integer, String, func, insert, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+log = logging.getLogger(__name__)
 
 ITEM_ID_MAX = 255  # a Message-ID may be long; longer ids are refused at the door
 EventId = BigInteger().with_variant(Integer(), "sqlite")
@@ -98,6 +103,9 @@ class NewItem:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+CrmChange = Callable[[Session], object]  # a change to the CRM, made in the caller's transaction
+
+
 @dataclass(slots=True)
 class Batch:
     """What one write carries: all in one transaction."""
@@ -107,9 +115,17 @@ class Batch:
     alerts: list[Line] = field(default_factory=list)  # item_id holds the queue id
     snapshot: dict[str, Any] | None = None
     snapshot_at: float = 0.0
+    # the CRM's changes these lines caused (``acd.crm.CrmFeed.lead_change``...)
+    crm: list[CrmChange] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.items or self.lines or self.alerts or self.snapshot is not None)
+        return bool(self.items or self.lines or self.alerts or self.snapshot is not None or self.crm)
+
+    def put_back(self, failed: Batch) -> None:
+        """A write of ``failed`` did not commit: its content goes first into this one."""
+        self.items[:0], self.lines[:0], self.alerts[:0] = failed.items, failed.lines, failed.alerts
+        self.crm[:0] = failed.crm
+
 
 
 class ChannelHistory:
@@ -122,29 +138,41 @@ class ChannelHistory:
     # -------------------------------------------------------------- writes
     def write(self, batch: Batch) -> None:
         with Session(self.engine) as session, session.begin():
-            items: dict[str, ItemRow] = {}
+            # every item row the batch touches in one query: a query per item would flush
+            # and wait a round trip each (on PostgreSQL, most of a write's time)
+            wanted = {new.item_id for new in batch.items} | {line.item_id for line in batch.lines}
+            items = {row.item_id: row for row in session.scalars(select(ItemRow).where(ItemRow.item_id.in_(wanted)))
+                     } if wanted else {}
             for new in batch.items:
-                row = session.get(ItemRow, new.item_id)
-                if row is None:
-                    row = ItemRow(item_id=new.item_id, kind=new.kind, queue_id=new.queue_id, client=new.client,
-                                  agent_id=None, status=OPEN, created_at=new.at, updated_at=new.at,
-                                  closed_at=None, detail=new.detail)
-                    session.add(row)
-                items[new.item_id] = row
+                if new.item_id not in items:
+                    items[new.item_id] = ItemRow(
+                        item_id=new.item_id, kind=new.kind, queue_id=new.queue_id, client=new.client, agent_id=None,
+                        status=OPEN, created_at=new.at, updated_at=new.at, closed_at=None, detail=new.detail)
+                    session.add(items[new.item_id])
             for line in batch.lines:
-                session.add(EventRow(item_id=line.item_id, at=line.at, kind=line.kind, detail=line.detail))
-                row = items.get(line.item_id) or session.get(ItemRow, line.item_id)
+                row = items.get(line.item_id)
                 if row is not None:
-                    items[line.item_id] = row
                     _follow(row, line)
-            for alert in batch.alerts:
-                session.add(AlertRow(queue_id=alert.item_id, at=alert.at, kind=alert.kind, detail=alert.detail))
+            # plain multi-row INSERTs: the ORM's bookkeeping per line cost more than the database
+            if batch.lines:
+                session.execute(insert(EventRow), [{"item_id": line.item_id, "at": line.at, "kind": line.kind,
+                                                    "detail": line.detail} for line in batch.lines])
+            if batch.alerts:
+                session.execute(insert(AlertRow), [{"queue_id": alert.item_id, "at": alert.at, "kind": alert.kind,
+                                                    "detail": alert.detail} for alert in batch.alerts])
             if batch.snapshot is not None:
                 state = session.get(RouterStateRow, "conversations")
                 if state is None:
                     session.add(RouterStateRow(name="conversations", saved_at=batch.snapshot_at, data=batch.snapshot))
                 else:
                     state.saved_at, state.data = batch.snapshot_at, batch.snapshot
+            session.flush()  # the transaction has begun (pysqlite begins at the first write) before a savepoint
+            for change in batch.crm:
+                try:
+                    with session.begin_nested():  # one bad CRM change costs only itself, not the chats
+                        change(session)
+                except Exception:
+                    log.exception("channels.crm_change_failed")
 
     # -------------------------------------------------------------- reads
     def snapshot(self) -> dict[str, Any] | None:

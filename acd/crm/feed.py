@@ -6,6 +6,11 @@ there could wait on a lock for seconds. So :meth:`CrmFeed.manual_transfer` and t
 others only queue the report; :meth:`CrmFeed.run` (started in the service's
 TaskGroup next to the outbox sender) applies each in a worker thread, in one
 transaction with its outbox jobs, and then wakes the sender.
+
+The chat desk instead asks for the change itself (:meth:`CrmFeed.lead_change`,
+:meth:`CrmFeed.transfer_change`) and runs it in the transaction that records the
+conversation's step, so the API's answer covers both. Either way, once a change
+commits, the owner index follows and the sender looks at once.
 """
 
 from __future__ import annotations
@@ -84,19 +89,21 @@ class CrmFeed:
         self._put(f"chat transfer {transfer.conversation_id}", partial(
             on_chat_transfer, transfer=transfer, options=opts, targets=self.targets, now=self.now()))
 
-    def conversation_transfer(self, report: ReportConversationTransfer, queue: str | None = None) -> None:
-        """For the conversation router's ``ReportConversationTransfer``."""
-        opts = options_for(self.options, queue)
-        self._put(f"conversation transfer {report.conversation_id}", partial(
-            on_conversation_transfer, report=report, options=opts, region=self.region, targets=self.targets,
-            now=self.now()))
+    # -- changes for the caller's own transaction (the chat desk) ------------------------
 
-    def create_lead(self, command: CreateLead) -> None:
-        """For the conversation router's ``CreateLead``."""
+    def transfer_change(self, report: ReportConversationTransfer, queue: str | None = None) -> Work:
+        """The conversation router's ``ReportConversationTransfer`` as a change to run in
+        the caller's transaction: the owner follows, with its outbox jobs."""
+        opts = options_for(self.options, queue)
+        return self._tracked(partial(on_conversation_transfer, report=report, options=opts, region=self.region,
+                                     targets=self.targets, now=self.now()))
+
+    def lead_change(self, command: CreateLead) -> Work:
+        """The conversation router's ``CreateLead`` as a change to run in the caller's
+        transaction."""
         opts = options_for(self.options, command.queue_id)
-        self._put(f"lead {command.item_id}", partial(
-            on_create_lead, command=command, options=opts, region=self.region, targets=self.targets,
-            now=self.now()))
+        return self._tracked(partial(on_create_lead, command=command, options=opts, region=self.region,
+                                     targets=self.targets, now=self.now()))
 
     def answered(self, interaction: Interaction, agent: str) -> None:
         opts = options_for(self.options, interaction.queue)
@@ -145,7 +152,6 @@ class CrmFeed:
 
     async def run(self) -> None:
         """Load the owner index, then apply the queued reports in order, until cancelled."""
-        self._loop = asyncio.get_running_loop()
         try:
             await self.reload_owners()
         except Exception:  # the look-ups fall back to the database, within their budget
@@ -161,12 +167,11 @@ class CrmFeed:
             finally:
                 for _ in batch:
                     self._queue.task_done()
-            if self.sender is not None:
-                self.sender.wake()
 
     async def reload_owners(self) -> None:
         """(Re)load the owner index from the database: at start, and after clients were
         written by anything but this feed (an import straight into the database)."""
+        self._loop = asyncio.get_running_loop()
         self._owners = dict(await asyncio.to_thread(self._read, _all_owners))
         log.info("crm.owner_index_loaded", extra={"identities": len(self._owners)})
 
@@ -193,19 +198,39 @@ class CrmFeed:
                 log.exception("crm.report_failed", extra={"report": what})
 
     def _write(self, *works: Work) -> Any:
-        with Session(self.engine, expire_on_commit=False) as session:
-            touched: set[int] = set()  # clients this transaction created or changed
-            event.listen(session, "after_flush", partial(_note_clients, touched))
-            with session.begin():
-                for work in works:
-                    result = work(session)
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            for work in works:
+                result = self._tracked(work)(session)
+        return result
+
+    def _tracked(self, work: Work) -> Work:
+        """``work`` noting the clients it creates or changes; once the transaction it
+        runs in commits (whoever's it is), their owners go into the index and the
+        sender is woken for the outbox jobs."""
+        def run(session: Session) -> Any:
+            touched: set[int] = set()
+            note = partial(_note_clients, touched)
+            event.listen(session, "after_flush", note)
+            try:
+                result = work(session)
                 session.flush()
-                changed = _owners_of(session, touched)
-            if changed and self._owners is not None:
-                loop = self._loop
-                if loop is not None:
-                    loop.call_soon_threadsafe(self._owners.update, changed)
+            finally:
+                event.remove(session, "after_flush", note)
+            changed = _owners_of(session, touched)
+            event.listen(session, "after_commit", lambda _: self._committed(changed), once=True)
             return result
+
+        return run
+
+    def _committed(self, owners: dict[tuple[str, str], str]) -> None:
+        """After a commit, in the thread that made it."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if owners and self._owners is not None:
+            loop.call_soon_threadsafe(self._owners.update, owners)
+        if self.sender is not None:
+            loop.call_soon_threadsafe(self.sender.wake)
 
     def _read(self, work: Callable[..., Any], *args: Any) -> Any:
         with Session(self.engine) as session:

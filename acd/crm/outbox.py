@@ -2,9 +2,15 @@
 
 :func:`enqueue` runs inside the transaction of the change itself. Delivery is
 at-least-once: every job carries an idempotency key made once and stored, so a repeat
-after a crash or a lost answer carries the same key. Jobs with the same
-``(target, order_key)`` (one client) go out in order: a later one waits until the
-earlier is delivered or dead.
+after a crash or a lost answer carries the same key.
+
+Jobs with the same ``(target, order_key)`` (one client in one CRM) go out in order: a
+later one waits until the earlier is delivered. A dead job holds the client's later
+jobs too (:func:`waiting_behind` says which, for the outbox page), or the CRM would
+get ``owner.changed`` for a lead it never got. When a person retries the dead job,
+it is re-based on the client's current state (:func:`retry`): it carries today's
+owner and revision, never the owner of the day it was made, so a retry cannot put a
+stale owner back even where a later change went out first.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from .models import ExternalRef, OutboxJob
+from .clients import snapshot
+from .models import Client, ExternalRef, OutboxJob
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -113,12 +120,14 @@ def list_outbox(session: Session, state: str | None = None, *, target: str | Non
 
 def retry(session: Session, job_id: int, *, now: float) -> OutboxJob:
     """Give a dead job a fresh set of attempts (e.g. after fixing a user mapping). The
-    key stays the same. It goes out after the client's jobs still pending before it."""
+    key stays the same. It goes out after the client's jobs still waiting before it,
+    and carries the client as it is now (:func:`rebase`)."""
     job = session.get(OutboxJob, job_id)
     if job is None:
         raise LookupError(f"no outbox job {job_id}")
     if job.state != DEAD:
         raise ValueError(f"outbox job {job_id} is {job.state}, only a dead job can be retried")
+    rebase(session, job, now=now)
     job.state = PENDING
     job.attempts = 0
     job.next_attempt_at = now
@@ -126,8 +135,40 @@ def retry(session: Session, job_id: int, *, now: float) -> OutboxJob:
     return job
 
 
+def rebase(session: Session, job: OutboxJob, *, now: float) -> None:
+    """Bring the client in ``job``'s payload up to date: its snapshot, and for a lead or
+    an owner change the owner and revision of now. A job retried long after it was
+    made then tells the CRM the current owner, whatever went out in between."""
+    client = session.get(Client, job.client_id) if job.client_id is not None else None
+    if client is None or not isinstance(job.payload, dict) or "client" not in job.payload:
+        return
+    payload = {**job.payload, "client": snapshot(client), "rebased_at": now}
+    if job.event == OWNER_CHANGED:
+        payload |= {"owner": client.owner, "revision": client.revision}
+    elif job.event == LEAD_CREATED:
+        payload["owner"] = client.owner
+    job.payload = payload
+
+
+def waiting_behind(session: Session, jobs: Iterable[OutboxJob]) -> dict[int, int]:
+    """For each pending job of ``jobs`` that waits behind a dead job of its client (same
+    target and order key), the id of that dead job."""
+    pending = [j for j in jobs if j.state == PENDING]
+    if not pending:
+        return {}
+    dead = session.execute(
+        select(OutboxJob.target, OutboxJob.order_key, func.min(OutboxJob.id))
+        .where(OutboxJob.state == DEAD, OutboxJob.order_key.in_({j.order_key for j in pending}))
+        .group_by(OutboxJob.target, OutboxJob.order_key)
+    ).all()
+    first_dead = {(target, order_key): job_id for target, order_key, job_id in dead}
+    return {j.id: blocker for j in pending
+            if (blocker := first_dead.get((j.target, j.order_key))) is not None and blocker < j.id}
+
+
 def due(session: Session, now: float, *, limit: int) -> list[Envelope]:
-    """Pending jobs due at ``now`` that head their (target, order_key) line."""
+    """Pending jobs due at ``now`` that head their (target, order_key) line: no earlier
+    job of theirs is pending or dead."""
     earlier = aliased(OutboxJob)
     blocked = (
         select(earlier.id)
@@ -135,7 +176,7 @@ def due(session: Session, now: float, *, limit: int) -> list[Envelope]:
             earlier.target == OutboxJob.target,
             earlier.order_key == OutboxJob.order_key,
             earlier.id < OutboxJob.id,
-            earlier.state == PENDING,
+            earlier.state.in_((PENDING, DEAD)),
         )
         .exists()
     )

@@ -26,6 +26,10 @@ work time, unless they were also given the ``agents`` permission.
 Bad input gets a 4xx and changes nothing: the body is read with a size limit (413
 past ``MAX_BODY``), validated (422), then the desk checks queue, agent and state
 (404, 403, 409) before it feeds the router.
+
+A 2xx to a change means it is committed, with the CRM changes (lead, owner, outbox
+jobs) it caused, in one transaction (``Desk.commit``); 503 when the database did not
+take it (the desk keeps it and writes it again).
 """
 
 from __future__ import annotations
@@ -139,6 +143,12 @@ def channels_router(desk: Desk) -> APIRouter:
         except DeskError as e:
             raise HTTPException(e.status, str(e)) from None
 
+    async def change(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A change by the desk, answered once it is committed."""
+        result = run(fn, *args, **kwargs)
+        await run_async(desk.commit)
+        return result
+
     def supervises(user: User) -> bool:
         """Admins and supervisors act for anyone; so does an agent given "agents"."""
         return user.role in ("admin", "supervisor") or user.can(SUPERVISE)
@@ -189,33 +199,33 @@ def channels_router(desk: Desk) -> APIRouter:
     @api.post("/conversations/{cid}/accept", openapi_extra=_schema(ActAs))
     async def accept(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
         agent_id = acting_agent(user, (await _read(request, ActAs)).agent_id)
-        run(desk.accept, cid, agent_id)
+        await change(desk.accept, cid, agent_id)
         return {"conversation": desk.conversation(cid)}
 
     @api.post("/conversations/{cid}/answer", openapi_extra=_schema(AnswerIn))
     async def answer(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, AnswerIn)
-        run(desk.answer, cid, acting_agent(user, body.agent_id), body.text)
+        await change(desk.answer, cid, acting_agent(user, body.agent_id), body.text)
         return {"conversation": desk.conversation(cid)}
 
     @api.post("/conversations/{cid}/reject", openapi_extra=_schema(ActAs))
     async def reject(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
         agent_id = acting_agent(user, (await _read(request, ActAs)).agent_id)
-        run(desk.reject, cid, agent_id)
+        await change(desk.reject, cid, agent_id)
         return {"conversation": desk.conversation(cid)}
 
     @api.post("/conversations/{cid}/close")
     async def close(cid: str, user: ChatUser) -> dict[str, Any]:
         own_conversation(user, cid)
         by = "agent" if user.agent_id in desk.holders(cid) else "supervisor"
-        run(desk.close_conversation, cid, by)
+        await change(desk.close_conversation, cid, by)
         return {"closed": cid}
 
     @api.post("/conversations/{cid}/transfer", openapi_extra=_schema(TransferIn))
     async def transfer(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, TransferIn)
         own_conversation(user, cid)
-        run(desk.transfer, cid, user.agent_id or user.username, body.to_agent, body.to_queue)
+        await change(desk.transfer, cid, user.agent_id or user.username, body.to_agent, body.to_queue)
         return {"conversation": desk.conversation(cid)}
 
     @api.get("/conversations/{cid}")
@@ -244,7 +254,7 @@ def channels_router(desk: Desk) -> APIRouter:
         @api.post(f"/agents/{{agent_id}}/{path}", summary=summary, name=f"agent_{path}")
         async def act(agent_id: str, user: ChatUser) -> dict[str, Any]:
             for_agent(user, agent_id)
-            run(step, agent_id, by=user.username)
+            await change(step, agent_id, by=user.username)
             return desk.work_state(agent_id)
 
     agent_step("clock-in", desk.clock_in, "Clock in: work from now (within the working hours)")
@@ -256,14 +266,14 @@ def channels_router(desk: Desk) -> APIRouter:
     async def schedule_break(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, BreakIn)
         for_agent(user, agent_id)
-        run(desk.schedule_break, agent_id, body.starts_at, body.ends_at, by=user.username)
+        await change(desk.schedule_break, agent_id, body.starts_at, body.ends_at, by=user.username)
         return desk.work_state(agent_id)
 
     @api.post("/agents/{agent_id}/presence", openapi_extra=_schema(PresenceIn))
     async def presence(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, PresenceIn)
         for_agent(user, agent_id)
-        run(desk.set_presence, agent_id, body.online, by=user.username)
+        await change(desk.set_presence, agent_id, body.online, by=user.username)
         return desk.work_state(agent_id)
 
     @api.get("/agents/{agent_id}/work-state")

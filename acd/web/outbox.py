@@ -1,5 +1,8 @@
 """The CRM outbox (``crm`` permission): pending and dead deliveries, retry a dead one.
 
+A pending job that waits behind a dead job of the same client (``waiting_behind``)
+says so, with the dead job's id: retrying that one lets the client's line move.
+
 ``crm`` is the service's ``acd.crm.CrmFeed`` (its retry wakes the sender at once) or
 just the CRM's SQLAlchemy engine (the sender finds the retried job on its next look).
 Payloads are shown as stored: they never hold connector secrets (outbox.py masks them).
@@ -16,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ..crm.models import OutboxJob
-from ..crm.outbox import STATES, list_outbox, retry
+from ..crm.outbox import STATES, list_outbox, retry, waiting_behind
 from .audit import AuditLog
 from .pages import Pages
 from .security import User, require
@@ -24,11 +27,12 @@ from .security import User, require
 Crm = Annotated[User, Depends(require("crm"))]
 
 
-def job_json(job: OutboxJob) -> dict[str, Any]:
+def job_json(job: OutboxJob, waiting_behind: int | None = None) -> dict[str, Any]:
     return {"id": job.id, "target": job.target, "event": job.event, "state": job.state, "attempts": job.attempts,
             "client_id": job.client_id, "created_at": job.created_at, "updated_at": job.updated_at,
             "next_attempt_at": job.next_attempt_at, "delivered_at": job.delivered_at,
-            "last_status": job.last_status, "last_error": job.last_error, "payload": job.payload}
+            "last_status": job.last_status, "last_error": job.last_error, "waiting_behind": waiting_behind,
+            "payload": job.payload}
 
 
 def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
@@ -41,7 +45,9 @@ def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
         if state is not None and state not in STATES:
             raise HTTPException(422, [{"item": "state", "problem": f"one of {', '.join(STATES)}"}])
         with Session(engine) as session:
-            return [job_json(j) for j in list_outbox(session, state, limit=limit)]
+            listed = list_outbox(session, state, limit=limit)
+            behind = waiting_behind(session, listed)
+            return [job_json(j, behind.get(j.id)) for j in listed]
 
     async def retry_job(job_id: int, user: User) -> None:
         if engine is None:
@@ -61,7 +67,8 @@ def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
         if audit is not None:
             await run_in_threadpool(audit.write, user, "outbox job retried", f"outbox:{job_id}")
 
-    @r.get("/api/outbox", tags=["crm"], summary="Outbox jobs, newest first (state: pending, delivered, dead)")
+    @r.get("/api/outbox", tags=["crm"], summary="Outbox jobs, newest first (state: pending, delivered, dead); "
+           "waiting_behind: the dead job a pending one waits for")
     def list_jobs(user: Crm, state: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
         return jobs(state, limit)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from acd.channels import Desk, WorkCalendar
 from acd.config import Settings, settings_from_dict
@@ -93,18 +94,20 @@ def chat(id: str = "telegram", members: tuple[str, ...] = ("anna", "boris", "cla
 
 
 class FakeCrm:
-    """The CRM hook: records what the desk hands over; knows some owners."""
+    """The CRM hook: records the changes the desk commits (when their transaction
+    runs them); knows some owners."""
 
     def __init__(self, owners: dict[str, str] | None = None) -> None:
         self.owners = owners or {}
         self.leads: list[CreateLead] = []
         self.transfers: list[tuple[ReportConversationTransfer, str | None]] = []
 
-    def create_lead(self, command: CreateLead) -> None:
-        self.leads.append(command)
+    def lead_change(self, command: CreateLead) -> Callable[[Session], None]:
+        return lambda session: self.leads.append(command)
 
-    def conversation_transfer(self, report: ReportConversationTransfer, queue: str | None = None) -> None:
-        self.transfers.append((report, queue))
+    def transfer_change(self, report: ReportConversationTransfer,
+                        queue: str | None = None) -> Callable[[Session], None]:
+        return lambda session: self.transfers.append((report, queue))
 
     async def owner_for(self, *identities: Identity, queue: str | None = None, budget_s: float = 0.2) -> str | None:
         return next((self.owners[i.value] for i in identities if i.value in self.owners), None)

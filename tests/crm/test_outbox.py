@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 from acd.core.commands import ReportManualTransfer
 from acd.crm import (
     DEAD,
+    DEFAULT_OPTIONS,
     DELIVERED,
     PENDING,
     Backoff,
     CrmFeed,
     Identity,
+    Interaction,
     OutboxJob,
     OutboxSender,
     WebhookConnector,
@@ -24,9 +26,12 @@ from acd.crm import (
     enqueue,
     list_outbox,
     make_engine,
+    on_answered,
+    on_manual_transfer,
     retry,
     verify,
 )
+from acd.crm.outbox import due, waiting_behind
 
 from .crm_server import CrmServer, Reply
 from .support import FakeClock, fast_sender, running, tx, until
@@ -220,15 +225,67 @@ async def test_changes_of_one_client_arrive_in_order_and_others_do_not_wait(engi
     assert bob_at < ann_delivered_at  # bob went out while ann's first change backed off
 
 
-async def test_a_dead_job_does_not_hold_up_the_clients_later_changes(engine, session):
-    ann = lead(session)
-    change(session, ann, "boris")
-    change(session, ann, "clara")
+def made_by_calls(session: Session, number: str, *owners: str) -> list[OutboxJob]:
+    """A caller answered by ``owners[0]`` (a new lead) and transferred to each next owner:
+    the jobs the service makes for that, in order (lead.created, owner.changed...)."""
+    made: list[OutboxJob] = []
+    with tx(session):
+        on_answered(session, Interaction.call("c1", number, NOW, region="DE"), owners[0], DEFAULT_OPTIONS,
+                    targets=["hook"], now=NOW)
+        made += list_outbox(session)[:1]
+    for previous, owner in zip(owners, owners[1:], strict=False):
+        with tx(session):
+            made += on_manual_transfer(session, ReportManualTransfer("c1", number, previous, owner, "blind"),
+                                       DEFAULT_OPTIONS, region="DE", targets=["hook"], now=NOW)
+    return made
+
+
+async def test_a_clients_later_changes_wait_behind_its_dead_job_and_follow_its_retry(engine, session):
+    lead_created, owner_changed = made_by_calls(session, "030 1111111", "anna", "boris")
+    [other] = made_by_calls(session, "030 2222222", "clara")
+    refused: list[int] = []
+
+    def responder(request):  # the CRM refuses the first lead (say, an unmapped user): dead at once
+        if request.json()["event"] == "lead.created" and request.json()["client"]["phones"] == ["+49301111111"] \
+                and not refused:
+            refused.append(1)
+            return Reply(400, b'{"error":"unknown user anna"}')
+        return Reply()
+
+    def line() -> list[str]:
+        return [s for _, s, _ in states(engine)]
+
+    async with CrmServer(responder=responder) as server:
+        sender = fast_sender(engine, [hook(server.url)])
+        feed = CrmFeed(engine, sender=sender)
+        async with running(sender):
+            await until(lambda: line() == [DEAD, PENDING, DELIVERED])  # the other client did not wait
+            with Session(engine) as s:
+                assert due(s, NOW + 3600, limit=10) == []  # the owner change waits, however long
+                assert waiting_behind(s, list_outbox(s)) == {owner_changed.id: lead_created.id}
+            await feed.retry(lead_created.id)
+            await until(lambda: line() == [DELIVERED] * 3)
+    ann = [r.json() for r in server.delivered() if r.json()["client"]["phones"] == ["+49301111111"]]
+    assert [(b["event"], b["owner"]) for b in ann] == [("lead.created", "boris"), ("owner.changed", "boris")]
+    assert other.id not in waiting_behind(session, list_outbox(session))
+
+
+async def test_a_retried_old_owner_change_never_puts_back_a_stale_owner(engine, session):
+    # as the old rule left it: the change to boris died, the later one to clara went out
+    _, to_boris, to_clara = made_by_calls(session, "030 1234567", "anna", "boris", "clara")
+    with tx(session):
+        session.get(OutboxJob, to_boris.id).state = DEAD
+        for job_id in (_.id, to_clara.id):
+            session.get(OutboxJob, job_id).state = DELIVERED
     async with CrmServer() as server:
-        server.script = [Reply(400)]
-        async with running(fast_sender(engine, [hook(server.url)])):
-            await until(lambda: [s for _, s, _ in states(engine)] == [DEAD, DELIVERED])
-    assert len(server.requests) == 2
+        sender = fast_sender(engine, [hook(server.url)])
+        async with running(sender):
+            await CrmFeed(engine, sender=sender).retry(to_boris.id)
+            await until(lambda: server.delivered())
+    [request] = server.requests
+    body = request.json()
+    assert (body["owner"], body["revision"], body["client"]["owner"]) == ("clara", 2, "clara")
+    assert body["idempotency_key"] == to_boris.idempotency_key
 
 
 async def test_a_hanging_crm_delays_nothing_else(engine, session):

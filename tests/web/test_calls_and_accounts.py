@@ -202,6 +202,26 @@ def test_the_crm_outbox_lists_dead_jobs_and_retries_them(service: Service) -> No
     assert client.get("/api/outbox?state=lost").status_code == 422
 
 
+def test_the_outbox_page_shows_a_clients_change_waiting_behind_its_failed_job(service: Service) -> None:
+    create_all(service.store.engine)
+    now = time.time()
+    with Session(service.store.engine) as s, s.begin():
+        for n, (event, state) in enumerate([("lead.created", "dead"), ("owner.changed", "pending")]):
+            s.add(OutboxJob(idempotency_key=f"k{n}", target="bitrix", order_key="client:1", event=event,
+                            payload={}, state=state, attempts=8 if state == "dead" else 0, next_attempt_at=now,
+                            created_at=now, updated_at=now, progress={}))
+    service.ctx.crm = service.store.engine
+    from acd.web.app import create_app
+
+    service.user("crm", permissions={"crm"})
+    client = login(create_app(service.ctx), "crm")
+    dead, waiting = sorted(client.get("/api/outbox").json(), key=lambda j: j["id"])
+    assert (dead["waiting_behind"], waiting["waiting_behind"]) == (None, dead["id"])
+    page = client.get("/outbox?state=pending").text
+    assert "waiting behind failed job" in page and f'href="/outbox?state=dead#job-{dead["id"]}"' in page
+    assert f'id="job-{dead["id"]}"' in client.get("/outbox?state=dead").text
+
+
 def test_tokens_are_shown_once_and_act_as_their_user(service: Service) -> None:
     service.user("ann", permissions={"telephony"})
     ann = login(service.app, "ann")
