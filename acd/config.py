@@ -45,6 +45,7 @@ from pydantic import (
     model_validator,
 )
 
+from .connector_settings import SmtpSettings, TelegramSettings, WidgetSettings
 from .core import conversation_model as conv
 from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
@@ -357,6 +358,9 @@ class ChannelSettings(_Section):
     check_availability: bool = True  # skip agents not working (not clocked in, on a break, off hours)
     owner_first: bool = True  # a recognised client goes to the responsible person first
     imap: ImapSettings | None = None  # mailboxes: fetch mail over IMAP (else only through the API)
+    smtp: SmtpSettings | None = None  # mailboxes: send agents' replies over SMTP
+    widget: WidgetSettings | None = None  # chats: the website chat window (acd.web.widget_api)
+    telegram: TelegramSettings | None = None  # chats: a Telegram bot's conversations
 
     @model_validator(mode="after")
     def _defaults(self) -> ChannelSettings:
@@ -630,6 +634,12 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
                              f"{c.kind.value} queues assign in turn: mode is for chats (leave it out)"))
         if c.imap is not None and c.kind is not conv.ChannelKind.EMAIL:
             problems.append((("channels", ci, "imap"), f'only a kind = "email" queue has a mailbox ({c.kind.value})'))
+        if c.smtp is not None and c.kind is not conv.ChannelKind.EMAIL:
+            problems.append((("channels", ci, "smtp"), f'only a kind = "email" queue sends e-mail ({c.kind.value})'))
+        for connector in ("widget", "telegram"):
+            if getattr(c, connector) is not None and c.kind is not conv.ChannelKind.CHAT:
+                problems.append((("channels", ci, connector), f'only a kind = "chat" queue has a {connector} '
+                                 f'({c.kind.value})'))
 
     for did, group_id in s.numbers.items():
         if group_id not in groups:

@@ -21,7 +21,7 @@ from typing import Any
 
 import uvicorn
 
-from .channels import Desk, WorkCalendar
+from .channels import Desk, WorkCalendar, customer_connectors, routes_from, telegram_pollers
 from .clock import Clock
 from .config import Settings
 from .core.commands import Record, RefusePickup
@@ -36,6 +36,7 @@ from .web.app import WebContext, create_app
 from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
+from .web.widget_api import widget_router
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,17 @@ class Acd:
         self.desk = Desk.from_settings(settings, self.store.engine, self.clock, crm=self.crm_feed,
                                        calendar=WorkCalendar(self.clock), region=self.crm_feed.region)
         self.desk.on_work_state.append(self._work_state_changed)
+        # texts to customers ride the CRM's outbox: its sender gets the channels' connectors
+        for connector in customer_connectors(settings):
+            self.crm_sender.add(connector)
+        self.desk.on_written.append(lambda batch: self.crm_sender.wake() if batch.outgoing else None)
+        self.telegram = telegram_pollers(settings, self.desk)
         self.web_context = WebContext(
             self.distributor, self.clock, self.live, store=self.store,
             settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
             intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations)
-        self.web = create_app(self.web_context, routers=[channels_router(self.desk)])
+        self.web = create_app(self.web_context, routers=[channels_router(self.desk),
+                                                         widget_router(self.desk, lambda: self.settings)])
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
@@ -129,6 +136,7 @@ class Acd:
         self.pbx.reconfigure(routing)
         self.distributor.reconfigure(routing)
         self.desk.reconfigure(settings.conversations())
+        self.desk.outgoing.routes = routes_from(settings)
 
     def _work_state_changed(self, agent_id: str, working: bool, reason: str) -> None:
         if agent_id in self.router.config.agents:
@@ -222,7 +230,8 @@ class Acd:
             tasks.create_task(self.pbx.run(), name="ami")
             # the CRM's two tasks run until cancelled; the others end when closed
             crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
-                   tasks.create_task(self.crm_sender.run(), name="crm-outbox")]
+                   tasks.create_task(self.crm_sender.run(), name="crm-outbox"),
+                   *(tasks.create_task(p.run(), name=f"telegram {p.queue_id}") for p in self.telegram)]
             tasks.create_task(self.desk.run(), name="channels")
             if http:
                 tasks.create_task(self._serve_http(), name="http")

@@ -73,6 +73,7 @@ from ..core.events import TimerFired
 from ..crm.identity import InvalidIdentity, normalise_email, parse_client
 from ..timers import Timers
 from .history import ITEM_ID_MAX, Batch, ChannelHistory, CrmChange, Line, NewItem
+from .outgoing import Outgoing, routes_from
 from .work_calendar import WorkCalendar
 
 if TYPE_CHECKING:
@@ -104,6 +105,8 @@ class CrmHook(Protocol):
 
 
 WorkStateHook = Callable[[str, bool, str], None]  # (agent id, working, reason)
+WrittenHook = Callable[[Batch], None]  # a write committed (live views, the outbox sender)
+Receipt = tuple[str, str, dict[str, Any]]  # (item id, kind, detail): a line committed with a message
 Listener = Callable[[ConversationEvent | None, list[ConversationCommand]], None]
 
 
@@ -135,7 +138,7 @@ class NotSaved(DeskError):
 class Desk:
     def __init__(self, config: ConversationConfig, engine: Engine, clock: Clock, *,
                  crm: CrmHook | None = None, calendar: WorkCalendar | None = None, region: str = "DE",
-                 owner_budget_s: float = 0.2) -> None:
+                 owner_budget_s: float = 0.2, outgoing: Outgoing | None = None) -> None:
         self.config = config
         self.clock = clock
         self.crm = crm
@@ -151,6 +154,9 @@ class Desk:
         self.alerts: deque[dict[str, Any]] = deque(maxlen=1000)  # newest last
         self.on_work_state: list[WorkStateHook] = []
         self.listeners: list[Listener] = []  # live views: every event and what it caused
+        # texts to customers become outbox jobs in the write that records them
+        self.outgoing = outgoing or Outgoing()
+        self.on_written: list[WrittenHook] = []
         self._open: dict[str, str] = {}  # "<queue>|<client>" -> open chat conversation
         self._seen: set[str] = set()  # e-mail / form item ids taken this run
         self._batch = Batch()
@@ -195,7 +201,8 @@ class Desk:
         that has ``[channels.imap]`` (``run`` runs them)."""
         from .mailbox import MailboxPoller
 
-        desk = cls(settings.conversations(), engine, clock, crm=crm, calendar=calendar, region=region)
+        desk = cls(settings.conversations(), engine, clock, crm=crm, calendar=calendar, region=region,
+                   outgoing=Outgoing(routes_from(settings)))
         sleeper = clock if hasattr(clock, "sleep") else None
         desk.pollers = [MailboxPoller(desk, c.id, c.imap, sleeper)  # type: ignore[arg-type]
                         for c in settings.channels if c.imap is not None]
@@ -266,6 +273,8 @@ class Desk:
                 raise
             else:
                 done.set_result(None)
+                for hook in self.on_written:
+                    _safely(hook, batch)
             finally:
                 self._writing = None
 
@@ -309,9 +318,11 @@ class Desk:
         self._execute(self.router.reconfigure(config, now), now)
 
     # ------------------------------------------------------------------ inbound
-    async def chat_message(self, queue_id: str, client: str, text: str) -> tuple[str, bool]:
+    async def chat_message(self, queue_id: str, client: str, text: str,
+                           receipt: Receipt | None = None) -> tuple[str, bool]:
         """A client wrote in an open channel: their open conversation there, or a new
-        one. Returns (conversation id, new)."""
+        one. Returns (conversation id, new). ``receipt``: a line committed in the same
+        transaction as the message (a connector's cursor: taken once, never lost)."""
         self._queue(queue_id, ChannelKind.CHAT)
         client = client.strip()
         if not client:
@@ -332,11 +343,18 @@ class Desk:
         assert cid is not None
         if text:
             self._line(cid, "message", sender="client", client=client, text=text)
+        if receipt is not None:
+            self._line(receipt[0], receipt[1], **receipt[2])
         await self.commit()
         return cid, new
 
+    async def note(self, item_id: str, kind: str, **detail: Any) -> None:
+        """A line of its own (e.g. a connector's cursor past an update it skips), committed."""
+        self._line(item_id, kind, **detail)
+        await self.commit()
+
     async def email_received(self, queue_id: str, message_id: str, sender: str, subject: str = "",
-                             body: str = "") -> tuple[str, bool]:
+                             body: str = "", references: str = "") -> tuple[str, bool]:
         """An e-mail for a mailbox queue; the same Message-ID twice is taken once.
         Returns (item id, duplicate)."""
         self._queue(queue_id, ChannelKind.EMAIL)
@@ -355,7 +373,8 @@ class Desk:
         owner = await self._owner(address, queue_id)
         now = self.clock.now()
         self._batch.items.append(NewItem(item_id, ChannelKind.EMAIL.value, queue_id, address, now,
-                                         {"subject": subject[:998], "body": body[:BODY_KEPT]}))
+                                         {"subject": subject[:998], "body": body[:BODY_KEPT],
+                                          "references": references[:ITEM_ID_MAX * 8]}))
         self.handle(EmailReceived(item_id, queue_id, address, owner))
         await self.commit()
         return item_id, False
@@ -391,7 +410,48 @@ class Desk:
     def answer(self, cid: str, agent_id: str, text: str) -> None:
         self._holder(cid, agent_id, offered_ok=True)
         self.handle(ConversationAnswered(cid, agent_id))
-        self._line(cid, "message", sender="agent", agent=agent_id, text=text)
+        self.say(cid, text, sender="agent", agent=agent_id)
+
+    def say(self, cid: str, text: str, *, sender: str = "system", **detail: Any) -> None:
+        """A text to the customer of open conversation ``cid`` (an agent's reply, an
+        auto-reply, a waiting message): a timeline line, and the outbox job that
+        delivers it on the customer's channel, in one write. Await ``commit`` for it."""
+        conv = self._conversation(cid)
+        text = text.strip()
+        if not text:
+            raise Invalid("text: empty")
+        self._line(cid, "message", sender=sender, text=text, **detail)
+        job = self.outgoing.chat_text(cid, conv.queue_id, conv.client, text, now=self.clock.now(),
+                                      detail={"sender": sender, **detail})
+        if job is not None:
+            self._batch.outgoing.append(job)
+
+    async def reply_email(self, item_id: str, text: str, agent_id: str | None = None) -> str:
+        """An agent's answer to a customer's e-mail, sent from the mailbox over SMTP
+        with the threading headers; ``agent_id``: only if the e-mail is theirs.
+        Returns the reply's Message-ID, once the reply and its job are committed."""
+        item = await self.item(item_id)
+        if item is None or item["kind"] != ChannelKind.EMAIL.value:
+            raise NotFound(f"no e-mail {item_id!r}")
+        if agent_id is not None and item["agent"] != agent_id:
+            raise Refused(f"assigned to {item['agent']}, not {agent_id}")
+        text = text.strip()
+        if not text:
+            raise Invalid("text: empty")
+        detail = item["detail"]
+        references = [r for r in str(detail.get("references", "")).split() if r]
+        reply = self.outgoing.email_reply(
+            item_id, item["queue"], item["client"], text, now=self.clock.now(), subject=str(detail.get("subject", "")),
+            in_reply_to=item_id.removeprefix("email:"), references=[r.strip("<>") for r in references],
+            agent=agent_id)
+        if reply is None:
+            raise Refused(f"the mailbox {item['queue']!r} has no [channels.smtp] to send from")
+        message_id, job = reply
+        self._line(item_id, "reply", sender="agent", agent=agent_id or item["agent"], text=text,
+                   message_id=message_id)
+        self._batch.outgoing.append(job)
+        await self.commit()
+        return message_id
 
     def reject(self, cid: str, agent_id: str) -> None:
         self._holder(cid, agent_id, offered_ok=True)
@@ -429,6 +489,11 @@ class Desk:
             if to_queue == conv.queue_id and conv.phase is Phase.WAITING:
                 raise Refused(f"it is waiting in {to_queue} already")
         self.handle(ConversationTransferred(cid, by, to_agent, to_queue))
+
+    def open_conversation(self, queue_id: str, client: str) -> str | None:
+        """The client's open conversation in the chat queue they wrote to, if any."""
+        cid = self._open.get(f"{queue_id}|{client}")
+        return cid if cid is not None and cid in self.router.conversations else None
 
     def holders(self, cid: str) -> set[str]:
         conv = self.router.conversations.get(cid)

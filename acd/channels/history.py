@@ -117,14 +117,18 @@ class Batch:
     snapshot_at: float = 0.0
     # the CRM's changes these lines caused (``acd.crm.CrmFeed.lead_change``...)
     crm: list[CrmChange] = field(default_factory=list)
+    # texts to customers these lines record (``acd.channels.outgoing``): all or nothing with them
+    outgoing: list[CrmChange] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.items or self.lines or self.alerts or self.snapshot is not None or self.crm)
+        return bool(self.items or self.lines or self.alerts or self.snapshot is not None or self.crm
+                    or self.outgoing)
 
     def put_back(self, failed: Batch) -> None:
         """A write of ``failed`` did not commit: its content goes first into this one."""
         self.items[:0], self.lines[:0], self.alerts[:0] = failed.items, failed.lines, failed.alerts
         self.crm[:0] = failed.crm
+        self.outgoing[:0] = failed.outgoing
 
 
 
@@ -167,6 +171,8 @@ class ChannelHistory:
                 else:
                     state.saved_at, state.data = batch.snapshot_at, batch.snapshot
             session.flush()  # the transaction has begun (pysqlite begins at the first write) before a savepoint
+            for job in batch.outgoing:  # no savepoint: a reply is never acknowledged without its job
+                job(session)
             for change in batch.crm:
                 try:
                     with session.begin_nested():  # one bad CRM change costs only itself, not the chats
@@ -184,6 +190,14 @@ class ChannelHistory:
         stmt = select(EventRow).where(EventRow.item_id == item_id).order_by(EventRow.id)
         with Session(self.engine) as session:
             return [{"at": r.at, "kind": r.kind, **r.detail} for r in session.scalars(stmt)]
+
+    def last(self, item_id: str, kind: str) -> dict[str, Any] | None:
+        """The newest line of ``kind`` in ``item_id``'s timeline (e.g. a connector's cursor)."""
+        stmt = (select(EventRow).where(EventRow.item_id == item_id, EventRow.kind == kind)
+                .order_by(EventRow.id.desc()).limit(1))
+        with Session(self.engine) as session:
+            row = session.scalar(stmt)
+            return None if row is None else {"at": row.at, "kind": row.kind, **row.detail}
 
     def item(self, item_id: str) -> dict[str, Any] | None:
         with Session(self.engine) as session:

@@ -40,6 +40,7 @@ class Mail:
     sender: str
     subject: str
     body: str
+    references: str = ""  # the thread's Message-IDs (References, else In-Reply-To), for our reply's
 
 
 def parse_message(raw: bytes) -> Mail:
@@ -58,12 +59,13 @@ def parse_message(raw: bytes) -> Mail:
         except (LookupError, ValueError):  # an unknown charset: keep what can be read
             payload = body_part.get_payload(decode=True)
             body = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    return Mail(message_id, sender, str(msg.get("Subject", "")), body)
+    references = " ".join(str(msg.get("References") or msg.get("In-Reply-To") or "").split())
+    return Mail(message_id, sender, str(msg.get("Subject", "")), body, references)
 
 
 class Inbox(Protocol):
     async def email_received(self, queue_id: str, message_id: str, sender: str, subject: str = "",
-                             body: str = "") -> tuple[str, bool]: ...
+                             body: str = "", references: str = "") -> tuple[str, bool]: ...
 
 
 class Sleeper(Protocol):
@@ -131,7 +133,7 @@ class MailboxPoller:
         mail = parse_message(raw)
         try:
             _, duplicate = await self.desk.email_received(self.queue_id, mail.message_id, mail.sender,
-                                                          mail.subject, mail.body)
+                                                          mail.subject, mail.body, mail.references)
         except DeskError as e:  # e.g. no usable sender address: leave it for a person to read
             log.warning("channels.imap_message_refused",
                         extra={"queue": self.queue_id, "message_id": mail.message_id, "problem": str(e)})

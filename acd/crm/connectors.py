@@ -17,7 +17,8 @@ MASK = "****"
 
 
 class Connector(Protocol):
-    """Delivers outbox jobs to one external CRM. ``name`` is the jobs' ``target``."""
+    """Delivers outbox jobs to one external CRM or customers' channel (a Telegram bot,
+    a mailbox's SMTP server). ``name`` is the jobs' ``target``."""
 
     name: str
 

@@ -79,8 +79,9 @@ class ExternalRef(Base):
 
 
 class OutboxJob(Base):
-    """One change to push to one external CRM. Written in the transaction that made the
-    change, so a crash can only lead to a repeat (same idempotency key), never a loss."""
+    """One change to push to one external CRM, or one text to deliver to a customer
+    (``acd.channels.outgoing``). Written in the transaction that made the change, so a
+    crash can only lead to a repeat (same idempotency key), never a loss."""
 
     __tablename__ = "crm_outbox"
     __table_args__ = (
@@ -94,7 +95,8 @@ class OutboxJob(Base):
     # jobs with the same (target, order_key) are delivered in id order
     order_key: Mapped[str] = mapped_column(String(128))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("crm_clients.id", ondelete="SET NULL"))
-    event: Mapped[str] = mapped_column(String(32))  # "owner.changed" | "lead.created" | "call.finished"
+    # "owner.changed" | "lead.created" | "call.finished"; to customers "message.out" | "email.reply"
+    event: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,5 @@
-"""The outbox: changes waiting to be pushed to external CRMs, in the database.
+"""The outbox: changes waiting to be pushed to external CRMs, and texts waiting to be
+delivered to customers (``acd.channels.outgoing``), in the database.
 
 :func:`enqueue` runs inside the transaction of the change itself. Delivery is
 at-least-once: every job carries an idempotency key made once and stored, so a repeat

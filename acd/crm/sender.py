@@ -1,4 +1,6 @@
-"""The outbox sender: an asyncio task that pushes due jobs to their connectors.
+"""The outbox sender: an asyncio task that pushes due jobs to their connectors: the
+external CRMs' (``acd.crm``) and, since customers' messages ride the same outbox, the
+channels' (``acd.channels.telegram``, ``acd.channels.smtp``; see ``acd.channels.outgoing``).
 
 Nothing waits for it. Database work runs in worker threads and every HTTP exchange is
 bounded by httpx timeouts and an overall deadline, so a CRM that hangs or answers
@@ -81,6 +83,12 @@ class OutboxSender:
         self.rng = rng or random.Random()
         self._wake: asyncio.Event | None = None
         self._inflight: set[tuple[str, str]] = set()  # (target, order_key)
+
+    def add(self, connector: Connector) -> None:
+        """One more target (a channel's connector beside the CRMs'); names are unique."""
+        if connector.name in self.connectors:
+            raise ValueError(f"two outbox connectors are named {connector.name!r}")
+        self.connectors[connector.name] = connector
 
     def wake(self) -> None:
         """New or retried jobs: look now instead of at the next poll. Loop thread only

@@ -11,6 +11,7 @@ conversations ("open_channels")
   POST /conversations/{id}/accept | answer {text} | reject | close | transfer {to_agent | to_queue}
   GET  /conversations/{id}           GET /conversations/{id}/timeline (also e-mails, forms)
   POST /items/{id}/close             an e-mail or form submission is done
+  POST /items/{id}/reply {text}      answer an e-mail (sent from the mailbox over SMTP)
 agents ("open_channels")
   POST /agents/{id}/clock-in | clock-out | break/start | break/end | breaks {starts_at, ends_at} | presence
   GET  /agents/{id}/work-state       GET /agents/{id}/queue        GET /agents/{id}/timeline
@@ -243,6 +244,14 @@ def channels_router(desk: Desk) -> APIRouter:
         if not lines:
             raise HTTPException(404, f"no conversation or item {item_id!r}")
         return {"id": item_id, "item": await desk.item(item_id), "timeline": lines}
+
+    @api.post("/items/{item_id:path}/reply", openapi_extra=_schema(AnswerIn),
+              summary="Answer a customer's e-mail: sent from the mailbox over SMTP, in the thread")
+    async def reply_email(item_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
+        body = await _read(request, AnswerIn)
+        agent_id = None if supervises(user) else acting_agent(user, body.agent_id)
+        message_id = await run_async(desk.reply_email, item_id, body.text, agent_id)
+        return {"item_id": item_id, "message_id": message_id}
 
     @api.post("/items/{item_id:path}/close", summary="Mark an e-mail or form submission done")
     async def close_item(item_id: str, user: ChatUser) -> dict[str, Any]:
