@@ -74,6 +74,7 @@ class EmailIn(_Body):
     sender: str = Field(min_length=3, max_length=320)
     subject: str = Field(default="", max_length=998)
     body: str = ""
+    references: str = Field(default="", max_length=4000, description="the thread's Message-IDs, for replies")
 
 
 class FormIn(_Body):
@@ -186,7 +187,7 @@ def channels_router(desk: Desk) -> APIRouter:
     async def inbound_email(request: Request, user: EmailUser) -> dict[str, Any]:
         body = await _read(request, EmailIn)
         item_id, duplicate = await run_async(desk.email_received, body.queue, body.message_id, body.sender,
-                                             body.subject, body.body)
+                                             body.subject, body.body, body.references)
         return {"item_id": item_id, "duplicate": duplicate}
 
     @api.post("/inbound/form", status_code=202, openapi_extra=_schema(FormIn),
