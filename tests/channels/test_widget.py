@@ -1,0 +1,167 @@
+"""The website chat widget's API end to end: a visitor token, the customer's messages
+entering the queue, the agent's reply arriving on a waiting long poll, the thread
+surviving a reload and a restart; CORS for allowed sites only, size and rate limits,
+HTML kept as text, unknown channels."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from acd.config import Settings
+
+from .connected import Connected
+from .support import chat, settings
+
+SHOP = "https://shop.example"
+
+
+def widget_settings(**limits: Any) -> Settings:
+    return settings(chat("site", idle_seconds="never",
+                         widget={"allowed_origins": [SHOP, "http://localhost:8080"], **limits}),
+                    chat("phone-chat", idle_seconds="never"))
+
+
+class Visitor:
+    def __init__(self, service: Connected, channel: str = "site", origin: str = SHOP) -> None:
+        self.http, self.channel, self.origin = service.http, channel, origin
+        self.token = ""
+
+    def headers(self) -> dict[str, str]:
+        return {"Origin": self.origin, **({"X-ACD-Visitor": self.token} if self.token else {})}
+
+    async def arrive(self) -> Visitor:
+        response = await self.http.post(f"/widget/{self.channel}/visitors", headers=self.headers())
+        assert response.status_code == 201, response.text
+        self.token = response.json()["visitor"]
+        return self
+
+    async def write(self, text: str, expect: int = 202, **kw: Any) -> httpx.Response:
+        response = await self.http.post(f"/widget/{self.channel}/messages", json={"text": text},
+                                        headers=self.headers(), **kw)
+        assert response.status_code == expect, response.text
+        return response
+
+    async def read(self, after: int = 0, wait: float = 0, conversation: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"after": after, "wait": wait}
+        if conversation:
+            params["conversation"] = conversation
+        response = await self.http.get(f"/widget/{self.channel}/messages", params=params, headers=self.headers())
+        assert response.status_code == 200, response.text
+        assert response.headers["access-control-allow-origin"] == self.origin
+        return dict(response.json())
+
+
+async def test_a_visitor_writes_an_agent_answers_and_the_reply_reaches_the_waiting_page(db_url: str) -> None:
+    async with Connected(widget_settings(), db_url) as service:
+        visitor = await Visitor(service).arrive()
+        written = await visitor.write("<b>Hello</b> <script>alert(1)</script>")
+        cid = written.json()["conversation"]
+        assert written.headers["access-control-allow-origin"] == SHOP
+        conversation = service.desk.conversation(cid) or {}
+        assert (conversation["queue"], conversation["offered_to"]) == ("site", ["anna"])  # routed like any chat
+        first = await visitor.read()
+        assert [(m["from"], m["text"]) for m in first["messages"]] == \
+            [("you", "<b>Hello</b> <script>alert(1)</script>")]  # as written: the page shows it as text
+        waiting = asyncio.ensure_future(visitor.read(after=first["last"], wait=10, conversation=cid))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()  # the page waits for the agent
+        await service.api("POST", f"/conversations/{cid}/accept", {"agent_id": "anna"}, as_="anna")
+        await service.api("POST", f"/conversations/{cid}/answer", {"text": "Hi! How can I help?"}, as_="anna")
+        reply = await asyncio.wait_for(waiting, 5)
+        assert [(m["from"], m["text"]) for m in reply["messages"]] == [("agent", "Hi! How can I help?")]
+        assert service.jobs() == []  # the widget reads the committed thread: no outbox job
+
+
+async def test_a_reload_and_a_restart_keep_the_visitors_thread(db_url: str) -> None:
+    config = widget_settings()
+    async with Connected(config, db_url) as service:
+        visitor = await Visitor(service).arrive()
+        cid = (await visitor.write("first")).json()["conversation"]
+        await service.api("POST", f"/conversations/{cid}/answer", {"text": "answer", "agent_id": "anna"})
+        token = visitor.token
+        other = await Visitor(service).arrive()
+        await other.write("someone else")
+    async with Connected(config, db_url) as restarted:
+        reloaded = Visitor(restarted)
+        reloaded.token = token  # the page reloads: the token comes back from localStorage
+        thread = await reloaded.read()
+        assert thread["conversation"] == cid and thread["open"]
+        assert [(m["from"], m["text"]) for m in thread["messages"]] == [("you", "first"), ("agent", "answer")]
+        assert (await reloaded.write("still me")).json() == {"conversation": cid, "new": False}
+        stranger = Visitor(restarted)
+        stranger.token = "x" * 43  # well formed, never issued: a visitor of its own, with nothing to read
+        assert (await stranger.read(conversation=cid))["messages"] == []
+
+
+async def test_only_the_allowed_sites_may_use_the_chat(db_url: str) -> None:
+    async with Connected(widget_settings(), db_url) as service:
+        ok = await service.http.options("/widget/site/messages", headers={
+            "Origin": SHOP, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-acd-visitor"})
+        assert ok.status_code == 204
+        assert ok.headers["access-control-allow-origin"] == SHOP
+        assert "POST" in ok.headers["access-control-allow-methods"]
+        assert "X-ACD-Visitor" in ok.headers["access-control-allow-headers"]
+        evil = await service.http.options("/widget/site/messages", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        assert evil.status_code == 403 and "access-control-allow-origin" not in evil.headers
+        visitor = await Visitor(service).arrive()
+        visitor.origin = "https://evil.example"
+        refused = await visitor.write("hello", expect=403)
+        assert "access-control-allow-origin" not in refused.headers
+        no_origin = await service.http.post("/widget/site/visitors")
+        assert no_origin.status_code == 403
+        assert service.desk.live_conversations() == []
+
+
+async def test_bad_input_is_a_clear_4xx_and_changes_nothing(db_url: str) -> None:
+    async with Connected(widget_settings(max_message_chars=100), db_url) as service:
+        visitor = await Visitor(service).arrive()
+        too_long = await visitor.write("x" * 101, expect=413)
+        assert "100 characters" in too_long.json()["detail"]
+        assert too_long.headers["access-control-allow-origin"] == SHOP  # the page can read why
+        huge = await service.http.post("/widget/site/messages", content=b'{"text": "' + b"y" * 10**6 + b'"}',
+                                       headers={**visitor.headers(), "Content-Type": "application/json"})
+        assert huge.status_code == 413
+        await visitor.write("   ", expect=422)
+        bad_json = await service.http.post("/widget/site/messages", content=b"{not json",
+                                           headers=visitor.headers())
+        assert bad_json.status_code == 422
+        nobody = Visitor(service)
+        assert (await nobody.write("who am I?", expect=401)).json()["detail"].startswith("no visitor token")
+        for channel in ("nowhere", "phone-chat"):  # unknown, or a chat queue without a widget
+            response = await service.http.post(f"/widget/{channel}/visitors", headers={"Origin": SHOP})
+            assert response.status_code == 404
+        assert service.desk.live_conversations() == []
+
+
+async def test_a_visitor_or_an_address_writing_too_fast_gets_429(db_url: str) -> None:
+    config = widget_settings(visitor_messages_per_minute=3, address_messages_per_minute=5, new_visitors_per_minute=3)
+    async with Connected(config, db_url) as service:
+        first = await Visitor(service).arrive()
+        for n in range(3):
+            await first.write(f"message {n}")
+        limited = await first.write("one too many", expect=429)
+        assert int(limited.headers["retry-after"]) >= 1
+        second = await Visitor(service).arrive()
+        await second.write("a")
+        await second.write("b")
+        await second.write("c from the same address", expect=429)  # the address's five are used up
+        await Visitor(service).arrive()
+        again = await service.http.post("/widget/site/visitors", headers={"Origin": SHOP})
+        assert again.status_code == 429  # new visitors per address
+        thread = await first.read()
+        assert [m["text"] for m in thread["messages"]] == ["message 0", "message 1", "message 2"]
+
+
+async def test_the_script_is_served_by_acd_and_loads_nothing_from_elsewhere(db_url: str) -> None:
+    async with Connected(widget_settings(), db_url) as service:
+        response = await service.http.get("/widget.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    code = response.text.split("*/", 1)[1]  # past the header comment
+    assert "textContent" in code and "innerHTML" not in code
+    assert "http" not in code  # no CDN, no font, no image: it works offline
