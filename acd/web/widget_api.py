@@ -157,8 +157,10 @@ def widget_router(desk: Desk, settings: Callable[[], Settings]) -> APIRouter:
         async def work(origin: str, w: WidgetSettings) -> tuple[int, dict[str, Any]]:
             client = visitor(request)
             engine = desk.history.engine
-            known = conversation if conversation and await asyncio.to_thread(
-                widget.belongs, engine, conversation, client) else None
+            known: str | None = None  # a conversation of theirs the page still shows (closed since?)
+            if conversation and (conversation == desk.open_conversation(channel, client)
+                                 or await asyncio.to_thread(widget.belongs, engine, conversation, client)):
+                known = conversation
 
             def watched() -> list[str]:
                 current = desk.open_conversation(channel, client)
