@@ -66,15 +66,22 @@ class WidgetSettings(_Section):
 
 
 class TelegramSettings(_Section):
-    """``[channels.telegram]``: a Telegram bot whose chats enter this queue (long polling
-    ``getUpdates``) and to which agents' replies go (``sendMessage``)."""
+    """``[channels.telegram]``: a Telegram bot whose chats enter this queue and to which
+    agents' replies go (``sendMessage``). Updates come by long polling ``getUpdates``,
+    or, with ``webhook_secret_env``, by Telegram posting them to
+    ``/telegram/<queue>/webhook`` (set with the Bot API's ``setWebhook`` and the same
+    ``secret_token``); never both, as Telegram refuses getUpdates while a webhook is set."""
 
     token_env: EnvName  # the environment variable holding the bot token
     api_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     poll_timeout_s: int = Field(default=25, ge=0, le=50)  # getUpdates' long-polling wait
+    webhook_secret_env: EnvName | None = None  # the secret_token Telegram sends with each update
 
     def token(self) -> str | None:
         return os.environ.get(self.token_env) or None
+
+    def webhook_secret(self) -> str | None:
+        return os.environ.get(self.webhook_secret_env) or None if self.webhook_secret_env else None
 
 
 class SmtpSettings(_Section):

@@ -36,6 +36,7 @@ from .web.app import WebContext, create_app
 from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
+from .web.telegram_webhook import telegram_webhook_router
 from .web.widget_api import widget_router
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,8 @@ class Acd:
             settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
             intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations)
         self.web = create_app(self.web_context, routers=[channels_router(self.desk),
-                                                         widget_router(self.desk, lambda: self.settings)])
+                                                         widget_router(self.desk, lambda: self.settings),
+                                                         telegram_webhook_router(self.desk, lambda: self.settings)])
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 

@@ -14,6 +14,7 @@ Wiring, in the service's one TaskGroup::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,9 @@ def mailbox_pollers(settings: Settings, desk: Desk, clock: Sleeper | None = None
     return [MailboxPoller(desk, c.id, c.imap, clock) for c in settings.channels if c.imap is not None]
 
 
+_TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
 def customer_connectors(settings: Settings) -> list[Connector]:
     """The outbox connectors that deliver texts to customers: a Telegram bot per chat
     queue with ``[channels.telegram]``, an SMTP server per mailbox with ``[channels.smtp]``.
@@ -47,10 +51,15 @@ def customer_connectors(settings: Settings) -> list[Connector]:
     problems: list[tuple[str, str]] = []
     for n, channel in enumerate(settings.channels):
         if channel.telegram is not None:
+            item = f'channels[{n}] "{channel.id}".telegram'
             try:
                 connectors.append(TelegramConnector(channel.id, channel.telegram, channel.telegram.token() or ""))
             except ValueError as e:
-                problems.append((f'channels[{n}] "{channel.id}".telegram.token_env', str(e)))
+                problems.append((f"{item}.token_env", str(e)))
+            name = channel.telegram.webhook_secret_env
+            if name is not None and not _TELEGRAM_SECRET.match(channel.telegram.webhook_secret() or ""):
+                problems.append((f"{item}.webhook_secret_env", f"the environment variable {name} must hold the "
+                                 "webhook's secret token: 1 to 256 of A-Z, a-z, 0-9, _ and - (Bot API setWebhook)"))
         if channel.smtp is not None:
             connectors.append(SmtpConnector(channel.id, channel.smtp))
     if problems:
@@ -59,9 +68,9 @@ def customer_connectors(settings: Settings) -> list[Connector]:
 
 
 def telegram_pollers(settings: Settings, desk: Desk) -> list[TelegramPoller]:
-    """One ``getUpdates`` poller per chat queue with ``[channels.telegram]``."""
+    """One ``getUpdates`` poller per chat queue with ``[channels.telegram]`` and no webhook."""
     return [TelegramPoller(desk, desk.history, c.id, c.telegram, c.telegram.token() or "")
-            for c in settings.channels if c.telegram is not None]
+            for c in settings.channels if c.telegram is not None and c.telegram.webhook_secret_env is None]
 
 
 __all__ = [

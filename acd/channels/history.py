@@ -191,13 +191,13 @@ class ChannelHistory:
         with Session(self.engine) as session:
             return [{"at": r.at, "kind": r.kind, **r.detail} for r in session.scalars(stmt)]
 
-    def last(self, item_id: str, kind: str) -> dict[str, Any] | None:
-        """The newest line of ``kind`` in ``item_id``'s timeline (e.g. a connector's cursor)."""
+    def recent(self, item_id: str, kind: str, limit: int) -> list[dict[str, Any]]:
+        """The newest lines of ``kind`` in ``item_id``'s timeline, newest first (e.g. a
+        connector's cursor)."""
         stmt = (select(EventRow).where(EventRow.item_id == item_id, EventRow.kind == kind)
-                .order_by(EventRow.id.desc()).limit(1))
+                .order_by(EventRow.id.desc()).limit(limit))
         with Session(self.engine) as session:
-            row = session.scalar(stmt)
-            return None if row is None else {"at": row.at, "kind": row.kind, **row.detail}
+            return [{"at": row.at, "kind": row.kind, **row.detail} for row in session.scalars(stmt)]
 
     def item(self, item_id: str) -> dict[str, Any] | None:
         with Session(self.engine) as session:

@@ -1,13 +1,15 @@
 """Telegram as an open channel, through the Bot API over httpx (two methods are all it
 takes: a client library would add a dependency and its own event loop for nothing).
 
-In: ``TelegramPoller`` long-polls ``getUpdates``; each text message becomes
-``Desk.chat_message(queue, "telegram:<chat id>", text)``, and the update's id is
-committed in the same transaction, as a ``telegram_update`` line of the queue's
-cursor item (``telegram:<queue>``). At start the poller asks from the next id after
-the last committed one: a restart loses no update (Telegram keeps every update until
-asked with a later ``offset``) and takes none twice. Updates that are not text
-(stickers, edits...) move the cursor past them and are not handed out.
+In: ``TelegramPoller`` long-polls ``getUpdates``, or Telegram posts each update to
+acd's webhook (``acd.web.telegram_webhook``, checked by its ``secret_token``); either
+way ``TelegramIntake`` makes each text message ``Desk.chat_message(queue,
+"telegram:<chat id>", text)`` and commits the update's id in the same transaction, as
+a ``telegram_update`` line of the queue's cursor item (``telegram:<queue>``). At
+start the poller asks from the next id after the last committed one: a restart loses
+no update (Telegram keeps every update until asked with a later ``offset``, and
+repeats a webhook delivery until it gets a 2xx) and takes none twice. Updates that
+are not text (stickers, edits...) move the cursor past them and are not handed out.
 
 Out: ``TelegramConnector`` delivers the outbox's ``message.out`` jobs with
 ``sendMessage``; a 429 waits for the ``retry_after`` Telegram names; other 4xx (the
@@ -84,15 +86,71 @@ class TelegramConnector(_Bot):
         return Outcome.delivered(200)
 
 
+class TelegramIntake:
+    """Telegram updates into the desk, each once: a text message becomes the chat's
+    message with the update's id committed beside it (a ``telegram_update`` line of
+    the cursor item); anything else moves the cursor past it. Updates are taken one at
+    a time; an id taken before (this run, or in the last ``REMEMBERED`` committed) is
+    not taken again, so a webhook delivery Telegram repeats changes nothing."""
+
+    REMEMBERED = 10_000
+
+    def __init__(self, desk: Chats, history: Any, queue_id: str) -> None:
+        self.desk = desk
+        self.history = history  # ChannelHistory: the committed cursor lines
+        self.queue_id = queue_id
+        self.cursor_item = f"{CLIENT_PREFIX}{queue_id}"
+        self._lock = asyncio.Lock()
+        self._taken: dict[int, None] | None = None  # ordered: the oldest are forgotten first
+
+    async def last_taken(self) -> int | None:
+        taken = await self._load()
+        return max(taken) if taken else None
+
+    async def take(self, update: dict[str, Any]) -> bool:
+        """False when the update was taken before (or has no id)."""
+        update_id = update.get("update_id")
+        if not isinstance(update_id, int):
+            return False
+        async with self._lock:
+            taken = await self._load()
+            if update_id in taken:
+                return False
+            await self._into_desk(update_id, update)
+            taken[update_id] = None
+            if len(taken) > self.REMEMBERED:
+                del taken[next(iter(taken))]
+            return True
+
+    async def _load(self) -> dict[int, None]:
+        if self._taken is None:
+            lines = await asyncio.to_thread(self.history.recent, self.cursor_item, CURSOR_KIND, self.REMEMBERED)
+            self._taken = dict.fromkeys(int(line["update_id"]) for line in reversed(lines))
+        return self._taken
+
+    async def _into_desk(self, update_id: int, update: dict[str, Any]) -> None:
+        message = update.get("message") or {}
+        chat_id = (message.get("chat") or {}).get("id")
+        text = message.get("text")
+        receipt: Receipt = (self.cursor_item, CURSOR_KIND, {"update_id": update_id})
+        if isinstance(chat_id, int) and isinstance(text, str) and text.strip():
+            try:
+                await self.desk.chat_message(self.queue_id, f"{CLIENT_PREFIX}{chat_id}", text[:64 * 1024],
+                                             receipt=receipt)
+                return
+            except DeskError as e:  # refused by the desk: skip it, never block the line behind it
+                log.warning("channels.telegram_update_refused",
+                            extra={"queue": self.queue_id, "update_id": update_id, "problem": str(e)})
+        await self.desk.note(receipt[0], receipt[1], **receipt[2], skipped=True)
+
+
 class TelegramPoller(_Bot):
     def __init__(self, desk: Chats, history: Any, queue_id: str, settings: TelegramSettings, token: str, *,
                  http: httpx.AsyncClient | None = None, retry_s: float = 5.0) -> None:
         super().__init__(settings, token)
-        self.desk = desk
-        self.history = history  # ChannelHistory: where the cursor is read at start
+        self.intake = TelegramIntake(desk, history, queue_id)
         self.queue_id = queue_id
         self.settings = settings
-        self.cursor_item = f"{CLIENT_PREFIX}{queue_id}"
         self.retry_s = retry_s
         self._http = http
         self.offset: int | None = None
@@ -112,10 +170,11 @@ class TelegramPoller(_Bot):
                     await asyncio.sleep(self.retry_s)
 
     async def poll_once(self, http: httpx.AsyncClient, timeout_s: int | None = None) -> int:
-        """One ``getUpdates``; returns how many updates were taken."""
+        """One ``getUpdates`` from the update after the last committed one (Telegram
+        forgets the updates before ``offset``); returns how many were taken."""
         if self.offset is None:
-            last = await asyncio.to_thread(self.history.last, self.cursor_item, CURSOR_KIND)
-            self.offset = int(last["update_id"]) + 1 if last else None
+            last = await self.intake.last_taken()
+            self.offset = last + 1 if last is not None else None
         params: dict[str, Any] = {"timeout": self.settings.poll_timeout_s if timeout_s is None else timeout_s,
                                   "allowed_updates": '["message"]'}
         if self.offset is not None:
@@ -133,25 +192,9 @@ class TelegramPoller(_Bot):
             update_id = update.get("update_id")
             if not isinstance(update_id, int) or (self.offset is not None and update_id < self.offset):
                 continue  # asked past it already: never twice
-            await self._take(update_id, update)
+            taken += await self.intake.take(update)
             self.offset = update_id + 1
-            taken += 1
         return taken
-
-    async def _take(self, update_id: int, update: dict[str, Any]) -> None:
-        message = update.get("message") or {}
-        chat_id = (message.get("chat") or {}).get("id")
-        text = message.get("text")
-        receipt: Receipt = (self.cursor_item, CURSOR_KIND, {"update_id": update_id})
-        if isinstance(chat_id, int) and isinstance(text, str) and text.strip():
-            try:
-                await self.desk.chat_message(self.queue_id, f"{CLIENT_PREFIX}{chat_id}", text[:64 * 1024],
-                                             receipt=receipt)
-                return
-            except DeskError as e:  # refused by the desk: skip it, never block the line behind it
-                log.warning("channels.telegram_update_refused",
-                            extra={"queue": self.queue_id, "update_id": update_id, "problem": str(e)})
-        await self.desk.note(receipt[0], receipt[1], **receipt[2], skipped=True)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -34,6 +34,7 @@ from acd.crm.sender import Backoff, OutboxSender
 from acd.store import make_engine
 from acd.web.channels_api import channels_router
 from acd.web.security import use_accounts
+from acd.web.telegram_webhook import telegram_webhook_router
 from acd.web.widget_api import widget_router
 
 from .support import accounts
@@ -156,6 +157,7 @@ class Connected:
         self.app = FastAPI()
         self.app.include_router(channels_router(self.desk))
         self.app.include_router(widget_router(self.desk, lambda: self.settings))
+        self.app.include_router(telegram_webhook_router(self.desk, lambda: self.settings))
         acc, self.tokens = accounts()
         use_accounts(self.app, acc)
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app, client=("203.0.113.7", 5000)),

@@ -115,3 +115,48 @@ def test_a_token_in_the_file_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="secret does not belong in the file"):
         settings(chat("tg", telegram={"token_env": TOKEN_ENV, "token": TOKEN}))
+
+
+SECRET_ENV, SECRET = "TEST_TELEGRAM_WEBHOOK_SECRET", "webhook-Secret_42"
+
+
+async def test_updates_by_webhook_need_telegrams_secret_token_and_a_repeat_is_taken_once(
+        bot: FakeBotApi, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    config = settings(chat("tg", idle_seconds="never", telegram={
+        "token_env": TOKEN_ENV, "api_url": bot.url, "webhook_secret_env": SECRET_ENV}))
+    update = {"update_id": 500, "message": {"message_id": 1, "chat": {"id": 77}, "text": "by webhook"}}
+
+    async def post(body: Any, secret: str | None = SECRET, channel: str = "tg") -> Any:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        return await service.http.post(f"/telegram/{channel}/webhook", json=body, headers=headers)
+
+    async with Connected(config, db_url) as service:
+        assert service.pollers == []  # Telegram refuses getUpdates while a webhook is set
+        assert (await post(update, secret=None)).status_code == 403
+        assert (await post(update, secret="webhook-Secret_43")).status_code == 403
+        assert (await post(update, channel="elsewhere")).status_code == 404
+        assert (await post({"no": "update_id"})).status_code == 400
+        assert service.desk.live_conversations() == []
+        first = await post(update)
+        assert first.status_code == 200 and first.json()["taken"] is True
+        assert (await post(update)).json()["taken"] is False  # Telegram repeats a delivery it saw no 2xx for
+        cid = service.desk.open_conversation("tg", "telegram:77")
+        assert cid is not None
+        await service.api("POST", f"/conversations/{cid}/answer", {"text": "got it", "agent_id": "anna"})
+        await until(lambda: bot.sent, what="the reply")
+        assert bot.sent == [{"chat_id": 77, "text": "got it"}]
+    async with Connected(config, db_url) as service:  # after a restart, too
+        assert (await post(update)).json()["taken"] is False
+        assert await messages(service, cid) == [("client", "by webhook"), ("agent", "got it")]
+
+
+def test_a_webhook_secret_telegram_would_refuse_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from acd.channels import customer_connectors
+    from acd.config import ConfigError
+
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    monkeypatch.setenv(SECRET_ENV, "spaces are not allowed")
+    config = settings(chat("tg", telegram={"token_env": TOKEN_ENV, "webhook_secret_env": SECRET_ENV}))
+    with pytest.raises(ConfigError, match="1 to 256 of A-Z"):
+        customer_connectors(config)
