@@ -78,7 +78,10 @@ async def measure(database: str, conversations: int, agents: int, rounds: int) -
 async def client(url: str, token: str, conversations: int, rounds: int) -> dict[str, Any]:
     import httpx
 
-    limits = httpx.Limits(max_connections=conversations * 2 + 100, max_keepalive_connections=conversations * 2 + 100)
+    # idle connections are dropped before uvicorn's keep-alive of 5 s ends: a request on a
+    # connection the server is closing would fail (a race of the client's, not the service's)
+    limits = httpx.Limits(max_connections=conversations * 2 + 100, max_keepalive_connections=conversations * 2 + 100,
+                          keepalive_expiry=2.0)
     http = httpx.AsyncClient(base_url=url, limits=limits, timeout=120)
     staff = {"Authorization": f"Bearer {token}"}
     to_agent: list[float] = []

@@ -64,6 +64,7 @@ class FakeBotApi:
         self.sent: list[dict[str, Any]] = []
         self.asked_offsets: list[int | None] = []
         self.too_many: int = 0  # answer this many sendMessage with 429 first
+        self.blocked: set[int] = set()  # chats whose user blocked the bot (403)
         self.requests: list[str] = []  # paths as they came (the token in them)
         self._new = asyncio.Event()
         self._next_update = 1
@@ -111,6 +112,9 @@ class FakeBotApi:
                 return JSONResponse({"ok": True, "result": found})
             if method == "sendMessage":
                 body = await request.json()
+                if body["chat_id"] in self.blocked:
+                    return JSONResponse({"ok": False, "error_code": 403,
+                                         "description": "Forbidden: bot was blocked by the user"}, 403)
                 if self.too_many:
                     self.too_many -= 1
                     return JSONResponse({"ok": False, "error_code": 429, "description": "Too Many Requests",

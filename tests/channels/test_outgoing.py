@@ -82,3 +82,30 @@ async def test_say_is_the_one_way_to_tell_a_customer_something_and_a_widget_chat
         lines = await service.desk.timeline(site)
         assert [(ln["sender"], ln["text"]) for ln in lines if ln["kind"] == "message"][-1] == \
             ("system", "You are number 1 in the queue.")
+
+
+async def test_a_reply_telegram_refuses_is_a_dead_letter_on_the_outbox_page_and_holds_the_next_back(
+        bot: FakeBotApi, db_url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from acd.crm.outbox import list_outbox, retry, waiting_behind
+
+    async with Connected(config(bot), db_url) as service:
+        bot.write(13, "hi")
+        cid = await until(lambda: service.desk.open_conversation("tg", "telegram:13"), what="the chat")
+        bot.blocked.add(13)
+        await service.api("POST", f"/conversations/{cid}/answer", {"text": "first", "agent_id": "anna"})
+        await service.api("POST", f"/conversations/{cid}/answer", {"text": "second", "agent_id": "anna"})
+        await until(lambda: service.jobs()[0].state == "dead", what="the dead letter")
+        with Session(service.engine) as session:
+            dead = list_outbox(session, "dead")  # what the outbox page lists
+            assert [(j.target, j.payload["text"], j.last_status) for j in dead] == [("telegram:tg", "first", 403)]
+            assert "blocked by the user" in (dead[0].last_error or "")
+            pending = list_outbox(session, "pending")
+            assert waiting_behind(session, pending) == {pending[0].id: dead[0].id}
+        bot.blocked.clear()  # the customer unblocked the bot; a supervisor retries from the page
+        with Session(service.engine) as session, session.begin():
+            retry(session, dead[0].id, now=service.clock.now())
+        service.sender.wake()
+        await until(lambda: len(bot.sent) == 2, what="both replies")
+        assert [m["text"] for m in bot.sent] == ["first", "second"]
