@@ -84,6 +84,20 @@ async def client(url: str, token: str, conversations: int, rounds: int) -> dict[
                           keepalive_expiry=2.0)
     http = httpx.AsyncClient(base_url=url, limits=limits, timeout=120)
     staff = {"Authorization": f"Bearer {token}"}
+    retried: list[str] = []
+
+    async def send(method: str, path: str, **kw: Any) -> httpx.Response:
+        """A request, sent again on a connection the server closed as it was reused (a
+        browser does the same; httpx does not): under load the client's loop may see a
+        keep-alive connection as fresh after the server's idle timeout closed it."""
+        for attempt in range(3):
+            try:
+                return await http.request(method, path, **kw)
+            except (httpx.RemoteProtocolError, httpx.ReadError) as e:
+                if attempt == 2:
+                    raise
+                retried.append(repr(e)[:100])
+        raise AssertionError("unreachable")
     to_agent: list[float] = []
     to_customer: list[float] = []
     sent_at: dict[tuple[int, int], float] = {}
@@ -92,7 +106,7 @@ async def client(url: str, token: str, conversations: int, rounds: int) -> dict[
 
     for _ in range(100):  # the service is starting
         try:
-            if (await http.get("/widget.js")).status_code == 200:
+            if (await send("GET", "/widget.js")).status_code == 200:
                 break
         except httpx.TransportError:
             pass
@@ -123,7 +137,7 @@ async def client(url: str, token: str, conversations: int, rounds: int) -> dict[
 
     async def visitor(n: int) -> None:
         origin = {"Origin": ORIGIN}
-        token = (await http.post("/widget/site/visitors", headers=origin)).json()["visitor"]
+        token = (await send("POST", "/widget/site/visitors", headers=origin)).json()["visitor"]
         headers = {**origin, "X-ACD-Visitor": token}
         arrived[n] = asyncio.Queue()
         done = asyncio.Event()
@@ -131,17 +145,17 @@ async def client(url: str, token: str, conversations: int, rounds: int) -> dict[
         agent = None
         for r in range(rounds):
             start = time.perf_counter()
-            written = await http.post("/widget/site/messages", json={"text": f"question {r}"}, headers=headers)
+            written = await send("POST", "/widget/site/messages", json={"text": f"question {r}"}, headers=headers)
             to_agent.append(time.perf_counter() - start)
             if written.status_code != 202:
                 raise RuntimeError(written.text)
             cid = written.json()["conversation"]
             if agent is None:
-                conversation = (await http.get(f"/api/channels/conversations/{cid}", headers=staff)).json()
+                conversation = (await send("GET", f"/api/channels/conversations/{cid}", headers=staff)).json()
                 agent = conversation["offered_to"][0]
-                await http.post(f"/api/channels/conversations/{cid}/accept", json={"agent_id": agent}, headers=staff)
+                await send("POST", f"/api/channels/conversations/{cid}/accept", json={"agent_id": agent}, headers=staff)
             sent_at[(n, r)] = time.perf_counter()
-            answered = await http.post(f"/api/channels/conversations/{cid}/answer",
+            answered = await send("POST", f"/api/channels/conversations/{cid}/answer",
                                        json={"text": f"answer {r}", "agent_id": agent}, headers=staff)
             if answered.status_code != 200:
                 raise RuntimeError(answered.text)
@@ -157,7 +171,8 @@ async def client(url: str, token: str, conversations: int, rounds: int) -> dict[
     to_customer.sort()
     messages = len(to_agent) + len(to_customer)
     return {"client_cpu_s": round(time.process_time(), 2), "poll_errors": len(errors), "first_errors": errors[:3],
-            "messages": messages, "seconds": round(elapsed, 2), "messages_per_s": round(messages / elapsed),
+            "requests_sent_again": len(retried), "messages": messages, "seconds": round(elapsed, 2),
+            "messages_per_s": round(messages / elapsed),
             "to_agent_p50_ms": round(percentile(to_agent, 50) * 1e3, 1),
             "to_agent_p99_ms": round(percentile(to_agent, 99) * 1e3, 1),
             "to_customer_p50_ms": round(percentile(to_customer, 50) * 1e3, 1),
