@@ -20,6 +20,7 @@ names, read when the poller starts; a ``password`` in the file is an error.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -97,7 +98,11 @@ PhoneNumber = Annotated[
 OptionalPhoneNumber = Annotated[
     str, _matching(_PHONE, "not a phone number: digits with an optional leading '+', no spaces", optional=True)
 ]
-Seconds = Annotated[float, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0, le=86_400)]  # up to a day
+# a name shown on every page: long enough for any real one, short enough to fit a column
+NAME_MAX = 100
+Name = Annotated[str, Field(max_length=NAME_MAX)]
+EnvName = Annotated[str, Field(min_length=1, max_length=100)]
 LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
@@ -110,21 +115,35 @@ class _Section(BaseModel):
 
 
 # ------------------------------------------------------------------ sections
+def _check_proxy(value: str) -> str:
+    """An address ("10.0.0.5", "::1") or a network ("10.1.0.0/16"), read as uvicorn reads them."""
+    try:
+        ipaddress.ip_network(value) if "/" in value else ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError('not an IP address or network like "10.0.0.5" or "10.1.0.0/16"') from None
+    return value
+
+
 class ServiceSettings(_Section):
-    host: str = Field(default="127.0.0.1", min_length=1)  # where the HTTP API and pages listen
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255)  # where the HTTP API and pages listen
     port: int = Field(default=8000, ge=1, le=65535)
-    database: str = Field(default="sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", repr=False)
+    database: str = Field(default="sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", max_length=2000, repr=False)
     log_level: LogLevel = "INFO"
+    # reverse proxies whose X-Forwarded-For / -Proto are believed (the sign-in throttle
+    # counts per client address); empty: nobody's, the connection's own address counts
+    trusted_proxies: list[Annotated[str, AfterValidator(_check_proxy)]] = Field(default=[], max_length=100)
 
 
 class AmiSettings(_Section):
-    host: str = Field(default="127.0.0.1", min_length=1)
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255)
     port: int = Field(default=5038, ge=1, le=65535)
-    username: str = Field(default="acd", min_length=1)
+    username: str = Field(default="acd", min_length=1, max_length=100)
     # never dumped; the repr shows it masked
     secret: SecretStr | None = Field(default=None, exclude=True)
     trunk: Id = "trunk"  # the PJSIP endpoint forwards to outside numbers go through
-    pickup_code: Annotated[str, _matching(_DIAL_CODE, "not a dial code: digits, '*' and '#'")] = "*11"
+    pickup_code: Annotated[
+        str, Field(max_length=16), _matching(_DIAL_CODE, "not a dial code: digits, '*' and '#'")
+    ] = "*11"
     # auto: the built-in simulator when no Asterisk answers; always; never
     simulate: Literal["auto", "always", "never"] = "auto"
 
@@ -177,13 +196,13 @@ def _check_zone(value: str) -> str:
     return value
 
 
-Weekly = Annotated[list[str], AfterValidator(_check_weekly)]
+Weekly = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50), AfterValidator(_check_weekly)]
 
 
 class WorkSettings(_Section):
     """An agent's work time for chats, e-mails and forms (``[agents.work]``)."""
 
-    time_zone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+    time_zone: Annotated[str, Field(max_length=64), AfterValidator(_check_zone)] = "UTC"
     hours: Weekly = []  # ["mon-fri 09:00-18:00", "sat 10:00-14:00"]; empty: no fixed hours
     breaks: Weekly = []  # recurring scheduled breaks, ["mon-fri 13:00-14:00"]
     clock_in_required: bool = True  # gets work only after clocking in
@@ -208,13 +227,17 @@ def _merge_weekly(lines: list[str]) -> dict[int, tuple[Interval, ...]]:
 
 class AgentSettings(_Section):
     id: Id
-    name: str = ""  # default: the id
-    endpoint: Annotated[str, _matching(_ENDPOINT, 'not an Asterisk device like "PJSIP/101"')]
+    name: Name = ""  # default: the id
+    endpoint: Annotated[
+        str, Field(max_length=100), _matching(_ENDPOINT, 'not an Asterisk device like "PJSIP/101"')
+    ]
     extension: Annotated[
-        str, _matching(_EXTENSION, "not an extension: letters, digits, '*', '#'", optional=True)
+        str, Field(max_length=32), _matching(_EXTENSION, "not an extension: letters, digits, '*', '#'", optional=True)
     ] = ""  # default: the part after "PJSIP/"
     mobile: OptionalPhoneNumber = ""
-    mailbox: Annotated[str, _matching(_MAILBOX, 'not a mailbox like "101@default"', optional=True)] = ""
+    mailbox: Annotated[
+        str, Field(max_length=100), _matching(_MAILBOX, 'not a mailbox like "101@default"', optional=True)
+    ] = ""
     work: WorkSettings | None = None  # None: work time not tracked (always working) for the other channels
 
     @model_validator(mode="after")
@@ -232,12 +255,16 @@ class MissedSettings(_Section):
     action: MissedAction = MissedAction.VOICEMAIL
     person: Id | None = None  # whose mailbox or mobile; default: the group's first member
     number: OptionalPhoneNumber = ""  # forward_number
-    group: Annotated[str, _matching(_ID, "not a valid group id", optional=True)] = ""  # forward_group
+    group: Annotated[
+        str, Field(max_length=64), _matching(_ID, "not a valid group id", optional=True)
+    ] = ""  # forward_group
     max_wait_seconds: Seconds = 300.0  # keep_waiting: longest wait, counted from arrival
     after_wait: MissedAction = MissedAction.VOICEMAIL  # keep_waiting: then this
     retry_seconds: Seconds = 5.0  # keep_waiting: pause before members are rung again
     forward_ring_seconds: Seconds = 30.0  # forward_*: how long the outside number may ring
-    message: Annotated[str, _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)] = ""
+    message: Annotated[
+        str, Field(max_length=200), _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)
+    ] = ""
 
 
 class GroupCrmSettings(_Section):
@@ -252,7 +279,7 @@ class GroupCrmSettings(_Section):
 
 class GroupSettings(_Section):
     id: Id
-    name: str = ""  # default: the id
+    name: Name = ""  # default: the id
     members: list[Id] = Field(min_length=1)  # agent ids; the order matters
     mode: Mode = Mode.STRICT
     rings: int = Field(default=3, ge=2, le=7)  # rings before the next member (2..7, like Bitrix24)
@@ -273,13 +300,16 @@ class GroupSettings(_Section):
         return self.missed.person or self.members[0]
 
 
+BitrixUser = Annotated[int, Field(ge=1, le=2**31 - 1)]  # a Bitrix24 user id
+
+
 class WebhookSettings(_Section):
     """A generic JSON webhook, signed with HMAC-SHA256. The URL and the signing secret are
     secrets: the file names the environment variables that hold them."""
 
     name: Id
-    url_env: str = Field(min_length=1)
-    secret_env: str = Field(min_length=1)
+    url_env: EnvName
+    secret_env: EnvName
 
 
 class Bitrix24Settings(_Section):
@@ -287,9 +317,9 @@ class Bitrix24Settings(_Section):
     environment variable ``webhook_url_env``; acd agent ids -> Bitrix24 user ids."""
 
     name: Id = "bitrix24"
-    webhook_url_env: str = Field(min_length=1)
-    users: dict[Id, int] = {}
-    fallback_user: int | None = None
+    webhook_url_env: EnvName
+    users: dict[Id, BitrixUser] = {}
+    fallback_user: BitrixUser | None = None
 
 
 class CrmSettings(_Section):
@@ -302,12 +332,12 @@ class ImapSettings(_Section):
     """Where a mailbox queue fetches its mail. The password is read from the environment
     variable named by ``password_env`` when the poller starts, never from the file."""
 
-    host: str = Field(min_length=1)
+    host: str = Field(min_length=1, max_length=255)
     port: int = Field(default=993, ge=1, le=65535)
     ssl: bool = True
-    username: str = Field(min_length=1)
-    password_env: Annotated[str, _matching(_ENV_NAME, "not an environment variable name")]
-    mailbox: str = Field(default="INBOX", min_length=1)
+    username: str = Field(min_length=1, max_length=320)
+    password_env: Annotated[str, Field(max_length=100), _matching(_ENV_NAME, "not an environment variable name")]
+    mailbox: str = Field(default="INBOX", min_length=1, max_length=200)
     poll_seconds: float = Field(default=60.0, ge=5, le=3600)
 
     @model_validator(mode="before")
@@ -334,7 +364,7 @@ class ChannelSettings(_Section):
     """A channel queue (``[[channels]]``): an open channel (chat), a mailbox or a CRM form."""
 
     id: Id
-    name: str = ""  # default: the id
+    name: Name = ""  # default: the id
     kind: conv.ChannelKind = conv.ChannelKind.CHAT
     members: list[Id] = Field(min_length=1)  # agent ids; the order matters
     mode: Mode = Mode.STRICT  # chats; mailboxes and forms assign in turn

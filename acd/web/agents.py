@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..config import ConfigError
 from . import config_routes as cr
+from .limits import read_form
 from .pages import Pages
 from .security import User, require
 from .settings_changes import SettingsChanges, field_errors
@@ -36,7 +37,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
     @r.put("/api/agents/{agent_id}", tags=["agents"], summary="Create or replace an agent; 422 names each bad item")
     async def put_agent(agent_id: str, user: ManageAgents, body: Annotated[dict[str, Any], Body(examples=[{
             "name": "Anna Berg", "endpoint": "PJSIP/101", "mobile": "+4915112345601"}])]) -> Any:
-        new_list, _ = cr.replaced(cr.items(changes, "agents"), agent_id, {**body, "id": agent_id})
+        new_list, _ = cr.replaced(cr.items(changes, "agents"), agent_id, cr.with_path_id(body, agent_id))
         return cr.api_save(changes, user, "agents", new_list, action="agent saved", target=f"agent:{agent_id}",
                            result=lambda s: cr.find(changes, "agents", agent_id))
 
@@ -64,7 +65,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
 
     @r.post("/agents", include_in_schema=False)
     async def agents_form(request: Request, user: ManageAgents) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         agent_id = str(form.get("id", "")).strip()
         current_list = cr.items(changes, "agents")
         existing = next((a for a in current_list if a["id"] == agent_id), None)

@@ -25,6 +25,7 @@ from ..live import agents_now, calls_now
 from . import agents, calls, outbox, telephony, users
 from .accounts import Accounts
 from .audit import AuditLog
+from .limits import BodyLimit
 from .live_feed import LiveFeed
 from .pages import WEBUI, Pages, SecurityHeaders
 from .security import SignedIn, User, require, use_accounts
@@ -105,6 +106,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.state.pages = pages
     pages.install_error_pages()
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
     app.mount("/static", StaticFiles(directory=str(WEBUI / "static")), name="static")
     # the channels' inbound API takes integrations' traffic: first in line, since routes
     # are matched one after the other

@@ -38,9 +38,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..channels.desk import Desk, DeskError
+from .limits import MAX_BODY, Limit
 from .security import User, require
 
-MAX_BODY = 256 * 1024  # bytes of one request body
 TEXT_MAX = 64 * 1024  # characters of one chat message
 
 OPEN_CHANNELS, EMAIL, CRM_FORMS, SUPERVISE = "open_channels", "email", "crm_forms", "agents"
@@ -100,7 +100,8 @@ class PresenceIn(_Body):
 
 
 async def _read(request: Request, model: type[M]) -> M:
-    """The JSON body as ``model``: 413 past MAX_BODY (read no further), 422 when malformed."""
+    """The JSON body as ``model``: 413 past MAX_BODY (read no further: this router may
+    serve in an app without ``BodyLimit``), 422 when malformed."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
@@ -288,9 +289,9 @@ def channels_router(desk: Desk) -> APIRouter:
         return {"queue": queue_id, "waiting": run(desk.waiting, queue_id)}
 
     @api.get("/alerts", summary="Supervisor alerts: queues where nobody can take waiting conversations")
-    async def alerts(user: ChatUser, limit: int = 100) -> dict[str, Any]:
+    async def alerts(user: ChatUser, limit: Limit = 100) -> dict[str, Any]:
         if not supervises(user):
             raise HTTPException(403, "alerts are for supervisors")
-        return {"alerts": list(desk.alerts)[-max(1, min(limit, 1000)):][::-1]}
+        return {"alerts": list(desk.alerts)[-limit:][::-1]}
 
     return api

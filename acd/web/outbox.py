@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from ..crm.models import OutboxJob
 from ..crm.outbox import STATES, list_outbox, retry
 from .audit import AuditLog
+from .limits import Limit, RowId
 from .pages import Pages
 from .security import User, require
 
@@ -63,12 +64,12 @@ def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
 
     @r.get("/api/outbox", tags=["crm"], summary="Outbox jobs, newest first (state: pending, delivered, dead)")
     def list_jobs(user: Crm, state: str | None = None,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+                  limit: Limit = 100) -> list[dict[str, Any]]:
         return jobs(state, limit)
 
     @r.post("/api/outbox/{job_id}/retry", status_code=204, tags=["crm"],
             summary="Give a dead job a fresh set of attempts")
-    async def retry_api(job_id: int, user: Crm) -> Response:
+    async def retry_api(job_id: RowId, user: Crm) -> Response:
         await retry_job(job_id, user)
         return Response(status_code=204)
 
@@ -79,7 +80,7 @@ def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
                                                      "states": [*STATES, "all"]})
 
     @r.post("/outbox/{job_id}/retry", include_in_schema=False)
-    async def retry_form(job_id: int, user: Crm) -> Response:
+    async def retry_form(job_id: RowId, user: Crm) -> Response:
         await retry_job(job_id, user)
         return RedirectResponse("/outbox?state=dead&retried=1", status_code=303)
 

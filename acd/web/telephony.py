@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from ..config import ConfigError
 from ..core.model import MissedAction, Mode
 from . import config_routes as cr
+from .limits import read_form
 from .pages import Pages
 from .security import User, require
 from .settings_changes import SettingsChanges, field_errors
@@ -89,7 +90,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
                         body: Annotated[dict[str, Any], Body(examples=[{
                             "name": "Sales", "members": ["anna", "ben"], "mode": "strict", "rings": 3,
                             "ring_seconds": 5, "allow_pickup": True, "missed": {"action": "voicemail"}}])]) -> Any:
-        group = {**body, "id": group_id}
+        group = cr.with_path_id(body, group_id)
         new_list, _ = cr.replaced(cr.items(changes, "groups"), group_id, group)
         return cr.api_save(changes, user, "groups", new_list, action="group saved", target=f"group:{group_id}",
                            result=lambda s: cr.find(changes, "groups", group_id))
@@ -138,7 +139,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         return await group_form(request, user, cr.find(changes, "groups", group_id))
 
     async def group_form(request: Request, user: User, existing: dict[str, Any] | None) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         group = group_from_form(form, existing)
         new = existing is None
         move, add = str(form.get("move", "")), str(form.get("add_member", ""))
@@ -204,7 +205,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
 
     @r.post("/numbers", include_in_schema=False)
     async def numbers_form(request: Request, user: Telephony) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         rows = [(str(d).strip(), str(g)) for d, g in zip(form.getlist("did"), form.getlist("group"), strict=False)
                 if str(d).strip() and form.get(f"remove.{str(d).strip()}") != "on"]
         default = str(form.get("default_group", "")) or None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -22,8 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .accounts import AccountError, Accounts, TokenInfo
+from .accounts import USERNAME_MAX, AccountError, Accounts, TokenInfo, normalise_username
 from .audit import AuditLog
+from .limits import Limit, Offset, RowId, read_form, row_id
 from .pages import Pages
 from .security import PERMISSIONS, ROLES, SESSION_COOKIE, SignedIn, User, require
 
@@ -79,34 +80,60 @@ def _safe_next(target: str | None) -> str:
 class LoginThrottle:
     """Slows password guessing: after ``limit`` failed sign-ins for one username (or
     ``limit`` x 3 from one address) within ``window_s``, sign-ins there answer 429 until
-    the oldest failure ages out. In memory: a restart forgets, several nodes count apart."""
+    the oldest failure ages out. In memory: a restart forgets, several nodes count apart.
 
-    def __init__(self, limit: int = 10, window_s: float = 900.0, clock: Callable[[], float] = time.monotonic):
-        self.limit, self.window_s, self._now = limit, window_s, clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+    Its memory is bounded: a name is keyed as login reads it (``normalise_username``,
+    case-blind), a name longer than any username is not keyed at all (the address
+    still counts), failures older than the window are swept, and past ``max_entries``
+    keys the one whose last failure is oldest goes first."""
 
-    def _recent(self, key: str) -> deque[float]:
-        seen, cutoff = self._failures[key], self._now() - self.window_s
-        while seen and seen[0] < cutoff:
-            seen.popleft()
-        return seen
+    def __init__(self, limit: int = 10, window_s: float = 900.0, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic):
+        self.limit, self.window_s, self.max_entries, self._now = limit, window_s, max_entries, clock
+        # key -> failure times, oldest first; the keys ordered by their last failure
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
+        keys = [(f"addr:{address}", self.limit * 3)]
+        name = normalise_username(username).lower()
+        if len(name) <= USERNAME_MAX:
+            keys.append((f"user:{name}", self.limit))
+        return keys
 
     def wait_s(self, username: str, address: str) -> float:
         """Seconds until a sign-in may be tried again; 0: now."""
-        waits = [0.0]
-        for key, limit in ((f"user:{username.lower()}", self.limit), (f"addr:{address}", self.limit * 3)):
-            seen = self._recent(key)
-            if len(seen) >= limit:
-                waits.append(seen[0] + self.window_s - self._now())
+        now, waits = self._now(), [0.0]
+        for key, limit in self._keys(username, address):
+            seen = self._failures.get(key)
+            recent = [t for t in seen if t >= now - self.window_s] if seen else []
+            if len(recent) >= limit:
+                waits.append(recent[0] + self.window_s - now)
         return max(waits)
 
     def failed(self, username: str, address: str) -> None:
         now = self._now()
-        self._failures[f"user:{username.lower()}"].append(now)
-        self._failures[f"addr:{address}"].append(now)
+        for key, limit in self._keys(username, address):
+            seen = self._failures.setdefault(key, deque(maxlen=limit))
+            seen.append(now)
+            self._failures.move_to_end(key)
+        self._sweep(now)
 
     def succeeded(self, username: str) -> None:
-        self._failures.pop(f"user:{username.lower()}", None)
+        self._failures.pop(f"user:{normalise_username(username).lower()}", None)
+
+    def _sweep(self, now: float) -> None:
+        cutoff = now - self.window_s
+        while self._failures:
+            key, seen = next(iter(self._failures.items()))
+            if seen[-1] >= cutoff and len(self._failures) <= self.max_entries:
+                break
+            del self._failures[key]
+
+    def entries(self) -> int:
+        return len(self._failures)
+
+    def keys(self) -> list[str]:
+        return list(self._failures)
 
 
 def _field_error(e: AccountError) -> HTTPException:
@@ -183,7 +210,7 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
 
     @r.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "/")))
         address = request.client.host if request.client else ""
@@ -229,11 +256,11 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         return user_json(create(by, body))
 
     @r.put("/api/users/{user_id}", tags=["accounts"], summary="Change a user's role, permissions, agent, password")
-    def change_user(user_id: int, body: UserChange, by: ManageUsers) -> dict[str, Any]:
+    def change_user(user_id: RowId, body: UserChange, by: ManageUsers) -> dict[str, Any]:
         return user_json(change(by, user_id, body), body.active)
 
     @r.delete("/api/users/{user_id}", status_code=204, tags=["accounts"], summary="Delete a user")
-    def delete_user(user_id: int, by: ManageUsers) -> Response:
+    def delete_user(user_id: RowId, by: ManageUsers) -> Response:
         remove(by, user_id)
         return Response(status_code=204)
 
@@ -248,15 +275,17 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
 
     @r.post("/users", include_in_schema=False)
     async def users_form(request: Request, by: ManageUsers) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         action = str(form.get("action", "create"))
-        user_id = int(str(form.get("user_id") or 0))
+        user_id = 0
         username, role = str(form.get("username", "")).strip(), str(form.get("role", "agent"))
         permissions = [str(p) for p in form.getlist("permissions")]
         agent_id = str(form.get("agent_id", "")).strip() or None
         password = str(form.get("password", ""))
         fields = {"username": username, "role": role, "permissions": permissions, "agent_id": agent_id}
         try:
+            if action in ("delete", "update"):
+                user_id = row_id(form.get("user_id"), "user_id")
             if action == "delete":
                 await run_in_threadpool(remove, by, user_id)
             elif action == "update":
@@ -303,7 +332,7 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         return {**token_json(info), "token": token}
 
     @r.delete("/api/tokens/{token_id}", status_code=204, tags=["accounts"], summary="Revoke an API token")
-    def revoke_token(token_id: int, user: Changing) -> Response:
+    def revoke_token(token_id: RowId, user: Changing) -> Response:
         if not accounts.revoke_token(token_id, None if user.is_admin else user.id):
             raise HTTPException(404, "no such token")
         audit.write(user, "token revoked", f"token:{token_id}")
@@ -316,9 +345,9 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
 
     @r.post("/tokens", include_in_schema=False)
     async def tokens_form(request: Request, user: Changing) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         if form.get("action") == "revoke":
-            await run_in_threadpool(revoke_token, int(str(form.get("token_id", 0))), user)
+            await run_in_threadpool(revoke_token, row_id(form.get("token_id"), "token_id"), user)
             return RedirectResponse("/tokens", status_code=303)
         name = str(form.get("name", "")).strip()[:100]
         made, error = None, "a name is required" if not name else ""
@@ -351,7 +380,7 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
 
     @r.post("/account/password", include_in_schema=False)
     async def change_password_form(request: Request, user: Changing) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         try:
             await run_in_threadpool(change_password, user, str(form.get("current", "")), str(form.get("new", "")))
         except HTTPException as e:
@@ -366,11 +395,11 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
 
     # ---------------------------------------------------------------- audit
     @r.get("/api/audit", tags=["accounts"], summary="Configuration and account changes, newest first")
-    def audit_api(by: ManageUsers, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        return [vars(e) for e in audit.entries(limit=min(limit, 1000), offset=offset)]
+    def audit_api(by: ManageUsers, limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
+        return [vars(e) for e in audit.entries(limit=limit, offset=offset)]
 
     @r.get("/audit", response_class=HTMLResponse, include_in_schema=False)
-    def audit_page(request: Request, by: ManageUsers, offset: int = 0) -> HTMLResponse:
+    def audit_page(request: Request, by: ManageUsers, offset: Offset = 0) -> HTMLResponse:
         return pages.render(request, "audit.html", {"page": "audit", "entries": audit.entries(offset=offset),
                                                     "offset": offset})
 
