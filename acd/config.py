@@ -92,12 +92,39 @@ def _matching(pattern: re.Pattern[str], what: str, *, optional: bool = False) ->
 Id = Annotated[
     str, Field(max_length=64), _matching(_ID, "not a valid id: use only letters, digits, '_', '.', '-'")
 ]  # 64: the width of the id columns in the history tables
-PhoneNumber = Annotated[
-    str, _matching(_PHONE, "not a phone number: digits with an optional leading '+', no spaces")
-]
-OptionalPhoneNumber = Annotated[
-    str, _matching(_PHONE, "not a phone number: digits with an optional leading '+', no spaces", optional=True)
-]
+_NOT_A_PHONE = "not a phone number: digits with an optional leading '+' (spaces, '-', '.', '/', brackets allowed)"
+_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
+
+
+def as_dialled(text: Any) -> Any:
+    """A phone number as people write it, stored as Asterisk needs it: "(030) 1234-5678"
+    -> "03012345678". Only separators go; the digits stay as written (no country code
+    is added), since a DID must equal what the trunk sends and a forward number is
+    dialled as written; "+49 (0)30 1234" loses its "(0)", as E.164 has it."""
+    if not isinstance(text, str) or len(text) > 40:
+        return text  # the pattern check refuses it
+    international = text.strip().startswith("+")
+    # "+49 (0)30 ...": the bracketed 0 is dialled only from inside the country
+    digits = _PHONE_SEPARATORS.sub("", text.replace("(0)", "") if international else text)
+    return digits if _PHONE.fullmatch(digits) else text  # else refused as typed
+
+
+PhoneNumber = Annotated[str, BeforeValidator(as_dialled), _matching(_PHONE, _NOT_A_PHONE)]
+OptionalPhoneNumber = Annotated[str, BeforeValidator(as_dialled), _matching(_PHONE, _NOT_A_PHONE, optional=True)]
+
+
+def _numbers_as_dialled(numbers: Any) -> Any:
+    """The [numbers] table with its DIDs as dialled; two ways of writing one number are
+    an error (one of them would be lost silently)."""
+    if not isinstance(numbers, Mapping):
+        return numbers
+    seen: dict[Any, str] = {}
+    for typed in numbers:
+        key = as_dialled(typed)
+        if key in seen:
+            raise ValueError(f'"{seen[key]}" and "{typed}" are the same number')
+        seen[key] = typed
+    return {as_dialled(typed): group for typed, group in numbers.items()}
 Seconds = Annotated[float, Field(gt=0, le=86_400)]  # up to a day
 # a name shown on every page: long enough for any real one, short enough to fit a column
 NAME_MAX = 100
@@ -395,7 +422,7 @@ class Settings(_Section):
     ami: AmiSettings = Field(default_factory=AmiSettings)  # made per load: reads the environment
     agents: list[AgentSettings] = []
     groups: list[GroupSettings] = []
-    numbers: dict[PhoneNumber, Id] = {}  # DID -> group id
+    numbers: Annotated[dict[PhoneNumber, Id], BeforeValidator(_numbers_as_dialled)] = {}  # DID -> group id
     default_group: Id | None = None  # for numbers not listed
     channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
 
