@@ -27,6 +27,7 @@ from .accounts import Accounts
 from .audit import AuditLog
 from .limits import BodyLimit
 from .live_feed import LiveFeed
+from .openapi import errors, json_errors
 from .pages import WEBUI, Pages, SecurityHeaders
 from .security import SignedIn, User, require, use_accounts
 from .settings_changes import SettingsChanges
@@ -117,17 +118,18 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     async def live_page(request: Request, user: SignedIn) -> HTMLResponse:
         return pages.render(request, "live.html", {"page": "live"})
 
-    @app.get("/api/live", tags=["live"], summary="Calls and agents right now (an agent: their own groups' calls)")
+    @app.get("/api/live", responses=errors(401),
+             tags=["live"], summary="Calls and agents right now (an agent: their own groups' calls)")
     async def live(user: SignedIn) -> dict[str, Any]:
         return ctx.live_for(user)
 
-    @app.get("/api/live/stream", tags=["live"], response_class=EventSourceResponse,
+    @app.get("/api/live/stream", responses=json_errors(401), tags=["live"], response_class=EventSourceResponse,
              summary="The live picture, sent again on every change (server-sent events)")
     async def live_stream(user: SignedIn):  # type: ignore[no-untyped-def]
         async for _ in ctx.feed.changes():
             yield ctx.live_for(user)
 
-    @app.post("/api/live/calls/{call_id}/intercept", tags=["live"],
+    @app.post("/api/live/calls/{call_id}/intercept", responses=errors(401, 403, 404, 409, 422), tags=["live"],
               summary="Take a call ringing in a pickup group to your own phone; 409 with the reason if refused")
     async def intercept(call_id: str, user: Annotated[User, Depends(require(None))]) -> dict[str, Any]:
         if not user.agent_id:

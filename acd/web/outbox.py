@@ -8,7 +8,7 @@ Payloads are shown as stored: they never hold connector secrets (outbox.py masks
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,6 +19,7 @@ from ..crm.models import OutboxJob
 from ..crm.outbox import STATES, list_outbox, retry
 from .audit import AuditLog
 from .limits import Limit, RowId
+from .openapi import errors
 from .pages import Pages
 from .security import User, require
 
@@ -62,12 +63,13 @@ def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
         if audit is not None:
             await run_in_threadpool(audit.write, user, "outbox job retried", f"outbox:{job_id}")
 
-    @r.get("/api/outbox", tags=["crm"], summary="Outbox jobs, newest first (state: pending, delivered, dead)")
-    def list_jobs(user: Crm, state: str | None = None,
+    @r.get("/api/outbox", responses=errors(401, 403, 422, 503),
+           tags=["crm"], summary="Outbox jobs, newest first (state: pending, delivered, dead)")
+    def list_jobs(user: Crm, state: Literal[STATES] | None = None,  # type: ignore[valid-type]
                   limit: Limit = 100) -> list[dict[str, Any]]:
         return jobs(state, limit)
 
-    @r.post("/api/outbox/{job_id}/retry", status_code=204, tags=["crm"],
+    @r.post("/api/outbox/{job_id}/retry", responses=errors(401, 403, 404, 409, 422, 503), status_code=204, tags=["crm"],
             summary="Give a dead job a fresh set of attempts")
     async def retry_api(job_id: RowId, user: Crm) -> Response:
         await retry_job(job_id, user)

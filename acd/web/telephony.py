@@ -19,6 +19,7 @@ from ..config import ConfigError
 from ..core.model import MissedAction, Mode
 from . import config_routes as cr
 from .limits import read_form
+from .openapi import errors
 from .pages import Pages
 from .security import User, require
 from .settings_changes import SettingsChanges, field_errors
@@ -76,15 +77,16 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
     r = APIRouter()
 
     # ---------------------------------------------------------------- groups: API
-    @r.get("/api/groups", tags=["telephony"], summary="Queue groups, members in order")
+    @r.get("/api/groups", responses=errors(401, 403, 503), tags=["telephony"], summary="Queue groups, members in order")
     def list_groups(user: Telephony) -> list[dict[str, Any]]:
         return cr.items(changes, "groups")
 
-    @r.get("/api/groups/{group_id}", tags=["telephony"], summary="One queue group")
+    @r.get("/api/groups/{group_id}", responses=errors(401, 403, 404, 422, 503),
+           tags=["telephony"], summary="One queue group")
     def get_group(group_id: str, user: Telephony) -> dict[str, Any]:
         return cr.find(changes, "groups", group_id)
 
-    @r.put("/api/groups/{group_id}", tags=["telephony"],
+    @r.put("/api/groups/{group_id}", responses=errors(400, 401, 403, 413, 422, 503), tags=["telephony"],
            summary="Create or replace a queue group (the TOML [[groups]] shape as JSON); 422 names each bad item")
     async def put_group(group_id: str, user: Telephony,
                         body: Annotated[dict[str, Any], Body(examples=[{
@@ -95,7 +97,8 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         return cr.api_save(changes, user, "groups", new_list, action="group saved", target=f"group:{group_id}",
                            result=lambda s: cr.find(changes, "groups", group_id))
 
-    @r.delete("/api/groups/{group_id}", status_code=204, response_model=None, tags=["telephony"],
+    @r.delete("/api/groups/{group_id}", responses=errors(401, 403, 404, 422, 503),
+              status_code=204, response_model=None, tags=["telephony"],
               summary="Delete a queue group")
     async def delete_group(group_id: str, user: Telephony) -> Any:
         cr.find(changes, "groups", group_id)
@@ -178,11 +181,13 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         settings = cr.current(changes)
         return {"numbers": dict(settings.numbers), "default_group": settings.default_group}
 
-    @r.get("/api/numbers", tags=["telephony"], summary="Numbers (DID -> queue group) and the default group")
+    @r.get("/api/numbers", responses=errors(401, 403, 503),
+           tags=["telephony"], summary="Numbers (DID -> queue group) and the default group")
     def get_numbers(user: Telephony) -> dict[str, Any]:
         return numbers_json()
 
-    @r.put("/api/numbers", tags=["telephony"], summary="Replace the numbers and the default group")
+    @r.put("/api/numbers", responses=errors(400, 401, 403, 413, 422, 503),
+           tags=["telephony"], summary="Replace the numbers and the default group")
     async def put_numbers(user: Telephony, body: Annotated[dict[str, Any], Body(examples=[{
             "numbers": {"+4930111111": "sales"}, "default_group": "support"}])]) -> Any:
         if not isinstance(body.get("numbers", {}), dict):

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from .accounts import USERNAME_MAX, AccountError, Accounts, TokenInfo, normalise_username
 from .audit import AuditLog
 from .limits import Limit, Offset, RowId, read_form, row_id
+from .openapi import errors
 from .pages import Pages
 from .security import PERMISSIONS, ROLES, SESSION_COOKIE, SignedIn, User, require
 
@@ -242,24 +243,27 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    @r.get("/api/me", tags=["accounts"], summary="The signed-in user")
+    @r.get("/api/me", responses=errors(401), tags=["accounts"], summary="The signed-in user")
     async def me(user: SignedIn) -> dict[str, Any]:
         return user_json(user)
 
     # ---------------------------------------------------------------- users: API
-    @r.get("/api/users", tags=["accounts"], summary="Every user")
+    @r.get("/api/users", responses=errors(401, 403), tags=["accounts"], summary="Every user")
     def list_users(by: ManageUsers) -> list[dict[str, Any]]:
         return [user_json(u, active) for u, active in accounts.users()]
 
-    @r.post("/api/users", status_code=201, tags=["accounts"], summary="Create a user")
+    @r.post("/api/users", responses=errors(400, 401, 403, 413, 422),
+            status_code=201, tags=["accounts"], summary="Create a user")
     def create_user(body: NewUser, by: ManageUsers) -> dict[str, Any]:
         return user_json(create(by, body))
 
-    @r.put("/api/users/{user_id}", tags=["accounts"], summary="Change a user's role, permissions, agent, password")
+    @r.put("/api/users/{user_id}", responses=errors(400, 401, 403, 404, 409, 413, 422),
+           tags=["accounts"], summary="Change a user's role, permissions, agent, password")
     def change_user(user_id: RowId, body: UserChange, by: ManageUsers) -> dict[str, Any]:
         return user_json(change(by, user_id, body), body.active)
 
-    @r.delete("/api/users/{user_id}", status_code=204, tags=["accounts"], summary="Delete a user")
+    @r.delete("/api/users/{user_id}", responses=errors(401, 403, 404, 409, 422),
+              status_code=204, tags=["accounts"], summary="Delete a user")
     def delete_user(user_id: RowId, by: ManageUsers) -> Response:
         remove(by, user_id)
         return Response(status_code=204)
@@ -315,11 +319,12 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
     def visible_tokens(user: User) -> list[TokenInfo]:
         return accounts.tokens(None if user.is_admin else user.id)
 
-    @r.get("/api/tokens", tags=["accounts"], summary="Your API tokens (an administrator sees all)")
+    @r.get("/api/tokens", responses=errors(401),
+           tags=["accounts"], summary="Your API tokens (an administrator sees all)")
     def list_tokens(user: SignedIn) -> list[dict[str, Any]]:
         return [token_json(t) for t in visible_tokens(user)]
 
-    @r.post("/api/tokens", status_code=201, tags=["accounts"],
+    @r.post("/api/tokens", responses=errors(400, 401, 403, 413, 422), status_code=201, tags=["accounts"],
             summary="A new API token for yourself: its text is shown only in this answer")
     def create_token(body: NewToken, user: Changing) -> dict[str, Any]:
         try:
@@ -331,7 +336,8 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         info = accounts.tokens(user.id)[-1]
         return {**token_json(info), "token": token}
 
-    @r.delete("/api/tokens/{token_id}", status_code=204, tags=["accounts"], summary="Revoke an API token")
+    @r.delete("/api/tokens/{token_id}", responses=errors(401, 403, 404, 422),
+              status_code=204, tags=["accounts"], summary="Revoke an API token")
     def revoke_token(token_id: RowId, user: Changing) -> Response:
         if not accounts.revoke_token(token_id, None if user.is_admin else user.id):
             raise HTTPException(404, "no such token")
@@ -372,7 +378,7 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
                              password=new)  # ends every session of this user, this one too
         audit.write(user, "password changed", f"user:{user.username}")
 
-    @r.put("/api/me/password", status_code=204, tags=["accounts"],
+    @r.put("/api/me/password", responses=errors(400, 401, 403, 404, 413, 422), status_code=204, tags=["accounts"],
            summary="Change your own password (every session of yours ends)")
     def change_password_api(body: PasswordChange, user: Changing) -> Response:
         change_password(user, body.current, body.new)
@@ -394,7 +400,8 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         return response
 
     # ---------------------------------------------------------------- audit
-    @r.get("/api/audit", tags=["accounts"], summary="Configuration and account changes, newest first")
+    @r.get("/api/audit", responses=errors(401, 403, 422),
+           tags=["accounts"], summary="Configuration and account changes, newest first")
     def audit_api(by: ManageUsers, limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
         return [vars(e) for e in audit.entries(limit=limit, offset=offset)]
 
