@@ -69,17 +69,21 @@ class EmailIn(_Body):
     message_id: str = Field(min_length=1, max_length=240)
     sender: str = Field(min_length=3, max_length=320)
     subject: str = Field(default="", max_length=998)
-    body: str = ""
+    body: str = Field(default="", max_length=MAX_BODY)
 
 
 class FormIn(_Body):
     form: str = Field(min_length=1, max_length=64, description="the form's channel queue id")
-    fields: dict[str, str] = Field(max_length=200)
+    fields: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=TEXT_MAX)]] = Field(
+        max_length=200)
     submission_id: str | None = Field(default=None, max_length=128)
 
 
+AgentId = Annotated[str, Field(max_length=64)]  # the configuration's ids
+
+
 class ActAs(_Body):
-    agent_id: str | None = None  # supervisors act for this agent; agents act for themselves
+    agent_id: AgentId | None = None  # supervisors act for this agent; agents act for themselves
 
 
 class AnswerIn(ActAs):
@@ -87,13 +91,17 @@ class AnswerIn(ActAs):
 
 
 class TransferIn(_Body):
-    to_agent: str | None = None
-    to_queue: str | None = None
+    to_agent: AgentId | None = None
+    to_queue: AgentId | None = None
+
+
+# epoch seconds, 1970..2100: NaN, infinities and times no clock reaches are refused
+EpochSeconds = Annotated[float, Field(ge=0, le=4_102_444_800, allow_inf_nan=False)]
 
 
 class BreakIn(_Body):
-    starts_at: float
-    ends_at: float
+    starts_at: EpochSeconds
+    ends_at: EpochSeconds
 
 
 class PresenceIn(_Body):

@@ -14,7 +14,7 @@ import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -22,7 +22,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .accounts import USERNAME_MAX, AccountError, Accounts, TokenInfo, normalise_username
+from .accounts import (
+    AGENT_ID_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    TOKEN_NAME_MAX,
+    USERNAME_MAX,
+    AccountError,
+    Accounts,
+    TokenInfo,
+    normalise_username,
+)
 from .audit import AuditLog
 from .limits import Limit, Offset, RowId, read_form, row_id
 from .openapi import errors
@@ -33,29 +43,36 @@ ManageUsers = Annotated[User, Depends(require("users"))]
 Changing = Annotated[User, Depends(require(None))]
 
 
+Role = Literal[ROLES]  # type: ignore[valid-type]
+# checked against PERMISSIONS (and against what the granting user holds: 403) when applied
+Permissions = Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=len(PERMISSIONS))]
+Password = Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+AgentId = Annotated[str, Field(max_length=AGENT_ID_MAX)]
+
+
 class NewUser(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=8)
-    role: str = "agent"
-    permissions: list[str] = []
-    agent_id: str | None = None
+    username: str = Field(min_length=1, max_length=USERNAME_MAX)
+    password: Password
+    role: Role = "agent"
+    permissions: Permissions = []
+    agent_id: AgentId | None = None
 
 
 class UserChange(BaseModel):
-    role: str
-    permissions: list[str] = []
-    agent_id: str | None = None
+    role: Role
+    permissions: Permissions = []
+    agent_id: AgentId | None = None
     active: bool = True
-    password: str | None = Field(default=None, min_length=8)  # a new password, if given
+    password: Password | None = None  # a new password, if given
 
 
 class PasswordChange(BaseModel):
-    current: str
-    new: str = Field(min_length=8)
+    current: str = Field(max_length=PASSWORD_MAX)
+    new: Password
 
 
 class NewToken(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=TOKEN_NAME_MAX)
 
 
 def user_json(user: User, active: bool = True) -> dict[str, Any]:

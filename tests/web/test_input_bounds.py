@@ -116,3 +116,49 @@ def test_a_group_name_longer_than_a_page_can_show_is_422(service: Service, admin
 
 def test_a_token_name_too_long_is_422(admin: TestClient) -> None:
     assert admin.post("/api/tokens", json={"name": "x" * 101}).status_code == 422
+
+
+# ------------------------------------------------------------------ the channels' API
+@pytest.fixture
+def channels(service: Service) -> TestClient:
+    from acd.channels import Desk
+    from acd.web.app import create_app
+    from acd.web.channels_api import channels_router
+
+    service.apply(service.settings.with_changes({"channels": [{"id": "webchat", "members": ["anna", "ben"]}]}))
+    desk = Desk.from_settings(service.settings, service.store.engine, service.ctx.clock)
+    app = create_app(service.ctx, routers=[channels_router(desk)])
+    user = service.user("boss", permissions={"open_channels", "crm_forms", "agents"})
+    client = TestClient(app, raise_server_exceptions=False)
+    client.headers.update(bearer(service.accounts.create_token(user.id, "test")))
+    return client
+
+
+@pytest.mark.parametrize("body", [
+    b'{"starts_at": Infinity, "ends_at": Infinity}', b'{"starts_at": NaN, "ends_at": 2e9}',
+    b'{"starts_at": 1e300, "ends_at": 2e300}', b'{"starts_at": -1e300, "ends_at": 1e9}',
+])
+def test_a_break_at_no_real_time_is_422(channels: TestClient, body: bytes) -> None:
+    response = channels.post("/api/channels/agents/anna/breaks", content=body,
+                             headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/api/channels/conversations/c1/accept", {"agent_id": "a" * 65}),
+    ("/api/channels/conversations/c1/transfer", {"to_agent": "a" * 65}),
+    ("/api/channels/inbound/form", {"form": "webchat", "fields": {"k" * 101: "v"}}),
+])
+def test_the_channels_ids_and_field_names_have_lengths(channels: TestClient, path: str,
+                                                       body: dict[str, object]) -> None:
+    response = channels.post(path, json=body)
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("body", [{"username": "x", "password": "p" * 300, "role": "agent", "agent_id": "anna"},
+                                  {"username": "x", "password": "p" * 10, "role": "agent", "agent_id": "a" * 65},
+                                  {"username": "x", "password": "p" * 10, "role": "r" * 5000}])
+def test_a_new_users_fields_have_lengths(admin: TestClient, body: dict[str, object]) -> None:
+    response = admin.post("/api/users", json=body)
+    assert response.status_code == 422, response.text
+    assert "p" * 300 not in response.text and "r" * 5000 not in response.text  # never echoed
