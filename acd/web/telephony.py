@@ -61,7 +61,7 @@ def moved(members: list[str], move: str) -> list[str]:
     """Apply "up:2", "down:0" or "remove:1" to the member list (the no-script path)."""
     verb, _, index = move.partition(":")
     out = list(members)
-    if not index.isdigit() or int(index) >= len(out):
+    if not index.isdigit() or len(index) > 6 or int(index) >= len(out):  # no group has a million members
         return out
     i = int(index)
     if verb == "up" and i > 0:

@@ -162,3 +162,11 @@ def test_a_new_users_fields_have_lengths(admin: TestClient, body: dict[str, obje
     response = admin.post("/api/users", json=body)
     assert response.status_code == 422, response.text
     assert "p" * 300 not in response.text and "r" * 5000 not in response.text  # never echoed
+
+
+def test_a_member_move_with_an_absurd_position_changes_nothing(service: Service) -> None:
+    service.user("root", role="admin")
+    client = login(service.app, "root")
+    response = client.post("/groups/sales", data={"csrf_token": client.csrf, "name": "Sales",
+                                                  "members": ["anna", "ben"], "move": "up:" + "9" * 5000})
+    assert response.status_code == 200 and "Not saved yet" in response.text
