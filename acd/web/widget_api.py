@@ -33,11 +33,26 @@ from ..channels import widget
 from ..channels.desk import Desk, DeskError
 from ..config import Settings
 from ..connector_settings import WidgetSettings
+from .openapi import Message
 from .pages import WEBUI
 
 SCRIPT = WEBUI / "static" / "widget.js"
 VISITOR_HEADER = "X-ACD-Visitor"
 WAIT_MAX_S = 30.0
+
+
+WHY = {
+    401: "No visitor token (X-ACD-Visitor), or not one acd issues",
+    403: "The page's site (Origin) is not among the channel's allowed_origins",
+    404: "No chat queue with [channels.widget] of this id",
+    413: "The message is longer than the channel's max_message_chars",
+    422: 'The body is not {"text": "..."} with some text',
+    429: "Too many messages or new visitors: wait Retry-After seconds",
+}
+
+
+def _answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": Message, "description": WHY[code]} for code in codes}
 
 
 class _Limits:
@@ -130,14 +145,16 @@ def widget_router(desk: Desk, settings: Callable[[], Settings]) -> APIRouter:
                 "Access-Control-Max-Age": "600"})
         return response
 
-    @api.post("/widget/{channel}/visitors", summary="A new visitor token (keep it in the site's localStorage)")
+    @api.post("/widget/{channel}/visitors", status_code=201, responses=_answers(403, 404, 429),
+              summary="A new visitor token (keep it in the site's localStorage)")
     async def new_visitor(channel: str, request: Request) -> Response:
         async def work(origin: str, w: WidgetSettings) -> tuple[int, dict[str, Any]]:
             limit(limits_of(channel, w).new_visitors, address(request))
             return 201, {"visitor": widget.new_visitor()}
         return await handled(request, channel, work)
 
-    @api.post("/widget/{channel}/messages", summary="The visitor writes: their conversation, or a new one")
+    @api.post("/widget/{channel}/messages", status_code=202, responses=_answers(401, 403, 404, 413, 422, 429),
+              summary="The visitor writes: their conversation, or a new one")
     async def write(channel: str, request: Request) -> Response:
         async def work(origin: str, w: WidgetSettings) -> tuple[int, dict[str, Any]]:
             client = visitor(request)
@@ -150,7 +167,8 @@ def widget_router(desk: Desk, settings: Callable[[], Settings]) -> APIRouter:
             return 202, {"conversation": cid, "new": new}
         return await handled(request, channel, work)
 
-    @api.get("/widget/{channel}/messages", summary="The visitor's thread after a line id (long poll)")
+    @api.get("/widget/{channel}/messages", responses=_answers(401, 403, 404),
+             summary="The visitor's thread after a line id (long poll)")
     async def read(channel: str, request: Request, after: int = Query(0, ge=0),
                    conversation: str | None = Query(None, max_length=100),
                    wait: float = Query(0.0, ge=0.0, le=WAIT_MAX_S)) -> Response:
