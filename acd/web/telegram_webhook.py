@@ -22,6 +22,7 @@ from fastapi import APIRouter, HTTPException, Request
 from ..channels.desk import Desk, DeskError
 from ..channels.telegram import TelegramIntake
 from ..config import Settings
+from .openapi import errors
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE = 1024 * 1024  # bytes: a text message is at most 4096 characters, with its envelope
@@ -31,7 +32,8 @@ def telegram_webhook_router(desk: Desk, settings: Callable[[], Settings]) -> API
     api = APIRouter(tags=["telegram"])
     intakes: dict[str, TelegramIntake] = {}
 
-    @api.post("/telegram/{channel}/webhook", summary="An update from Telegram's Bot API (setWebhook)")
+    @api.post("/telegram/{channel}/webhook", responses=errors(400, 403, 404, 413),
+              summary="An update from Telegram's Bot API (setWebhook)")
     async def update(channel: str, request: Request) -> dict[str, Any]:
         found = next((c for c in settings().channels if c.id == channel), None)
         if found is None or found.telegram is None or found.telegram.webhook_secret_env is None:
