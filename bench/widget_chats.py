@@ -103,6 +103,7 @@ async def client(url: str, token: str, conversations: int, rounds: int) -> dict[
     sent_at: dict[tuple[int, int], float] = {}
     arrived: dict[int, asyncio.Queue[str]] = {}
     errors: list[str] = []
+    polled: dict[int, Any] = {}  # the last poll's answer per visitor, to say why one never arrives
 
     for _ in range(100):  # the service is starting
         try:
@@ -127,6 +128,7 @@ async def client(url: str, token: str, conversations: int, rounds: int) -> dict[
                 await asyncio.sleep(0.5)
                 continue
             conversation = body.get("conversation") or conversation
+            polled[n] = (round(time.perf_counter() - start, 1), params, body)
             now = time.perf_counter()
             for message in body["messages"]:
                 if message["from"] == "agent":
@@ -159,7 +161,14 @@ async def client(url: str, token: str, conversations: int, rounds: int) -> dict[
                                        json={"text": f"answer {r}", "agent_id": agent}, headers=staff)
             if answered.status_code != 200:
                 raise RuntimeError(answered.text)
-            await asyncio.wait_for(arrived[n].get(), 300)
+            try:
+                await asyncio.wait_for(arrived[n].get(), 300)
+            except TimeoutError:
+                timeline = (await send("GET", f"/api/channels/conversations/{cid}/timeline", headers=staff)).json()
+                raise RuntimeError(f"visitor {n}: no answer {r} on the page after 300 s; poller "
+                                   f"{'dead: ' + repr(poller.exception()) if poller.done() else 'alive'}, "
+                                   f"last poll {polled.get(n)}; the conversation's lines: "
+                                   f"{[(x['kind'], x.get('text')) for x in timeline['timeline']]}") from None
         done.set()
         poller.cancel()
 
