@@ -17,6 +17,7 @@ from .changes import (
     change_owner,
     merge_clients,
     remove_identity,
+    typed_identity,
 )
 from .csv_import import MAX_BYTES, MAX_LINES, ImportRefused, ImportReport, import_clients
 from .search import MAX_QUERY, search_clients
@@ -24,5 +25,5 @@ from .search import MAX_QUERY, search_clients
 __all__ = [
     "add_identity", "change_owner", "client_card", "ClientNotFound", "IdentityTaken", "import_clients",
     "ImportRefused", "ImportReport", "MAX_BYTES", "MAX_LINES", "MAX_QUERY", "merge_clients", "MergeRefused",
-    "phone_variants", "remove_identity", "search_clients", "StaleClient",
+    "phone_variants", "remove_identity", "search_clients", "StaleClient", "typed_identity",
 ]

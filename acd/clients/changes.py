@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..crm.clients import CONTACT, OwnerChange, link_identities, set_owner, snapshot
-from ..crm.identity import EMAIL, PHONE, Identity
+from ..crm.identity import CHANNEL_ALIASES, EMAIL, PHONE, Identity, InvalidIdentity
 from ..crm.models import Activity, Client, ClientIdentity, ExternalRef, OutboxJob
 from ..crm.outbox import DEAD, OWNER_CHANGED, PENDING, enqueue
 
@@ -59,6 +59,28 @@ class StaleClient(Exception):
 def describe(identity: Identity) -> str:
     noun = {PHONE: "phone number", EMAIL: "e-mail address"}.get(identity.kind, f"{identity.channel} id")
     return f"{noun} {identity.user_id}"
+
+
+def typed_identity(kind: str, value: str, region: str) -> Identity:
+    """An identity as a person typed it (``kind``: phone, email or messenger; a
+    messenger's value ``channel:id``); InvalidIdentity with a sentence saying why not."""
+    value = value.strip()
+    if kind == PHONE:
+        try:
+            return Identity.phone(value, region)
+        except InvalidIdentity:
+            raise InvalidIdentity(f'"{value[:60]}" is not a phone number a client can be reached at') from None
+    if kind == EMAIL:
+        try:
+            return Identity.email(value)
+        except InvalidIdentity:
+            raise InvalidIdentity(f'"{value[:60]}" is not an e-mail address') from None
+    channel, sep, user_id = value.partition(":")
+    channel = channel.strip().lower()
+    if not sep or not channel or not user_id.strip():
+        raise InvalidIdentity(f'"{value[:60]}" is not a messenger id: write it as channel:id, '
+                              'for example "telegram:12345"')
+    return Identity.messenger(CHANNEL_ALIASES.get(channel, channel), user_id)
 
 
 class IdentityTaken(Exception):

@@ -34,9 +34,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..crm.clients import CONTACT, LEAD, OwnerChange, add_client, link_identities, set_owner
-from ..crm.identity import CHANNEL_ALIASES, Identity, InvalidIdentity
+from ..crm.identity import Identity, InvalidIdentity
 from ..crm.models import Client, ClientIdentity
-from .changes import IMPORT, describe, push_owner
+from .changes import IMPORT, describe, push_owner, typed_identity
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_LINES = 50_000
@@ -139,26 +139,11 @@ def read_rows(data: bytes | str) -> list[_Row]:
 def _identities(cells: dict[str, str], region: str) -> list[Identity]:
     """The line's identities; InvalidIdentity naming the bad one."""
     out: list[Identity] = []
-    for column, make in (("phone", lambda v: Identity.phone(v, region)), ("email", Identity.email),
-                         ("messenger", _messenger)):
+    for column in ("phone", "email", "messenger"):
         for value in _SPLIT.split(cells.get(column, "")):
-            value = value.strip()
-            if not value:
-                continue
-            try:
-                out.append(make(value))
-            except InvalidIdentity as e:
-                noun = {"phone": "phone number", "email": "e-mail address", "messenger": "messenger id"}[column]
-                raise InvalidIdentity(f"bad {noun} {value[:60]!r}: {e}") from None
+            if value.strip():
+                out.append(typed_identity(column, value, region))
     return list(dict.fromkeys(out))
-
-
-def _messenger(value: str) -> Identity:
-    channel, sep, user_id = value.partition(":")
-    if not sep:
-        raise InvalidIdentity('write it as channel:id, e.g. "telegram:12345"')
-    channel = channel.strip().lower()
-    return Identity.messenger(CHANNEL_ALIASES.get(channel, channel), user_id)
 
 
 def _holders(session: Session, identities: Collection[Identity]) -> dict[Identity, int]:

@@ -50,6 +50,7 @@ DEFAULT_NAV = [
     NavLink("numbers", "Numbers", "/numbers", "telephony"),
     NavLink("agents", "Agents", "/agents", "agents"),
     # the open channels, mailboxes and forms pages add their links here (add_nav)
+    NavLink("clients", "Clients", "/clients", "crm"),
     NavLink("outbox", "CRM outbox", "/outbox", "crm"),
     NavLink("users", "Users", "/users", "users"),
     NavLink("audit", "Audit log", "/audit", "users"),

@@ -250,7 +250,7 @@ def test_a_csv_import_takes_good_lines_and_refuses_bad_ones_with_line_and_reason
     refused = {r.line: r.reason for r in report.refused()}
     assert set(refused) == {3, 4, 5, 7, 8, 10}
     assert "unknown agent 'zed'" in refused[3]
-    assert "bad phone number '12'" in refused[4]
+    assert refused[4] == '"12" is not a phone number a client can be reached at'
     assert "also on line 2" in refused[5]
     assert refused[7] == "no phone number, e-mail address or messenger id"
     assert "kind must be lead or contact" in refused[8]
