@@ -69,9 +69,20 @@ def client_summary(client: Client, agents: dict[str, str] | None = None) -> dict
     }
 
 
+def shown(identity: Identity) -> str:
+    """How a person reads it: a phone number grouped ("+49 30 1234567"), the rest as kept."""
+    if identity.kind != PHONE:
+        return identity.user_id
+    try:
+        number = phonenumbers.parse(identity.value, None)
+    except phonenumbers.NumberParseException:
+        return identity.value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def identity_json(identity_id: int | None, identity: Identity) -> dict[str, Any]:
     return {"id": identity_id, "kind": identity.kind, "value": identity.value, "channel": identity.channel,
-            "user_id": identity.user_id}
+            "user_id": identity.user_id, "shown": shown(identity)}
 
 
 def client_card(session: Session, client_id: int, *, history: Session | None = None,

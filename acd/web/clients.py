@@ -66,6 +66,8 @@ ACTIVITY_LABELS = {"lead_created": "Lead created", "contact_created": "Contact c
                    "identity_removed": "Identity removed", "client_merged": "Another client merged into this one"}
 REASON_LABELS = {"changed_by_hand": "changed on the clients page", "import": "CSV import", "merge": "merge",
                  "manual_transfer:call": "call transferred by hand", "manual_transfer:chat": "chat transferred by hand"}
+# log lines whose agent is the person who acted (on the others it is the responsible person)
+ACTED = ("owner_changed", "identity_added", "identity_removed", "client_merged")
 PAGE_SIZE = 20
 
 
@@ -332,7 +334,7 @@ def router(crm: Any, store: Any, changes: SettingsChanges, pages: Pages, audit: 
     def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
         base = {"page": "clients", "kinds": KIND_LABELS, "identity_label": identity_label,
                 "outcomes": OUTCOME_LABELS, "statuses": STATUS_LABELS, "activities": ACTIVITY_LABELS,
-                "reasons": REASON_LABELS, "agents": d.agents() or {}}
+                "reasons": REASON_LABELS, "agents": d.agents() or {}, "acted": ACTED}
         return pages.render(request, name, {**base, **context}, status_code=status_code)
 
     def problem_text(e: HTTPException) -> str:
