@@ -7,7 +7,7 @@ in the same database. Every function takes an open session and never commits: th
 caller runs a change and its outbox jobs in one transaction (``CrmFeed.apply``).
 """
 
-from .card import client_card, phone_variants
+from .card import card_for, client_card, phone_variants
 from .changes import (
     ClientNotFound,
     IdentityTaken,
@@ -23,7 +23,7 @@ from .csv_import import MAX_BYTES, MAX_LINES, ImportRefused, ImportReport, impor
 from .search import MAX_QUERY, search_clients
 
 __all__ = [
-    "add_identity", "change_owner", "client_card", "ClientNotFound", "IdentityTaken", "import_clients",
+    "add_identity", "card_for", "change_owner", "client_card", "ClientNotFound", "IdentityTaken", "import_clients",
     "ImportRefused", "ImportReport", "MAX_BYTES", "MAX_LINES", "MAX_QUERY", "merge_clients", "MergeRefused",
     "phone_variants", "remove_identity", "search_clients", "StaleClient", "typed_identity",
 ]

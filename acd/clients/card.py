@@ -19,8 +19,8 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from ..channels.history import ItemRow
-from ..crm.clients import identities_of
-from ..crm.identity import CHANNEL_ALIASES, EMAIL, PHONE, Identity
+from ..crm.clients import find_client, identities_of
+from ..crm.identity import CHANNEL_ALIASES, EMAIL, PHONE, Identity, parse_client
 from ..crm.models import Activity, Client
 from ..store.models import CallRow
 
@@ -110,6 +110,17 @@ def client_card(session: Session, client_id: int, *, history: Session | None = N
         for a in session.scalars(select(Activity).where(Activity.client_id == client.id)
                                  .order_by(Activity.at.desc(), Activity.id.desc()).limit(limit))]
     return card
+
+
+def card_for(session: Session, client: str, *, region: str = "DE", history: Session | None = None,
+             agents: dict[str, str] | None = None, limit: int = HISTORY_LIMIT) -> dict[str, Any] | None:
+    """The card of the client a conversation or item names (its ``client`` string:
+    "tg:42", an e-mail address, a phone number as written), or None if unknown."""
+    identity = parse_client(client, region)
+    found = find_client(session, identity) if identity is not None else None
+    if found is None:
+        return None
+    return client_card(session, found.id, history=history, agents=agents, limit=limit)
 
 
 def _has(session: Session, table: str) -> bool:

@@ -137,7 +137,9 @@ class Directory:
     def check_agent(self, owner: str, item: str = "owner") -> str:
         owner = owner.strip()
         agents = self.agents()
-        if not owner or (agents is not None and owner not in agents):
+        if not owner:
+            raise HTTPException(422, [{"item": item, "problem": "choose the responsible person"}])
+        if agents is not None and owner not in agents:
             raise HTTPException(422, [{"item": item, "problem": f'there is no agent "{owner[:64]}": choose one '
                                        "of the agents as responsible person"}])
         return owner

@@ -15,6 +15,7 @@ from acd.clients import (
     MergeRefused,
     StaleClient,
     add_identity,
+    card_for,
     change_owner,
     client_card,
     import_clients,
@@ -98,6 +99,10 @@ def test_the_card_shows_calls_chats_emails_and_forms_by_the_clients_identities_n
     assert [(e["id"], e["subject"]) for e in card["emails"]] == [("email:m1", "Offer")]
     assert [f["id"] for f in card["forms"]] == ["form-1"]
     assert client_card(session, 999) is None
+    # the agent workspace has a conversation's client string, not an id
+    assert card_for(session, "tg:4242", region="DE")["id"] == client.id
+    assert card_for(session, "+49 (30) 123-4567", region="DE")["calls"] == card["calls"]
+    assert card_for(session, "tg:1", region="DE") is None and card_for(session, "", region="DE") is None
 
 
 def test_an_owner_change_is_logged_and_its_outbox_job_commits_with_it(session):

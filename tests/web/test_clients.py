@@ -128,6 +128,8 @@ def test_the_owner_form_changes_it_and_says_so_when_someone_was_quicker(service)
     stale = client.post(f"/clients/{ids['ann']}/owner", data={"owner": "chloe", "revision": "0",
                                                                "csrf_token": client.csrf})
     assert stale.status_code == 409 and "Someone else changed the responsible person" in stale.text
+    nobody = client.post(f"/clients/{ids['ann']}/owner", data={"owner": "", "csrf_token": client.csrf})
+    assert nobody.status_code == 422 and "choose the responsible person" in nobody.text
     with crm(service) as session:
         assert session.get(Client, ids["ann"]).owner == "ben"
 
