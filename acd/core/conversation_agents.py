@@ -89,6 +89,8 @@ class Availability:
         limit = settings.capacity or queue.capacity
         if state.load >= limit:
             return f"full ({state.load} of {limit})"
+        if self.config.capacity is None:
+            return None
         return full_because(state.across_channels(), self.config.capacity, agent_id)
 
     def refresh(self, agent_id: str) -> list[tuple[str, bool | None]]:
