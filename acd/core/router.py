@@ -76,7 +76,6 @@ class Router:
             self.last_offered.setdefault(group_id, {})[agent_id] = at
         self._out: list[Command] = []
         self._now = 0.0
-        self._reported_calls: dict[str, int] = {}  # agent -> calls last told to the other channels
 
     # ------------------------------------------------------------------ entry points
     def handle(self, event: Event, now: float) -> list[Command]:
@@ -279,8 +278,9 @@ class Router:
 
     def _agent_left(self, call: Call, agent_id: str) -> None:
         status = self.agents.status(agent_id)
-        status.calls.discard(call.id)
-        self._report_calls(agent_id)
+        if call.id in status.calls:
+            status.calls.discard(call.id)
+            self._emit(ReportPhoneCalls(agent_id, len(status.calls)))  # the other channels want to know
         wrapup = call.group.wrapup_s if call.group else 0.0
         if wrapup > 0:
             status.wrapup_until = self._now + wrapup
@@ -451,15 +451,11 @@ class Router:
             self._offer_waiting_calls(e.agent_id)  # room again: waiting callers first
 
     def _talks(self, agent_id: str, call_id: str) -> None:
-        self.agents.status(agent_id).calls.add(call_id)
-        self._report_calls(agent_id)
-
-    def _report_calls(self, agent_id: str) -> None:
-        """Tell the other channels when the number of calls the agent talks on changed."""
-        calls = len(self.agents.status(agent_id).calls)
-        if calls != self._reported_calls.get(agent_id, 0):
-            self._reported_calls[agent_id] = calls
-            self._emit(ReportPhoneCalls(agent_id, calls))
+        """The agent talks on the call; the other channels are told how many calls they have."""
+        calls = self.agents.status(agent_id).calls
+        if call_id not in calls:
+            calls.add(call_id)
+            self._emit(ReportPhoneCalls(agent_id, len(calls)))
 
     # ------------------------------------------------------------------ pickup
     def _on_PickupRequested(self, e: PickupRequested) -> None:
