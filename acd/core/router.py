@@ -486,8 +486,10 @@ class Router:
 
     def _why_not_pickable(self, call_id: str, picker: str) -> str:
         call = self.calls.get(call_id)
-        if call is None or call.phase is not Phase.RINGING or not call.ringing - {picker}:
+        if call is None or call.phase is not Phase.RINGING:
             return "the call is no longer ringing"
+        if not call.ringing - {picker}:
+            return "no phone is ringing for this call yet"
         return "you are not a member of this call's queue group"
 
     # ------------------------------------------------------------------ reconnect / restart
