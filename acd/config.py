@@ -17,12 +17,16 @@ set)" at each try. ``Settings.warnings()`` names settings that load but should c
 The other channels: ``[[channels]]`` (chats, mailboxes, CRM forms) and each agent's
 ``[agents.work]`` (time zone, weekly hours and breaks, clock-in, capacity);
 ``Settings.conversations()`` builds the conversation core's ``ConversationConfig``.
+``[capacity]`` (optional) is the budget every agent's calls, chats, e-mails and forms
+draw on, with each channel's weight (``acd.core.capacity``); an agent's ``budget``
+overrides it.
 A mailbox's IMAP password comes from the environment variable its ``password_env``
 names, read when the poller starts; a ``password`` in the file is an error.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -46,6 +50,7 @@ from pydantic import (
 )
 
 from .core import conversation_model as conv
+from .core.capacity import BUDGET_MAX, Capacity
 from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
 
@@ -94,13 +99,44 @@ def _matching(pattern: re.Pattern[str], what: str, *, optional: bool = False) ->
 Id = Annotated[
     str, Field(max_length=64), _matching(_ID, "not a valid id: use only letters, digits, '_', '.', '-'")
 ]  # 64: the width of the id columns in the history tables
-PhoneNumber = Annotated[
-    str, _matching(_PHONE, "not a phone number: digits with an optional leading '+', no spaces")
-]
-OptionalPhoneNumber = Annotated[
-    str, _matching(_PHONE, "not a phone number: digits with an optional leading '+', no spaces", optional=True)
-]
-Seconds = Annotated[float, Field(gt=0)]
+_NOT_A_PHONE = "not a phone number: digits with an optional leading '+' (spaces, '-', '.', '/', brackets allowed)"
+_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
+
+
+def as_dialled(text: Any) -> Any:
+    """A phone number as people write it, stored as Asterisk needs it: "(030) 1234-5678"
+    -> "03012345678". Only separators go; the digits stay as written (no country code
+    is added), since a DID must equal what the trunk sends and a forward number is
+    dialled as written; "+49 (0)30 1234" loses its "(0)", as E.164 has it."""
+    if not isinstance(text, str) or len(text) > 40:
+        return text  # the pattern check refuses it
+    international = text.strip().startswith("+")
+    # "+49 (0)30 ...": the bracketed 0 is dialled only from inside the country
+    digits = _PHONE_SEPARATORS.sub("", text.replace("(0)", "") if international else text)
+    return digits if _PHONE.fullmatch(digits) else text  # else refused as typed
+
+
+PhoneNumber = Annotated[str, BeforeValidator(as_dialled), _matching(_PHONE, _NOT_A_PHONE)]
+OptionalPhoneNumber = Annotated[str, BeforeValidator(as_dialled), _matching(_PHONE, _NOT_A_PHONE, optional=True)]
+
+
+def _numbers_as_dialled(numbers: Any) -> Any:
+    """The [numbers] table with its DIDs as dialled; two ways of writing one number are
+    an error (one of them would be lost silently)."""
+    if not isinstance(numbers, Mapping):
+        return numbers
+    seen: dict[Any, str] = {}
+    for typed in numbers:
+        key = as_dialled(typed)
+        if key in seen:
+            raise ValueError(f'"{seen[key]}" and "{typed}" are the same number')
+        seen[key] = typed
+    return {as_dialled(typed): group for typed, group in numbers.items()}
+Seconds = Annotated[float, Field(gt=0, le=86_400)]  # up to a day
+# a name shown on every page: long enough for any real one, short enough to fit a column
+NAME_MAX = 100
+Name = Annotated[str, Field(max_length=NAME_MAX)]
+EnvName = Annotated[str, Field(min_length=1, max_length=100)]
 LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
@@ -113,25 +149,39 @@ class _Section(BaseModel):
 
 
 # ------------------------------------------------------------------ sections
+def _check_proxy(value: str) -> str:
+    """An address ("10.0.0.5", "::1") or a network ("10.1.0.0/16"), read as uvicorn reads them."""
+    try:
+        ipaddress.ip_network(value) if "/" in value else ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError('not an IP address or network like "10.0.0.5" or "10.1.0.0/16"') from None
+    return value
+
+
 class ServiceSettings(_Section):
-    host: str = Field(default="127.0.0.1", min_length=1)  # where the HTTP API and pages listen
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255)  # where the HTTP API and pages listen
     port: int = Field(default=8000, ge=1, le=65535)
-    database: str = Field(default="sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", repr=False)
+    database: str = Field(default="sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", max_length=2000, repr=False)
     # a database schema older than this acd at start: false refuses to start and says to
     # run `acd db upgrade` (after a backup: an upgrade may rewrite whole tables, and an
     # older acd cannot run on the result); true upgrades it at start
     upgrade_database: bool = False
     log_level: LogLevel = "INFO"
+    # reverse proxies whose X-Forwarded-For / -Proto are believed (the sign-in throttle
+    # counts per client address); empty: nobody's, the connection's own address counts
+    trusted_proxies: list[Annotated[str, AfterValidator(_check_proxy)]] = Field(default=[], max_length=100)
 
 
 class AmiSettings(_Section):
-    host: str = Field(default="127.0.0.1", min_length=1)
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255)
     port: int = Field(default=5038, ge=1, le=65535)
-    username: str = Field(default="acd", min_length=1)
+    username: str = Field(default="acd", min_length=1, max_length=100)
     # never dumped; the repr shows it masked
     secret: SecretStr | None = Field(default=None, exclude=True)
     trunk: Id = "trunk"  # the PJSIP endpoint forwards to outside numbers go through
-    pickup_code: Annotated[str, _matching(_DIAL_CODE, "not a dial code: digits, '*' and '#'")] = "*11"
+    pickup_code: Annotated[
+        str, Field(max_length=16), _matching(_DIAL_CODE, "not a dial code: digits, '*' and '#'")
+    ] = "*11"
     # never: Asterisk at host:port, retried with back-off until it answers; always: the
     # built-in simulator instead (a first look, tests). "auto" fell back to the simulator
     # when Asterisk did not answer at start; it still loads, means "never", and warns.
@@ -190,13 +240,13 @@ def _check_zone(value: str) -> str:
     return value
 
 
-Weekly = Annotated[list[str], AfterValidator(_check_weekly)]
+Weekly = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50), AfterValidator(_check_weekly)]
 
 
 class WorkSettings(_Section):
     """An agent's work time for chats, e-mails and forms (``[agents.work]``)."""
 
-    time_zone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+    time_zone: Annotated[str, Field(max_length=64), AfterValidator(_check_zone)] = "UTC"
     hours: Weekly = []  # ["mon-fri 09:00-18:00", "sat 10:00-14:00"]; empty: no fixed hours
     breaks: Weekly = []  # recurring scheduled breaks, ["mon-fri 13:00-14:00"]
     clock_in_required: bool = True  # gets work only after clocking in
@@ -221,14 +271,19 @@ def _merge_weekly(lines: list[str]) -> dict[int, tuple[Interval, ...]]:
 
 class AgentSettings(_Section):
     id: Id
-    name: str = ""  # default: the id
-    endpoint: Annotated[str, _matching(_ENDPOINT, 'not an Asterisk device like "PJSIP/101"')]
+    name: Name = ""  # default: the id
+    endpoint: Annotated[
+        str, Field(max_length=100), _matching(_ENDPOINT, 'not an Asterisk device like "PJSIP/101"')
+    ]
     extension: Annotated[
-        str, _matching(_EXTENSION, "not an extension: letters, digits, '*', '#'", optional=True)
+        str, Field(max_length=32), _matching(_EXTENSION, "not an extension: letters, digits, '*', '#'", optional=True)
     ] = ""  # default: the part after "PJSIP/"
     mobile: OptionalPhoneNumber = ""
-    mailbox: Annotated[str, _matching(_MAILBOX, 'not a mailbox like "101@default"', optional=True)] = ""
+    mailbox: Annotated[
+        str, Field(max_length=100), _matching(_MAILBOX, 'not a mailbox like "101@default"', optional=True)
+    ] = ""
     work: WorkSettings | None = None  # None: work time not tracked (always working) for the other channels
+    budget: int | None = Field(default=None, ge=1, le=BUDGET_MAX)  # their own [capacity] budget
 
     @model_validator(mode="after")
     def _defaults(self) -> AgentSettings:
@@ -245,12 +300,16 @@ class MissedSettings(_Section):
     action: MissedAction = MissedAction.VOICEMAIL
     person: Id | None = None  # whose mailbox or mobile; default: the group's first member
     number: OptionalPhoneNumber = ""  # forward_number
-    group: Annotated[str, _matching(_ID, "not a valid group id", optional=True)] = ""  # forward_group
+    group: Annotated[
+        str, Field(max_length=64), _matching(_ID, "not a valid group id", optional=True)
+    ] = ""  # forward_group
     max_wait_seconds: Seconds = 300.0  # keep_waiting: longest wait, counted from arrival
     after_wait: MissedAction = MissedAction.VOICEMAIL  # keep_waiting: then this
     retry_seconds: Seconds = 5.0  # keep_waiting: pause before members are rung again
     forward_ring_seconds: Seconds = 30.0  # forward_*: how long the outside number may ring
-    message: Annotated[str, _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)] = ""
+    message: Annotated[
+        str, Field(max_length=200), _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)
+    ] = ""
 
 
 class GroupCrmSettings(_Section):
@@ -265,13 +324,15 @@ class GroupCrmSettings(_Section):
 
 class GroupSettings(_Section):
     id: Id
-    name: str = ""  # default: the id
+    name: Name = ""  # default: the id
     members: list[Id] = Field(min_length=1)  # agent ids; the order matters
     mode: Mode = Mode.STRICT
     rings: int = Field(default=3, ge=2, le=7)  # rings before the next member (2..7, like Bitrix24)
     ring_seconds: float = Field(default=5.0, gt=0, le=60)  # length of one ring
     wrapup_seconds: float = Field(default=0.0, ge=0, le=3600)  # no new call for this long after one
     allow_pickup: bool = False  # colleagues may take a ringing call with the pickup code
+    # skip a member whose chats, e-mails and forms fill their [capacity] budget
+    skip_when_busy_in_other_channels: bool = False
     missed: MissedSettings = Field(default_factory=MissedSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
 
@@ -286,13 +347,16 @@ class GroupSettings(_Section):
         return self.missed.person or self.members[0]
 
 
+BitrixUser = Annotated[int, Field(ge=1, le=2**31 - 1)]  # a Bitrix24 user id
+
+
 class WebhookSettings(_Section):
     """A generic JSON webhook, signed with HMAC-SHA256. The URL and the signing secret are
     secrets: the file names the environment variables that hold them."""
 
     name: Id
-    url_env: str = Field(min_length=1)
-    secret_env: str = Field(min_length=1)
+    url_env: EnvName
+    secret_env: EnvName
 
 
 class Bitrix24Settings(_Section):
@@ -300,9 +364,9 @@ class Bitrix24Settings(_Section):
     environment variable ``webhook_url_env``; acd agent ids -> Bitrix24 user ids."""
 
     name: Id = "bitrix24"
-    webhook_url_env: str = Field(min_length=1)
-    users: dict[Id, int] = {}
-    fallback_user: int | None = None
+    webhook_url_env: EnvName
+    users: dict[Id, BitrixUser] = {}
+    fallback_user: BitrixUser | None = None
 
 
 class CrmSettings(_Section):
@@ -315,12 +379,12 @@ class ImapSettings(_Section):
     """Where a mailbox queue fetches its mail. The password is read from the environment
     variable named by ``password_env`` when the poller starts, never from the file."""
 
-    host: str = Field(min_length=1)
+    host: str = Field(min_length=1, max_length=255)
     port: int = Field(default=993, ge=1, le=65535)
     ssl: bool = True
-    username: str = Field(min_length=1)
-    password_env: Annotated[str, _matching(_ENV_NAME, "not an environment variable name")]
-    mailbox: str = Field(default="INBOX", min_length=1)
+    username: str = Field(min_length=1, max_length=320)
+    password_env: Annotated[str, Field(max_length=100), _matching(_ENV_NAME, "not an environment variable name")]
+    mailbox: str = Field(default="INBOX", min_length=1, max_length=200)
     poll_seconds: float = Field(default=60.0, ge=5, le=3600)
 
     @model_validator(mode="before")
@@ -347,7 +411,7 @@ class ChannelSettings(_Section):
     """A channel queue (``[[channels]]``): an open channel (chat), a mailbox or a CRM form."""
 
     id: Id
-    name: str = ""  # default: the id
+    name: Name = ""  # default: the id
     kind: conv.ChannelKind = conv.ChannelKind.CHAT
     members: list[Id] = Field(min_length=1)  # agent ids; the order matters
     mode: Mode = Mode.STRICT  # chats; mailboxes and forms assign in turn
@@ -356,6 +420,7 @@ class ChannelSettings(_Section):
     capacity: int = Field(default=conv.CAPACITY_MAX, ge=1, le=conv.CAPACITY_MAX)  # per agent, unless the agent's own
     check_availability: bool = True  # skip agents not working (not clocked in, on a break, off hours)
     owner_first: bool = True  # a recognised client goes to the responsible person first
+    offer_during_calls: bool = False  # chats: also offer to agents on a phone call
     imap: ImapSettings | None = None  # mailboxes: fetch mail over IMAP (else only through the API)
 
     @model_validator(mode="after")
@@ -369,7 +434,23 @@ class ChannelSettings(_Section):
             id=self.id, name=self.name, members=tuple(self.members), kind=self.kind, mode=self.mode,
             idle_s=None if self.idle_seconds == "never" else float(self.idle_seconds), capacity=self.capacity,
             check_availability=self.check_availability, owner_first=self.owner_first,
+            offer_during_calls=self.offer_during_calls,
         )
+
+
+Weight = Annotated[int, Field(ge=0, le=BUDGET_MAX)]
+
+
+class CapacitySettings(_Section):
+    """One capacity across channels (``[capacity]``): each agent's budget and what one
+    item of each channel takes from it. The defaults: a call takes the whole budget, a
+    chat about a third, an e-mail a tenth, a form a twentieth."""
+
+    budget: int = Field(default=100, ge=1, le=BUDGET_MAX)
+    call: Weight = 100
+    chat: Weight = 34
+    email: Weight = 10
+    form: Weight = 5
 
 
 class Settings(_Section):
@@ -378,9 +459,10 @@ class Settings(_Section):
     ami: AmiSettings = Field(default_factory=AmiSettings)  # made per load: reads the environment
     agents: list[AgentSettings] = []
     groups: list[GroupSettings] = []
-    numbers: dict[PhoneNumber, Id] = {}  # DID -> group id
+    numbers: Annotated[dict[PhoneNumber, Id], BeforeValidator(_numbers_as_dialled)] = {}  # DID -> group id
     default_group: Id | None = None  # for numbers not listed
     channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
+    capacity: CapacitySettings | None = None  # None: each channel counts alone
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Settings:
@@ -394,11 +476,19 @@ class Settings(_Section):
 
     def warnings(self) -> list[tuple[str, str]]:
         """(item, message) for settings that still load but should be changed."""
+        found: list[tuple[str, str]] = []
         if self.ami.simulate == "auto":
-            return [("ami.simulate", '"auto" is obsolete and now means "never": acd connects only to Asterisk, '
-                     'retrying until it answers. Write simulate = "never", or "always" for the built-in '
-                     "simulator")]
-        return []
+            found.append(("ami.simulate", '"auto" is obsolete and now means "never": acd connects only to Asterisk, '
+                          'retrying until it answers. Write simulate = "never", or "always" for the built-in '
+                          "simulator"))
+        capacity = self.capacity
+        if capacity is not None and capacity.call >= capacity.budget:
+            for ci, c in enumerate(self.channels):
+                if c.offer_during_calls:
+                    found.append((f'channels[{ci}] "{c.id}".offer_during_calls',
+                                  f"a call takes the whole budget (capacity.call = {capacity.call} of "
+                                  f"{capacity.budget}), so agents on a call still get no chat: lower capacity.call"))
+        return found
 
     # -------------------------------------------------------------- use
     def agent(self, agent_id: str) -> AgentSettings | None:
@@ -433,6 +523,7 @@ class Settings(_Section):
                 ),
                 allow_pickup=g.allow_pickup,
                 wrapup_s=g.wrapup_seconds,
+                skip_when_busy_in_other_channels=g.skip_when_busy_in_other_channels,
                 owner_first=g.crm.check_client and g.crm.owner_first,
             )
             for g in self.groups
@@ -442,7 +533,16 @@ class Settings(_Section):
             groups=MappingProxyType(groups),
             numbers=MappingProxyType(dict(self.numbers)),
             default_group=self.default_group,
+            capacity=self.budget(),
         )
+
+    def budget(self) -> Capacity | None:
+        """The core's capacity budget across channels, None without ``[capacity]``."""
+        c = self.capacity
+        if c is None:
+            return None
+        budgets = {a.id: a.budget for a in self.agents if a.budget is not None}
+        return Capacity(c.budget, c.call, c.chat, c.email, c.form, MappingProxyType(budgets))
 
     def channel(self, channel_id: str) -> ChannelSettings | None:
         return next((c for c in self.channels if c.id == channel_id), None)
@@ -456,7 +556,8 @@ class Settings(_Section):
             for a in self.agents
         }
         queues = {c.id: c.queue() for c in self.channels}
-        return conv.ConversationConfig(agents=MappingProxyType(agents), queues=MappingProxyType(queues))
+        return conv.ConversationConfig(agents=MappingProxyType(agents), queues=MappingProxyType(queues),
+                                       capacity=self.budget())
 
     # -------------------------------------------------------------- dump and edit
     def to_dict(self) -> dict[str, Any]:
@@ -572,6 +673,12 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
                 first[key] = i
 
     unique("agents", "id", [a.id for a in s.agents], "id")
+    if s.capacity is None:
+        for ai, a in enumerate(s.agents):
+            if a.budget is not None:
+                problems.append((("agents", ai, "budget"),
+                                 "an agent's budget needs a [capacity] section (what calls, chats, e-mails "
+                                 "and forms take from it)"))
     unique("agents", "endpoint", [a.endpoint for a in s.agents], "endpoint")
     unique("agents", "extension", [a.extension for a in s.agents], "extension")
     unique("groups", "id", [g.id for g in s.groups], "id")
@@ -628,6 +735,9 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
         if c.kind is not conv.ChannelKind.CHAT and c.mode is not Mode.STRICT:
             problems.append((("channels", ci, "mode"),
                              f"{c.kind.value} queues assign in turn: mode is for chats (leave it out)"))
+        if c.offer_during_calls and c.kind is not conv.ChannelKind.CHAT:
+            problems.append((("channels", ci, "offer_during_calls"),
+                             f"only chats are offered: {c.kind.value} queues assign at once (leave it out)"))
         if c.imap is not None and c.kind is not conv.ChannelKind.EMAIL:
             problems.append((("channels", ci, "imap"), f'only a kind = "email" queue has a mailbox ({c.kind.value})'))
 

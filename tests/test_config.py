@@ -124,8 +124,8 @@ def test_duplicate_ids_and_endpoints_are_errors(tmp_path: Path) -> None:
 
 
 def test_numbers_must_look_like_phone_numbers(tmp_path: Path) -> None:
-    message = error_of(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["anna"]\n[numbers]\n"030 222" = "g"\n')
-    assert 'numbers."030 222" (the key): not a phone number' in message
+    message = error_of(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["anna"]\n[numbers]\n"030 CALL" = "g"\n')
+    assert 'numbers."030 CALL" (the key): not a phone number' in message
 
 
 def test_numbers_must_name_known_groups(tmp_path: Path) -> None:
@@ -476,3 +476,118 @@ def test_voicemail_conf_keeps_maxsilence_below_minsecs() -> None:
     maxsilence = int(general["maxsilence"])
     maxsilence_ms = maxsilence * 1000 if maxsilence > 0 else maxsilence
     assert not int(maxsilence_ms / 1000) >= int(general["minsecs"]), general
+
+
+# ------------------------------------------------------------------ one capacity across channels
+def test_the_example_gives_one_capacity_budget_to_calls_and_chats() -> None:
+    settings = load_settings(EXAMPLE)
+    routing, conversations = settings.routing(), settings.conversations()
+    assert routing.capacity == conversations.capacity
+    capacity = routing.capacity
+    assert capacity is not None
+    assert (capacity.budget, capacity.call, capacity.chat, capacity.email, capacity.form) == (100, 100, 34, 10, 5)
+    assert capacity.budget_of("chloe") == 136 and capacity.budget_of("anna") == 100
+    assert routing.groups["sales"].skip_when_busy_in_other_channels
+    assert not routing.groups["support"].skip_when_busy_in_other_channels
+    assert not conversations.queues["telegram"].offer_during_calls
+    assert settings.warnings() == []
+
+
+def test_without_a_capacity_section_each_channel_counts_alone() -> None:
+    data = tomllib.loads(AGENTS)
+    data["channels"] = [{"id": "tg", "members": ["anna"], "offer_during_calls": True}]
+    settings = settings_from_dict(data)
+    assert settings.routing().capacity is None and settings.conversations().capacity is None
+    assert settings.conversations().queues["tg"].offer_during_calls
+    assert "capacity" not in settings.to_dict()  # nothing written back that was not there
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"capacity": {"budget": 0}}, "capacity.budget"),
+        ({"capacity": {"chat": -1}}, "capacity.chat"),
+        ({"capacity": {"call": 1001}}, "capacity.call"),
+        ({"capacity": {"calls": 100}}, "capacity.calls: unknown setting"),
+        ({"agents": [{"id": "anna", "endpoint": "PJSIP/101", "budget": 150}]},
+         'agents[0] "anna".budget: an agent\'s budget needs a [capacity] section'),
+        ({"capacity": {}, "agents": [{"id": "anna", "endpoint": "PJSIP/101", "budget": 0}]}, 'agents[0] "anna".budget'),
+        ({"channels": [{"id": "f", "kind": "form", "members": ["anna"], "offer_during_calls": True}]},
+         'channels[0] "f".offer_during_calls: only chats are offered'),
+        ({"groups": [{"id": "g", "members": ["anna"], "skip_when_busy_in_other_channels": "sometimes"}]},
+         'groups[0] "g".skip_when_busy_in_other_channels'),
+    ],
+)
+def test_the_capacity_settings_are_checked(change: dict[str, Any], expected: str) -> None:
+    data = {**tomllib.loads(AGENTS), **change}
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(data)
+    assert expected in str(info.value)
+
+
+def test_offering_chats_during_calls_that_take_the_whole_budget_is_warned_about() -> None:
+    data = tomllib.loads(AGENTS)
+    data["capacity"] = {}
+    data["channels"] = [{"id": "tg", "members": ["anna"], "offer_during_calls": True}]
+    assert [item for item, _ in settings_from_dict(data).warnings()] == ['channels[0] "tg".offer_during_calls']
+    data["capacity"] = {"call": 50}
+    assert settings_from_dict(data).warnings() == []
+
+
+# ------------------------------------------------------------------ phone numbers as people type them
+GROUPS = {"agents": [{"id": "anna", "endpoint": "PJSIP/101"}], "groups": [{"id": "sales", "members": ["anna"]}]}
+
+
+@pytest.mark.parametrize("typed,stored", [
+    ("+49 30 1234 5678", "+493012345678"),
+    ("(030) 1234-5678", "03012345678"),
+    ("+49 (0)30 1234.5678", "+493012345678"),  # the "(0)" is not dialled from abroad
+    ("030/1234 5678", "03012345678"),
+    ("+4930111111", "+4930111111"),
+])
+def test_phone_numbers_are_stored_without_their_separators(typed: str, stored: str) -> None:
+    s = settings_from_dict({
+        "agents": [{"id": "anna", "endpoint": "PJSIP/101", "mobile": typed}],
+        "groups": [{"id": "sales", "members": ["anna"],
+                    "missed": {"action": "forward_number", "number": typed}}],
+        "numbers": {typed: "sales"},
+    })
+    assert s.agent("anna").mobile == stored  # type: ignore[union-attr]
+    assert s.group("sales").missed.number == stored  # type: ignore[union-attr]
+    assert s.numbers == {stored: "sales"}
+    assert s.routing().group_for(stored).id == "sales"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("typed", ["call 030 1234", "+49 30 12+34", "030-CALL-NOW", "++4930", "()", "+"])
+def test_text_that_is_not_a_phone_number_is_still_refused(typed: str) -> None:
+    with pytest.raises(ConfigError, match="not a phone number"):
+        settings_from_dict({**GROUPS, "numbers": {typed: "sales"}})
+    with pytest.raises(ConfigError, match="not a phone number"):
+        settings_from_dict({"agents": [{"id": "anna", "endpoint": "PJSIP/101", "mobile": typed}]})
+
+
+def test_one_number_written_twice_is_named() -> None:
+    with pytest.raises(ConfigError, match=r'numbers: "\+49 30 111111" and "\+4930111111" are the same number'):
+        settings_from_dict({**GROUPS, "numbers": {"+49 30 111111": "sales", "+4930111111": "sales"}})
+
+
+# ------------------------------------------------------------------ lengths
+@pytest.mark.parametrize("change,item", [
+    ({"groups": [{"id": "sales", "name": "x" * 101, "members": ["anna"]}]}, 'groups[0] "sales".name'),
+    ({"agents": [{"id": "anna", "name": "x" * 101, "endpoint": "PJSIP/101"}]}, 'agents[0] "anna".name'),
+    ({"channels": [{"id": "chat", "name": "x" * 101, "members": ["anna"]}]}, 'channels[0] "chat".name'),
+    ({"agents": [{"id": "anna", "endpoint": "PJSIP/" + "1" * 200}]}, 'agents[0] "anna".endpoint'),
+    ({"groups": [{"id": "sales", "members": ["anna"], "missed": {"message": "a" * 201}}]},
+     'groups[0] "sales".missed.message'),
+    ({"groups": [{"id": "sales", "members": ["anna"], "missed": {"retry_seconds": 1e400}}]},
+     'groups[0] "sales".missed.retry_seconds'),
+])
+def test_names_and_texts_have_maximum_lengths(change: dict[str, Any], item: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict({**GROUPS, **change})
+    assert [i for i, _ in info.value.problems] == [item]
+
+
+def test_a_name_of_the_maximum_length_is_fine() -> None:
+    s = settings_from_dict({**GROUPS, "groups": [{"id": "sales", "name": "x" * 100, "members": ["anna"]}]})
+    assert len(s.group("sales").name) == 100  # type: ignore[union-attr]
