@@ -112,7 +112,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.state.pages = pages
     pages.install_error_pages()
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, larger=clients.UPLOADS)  # a CSV import is larger than a form
     app.mount("/static", StaticFiles(directory=str(WEBUI / "static")), name="static")
     # the channels' inbound API takes integrations' traffic: first in line, since routes
     # are matched one after the other

@@ -48,6 +48,8 @@ from ..clients import (
 from ..clients.card import client_summary
 from ..crm.identity import EMAIL, MESSENGER, PHONE, InvalidIdentity, check_region
 from .audit import AuditLog
+from .limits import RowId, read_form
+from .openapi import errors
 from .pages import Pages
 from .security import User, require
 from .settings_changes import SettingsChanges, SettingsUnavailable
@@ -69,6 +71,9 @@ REASON_LABELS = {"changed_by_hand": "changed on the clients page", "import": "CS
 # log lines whose agent is the person who acted (on the others it is the responsible person)
 ACTED = ("owner_changed", "identity_added", "identity_removed", "client_merged")
 PAGE_SIZE = 20
+FORM_OVERHEAD = 64 * 1024  # a multipart upload's own bytes around the file
+# the bodies larger than the app's limit (``limits.BodyLimit``): the CSV imports
+UPLOADS = {"/api/clients/import": MAX_BYTES, "/clients/import": MAX_BYTES + FORM_OVERHEAD}
 
 
 class _Body(BaseModel):
@@ -283,15 +288,16 @@ def router(crm: Any, store: Any, changes: SettingsChanges, pages: Pages, audit: 
         return result
 
     # ---------------------------------------------------------------- API
-    @r.get("/api/clients", tags=["clients"], summary="Find clients by phone (any form), e-mail, messenger id "
-           "(telegram:42) or name; paged")
+    @r.get("/api/clients", responses=errors(401, 403, 422, 503), tags=["clients"],
+           summary="Find clients by phone (any form), e-mail, messenger id (telegram:42) or name; paged")
     async def api_search(user: Crm, q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
                          limit: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
                          offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
         return await d.search(q, limit, offset)
 
-    @r.post("/api/clients/import", tags=["clients"], openapi_extra={"requestBody": {
-        "required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+    @r.post("/api/clients/import", responses=errors(401, 403, 413, 415, 422, 503), tags=["clients"],
+            openapi_extra={"requestBody": {"required": True,
+                                           "content": {"text/csv": {"schema": {"type": "string"}}}}},
         summary=f"Import clients with their responsible persons from CSV (text/csv, at most {MAX_BYTES // 2**20} MB "
                 f"and {MAX_LINES:,} lines); line by line, with a report of the lines refused and why")
     async def api_import(request: Request, user: Crm) -> dict[str, Any]:
@@ -300,35 +306,41 @@ def router(crm: Any, store: Any, changes: SettingsChanges, pages: Pages, audit: 
             raise HTTPException(415, "send the file as text/csv")
         return await import_csv(user, await read_limited(request, MAX_BYTES))
 
-    @r.get("/api/clients/{client_id}", tags=["clients"], summary="The client card: kind, name, responsible person, "
-           "identities, recent calls, chats, e-mails, forms and log, newest first")
-    async def api_card(client_id: int, user: Crm,
+    @r.get("/api/clients/{client_id}", responses=errors(401, 403, 404, 422, 503), tags=["clients"],
+           summary="The client card: kind, name, responsible person, identities, recent calls, chats, e-mails, "
+                   "forms and log, newest first")
+    async def api_card(client_id: RowId, user: Crm,
                        limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
         return await d.card(client_id, limit)
 
-    @r.put("/api/clients/{client_id}/owner", tags=["clients"], summary="Change the responsible person; audited and "
+    @r.put("/api/clients/{client_id}/owner", responses=errors(400, 401, 403, 404, 409, 413, 422, 503), tags=["clients"],
+           summary="Change the responsible person; audited and "
            "pushed to the external CRMs; 409 over someone else's newer change")
-    async def api_owner(client_id: int, user: Crm, body: OwnerIn) -> dict[str, Any]:
+    async def api_owner(client_id: RowId, user: Crm, body: OwnerIn) -> dict[str, Any]:
         await set_owner(user, client_id, body.owner, body.revision)
         return await d.card(client_id)
 
     @r.post("/api/clients/{client_id}/identities", status_code=201, tags=["clients"],
+            responses={200: {"description": "The client had it already: nothing changed"},
+                       **errors(400, 401, 403, 404, 409, 413, 422, 503)},
             summary="Add a phone number, e-mail address or messenger id; 409 naming the client that has it")
-    async def api_add_identity(client_id: int, user: Crm, body: IdentityIn) -> Response:
+    async def api_add_identity(client_id: RowId, user: Crm, body: IdentityIn) -> Response:
         added = await add(user, client_id, body.kind, body.value)
         card = await d.card(client_id)
         return JSONResponse(card, status_code=201 if added else 200)
 
     @r.delete("/api/clients/{client_id}/identities/{identity_id}", status_code=204, tags=["clients"],
+              responses=errors(401, 403, 404, 422, 503),
               summary="Remove an identity from the client")
-    async def api_remove_identity(client_id: int, identity_id: int, user: Crm) -> Response:
+    async def api_remove_identity(client_id: RowId, identity_id: RowId, user: Crm) -> Response:
         await remove(user, client_id, identity_id)
         return Response(status_code=204)
 
-    @r.post("/api/clients/{client_id}/merge", tags=["clients"], summary="Merge another client into this one: "
+    @r.post("/api/clients/{client_id}/merge", responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
+            tags=["clients"], summary="Merge another client into this one: "
             "identities, history and log move here, the other is removed; the responsible person is chosen; "
             "409 if it would lose data")
-    async def api_merge(client_id: int, user: Crm, body: Annotated[MergeIn, Body()]) -> dict[str, Any]:
+    async def api_merge(client_id: RowId, user: Crm, body: Annotated[MergeIn, Body()]) -> dict[str, Any]:
         await merge(user, client_id, body)
         return await d.card(client_id)
 
@@ -366,9 +378,7 @@ def router(crm: Any, store: Any, changes: SettingsChanges, pages: Pages, audit: 
 
     @r.post("/clients/import", include_in_schema=False)
     async def import_form(request: Request, user: Crm) -> Response:
-        # the form's own fields are small; the file is bounded before it is parsed
-        await read_limited_form(request)
-        form = await request.form()
+        form = await read_form(request)  # the body is bounded (UPLOADS) before it is parsed
         upload = form.get("file")
         context: dict[str, Any] = {"report": None, "error": "", "max_lines": MAX_LINES,
                                    "max_mb": MAX_BYTES // 2**20}
@@ -385,18 +395,13 @@ def router(crm: Any, store: Any, changes: SettingsChanges, pages: Pages, audit: 
             return render(request, "client_import.html", context, status_code=e.status_code)
         return render(request, "client_import.html", context)
 
-    async def read_limited_form(request: Request) -> None:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BYTES + 64 * 1024:
-            raise HTTPException(413, f"the file is larger than {MAX_BYTES // 2**20} MB: split it into smaller files")
-
     @r.get("/clients/{client_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def client_page(request: Request, client_id: int, user: Crm) -> HTMLResponse:
+    async def client_page(request: Request, client_id: RowId, user: Crm) -> HTMLResponse:
         return await card_page(request, client_id)
 
     @r.post("/clients/{client_id}/owner", include_in_schema=False)
-    async def owner_form(request: Request, client_id: int, user: Crm) -> Response:
-        form = await request.form()
+    async def owner_form(request: Request, client_id: RowId, user: Crm) -> Response:
+        form = await read_form(request)
         revision = str(form.get("revision", ""))
         try:
             await set_owner(user, client_id, str(form.get("owner", ""))[:64],
@@ -412,8 +417,8 @@ def router(crm: Any, store: Any, changes: SettingsChanges, pages: Pages, audit: 
         return RedirectResponse(f"/clients/{client_id}?saved=owner", status_code=303)
 
     @r.post("/clients/{client_id}/identities", include_in_schema=False)
-    async def identity_form(request: Request, client_id: int, user: Crm) -> Response:
-        form = await request.form()
+    async def identity_form(request: Request, client_id: RowId, user: Crm) -> Response:
+        form = await read_form(request)
         kind, value = str(form.get("kind", "")), str(form.get("value", ""))[:320]
         if kind not in (PHONE, EMAIL, MESSENGER):
             kind = PHONE
@@ -427,12 +432,12 @@ def router(crm: Any, store: Any, changes: SettingsChanges, pages: Pages, audit: 
         return RedirectResponse(f"/clients/{client_id}?saved=identity", status_code=303)
 
     @r.post("/clients/{client_id}/identities/{identity_id}/remove", include_in_schema=False)
-    async def remove_form(client_id: int, identity_id: int, user: Crm) -> Response:
+    async def remove_form(client_id: RowId, identity_id: RowId, user: Crm) -> Response:
         await remove(user, client_id, identity_id)
         return RedirectResponse(f"/clients/{client_id}?saved=removed", status_code=303)
 
     @r.get("/clients/{client_id}/merge", response_class=HTMLResponse, include_in_schema=False)
-    async def merge_page(request: Request, client_id: int, user: Crm,
+    async def merge_page(request: Request, client_id: RowId, user: Crm,
                          other: Annotated[str, Query(max_length=20)] = "") -> HTMLResponse:
         keep = await d.card(client_id, limit=5)
         other_id = int(other.strip().lstrip("#")) if other.strip().lstrip("#").isdigit() else None
@@ -448,8 +453,8 @@ def router(crm: Any, store: Any, changes: SettingsChanges, pages: Pages, audit: 
         return render(request, "client_merge.html", {"keep": keep, "other": merging, "error": ""})
 
     @r.post("/clients/{client_id}/merge", include_in_schema=False)
-    async def merge_form(request: Request, client_id: int, user: Crm) -> Response:
-        form = await request.form()
+    async def merge_form(request: Request, client_id: RowId, user: Crm) -> Response:
+        form = await read_form(request)
 
         def number(key: str) -> int | None:
             text = str(form.get(key, ""))
