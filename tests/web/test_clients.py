@@ -253,6 +253,18 @@ def test_the_import_page_uploads_a_file_and_shows_the_report(service):
     assert unreadable.status_code == 422 and "not UTF-8" in unreadable.text
 
 
+def test_an_import_may_be_larger_than_other_bodies_up_to_its_own_limit(service):
+    client = login(service.app, "sue")
+    rows = "".join(f"Client {n},+49 30 {5_000_000 + n},c{n}@example.org,anna,lead\n" for n in range(8_000))
+    data = ("name,phone,email,owner,kind\n" + rows).encode()
+    assert 256 * 1024 < len(data) < 5 * 1024 * 1024  # past the app's usual body limit
+    answer = client.post("/api/clients/import", content=data,
+                         headers={"Content-Type": "text/csv", "X-CSRF-Token": client.csrf})
+    assert answer.status_code == 200 and answer.json()["created"] == 8_000
+    assert client.put("/api/clients/1/owner", content=b" " * len(data), headers={
+        "Content-Type": "application/json", "X-CSRF-Token": client.csrf}).status_code == 413
+
+
 def test_an_oversized_or_wrong_upload_is_refused_before_anything_is_imported(service):
     client = login(service.app, "sue")
     headers = {"Content-Type": "text/csv", "X-CSRF-Token": client.csrf}
