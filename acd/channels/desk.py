@@ -65,12 +65,13 @@ from ..core.conversation_model import (
     FormSubmitted,
     Phase,
     ReportConversationTransfer,
+    TellCustomer,
     TimelineRecord,
     WorkStateChanged,
 )
 from ..core.conversations import ConversationRouter
 from ..core.events import TimerFired
-from ..crm.identity import InvalidIdentity, normalise_email, parse_client
+from ..crm.identity import MESSENGER, InvalidIdentity, normalise_email, parse_client
 from ..timers import Timers
 from .history import ITEM_ID_MAX, Batch, ChannelHistory, CrmChange, Line, NewItem
 from .work_calendar import WorkCalendar
@@ -104,6 +105,8 @@ class CrmHook(Protocol):
 
 
 WorkStateHook = Callable[[str, bool, str], None]  # (agent id, working, reason)
+# (conversation id, text, why): hands a text for the customer to the channel's connector
+CustomerDelivery = Callable[[str, str, str], None]
 Listener = Callable[[ConversationEvent | None, list[ConversationCommand]], None]
 
 
@@ -151,6 +154,9 @@ class Desk:
         self.alerts: deque[dict[str, Any]] = deque(maxlen=1000)  # newest last
         self.on_work_state: list[WorkStateHook] = []
         self.listeners: list[Listener] = []  # live views: every event and what it caused
+        # the core's TellCustomer (auto-reply, waiting message): the connectors plug in
+        # here; without one the text is only recorded in the conversation's thread
+        self.deliver_to_customer: CustomerDelivery | None = None
         self._open: dict[str, str] = {}  # "<queue>|<client>" -> open chat conversation
         self._seen: set[str] = set()  # e-mail / form item ids taken this run
         self._batch = Batch()
@@ -564,6 +570,11 @@ class Desk:
             elif isinstance(cmd, CreateLead):
                 if self.crm is not None:
                     self._crm_change(self.crm.lead_change, cmd)
+            elif isinstance(cmd, TellCustomer):
+                self._batch.lines.append(Line(cmd.conversation_id, now, "message",
+                                              {"sender": "acd", "why": cmd.why, "text": cmd.text}))
+                if self.deliver_to_customer is not None:
+                    _safely(self.deliver_to_customer, cmd.conversation_id, cmd.text, cmd.why)
             elif isinstance(cmd, ReportConversationTransfer):
                 if self.crm is not None:
                     conv = self.router.conversations.get(cmd.conversation_id)
@@ -618,9 +629,15 @@ class Desk:
         return False
 
     async def _owner(self, client: str, queue_id: str) -> str | None:
+        """The recognised client's owner. Not asked when the queue does not check the
+        client; without chat tracking only a messenger id (this channel's own) is
+        looked up, never a phone or e-mail that would find a client of another channel."""
         lookup = getattr(self.crm, "owner_for", None)
         identity = parse_client(client, self.region)
-        if lookup is None or identity is None:
+        queue = self.config.queues.get(queue_id)
+        if lookup is None or identity is None or (queue is not None and not queue.check_client):
+            return None
+        if queue is not None and not queue.chat_tracking and identity.kind != MESSENGER:
             return None
         try:
             owner = await lookup(identity, queue=queue_id, budget_s=self.owner_budget_s)
