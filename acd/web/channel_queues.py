@@ -6,6 +6,9 @@ are validated before anything applies (``SettingsChanges``: apply live, write th
 file back, audit). Each kind is its own area with its own permission, so a supervisor of
 mailboxes can neither see nor change an open channel, even by its id.
 
+Only supervisors and admins with the area's permission: agents hold ``open_channels``
+and the like to work on conversations, not to configure them.
+
 Pages: ``/open-channels``, ``/mailboxes``, ``/crm-forms`` (list, ``/new``, ``/{id}``).
 API twins: ``/api/channels-config/chats``, ``.../mailboxes``, ``.../forms`` (GET the list,
 GET/PUT/DELETE ``/{id}``, the TOML shape as JSON). ``/api/channels/...`` stays the
@@ -16,6 +19,7 @@ environment variable that holds it (``imap.password_env``), read when the poller
 """
 
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -40,6 +44,10 @@ class Area:
     api: str  # the API's path
     title: str  # the list's heading and nav label
     one: str  # "open channel": one queue, in sentences
+
+    @property
+    def One(self) -> str:  # noqa: N802 - "One" as a sentence starts it
+        return self.one[0].upper() + self.one[1:]
 
     @property
     def a_one(self) -> str:
@@ -159,13 +167,27 @@ def install(app: FastAPI, changes: SettingsChanges, pages: Pages) -> None:
     """The three areas' routes and their links in the navigation."""
     for area in AREAS:
         app.include_router(router(area, changes, pages))
-        add_nav(app, area.nav_key, area.title, area.page, area.permission)
+        add_nav(app, area.nav_key, area.title, area.page, area.permission, staff_only=True)
+
+
+def require_settings(permission: str) -> Callable[..., Awaitable[User]]:
+    """The area's permission, held by a supervisor or an admin: agents hold
+    ``open_channels`` (and the like) to work on conversations, never to configure them."""
+    allowed = require(permission)
+
+    async def dependency(user: Annotated[User, Depends(allowed)]) -> User:
+        if user.role == "agent":
+            raise HTTPException(403, "agents cannot change the channels' settings")
+        return user
+
+    dependency.__name__ = f"require_settings_{permission}"
+    return dependency
 
 
 def router(area: Area, changes: SettingsChanges, pages: Pages) -> APIRouter:
     r = APIRouter()
     # the area's permission (evaluated here: this module has no postponed annotations)
-    Allowed = Annotated[User, Depends(require(area.permission))]  # noqa: N806 - a type, per area
+    Allowed = Annotated[User, Depends(require_settings(area.permission))]  # noqa: N806 - a type, per area
     tags: list[str | Any] = [area.title]
 
     def listed() -> list[dict[str, Any]]:

@@ -173,16 +173,21 @@ def test_each_area_needs_its_own_permission(svc: Service, permission: str) -> No
 
 
 def test_an_agent_sees_none_of_the_channel_settings(svc: Service) -> None:
-    svc.user("anna", role="agent", agent_id="anna")
+    # agents hold the channels' permissions to work on conversations, not to configure them
+    svc.user("anna", role="agent", agent_id="anna", permissions={"open_channels", "email", "crm_forms"})
     client = login(svc.app, "anna")
     auth = token(svc, "anna")
     nav = client.get("/").text
-    for page in (*PAGES.values(), "/agents", "/groups/sales"):
+    for page in (*PAGES.values(), "/open-channels/new", "/agents", "/groups/sales"):
         assert client.get(page).status_code == 403, page
         assert f'href="{page}"' not in nav
     for api in (*APIS.values(), "/api/agents/anna/work-time"):
         assert client.get(api, headers=auth).status_code == 403, api
     assert client.put("/api/agents/anna/work-time", json={"tracked": False}, headers=auth).status_code == 403
+    assert client.put(APIS["open_channels"] + "/x", json={"members": ["anna"]}, headers=auth).status_code == 403
+    form = {"csrf_token": client.csrf, "id": "x", "members": "anna"}
+    assert client.post("/open-channels/new", data=form).status_code == 403
+    assert svc.settings.channel("x") is None
 
 
 def test_the_pages_forms_need_the_csrf_token(svc: Service) -> None:
