@@ -129,6 +129,7 @@ class Acd:
         self.pbx.reconfigure(routing)
         self.distributor.reconfigure(routing)
         self.desk.reconfigure(settings.conversations())
+        self.desk.use_mailboxes(settings)  # IMAP connections changed on the Mailboxes page
         self.crm_feed.options = crm_options(settings)  # groups' and chats' CRM options
 
     def _work_state_changed(self, agent_id: str, working: bool, reason: str) -> None:

@@ -169,7 +169,9 @@ class Desk:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._started = False
-        self.pollers: list[MailboxPoller] = []  # run by ``run``; see ``from_settings``
+        self.pollers: list[MailboxPoller] = []  # run by ``run``; see ``from_settings``, ``use_mailboxes``
+        self._poll_group: asyncio.TaskGroup | None = None  # while ``run`` runs
+        self._polling: dict[str, asyncio.Task[None]] = {}  # mailbox queue -> its poller's task
         # changes nobody waits for (timers) are written within this; what the API
         # changes is committed before it answers (``commit``)
         self.write_interval_s = 0.25
@@ -199,24 +201,43 @@ class Desk:
                       calendar: WorkCalendar | None = None, region: str = "DE") -> Desk:
         """A desk for the configuration's channels, with an IMAP poller per mailbox
         that has ``[channels.imap]`` (``run`` runs them)."""
+        desk = cls(settings.conversations(), engine, clock, crm=crm, calendar=calendar, region=region)
+        desk.use_mailboxes(settings)
+        return desk
+
+    def use_mailboxes(self, settings: Settings) -> None:
+        """The IMAP connections as configured now (the web pages change them): a changed
+        one is used from its next poll, a new one starts polling, a removed one stops."""
         from .mailbox import MailboxPoller
 
-        desk = cls(settings.conversations(), engine, clock, crm=crm, calendar=calendar, region=region)
-        sleeper = clock if hasattr(clock, "sleep") else None
-        desk.pollers = [MailboxPoller(desk, c.id, c.imap, sleeper)  # type: ignore[arg-type]
-                        for c in settings.channels if c.imap is not None]
-        return desk
+        wanted = {c.id: c.imap for c in settings.channels if c.imap is not None}
+        for poller in list(self.pollers):
+            if poller.queue_id in wanted:
+                poller.imap = wanted.pop(poller.queue_id)
+            else:
+                self.pollers.remove(poller)
+                task = self._polling.pop(poller.queue_id, None)
+                if task is not None:
+                    task.cancel()
+        sleeper = self.clock if hasattr(self.clock, "sleep") else None
+        for queue_id, imap in wanted.items():
+            poller = MailboxPoller(self, queue_id, imap, sleeper)  # type: ignore[arg-type]
+            self.pollers.append(poller)
+            if self._poll_group is not None:
+                self._polling[queue_id] = self._poll_group.create_task(poller.run(), name=f"imap {queue_id}")
 
     async def run(self) -> None:
         """Until ``close``: restore (``start``), then write changes as they come, and
         poll the mailboxes. For the service's TaskGroup."""
         await self.start()
         async with asyncio.TaskGroup() as tasks:
-            polling = [tasks.create_task(p.run(), name=f"imap {p.queue_id}") for p in self.pollers]
+            self._poll_group = tasks
+            self._polling = {p.queue_id: tasks.create_task(p.run(), name=f"imap {p.queue_id}") for p in self.pollers}
             try:
                 await self._write_until_closed()
             finally:
-                for task in polling:
+                self._poll_group = None
+                for task in self._polling.values():
                     task.cancel()
 
     async def _write_until_closed(self) -> None:
@@ -448,7 +469,8 @@ class Desk:
             return None
         return {"id": conv.id, "queue": conv.queue_id, "client": conv.client, "owner": conv.owner,
                 "phase": conv.phase.value, "agent": conv.agent, "offered_to": list(conv.offered),
-                "arrived_at": conv.arrived_at, "idle_deadline": conv.deadline, "answered": conv.answered}
+                "arrived_at": conv.arrived_at, "idle_deadline": conv.deadline, "answered": conv.answered,
+                "outside_hours": conv.outside_hours}
 
     # ------------------------------------------------------------------ agents and work time
     def clock_in(self, agent_id: str, by: str | None = None) -> None:

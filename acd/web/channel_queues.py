@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ..config import CUSTOMER_TEXT_MAX, ConfigError
-from ..core.conversation_model import CAPACITY_MAX, IDLE_MAX_S, IDLE_MIN_S
+from ..core.conversation_model import CAPACITY_MAX
 from . import config_routes as cr
 from .pages import Pages, add_nav
 from .security import User, require
@@ -75,6 +75,7 @@ TEXTS = ("auto_reply", "waiting_message")
 PLAIN = {
     "capacity": f"Give a whole number of conversations from 1 to {CAPACITY_MAX}, or leave it empty for no limit.",
     "idle_seconds": "Choose a time from 1 minute to 12 hours, or never.",
+    "mode": "Choose how conversations are distributed: strictly in order, evenly or to everyone at once.",
     "members": "Add at least one agent to the queue.",
     "imap.host": "Give the IMAP server's name, e.g. imap.example.com.",
     "imap.port": "Give a port number from 1 to 65535 (993 for IMAP over SSL).",
@@ -89,10 +90,14 @@ PLAIN = {
 _GENERIC = ("Input should", "List should", "String should", "required but missing", "unknown setting")
 
 
-def idle_label(seconds: float | str) -> str:
+def idle_label(seconds: Any) -> str:
+    """60 -> "1 minute", 7200 -> "2 hours", "never"; anything else as it was typed."""
     if seconds == "never":
         return "never"
-    s = float(seconds)
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        return str(seconds)
     if s >= 3600 and s % 3600 == 0:
         hours = int(s // 3600)
         return f"{hours} hour{'s' if hours > 1 else ''}"
@@ -103,8 +108,17 @@ def idle_label(seconds: float | str) -> str:
 
 
 def plain_errors(errors: dict[str, str]) -> dict[str, str]:
-    return {name: PLAIN[name] if name in PLAIN and message.startswith(_GENERIC) else message
-            for name, message in errors.items()}
+    """Field -> message, pydantic's generic ones replaced by a sentence; the branches of
+    a choice (``idle_seconds.float``: a number or "never") are one field."""
+    out: dict[str, str] = {}
+    for name, message in errors.items():
+        field = next((key for key in PLAIN if name.startswith(key + ".")), name)
+        if field in PLAIN and message.startswith(_GENERIC):
+            message = PLAIN[field]
+        if out.get(field) not in (None, message):
+            message = f"{out[field]}; {message}"
+        out[field] = message
+    return out
 
 
 def _checked(form: FormData, name: str) -> bool:
@@ -240,14 +254,14 @@ def router(area: Area, changes: SettingsChanges, pages: Pages) -> APIRouter:
             stored = next((c for c in listed() if c["id"] == queue.get("id")), None)
             version = cr.version(stored) if stored is not None and not new else ""
         idle = queue.get("idle_seconds", 180.0)
-        choices = [*IDLE_CHOICES, "never"]
+        choices: list[float | str] = [*IDLE_CHOICES, "never"]
         if idle not in choices:
             choices.insert(0, idle)
         return pages.render(request, "channel_queue.html", {
             "page": area.nav_key, "area": area, "queue": queue, "new": new, "errors": plain_errors(errors or {}),
             "notice": notice, "version": version, "agents": {a.id: a for a in settings.agents},
             "modes": MODES, "idle_choices": [(c, idle_label(c)) for c in choices], "capacity_max": CAPACITY_MAX,
-            "idle_min": IDLE_MIN_S, "idle_max": IDLE_MAX_S, "text_max": CUSTOMER_TEXT_MAX,
+            "text_max": CUSTOMER_TEXT_MAX,
         }, status_code=status_code)
 
     @r.get(area.page, response_class=HTMLResponse, include_in_schema=False)

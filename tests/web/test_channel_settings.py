@@ -115,6 +115,9 @@ def test_invalid_open_channel_settings_are_named_field_by_field_in_sentences(svc
     assert 'id="err-working_hours"' in page.text and "not days like" in page.text
     assert 'id="err-time_zone"' in page.text and "unknown time zone" in page.text
     assert "Input should" not in page.text and "Traceback" not in page.text
+    page = client.post("/open-channels/new", data=new_chat_form(client, idle_seconds="soon", mode="random"))
+    assert page.status_code == 422 and "Choose a time from 1 minute to 12 hours, or never." in page.text
+    assert 'id="err-mode"' in page.text and "Choose how conversations are distributed" in page.text
     page = client.post("/open-channels/new", data=new_chat_form(client, auto_reply="Closed."))
     assert page.status_code == 422 and 'id="err-auto_reply"' in page.text and "give the working hours" in page.text
     page = client.post("/open-channels/new", data={**new_chat_form(client), "members": []})
