@@ -62,3 +62,14 @@ def test_a_hand_transfer_leaves_the_owner_alone_when_the_queue_says_not_to() -> 
     assert only(out, ReportConversationTransfer) == []
     assert only(out, Offer) == [Offer("c1", "telegram", ("boris",), 180.0)]
     assert desk.records("transferred", "c1")[0].detail["owner_follows"] is False
+
+
+def test_the_outside_hours_mark_survives_a_restart() -> None:
+    from acd.core.conversations import ConversationRouter
+
+    config = setup(chat(Mode.STRICT, hours=OFFICE))
+    now = at("2024-03-04 20:00", "Europe/Berlin")
+    desk = Desk(config, now=now)
+    desk.arrive("c1")
+    router, _ = ConversationRouter.restore(config, desk.router.snapshot(), now + 5)
+    assert router.conversations["c1"].outside_hours
