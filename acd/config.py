@@ -423,7 +423,7 @@ class ChannelSettings(_Section):
     # chats: the channel's working hours (["mon-fri 09:00-18:00"]; empty: always open),
     # what a customer writing outside them is told, and what one is told while waiting
     working_hours: Weekly = []
-    time_zone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+    time_zone: Annotated[str, Field(max_length=64), AfterValidator(_check_zone)] = "UTC"
     auto_reply: str = Field(default="", max_length=CUSTOMER_TEXT_MAX)
     waiting_message: str = Field(default="", max_length=CUSTOMER_TEXT_MAX)
 

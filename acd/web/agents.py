@@ -76,13 +76,13 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         return cr.api_save(changes, user, "agents", new_list, action="agent deleted", target=f"agent:{agent_id}",
                            result=lambda s: Response(status_code=204))
 
-    @r.get("/api/agents/{agent_id}/work-time", tags=["agents"],
+    @r.get("/api/agents/{agent_id}/work-time", responses=errors(401, 403, 404, 422, 503), tags=["agents"],
            summary="An agent's working time for chats, e-mails and forms (tracked: false when not tracked)")
     def get_work_time(agent_id: str, user: ManageAgents) -> dict[str, Any]:
         work = cr.find(changes, "agents", agent_id).get("work")
         return {"tracked": False} if work is None else {"tracked": True, **work}
 
-    @r.put("/api/agents/{agent_id}/work-time", tags=["agents"],
+    @r.put("/api/agents/{agent_id}/work-time", responses=errors(400, 401, 403, 404, 413, 422, 503), tags=["agents"],
            summary="Set an agent's working time ({\"tracked\": false} stops tracking it); 422 names each bad item")
     async def put_work_time(agent_id: str, user: ManageAgents, body: Annotated[dict[str, Any], Body(examples=[{
             "tracked": True, "time_zone": "Europe/Berlin", "hours": ["mon-fri 09:00-18:00"],

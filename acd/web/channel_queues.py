@@ -30,6 +30,8 @@ from starlette.datastructures import FormData
 from ..config import CUSTOMER_TEXT_MAX, ConfigError
 from ..core.conversation_model import CAPACITY_MAX
 from . import config_routes as cr
+from .limits import read_form
+from .openapi import errors
 from .pages import Pages, add_nav
 from .security import User, require
 from .settings_changes import SettingsChanges, field_errors
@@ -220,15 +222,16 @@ def router(area: Area, changes: SettingsChanges, pages: Pages) -> APIRouter:
             raise HTTPException(409, f'"{queue_id}" is already used by a queue of another kind')
 
     # ---------------------------------------------------------------- API
-    @r.get(area.api, tags=tags, summary=f"{area.title}: their queues' settings")
+    @r.get(area.api, responses=errors(401, 403, 503), tags=tags, summary=f"{area.title}: their queues' settings")
     def list_queues(user: Allowed) -> list[dict[str, Any]]:
         return listed()
 
-    @r.get(area.api + "/{queue_id}", tags=tags, summary=f"One {area.one}'s settings")
+    @r.get(area.api + "/{queue_id}", responses=errors(401, 403, 404, 422, 503), tags=tags,
+           summary=f"One {area.one}'s settings")
     def get_queue(queue_id: str, user: Allowed) -> dict[str, Any]:
         return found(queue_id)
 
-    @r.put(area.api + "/{queue_id}", tags=tags,
+    @r.put(area.api + "/{queue_id}", responses=errors(400, 401, 403, 409, 413, 422, 503), tags=tags,
            summary=f"Create or replace {area.a_one} (the TOML [[channels]] shape as JSON); 422 names each bad item")
     async def put_queue(queue_id: str, user: Allowed, body: Annotated[dict[str, Any], Body(examples=[
             _example(area)])]) -> Any:
@@ -238,7 +241,8 @@ def router(area: Area, changes: SettingsChanges, pages: Pages) -> APIRouter:
         return cr.api_save(changes, user, "channels", new_list, action=f"{area.one} saved",
                            target=f"{area.kind}:{queue_id}", result=lambda s: found(queue_id))
 
-    @r.delete(area.api + "/{queue_id}", status_code=204, response_model=None, tags=tags,
+    @r.delete(area.api + "/{queue_id}", status_code=204, response_model=None,
+              responses=errors(401, 403, 404, 422, 503), tags=tags,
               summary=f"Delete {area.a_one}")
     async def delete_queue(queue_id: str, user: Allowed) -> Any:
         found(queue_id)
@@ -288,7 +292,7 @@ def router(area: Area, changes: SettingsChanges, pages: Pages) -> APIRouter:
         return await submitted(request, user, found(queue_id))
 
     async def submitted(request: Request, user: User, existing: dict[str, Any] | None) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         queue = queue_from_form(area, form, existing)
         new = existing is None
         move, add = str(form.get("move", "")), str(form.get("add_member", ""))
