@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .capacity import Capacity
 from .commands import CancelTimer, StartTimer
 from .events import TimerFired
 from .model import Mode
@@ -55,6 +56,7 @@ class ChannelQueue:
     hours: WorkSchedule | None = None  # chats: the channel's working hours; None: always open
     auto_reply: str = ""  # chats: told to a customer who writes outside the hours
     waiting_message: str = ""  # chats: told to a customer who writes inside them, while they wait
+    offer_during_calls: bool = False  # chats: offer to agents on a phone call too (``capacity``)
 
     def __post_init__(self) -> None:
         if self.idle_s is not None and not IDLE_MIN_S <= self.idle_s <= IDLE_MAX_S:
@@ -77,6 +79,7 @@ class AgentSettings:
 class ConversationConfig:
     agents: Mapping[str, AgentSettings] = field(default_factory=dict)  # every agent that may get work
     queues: Mapping[str, ChannelQueue] = field(default_factory=dict)
+    capacity: Capacity | None = None  # one budget across channels; None: each channel counts alone
 
 
 # ---------------------------------------------------------------------- events
@@ -146,6 +149,21 @@ class FormSubmitted:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemClosed:
+    """An e-mail or form submission is done: it no longer draws on its agent's budget."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneCallsChanged:
+    """How many phone calls the agent talks on now (from the telephony router)."""
+
+    agent_id: str
+    calls: int
+
+
+@dataclass(frozen=True, slots=True)
 class AgentPresenceChanged:
     """The agent's messenger/web session: online or offline."""
 
@@ -191,6 +209,8 @@ ConversationEvent = (
     | ConversationTransferred
     | EmailReceived
     | FormSubmitted
+    | ItemClosed
+    | PhoneCallsChanged
     | AgentPresenceChanged
     | ClockedIn
     | ClockedOut
@@ -287,6 +307,17 @@ class WorkStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportChannelLoad:
+    """What the agent holds in these channels changed: telephony wants to know
+    (``capacity``: a group may skip agents whose other channels fill their budget)."""
+
+    agent_id: str
+    chats: int
+    emails: int
+    forms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineRecord:
     """A line of a conversation's (or e-mail's, or submission's) history."""
 
@@ -305,6 +336,7 @@ ConversationCommand = (
     | TellCustomer
     | AlertSupervisors
     | WorkStateChanged
+    | ReportChannelLoad
     | TimelineRecord
     | StartTimer
     | CancelTimer

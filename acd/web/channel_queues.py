@@ -70,7 +70,7 @@ AREAS = (
 MODES = {"strict": "strictly in order", "evenly": "evenly", "all": "to everyone at once"}
 IDLE_CHOICES = [60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200]
 IMAP_FIELDS = ("host", "port", "username", "password_env", "mailbox", "poll_seconds")
-CHAT_CHECKS = ("check_client", "chat_tracking", "owner_follows_transfer")
+CHAT_CHECKS = ("check_client", "chat_tracking", "owner_follows_transfer", "offer_during_calls")
 TEXTS = ("auto_reply", "waiting_message")
 
 # pydantic's generic messages, said the way a supervisor reads them

@@ -55,14 +55,15 @@ def test_a_supervisor_creates_an_open_channel_it_applies_is_written_back_and_aud
     ann = svc.user("ann", permissions={"open_channels"})
     client = login(svc.app, "ann")
     form = new_chat_form(client, owner_follows_transfer="", working_hours="mon-fri 09:00-18:00\n",
-                         time_zone="Europe/Berlin", auto_reply="We answer from 9:00.", waiting_message="One moment.")
+                         time_zone="Europe/Berlin", auto_reply="We answer from 9:00.", waiting_message="One moment.",
+                         offer_during_calls="on")
     del form["owner_follows_transfer"]  # an unticked box is not sent
     response = client.post("/open-channels/new", data=form, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/open-channels/web?saved=1"
     queue = svc.settings.conversations().queues["web"]  # what the service hands the desk at once
     assert queue.members == ("anna", "ben", "chloe") and queue.mode is Mode.EVENLY
     assert (queue.idle_s, queue.capacity, queue.owner_follows_transfer) == (60.0, 2, False)
-    assert queue.hours is not None and queue.auto_reply == "We answer from 9:00."
+    assert queue.hours is not None and queue.auto_reply == "We answer from 9:00." and queue.offer_during_calls
     written = tomllib.loads(svc.config_path.read_text())
     (saved,) = [c for c in written["channels"] if c["id"] == "web"]
     assert saved["members"] == ["anna", "ben", "chloe"] and saved["idle_seconds"] == 60
