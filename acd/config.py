@@ -404,6 +404,8 @@ def _check_idle(value: float | str) -> float | str:
     return value
 
 
+CUSTOMER_TEXT_MAX = 2000  # characters of an auto-reply or waiting message
+
 IdleSeconds = Annotated[float | Literal["never"], AfterValidator(_check_idle)]
 
 
@@ -422,6 +424,16 @@ class ChannelSettings(_Section):
     owner_first: bool = True  # a recognised client goes to the responsible person first
     offer_during_calls: bool = False  # chats: also offer to agents on a phone call
     imap: ImapSettings | None = None  # mailboxes: fetch mail over IMAP (else only through the API)
+    # chats, Bitrix24's Open Channels options (each on by default):
+    check_client: bool = True  # look the client up in the CRM; off: no look-up, no owner first
+    chat_tracking: bool = True  # a phone or e-mail written here finds the client known elsewhere
+    owner_follows_transfer: bool = True  # a hand transfer makes the new agent the client's owner
+    # chats: the channel's working hours (["mon-fri 09:00-18:00"]; empty: always open),
+    # what a customer writing outside them is told, and what one is told while waiting
+    working_hours: Weekly = []
+    time_zone: Annotated[str, Field(max_length=64), AfterValidator(_check_zone)] = "UTC"
+    auto_reply: str = Field(default="", max_length=CUSTOMER_TEXT_MAX)
+    waiting_message: str = Field(default="", max_length=CUSTOMER_TEXT_MAX)
 
     @model_validator(mode="after")
     def _defaults(self) -> ChannelSettings:
@@ -433,7 +445,12 @@ class ChannelSettings(_Section):
         return conv.ChannelQueue(
             id=self.id, name=self.name, members=tuple(self.members), kind=self.kind, mode=self.mode,
             idle_s=None if self.idle_seconds == "never" else float(self.idle_seconds), capacity=self.capacity,
-            check_availability=self.check_availability, owner_first=self.owner_first,
+            check_availability=self.check_availability, owner_first=self.check_client and self.owner_first,
+            check_client=self.check_client, chat_tracking=self.chat_tracking,
+            owner_follows_transfer=self.owner_follows_transfer,
+            hours=WorkSchedule(time_zone=self.time_zone, hours=_merge_weekly(self.working_hours),
+                               clock_in_required=False) if self.working_hours else None,
+            auto_reply=self.auto_reply, waiting_message=self.waiting_message,
             offer_during_calls=self.offer_during_calls,
         )
 
@@ -738,6 +755,13 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
         if c.offer_during_calls and c.kind is not conv.ChannelKind.CHAT:
             problems.append((("channels", ci, "offer_during_calls"),
                              f"only chats are offered: {c.kind.value} queues assign at once (leave it out)"))
+        if c.kind is not conv.ChannelKind.CHAT:
+            for field in ("working_hours", "auto_reply", "waiting_message"):
+                if getattr(c, field):
+                    problems.append((("channels", ci, field), f"only an open channel (chat) has this ({c.kind.value})"))
+        elif c.auto_reply and not c.working_hours:
+            problems.append((("channels", ci, "auto_reply"),
+                             "an auto-reply is sent outside the working hours: give the working hours too"))
         if c.imap is not None and c.kind is not conv.ChannelKind.EMAIL:
             problems.append((("channels", ci, "imap"), f'only a kind = "email" queue has a mailbox ({c.kind.value})'))
 

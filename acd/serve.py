@@ -27,7 +27,7 @@ from .config import Settings
 from .core.commands import Record, RefusePickup
 from .core.events import AgentWorkChanged, CallArrived, Event, OtherChannelsLoadChanged, PickupRequested, Resynced
 from .core.router import Router
-from .crm.calls import build_crm
+from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
@@ -133,6 +133,8 @@ class Acd:
         self.pbx.reconfigure(routing)
         self.distributor.reconfigure(routing)
         self.desk.reconfigure(settings.conversations())
+        self.desk.use_mailboxes(settings)  # IMAP connections changed on the Mailboxes page
+        self.crm_feed.options = crm_options(settings)  # groups' and chats' CRM options
 
     def _work_state_changed(self, agent_id: str, working: bool, reason: str) -> None:
         if agent_id in self.router.config.agents:

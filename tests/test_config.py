@@ -389,6 +389,19 @@ def test_channel_queues_are_checked(channel: dict[str, Any], expected: str) -> N
     assert "hunter2" not in str(info.value)
 
 
+def test_a_chat_queues_crm_options_and_hours_reach_the_core() -> None:
+    data = tomllib.loads(AGENTS)
+    data["channels"] = [{"id": "tg", "members": ["anna"], "check_client": False, "chat_tracking": False,
+                         "owner_follows_transfer": False, "working_hours": ["mon-fri 09:00-18:00"],
+                         "time_zone": "Europe/Berlin", "auto_reply": "Closed.", "waiting_message": "Hold on."}]
+    queue = settings_from_dict(data).conversations().queues["tg"]
+    assert (queue.check_client, queue.chat_tracking, queue.owner_follows_transfer) == (False, False, False)
+    assert queue.owner_first is False  # no look-up: nobody to route to first
+    assert queue.hours is not None and queue.hours.time_zone == "Europe/Berlin" and not queue.hours.clock_in_required
+    assert queue.hours.in_hours(1709546400.0)  # Monday 2024-03-04 11:00 in Berlin
+    assert (queue.auto_reply, queue.waiting_message) == ("Closed.", "Hold on.")
+
+
 @pytest.mark.parametrize(
     ("work", "expected"),
     [

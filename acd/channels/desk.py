@@ -71,12 +71,13 @@ from ..core.conversation_model import (
     PhoneCallsChanged,
     ReportChannelLoad,
     ReportConversationTransfer,
+    TellCustomer,
     TimelineRecord,
     WorkStateChanged,
 )
 from ..core.conversations import ConversationRouter
 from ..core.events import TimerFired
-from ..crm.identity import InvalidIdentity, normalise_email, parse_client
+from ..crm.identity import MESSENGER, InvalidIdentity, normalise_email, parse_client
 from ..timers import Timers
 from .history import ITEM_ID_MAX, Batch, ChannelHistory, CrmChange, Line, NewItem
 from .work_calendar import WorkCalendar
@@ -111,6 +112,8 @@ class CrmHook(Protocol):
 
 WorkStateHook = Callable[[str, bool, str], None]  # (agent id, working, reason)
 LoadHook = Callable[[str, int, int, int], None]  # (agent id, chats, e-mails, forms held)
+# (conversation id, text, why): hands a text for the customer to the channel's connector
+CustomerDelivery = Callable[[str, str, str], None]
 Listener = Callable[[ConversationEvent | None, list[ConversationCommand]], None]
 
 
@@ -159,6 +162,9 @@ class Desk:
         self.on_work_state: list[WorkStateHook] = []
         self.on_load: list[LoadHook] = []
         self.listeners: list[Listener] = []  # live views: every event and what it caused
+        # the core's TellCustomer (auto-reply, waiting message): the connectors plug in
+        # here; without one the text is only recorded in the conversation's thread
+        self.deliver_to_customer: CustomerDelivery | None = None
         self._open: dict[str, str] = {}  # "<queue>|<client>" -> open chat conversation
         self._seen: set[str] = set()  # e-mail / form item ids taken this run
         self._batch = Batch()
@@ -171,7 +177,9 @@ class Desk:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._started = False
-        self.pollers: list[MailboxPoller] = []  # run by ``run``; see ``from_settings``
+        self.pollers: list[MailboxPoller] = []  # run by ``run``; see ``from_settings``, ``use_mailboxes``
+        self._poll_group: asyncio.TaskGroup | None = None  # while ``run`` runs
+        self._polling: dict[str, asyncio.Task[None]] = {}  # mailbox queue -> its poller's task
         # changes nobody waits for (timers) are written within this; what the API
         # changes is committed before it answers (``commit``)
         self.write_interval_s = 0.25
@@ -201,24 +209,43 @@ class Desk:
                       calendar: WorkCalendar | None = None, region: str = "DE") -> Desk:
         """A desk for the configuration's channels, with an IMAP poller per mailbox
         that has ``[channels.imap]`` (``run`` runs them)."""
+        desk = cls(settings.conversations(), engine, clock, crm=crm, calendar=calendar, region=region)
+        desk.use_mailboxes(settings)
+        return desk
+
+    def use_mailboxes(self, settings: Settings) -> None:
+        """The IMAP connections as configured now (the web pages change them): a changed
+        one is used from its next poll, a new one starts polling, a removed one stops."""
         from .mailbox import MailboxPoller
 
-        desk = cls(settings.conversations(), engine, clock, crm=crm, calendar=calendar, region=region)
-        sleeper = clock if hasattr(clock, "sleep") else None
-        desk.pollers = [MailboxPoller(desk, c.id, c.imap, sleeper)  # type: ignore[arg-type]
-                        for c in settings.channels if c.imap is not None]
-        return desk
+        wanted = {c.id: c.imap for c in settings.channels if c.imap is not None}
+        for poller in list(self.pollers):
+            if poller.queue_id in wanted:
+                poller.imap = wanted.pop(poller.queue_id)
+            else:
+                self.pollers.remove(poller)
+                task = self._polling.pop(poller.queue_id, None)
+                if task is not None:
+                    task.cancel()
+        sleeper = self.clock if hasattr(self.clock, "sleep") else None
+        for queue_id, imap in wanted.items():
+            poller = MailboxPoller(self, queue_id, imap, sleeper)  # type: ignore[arg-type]
+            self.pollers.append(poller)
+            if self._poll_group is not None:
+                self._polling[queue_id] = self._poll_group.create_task(poller.run(), name=f"imap {queue_id}")
 
     async def run(self) -> None:
         """Until ``close``: restore (``start``), then write changes as they come, and
         poll the mailboxes. For the service's TaskGroup."""
         await self.start()
         async with asyncio.TaskGroup() as tasks:
-            polling = [tasks.create_task(p.run(), name=f"imap {p.queue_id}") for p in self.pollers]
+            self._poll_group = tasks
+            self._polling = {p.queue_id: tasks.create_task(p.run(), name=f"imap {p.queue_id}") for p in self.pollers}
             try:
                 await self._write_until_closed()
             finally:
-                for task in polling:
+                self._poll_group = None
+                for task in self._polling.values():
                     task.cancel()
 
     async def _write_until_closed(self) -> None:
@@ -451,7 +478,8 @@ class Desk:
             return None
         return {"id": conv.id, "queue": conv.queue_id, "client": conv.client, "owner": conv.owner,
                 "phase": conv.phase.value, "agent": conv.agent, "offered_to": list(conv.offered),
-                "arrived_at": conv.arrived_at, "idle_deadline": conv.deadline, "answered": conv.answered}
+                "arrived_at": conv.arrived_at, "idle_deadline": conv.deadline, "answered": conv.answered,
+                "outside_hours": conv.outside_hours}
 
     # ------------------------------------------------------------------ agents and work time
     def clock_in(self, agent_id: str, by: str | None = None) -> None:
@@ -582,6 +610,11 @@ class Desk:
             elif isinstance(cmd, CreateLead):
                 if self.crm is not None:
                     self._crm_change(self.crm.lead_change, cmd)
+            elif isinstance(cmd, TellCustomer):
+                self._batch.lines.append(Line(cmd.conversation_id, now, "message",
+                                              {"sender": "acd", "why": cmd.why, "text": cmd.text}))
+                if self.deliver_to_customer is not None:
+                    _safely(self.deliver_to_customer, cmd.conversation_id, cmd.text, cmd.why)
             elif isinstance(cmd, ReportConversationTransfer):
                 if self.crm is not None:
                     conv = self.router.conversations.get(cmd.conversation_id)
@@ -636,9 +669,15 @@ class Desk:
         return False
 
     async def _owner(self, client: str, queue_id: str) -> str | None:
+        """The recognised client's owner. Not asked when the queue does not check the
+        client; without chat tracking only a messenger id (this channel's own) is
+        looked up, never a phone or e-mail that would find a client of another channel."""
         lookup = getattr(self.crm, "owner_for", None)
         identity = parse_client(client, self.region)
-        if lookup is None or identity is None:
+        queue = self.config.queues.get(queue_id)
+        if lookup is None or identity is None or (queue is not None and not queue.check_client):
+            return None
+        if queue is not None and not queue.chat_tracking and identity.kind != MESSENGER:
             return None
         try:
             owner = await lookup(identity, queue=queue_id, budget_s=self.owner_budget_s)

@@ -47,6 +47,15 @@ class ChannelQueue:
     capacity: int = CAPACITY_MAX  # chats: default limit of open conversations per agent
     check_availability: bool = True  # skip agents not working (and, for chats, offline)
     owner_first: bool = True  # hand a recognised client to the responsible person
+    # chats: the CRM is asked who the client is (off: no look-up, the client is unknown)
+    check_client: bool = True
+    # chats: a client's phone or e-mail written here finds the client known from other
+    # channels; off: only this channel's own messenger id is looked up
+    chat_tracking: bool = True
+    owner_follows_transfer: bool = True  # chats: a hand transfer makes the new agent the CRM owner
+    hours: WorkSchedule | None = None  # chats: the channel's working hours; None: always open
+    auto_reply: str = ""  # chats: told to a customer who writes outside the hours
+    waiting_message: str = ""  # chats: told to a customer who writes inside them, while they wait
     offer_during_calls: bool = False  # chats: offer to agents on a phone call too (``capacity``)
 
     def __post_init__(self) -> None:
@@ -266,6 +275,17 @@ class ReportConversationTransfer:
 
 
 @dataclass(frozen=True, slots=True)
+class TellCustomer:
+    """Send ``text`` to the customer of the conversation (the channel's connector
+    delivers it). ``why``: "outside_hours" (the auto-reply) or "waiting" (the waiting
+    message)."""
+
+    conversation_id: str
+    text: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSupervisors:
     """``kind`` is "nobody_available" (conversations wait and no member can take one)
     or "recovered"; emitted once per transition, not per conversation."""
@@ -313,6 +333,7 @@ ConversationCommand = (
     | AssignItem
     | CreateLead
     | ReportConversationTransfer
+    | TellCustomer
     | AlertSupervisors
     | WorkStateChanged
     | ReportChannelLoad
@@ -347,6 +368,7 @@ class Conversation:
     deadline: float | None = None  # when the current offer's idle time runs out
     answered: bool = False
     wait_token: int = 0  # matches the queue line's entry while WAITING
+    outside_hours: bool = False  # arrived outside its channel's working hours
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -354,7 +376,7 @@ class Conversation:
             "arrived_at": self.arrived_at, "phase": self.phase.value, "offered": list(self.offered),
             "agent": self.agent, "tried": sorted(self.tried), "passes": self.passes,
             "owner_offered": self.owner_offered, "to_all": self.to_all, "attempt": self.attempt,
-            "deadline": self.deadline, "answered": self.answered,
+            "deadline": self.deadline, "answered": self.answered, "outside_hours": self.outside_hours,
         }
 
     @classmethod
@@ -365,5 +387,5 @@ class Conversation:
             offered=dict.fromkeys(data["offered"]), agent=data["agent"], tried=set(data["tried"]),
             passes=int(data["passes"]), owner_offered=bool(data["owner_offered"]), to_all=bool(data["to_all"]),
             attempt=int(data["attempt"]), deadline=None if data["deadline"] is None else float(data["deadline"]),
-            answered=bool(data["answered"]),
+            answered=bool(data["answered"]), outside_hours=bool(data.get("outside_hours", False)),
         )

@@ -34,7 +34,12 @@ Chats (queues of kind CHAT)
   availability); conversations already accepted stay with them.
 - A hand transfer to an agent offers the conversation to that agent regardless of their
   availability and limit (a person decided) and reports it for the CRM owner; a transfer
-  to a queue returns it to that queue's distribution.
+  to a queue returns it to that queue's distribution. The owner report is left out
+  when the conversation's queue has ``owner_follows_transfer`` off.
+- Working hours: a conversation arriving outside its channel's hours is marked
+  (``outside_hours``, a timeline line) and gets the channel's auto-reply
+  (``TellCustomer``, why "outside_hours"); inside them, the waiting message (why
+  "waiting"). It enters the queue either way: whoever works then may take it.
 - Supervisors are alerted when a queue has conversations waiting and no member can
   take one, and again when that is over (once per transition).
 
@@ -93,6 +98,7 @@ from .conversation_model import (
     PhoneCallsChanged,
     ReportChannelLoad,
     ReportConversationTransfer,
+    TellCustomer,
     TimelineRecord,
     Withdraw,
     WorkStateChanged,
@@ -229,7 +235,19 @@ class ConversationRouter:
         conv = Conversation(e.conversation_id, queue.id, e.client, e.owner_agent, self._now)
         self.conversations[conv.id] = conv
         self._record(conv.id, "arrived", queue=queue.id, client=e.client, owner=e.owner_agent)
+        self._greet(conv, queue)
         self._distribute(conv, front=False)
+
+    def _greet(self, conv: Conversation, queue: ChannelQueue) -> None:
+        """Outside the channel's hours: marked, and the auto-reply; inside: the waiting
+        message. Either way the conversation enters the queue (an agent may be working)."""
+        if queue.hours is not None and not queue.hours.in_hours(self._now):
+            conv.outside_hours = True
+            self._record(conv.id, "outside_hours", queue=queue.id, auto_reply=bool(queue.auto_reply))
+            if queue.auto_reply:
+                self._emit(TellCustomer(conv.id, queue.auto_reply, "outside_hours"))
+        elif queue.waiting_message:
+            self._emit(TellCustomer(conv.id, queue.waiting_message, "waiting"))
 
     def _distribute(self, conv: Conversation, front: bool) -> None:
         """Offer now if the queue's line is empty (or to a recognised client's owner), else wait."""
@@ -437,14 +455,18 @@ class ConversationRouter:
         self._stop_idle(conv)
         self._leave_line(conv)
         self.queue_state(conv.queue_id).to_all.pop(conv.id, None)
-        self._record(conv.id, "transferred", by=e.by, from_agent=from_agent, to_agent=e.to_agent, to_queue=e.to_queue)
+        source = self.config.queues.get(conv.queue_id)
+        owner_follows = source is None or source.owner_follows_transfer
+        self._record(conv.id, "transferred", by=e.by, from_agent=from_agent, to_agent=e.to_agent, to_queue=e.to_queue,
+                     owner_follows=owner_follows)
         if e.to_agent:
             note = self.availability.cannot_take(e.to_agent, self.config.queues[conv.queue_id]) \
                 if conv.queue_id in self.config.queues else None
             if note:
                 self._record(conv.id, "transfer_note", agent=e.to_agent, note=note)
             self._offer(conv, self.config.queues.get(conv.queue_id), (e.to_agent,), to_all=False)
-            self._emit(ReportConversationTransfer(conv.id, conv.client, from_agent, e.to_agent, e.by))
+            if owner_follows:
+                self._emit(ReportConversationTransfer(conv.id, conv.client, from_agent, e.to_agent, e.by))
         elif target is not None:
             self._record(conv.id, "returned_to_queue", agents=list(holders), reason="transferred", queue=target.id)
             conv.queue_id, conv.tried, conv.passes = target.id, set(), 0
