@@ -110,10 +110,10 @@ class Workspace:
             left = None if c["idle_deadline"] is None or not offer else max(0.0, c["idle_deadline"] - now)
             return {"id": c["id"], "queue": c["queue"], "queue_name": _queue_name(queues, c["queue"]),
                     "client": c["client"], "offer": offer, "answered": c["answered"],
-                    "arrived": local_time(c["arrived_at"], zone, now), "waited": duration(now - c["arrived_at"]),
+                    "arrived": local_time(c["arrived_at"], zone, now),
                     "time_left_s": left, "time_left": duration(left) if left is not None else "",
                     "thread": [_line(e, zone, now, names, queues) for e in reads["threads"][c["id"]]],
-                    "card": _card(reads["cards"][c["client"]], zone, now, names, queues)}
+                    "card": _card(reads["cards"][c["client"]], zone, now, names, queues, but=c["id"])}
 
         items = [{"id": i["id"], "kind": i["kind"], "kind_name": "E-mail" if i["kind"] == "email" else "Form",
                   "queue": i["queue"], "queue_name": _queue_name(queues, i["queue"]), "client": i["client"],
@@ -121,7 +121,7 @@ class Workspace:
                   "subject": str(i["detail"].get("subject", "")),
                   "body": str(i["detail"].get("body", ""))[:BODY_SHOWN],
                   "fields": [[str(k), str(v)] for k, v in dict(i["detail"].get("fields", {})).items()],
-                  "card": _card(reads["cards"][i["client"]], zone, now, names, queues)}
+                  "card": _card(reads["cards"][i["client"]], zone, now, names, queues, but=i["id"])}
                  for i in reads["items"]]
         colleagues = [{"id": a, "name": names.get(a, a), "state": state_words(desk.work_state(a), None, zone, now)}
                       for a in desk.config.agents if a != agent_id]
@@ -255,7 +255,9 @@ def _line(entry: dict[str, Any], zone: ZoneInfo, now: float, names: dict[str, st
             "queue_name": _queue_name(queues, entry["queue"])}
 
 
-def _card(card: dict[str, Any], zone: ZoneInfo, now: float, names: dict[str, str], queues: Any) -> dict[str, Any]:
+def _card(card: dict[str, Any], zone: ZoneInfo, now: float, names: dict[str, str], queues: Any,
+          but: str) -> dict[str, Any]:
+    """The card in words, without the conversation or item it is shown beside (``but``)."""
     owner = card["owner"]
     return {"client": card["client"], "known": card["known"], "name": card["name"],
             "kind": {"lead": "Lead", "contact": "Contact"}.get(card["kind"] or "", ""),
@@ -267,7 +269,8 @@ def _card(card: dict[str, Any], zone: ZoneInfo, now: float, names: dict[str, str
             "chats": [{"time": local_time(c["at"], zone, now),
                        "channel": CHANNEL_NAMES.get(c["channel"], c["channel"]),
                        "queue": _queue_name(queues, c["queue"]), "status": c["status"],
-                       "agent": names.get(c["agent"], c["agent"]) if c["agent"] else ""} for c in card["chats"]]}
+                       "agent": names.get(c["agent"], c["agent"]) if c["agent"] else ""}
+                      for c in card["chats"] if c["id"] != but]}
 
 
 def _call(call: Any, zone: ZoneInfo, now: float, names: dict[str, str]) -> dict[str, Any]:

@@ -133,7 +133,7 @@
 
   function updateOffer(node, c) {
     node.querySelector(".ws-client-name").textContent = c.client;
-    node.querySelector(".ws-where").textContent = `${c.queue_name} · arrived ${c.arrived} · waiting ${c.waited}`;
+    node.querySelector(".ws-where").textContent = `${c.queue_name} · arrived ${c.arrived}`;
     node.dataset.timeLeft = c.time_left_s === null ? "" : String(c.time_left_s);
     thread(node.querySelector(".ws-thread"), c.thread);
     clientCard(node.querySelector("aside"), c.card);
@@ -236,8 +236,16 @@
     const ro = $("ws-read-only");
     ro.hidden = !s.read_only;
     ro.textContent = s.read_only ? `You are looking at ${s.agent.name}'s workspace: read only.` : "";
+    if (s.read_only) { // a supervisor reads someone else's workspace: say whose
+      const name = s.agent.name;
+      $("work-who").textContent = `${name} is`;
+      $("offers-h").textContent = `Offered to ${name}`;
+      $("conversations-h").textContent = `${name}'s conversations`;
+      $("items-h").textContent = `E-mails and forms assigned to ${name}`;
+      $("calls-h").textContent = `${name}'s calls`;
+    }
     renderWork(s);
-    keyed($("offers"), s.offers, "Nothing offered to you right now.", buildOffer, updateOffer);
+    keyed($("offers"), s.offers, s.read_only ? "Nothing offered right now." : "Nothing offered to you right now.", buildOffer, updateOffer);
     keyed($("conversations"), s.conversations, "No open conversations.", buildConversation, updateConversation);
     keyed($("items"), s.items, "No e-mails or forms to handle.", buildItem, updateItem);
     calls($("calls"), s.calls, "No calls yet.");
