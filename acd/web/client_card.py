@@ -54,11 +54,11 @@ def client_card(client: str, *, crm: Engine | None, calls: Engine | None, channe
             with Session(calls) as session:
                 card["calls"] = [_call(CallSummary.of(row)) for row in session.scalars(stmt)]
     if channels is not None:
-        stmt = (select(ItemRow).where(ItemRow.client.in_(card["addresses"]))
-                .order_by(ItemRow.created_at.desc()).limit(recent))
+        items = (select(ItemRow).where(ItemRow.client.in_(card["addresses"]))
+                 .order_by(ItemRow.created_at.desc()).limit(recent + 1))  # + 1: the card may be shown beside one
         with Session(channels) as session:
             card["chats"] = [{"id": r.item_id, "channel": r.kind, "queue": r.queue_id, "agent": r.agent_id,
-                              "status": r.status, "at": r.created_at} for r in session.scalars(stmt)]
+                              "status": r.status, "at": r.created_at} for r in session.scalars(items)]
     return card
 
 

@@ -33,7 +33,7 @@ from ..core.conversation_model import ChannelKind
 from .app import WebContext
 from .calls import Calls
 from .channels_api import BREAK_REASON_MAX, OPEN_CHANNELS, TEXT_MAX, supervises
-from .client_card import client_card
+from .client_card import RECENT, client_card
 from .live_feed import LiveFeed
 from .pages import Pages, add_nav, duration
 from .security import User, require
@@ -51,7 +51,7 @@ def install_workspace(app: FastAPI, desk: Desk) -> LiveFeed:
     and the page agents land on after signing in. Returns the feed that wakes it."""
     ctx: WebContext = app.state.ctx
     feed = LiveFeed()
-    desk.listeners.append(feed)  # chats, e-mails, forms, work states
+    desk.listeners.append(feed)  # type: ignore[arg-type]  # chats, e-mails, forms, work states: any event wakes it
     ctx.distributor.listeners.append(feed)  # calls
     workspace = app.state.workspace = Workspace(desk, ctx)
     app.include_router(workspace_router(workspace, feed, app.state.pages))
@@ -270,7 +270,7 @@ def _card(card: dict[str, Any], zone: ZoneInfo, now: float, names: dict[str, str
                        "channel": CHANNEL_NAMES.get(c["channel"], c["channel"]),
                        "queue": _queue_name(queues, c["queue"]), "status": c["status"],
                        "agent": names.get(c["agent"], c["agent"]) if c["agent"] else ""}
-                      for c in card["chats"] if c["id"] != but]}
+                      for c in card["chats"] if c["id"] != but][:RECENT]}
 
 
 def _call(call: Any, zone: ZoneInfo, now: float, names: dict[str, str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from acd.channels import Desk
 from acd.core.commands import Ring
-from acd.core.events import CallArrived
+from acd.core.events import CallArrived, CallerHungUp, MemberAnswered, MemberRinging
 from acd.crm.clients import add_client
 from acd.crm.identity import Identity
 from tests.channels.support import MONDAY_10_UTC, FakeClock
@@ -206,3 +206,45 @@ async def test_emails_and_forms_assigned_to_the_agent_come_with_the_client_card(
     await web.post(f"/items/{email['id']}/close", "ben", expect=409)  # not his
     await web.post(f"/items/{email['id']}/close", "anna")
     assert [i["kind"] for i in (await web.workspace("anna"))["items"]] == ["form"]
+
+
+async def test_the_agents_own_calls_and_the_clients_calls_on_the_card(web: Web) -> None:
+    await clock_in(web, "anna", "ben")
+    with Session(web.service.store.engine) as session, session.begin():
+        add_client(session, [Identity.email("ivo@example.org"), Identity.phone("+49 30 5550199")], owner="anna",
+                   name="Ivo Novak", now=MONDAY_10_UTC - 86400)
+    distributor = web.service.distributor
+    distributor.feed(CallArrived("call-1", "+4930111111", "0305550199"))  # as Asterisk gives a national number
+    ring = next(c for c in reversed(web.service.pbx.commands) if isinstance(c, Ring))
+    assert ring.agent_ids == ("anna",)
+    distributor.feed(MemberRinging("call-1", ring.attempt, "anna"))
+    distributor.feed(MemberAnswered("call-1", ring.attempt, "anna"))
+    web.clock.advance(65)
+    distributor.feed(CallerHungUp("call-1"))
+    await web.post("/inbound/email", "integration", {"queue": "mail", "message_id": "<m2@example.org>",
+                                                     "sender": "ivo@example.org", "subject": "After our call"},
+                   expect=202)
+    anna = await web.workspace("anna")
+    assert [(c["caller"], c["outcome"]) for c in anna["calls"]] == [("0305550199", "answered")]
+    assert anna["calls"][0]["href"] == "/calls/call-1"
+    card = anna["items"][0]["card"]
+    assert card["calls"] == [{"time": "11:00", "outcome": "answered", "agent": "Anna Berg"}]
+    assert (await web.workspace("ben"))["calls"] == []
+
+
+async def test_a_conversations_thread_holds_the_clients_emails_too(web: Web) -> None:
+    await clock_in(web, "anna", "ben")
+    with Session(web.service.store.engine) as session, session.begin():
+        add_client(session, [Identity.messenger("telegram", "777"), Identity.email("mia@example.org")],
+                   owner="anna", name="Mia Wong", now=MONDAY_10_UTC - 86400)
+    await web.post("/inbound/email", "integration", {"queue": "mail", "message_id": "<m3@example.org>",
+                                                     "sender": "mia@example.org", "subject": "Order 42",
+                                                     "body": "Where is order 42?"}, expect=202)
+    web.clock.advance(60)
+    cid = await web.chat("telegram:777", "I wrote you an e-mail")
+    assert web.desk.holders(cid) == {"anna"}  # the responsible person first
+    offer = (await web.workspace("anna"))["offers"][0]
+    assert [(line["channel_name"], line["subject"], line["text"]) for line in offer["thread"]] == [
+        ("e-mail", "Order 42", "Where is order 42?"), ("chat", "", "I wrote you an e-mail")]
+    assert offer["card"]["name"] == "Mia Wong" and offer["card"]["owner"] == "Anna Berg"
+    assert [c["channel"] for c in offer["card"]["chats"]] == ["e-mail"]
