@@ -108,6 +108,8 @@ async def test_an_agent_cannot_open_a_colleagues_workspace_but_a_supervisor_can_
     problem = await web.get("/api/workspace", "sue", expect=422)
     assert "name the agent" in str(problem)
     await web.get("/api/workspace?agent=zoe", "sue", expect=404)
+    chooser = await web.http.get("/workspace", headers=web.auth("sue"))  # sue is nobody's agent: whose?
+    assert chooser.status_code == 200 and 'href="/workspace?agent=anna"' in chooser.text
     unpermitted = web.service.user("carl", "agent", set(), "chloe")
     web.tokens["carl"] = web.service.accounts.create_token(unpermitted.id, "test")
     await web.get("/api/workspace", "carl", expect=403)  # no open_channels permission
