@@ -23,6 +23,7 @@ names, read when the poller starts; a ``password`` in the file is an error.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -94,13 +95,44 @@ def _matching(pattern: re.Pattern[str], what: str, *, optional: bool = False) ->
 Id = Annotated[
     str, Field(max_length=64), _matching(_ID, "not a valid id: use only letters, digits, '_', '.', '-'")
 ]  # 64: the width of the id columns in the history tables
-PhoneNumber = Annotated[
-    str, _matching(_PHONE, "not a phone number: digits with an optional leading '+', no spaces")
-]
-OptionalPhoneNumber = Annotated[
-    str, _matching(_PHONE, "not a phone number: digits with an optional leading '+', no spaces", optional=True)
-]
-Seconds = Annotated[float, Field(gt=0)]
+_NOT_A_PHONE = "not a phone number: digits with an optional leading '+' (spaces, '-', '.', '/', brackets allowed)"
+_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
+
+
+def as_dialled(text: Any) -> Any:
+    """A phone number as people write it, stored as Asterisk needs it: "(030) 1234-5678"
+    -> "03012345678". Only separators go; the digits stay as written (no country code
+    is added), since a DID must equal what the trunk sends and a forward number is
+    dialled as written; "+49 (0)30 1234" loses its "(0)", as E.164 has it."""
+    if not isinstance(text, str) or len(text) > 40:
+        return text  # the pattern check refuses it
+    international = text.strip().startswith("+")
+    # "+49 (0)30 ...": the bracketed 0 is dialled only from inside the country
+    digits = _PHONE_SEPARATORS.sub("", text.replace("(0)", "") if international else text)
+    return digits if _PHONE.fullmatch(digits) else text  # else refused as typed
+
+
+PhoneNumber = Annotated[str, BeforeValidator(as_dialled), _matching(_PHONE, _NOT_A_PHONE)]
+OptionalPhoneNumber = Annotated[str, BeforeValidator(as_dialled), _matching(_PHONE, _NOT_A_PHONE, optional=True)]
+
+
+def _numbers_as_dialled(numbers: Any) -> Any:
+    """The [numbers] table with its DIDs as dialled; two ways of writing one number are
+    an error (one of them would be lost silently)."""
+    if not isinstance(numbers, Mapping):
+        return numbers
+    seen: dict[Any, str] = {}
+    for typed in numbers:
+        key = as_dialled(typed)
+        if key in seen:
+            raise ValueError(f'"{seen[key]}" and "{typed}" are the same number')
+        seen[key] = typed
+    return {as_dialled(typed): group for typed, group in numbers.items()}
+Seconds = Annotated[float, Field(gt=0, le=86_400)]  # up to a day
+# a name shown on every page: long enough for any real one, short enough to fit a column
+NAME_MAX = 100
+Name = Annotated[str, Field(max_length=NAME_MAX)]
+EnvName = Annotated[str, Field(min_length=1, max_length=100)]
 LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
@@ -113,25 +145,39 @@ class _Section(BaseModel):
 
 
 # ------------------------------------------------------------------ sections
+def _check_proxy(value: str) -> str:
+    """An address ("10.0.0.5", "::1") or a network ("10.1.0.0/16"), read as uvicorn reads them."""
+    try:
+        ipaddress.ip_network(value) if "/" in value else ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError('not an IP address or network like "10.0.0.5" or "10.1.0.0/16"') from None
+    return value
+
+
 class ServiceSettings(_Section):
-    host: str = Field(default="127.0.0.1", min_length=1)  # where the HTTP API and pages listen
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255)  # where the HTTP API and pages listen
     port: int = Field(default=8000, ge=1, le=65535)
-    database: str = Field(default="sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", repr=False)
+    database: str = Field(default="sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", max_length=2000, repr=False)
     # a database schema older than this acd at start: false refuses to start and says to
     # run `acd db upgrade` (after a backup: an upgrade may rewrite whole tables, and an
     # older acd cannot run on the result); true upgrades it at start
     upgrade_database: bool = False
     log_level: LogLevel = "INFO"
+    # reverse proxies whose X-Forwarded-For / -Proto are believed (the sign-in throttle
+    # counts per client address); empty: nobody's, the connection's own address counts
+    trusted_proxies: list[Annotated[str, AfterValidator(_check_proxy)]] = Field(default=[], max_length=100)
 
 
 class AmiSettings(_Section):
-    host: str = Field(default="127.0.0.1", min_length=1)
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255)
     port: int = Field(default=5038, ge=1, le=65535)
-    username: str = Field(default="acd", min_length=1)
+    username: str = Field(default="acd", min_length=1, max_length=100)
     # never dumped; the repr shows it masked
     secret: SecretStr | None = Field(default=None, exclude=True)
     trunk: Id = "trunk"  # the PJSIP endpoint forwards to outside numbers go through
-    pickup_code: Annotated[str, _matching(_DIAL_CODE, "not a dial code: digits, '*' and '#'")] = "*11"
+    pickup_code: Annotated[
+        str, Field(max_length=16), _matching(_DIAL_CODE, "not a dial code: digits, '*' and '#'")
+    ] = "*11"
     # never: Asterisk at host:port, retried with back-off until it answers; always: the
     # built-in simulator instead (a first look, tests). "auto" fell back to the simulator
     # when Asterisk did not answer at start; it still loads, means "never", and warns.
@@ -190,13 +236,13 @@ def _check_zone(value: str) -> str:
     return value
 
 
-Weekly = Annotated[list[str], AfterValidator(_check_weekly)]
+Weekly = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50), AfterValidator(_check_weekly)]
 
 
 class WorkSettings(_Section):
     """An agent's work time for chats, e-mails and forms (``[agents.work]``)."""
 
-    time_zone: Annotated[str, AfterValidator(_check_zone)] = "UTC"
+    time_zone: Annotated[str, Field(max_length=64), AfterValidator(_check_zone)] = "UTC"
     hours: Weekly = []  # ["mon-fri 09:00-18:00", "sat 10:00-14:00"]; empty: no fixed hours
     breaks: Weekly = []  # recurring scheduled breaks, ["mon-fri 13:00-14:00"]
     clock_in_required: bool = True  # gets work only after clocking in
@@ -221,13 +267,17 @@ def _merge_weekly(lines: list[str]) -> dict[int, tuple[Interval, ...]]:
 
 class AgentSettings(_Section):
     id: Id
-    name: str = ""  # default: the id
-    endpoint: Annotated[str, _matching(_ENDPOINT, 'not an Asterisk device like "PJSIP/101"')]
+    name: Name = ""  # default: the id
+    endpoint: Annotated[
+        str, Field(max_length=100), _matching(_ENDPOINT, 'not an Asterisk device like "PJSIP/101"')
+    ]
     extension: Annotated[
-        str, _matching(_EXTENSION, "not an extension: letters, digits, '*', '#'", optional=True)
+        str, Field(max_length=32), _matching(_EXTENSION, "not an extension: letters, digits, '*', '#'", optional=True)
     ] = ""  # default: the part after "PJSIP/"
     mobile: OptionalPhoneNumber = ""
-    mailbox: Annotated[str, _matching(_MAILBOX, 'not a mailbox like "101@default"', optional=True)] = ""
+    mailbox: Annotated[
+        str, Field(max_length=100), _matching(_MAILBOX, 'not a mailbox like "101@default"', optional=True)
+    ] = ""
     work: WorkSettings | None = None  # None: work time not tracked (always working) for the other channels
 
     @model_validator(mode="after")
@@ -245,12 +295,16 @@ class MissedSettings(_Section):
     action: MissedAction = MissedAction.VOICEMAIL
     person: Id | None = None  # whose mailbox or mobile; default: the group's first member
     number: OptionalPhoneNumber = ""  # forward_number
-    group: Annotated[str, _matching(_ID, "not a valid group id", optional=True)] = ""  # forward_group
+    group: Annotated[
+        str, Field(max_length=64), _matching(_ID, "not a valid group id", optional=True)
+    ] = ""  # forward_group
     max_wait_seconds: Seconds = 300.0  # keep_waiting: longest wait, counted from arrival
     after_wait: MissedAction = MissedAction.VOICEMAIL  # keep_waiting: then this
     retry_seconds: Seconds = 5.0  # keep_waiting: pause before members are rung again
     forward_ring_seconds: Seconds = 30.0  # forward_*: how long the outside number may ring
-    message: Annotated[str, _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)] = ""
+    message: Annotated[
+        str, Field(max_length=200), _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)
+    ] = ""
 
 
 class GroupCrmSettings(_Section):
@@ -265,7 +319,7 @@ class GroupCrmSettings(_Section):
 
 class GroupSettings(_Section):
     id: Id
-    name: str = ""  # default: the id
+    name: Name = ""  # default: the id
     members: list[Id] = Field(min_length=1)  # agent ids; the order matters
     mode: Mode = Mode.STRICT
     rings: int = Field(default=3, ge=2, le=7)  # rings before the next member (2..7, like Bitrix24)
@@ -286,13 +340,16 @@ class GroupSettings(_Section):
         return self.missed.person or self.members[0]
 
 
+BitrixUser = Annotated[int, Field(ge=1, le=2**31 - 1)]  # a Bitrix24 user id
+
+
 class WebhookSettings(_Section):
     """A generic JSON webhook, signed with HMAC-SHA256. The URL and the signing secret are
     secrets: the file names the environment variables that hold them."""
 
     name: Id
-    url_env: str = Field(min_length=1)
-    secret_env: str = Field(min_length=1)
+    url_env: EnvName
+    secret_env: EnvName
 
 
 class Bitrix24Settings(_Section):
@@ -300,9 +357,9 @@ class Bitrix24Settings(_Section):
     environment variable ``webhook_url_env``; acd agent ids -> Bitrix24 user ids."""
 
     name: Id = "bitrix24"
-    webhook_url_env: str = Field(min_length=1)
-    users: dict[Id, int] = {}
-    fallback_user: int | None = None
+    webhook_url_env: EnvName
+    users: dict[Id, BitrixUser] = {}
+    fallback_user: BitrixUser | None = None
 
 
 class CrmSettings(_Section):
@@ -315,12 +372,12 @@ class ImapSettings(_Section):
     """Where a mailbox queue fetches its mail. The password is read from the environment
     variable named by ``password_env`` when the poller starts, never from the file."""
 
-    host: str = Field(min_length=1)
+    host: str = Field(min_length=1, max_length=255)
     port: int = Field(default=993, ge=1, le=65535)
     ssl: bool = True
-    username: str = Field(min_length=1)
-    password_env: Annotated[str, _matching(_ENV_NAME, "not an environment variable name")]
-    mailbox: str = Field(default="INBOX", min_length=1)
+    username: str = Field(min_length=1, max_length=320)
+    password_env: Annotated[str, Field(max_length=100), _matching(_ENV_NAME, "not an environment variable name")]
+    mailbox: str = Field(default="INBOX", min_length=1, max_length=200)
     poll_seconds: float = Field(default=60.0, ge=5, le=3600)
 
     @model_validator(mode="before")
@@ -347,7 +404,7 @@ class ChannelSettings(_Section):
     """A channel queue (``[[channels]]``): an open channel (chat), a mailbox or a CRM form."""
 
     id: Id
-    name: str = ""  # default: the id
+    name: Name = ""  # default: the id
     kind: conv.ChannelKind = conv.ChannelKind.CHAT
     members: list[Id] = Field(min_length=1)  # agent ids; the order matters
     mode: Mode = Mode.STRICT  # chats; mailboxes and forms assign in turn
@@ -378,7 +435,7 @@ class Settings(_Section):
     ami: AmiSettings = Field(default_factory=AmiSettings)  # made per load: reads the environment
     agents: list[AgentSettings] = []
     groups: list[GroupSettings] = []
-    numbers: dict[PhoneNumber, Id] = {}  # DID -> group id
+    numbers: Annotated[dict[PhoneNumber, Id], BeforeValidator(_numbers_as_dialled)] = {}  # DID -> group id
     default_group: Id | None = None  # for numbers not listed
     channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
 

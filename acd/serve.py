@@ -36,6 +36,7 @@ from .web.app import WebContext, create_app
 from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
+from .web.security import forwarded_headers
 from .web.workspace import install_workspace
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,8 @@ class Acd:
 
     async def _serve_http(self) -> None:
         host, port = self.web_address
-        config = uvicorn.Config(self.web, host=host, port=port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(self.web, host=host, port=port, log_level="warning", lifespan="off",
+                                **forwarded_headers(self.settings.service))
         self._server = uvicorn.Server(config)
         # the CLI owns SIGINT/SIGTERM (Acd.stop); uvicorn would re-raise them after its own exit
         self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

@@ -124,8 +124,8 @@ def test_duplicate_ids_and_endpoints_are_errors(tmp_path: Path) -> None:
 
 
 def test_numbers_must_look_like_phone_numbers(tmp_path: Path) -> None:
-    message = error_of(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["anna"]\n[numbers]\n"030 222" = "g"\n')
-    assert 'numbers."030 222" (the key): not a phone number' in message
+    message = error_of(tmp_path, AGENTS + '[[groups]]\nid = "g"\nmembers = ["anna"]\n[numbers]\n"030 CALL" = "g"\n')
+    assert 'numbers."030 CALL" (the key): not a phone number' in message
 
 
 def test_numbers_must_name_known_groups(tmp_path: Path) -> None:
@@ -476,3 +476,62 @@ def test_voicemail_conf_keeps_maxsilence_below_minsecs() -> None:
     maxsilence = int(general["maxsilence"])
     maxsilence_ms = maxsilence * 1000 if maxsilence > 0 else maxsilence
     assert not int(maxsilence_ms / 1000) >= int(general["minsecs"]), general
+
+
+# ------------------------------------------------------------------ phone numbers as people type them
+GROUPS = {"agents": [{"id": "anna", "endpoint": "PJSIP/101"}], "groups": [{"id": "sales", "members": ["anna"]}]}
+
+
+@pytest.mark.parametrize("typed,stored", [
+    ("+49 30 1234 5678", "+493012345678"),
+    ("(030) 1234-5678", "03012345678"),
+    ("+49 (0)30 1234.5678", "+493012345678"),  # the "(0)" is not dialled from abroad
+    ("030/1234 5678", "03012345678"),
+    ("+4930111111", "+4930111111"),
+])
+def test_phone_numbers_are_stored_without_their_separators(typed: str, stored: str) -> None:
+    s = settings_from_dict({
+        "agents": [{"id": "anna", "endpoint": "PJSIP/101", "mobile": typed}],
+        "groups": [{"id": "sales", "members": ["anna"],
+                    "missed": {"action": "forward_number", "number": typed}}],
+        "numbers": {typed: "sales"},
+    })
+    assert s.agent("anna").mobile == stored  # type: ignore[union-attr]
+    assert s.group("sales").missed.number == stored  # type: ignore[union-attr]
+    assert s.numbers == {stored: "sales"}
+    assert s.routing().group_for(stored).id == "sales"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("typed", ["call 030 1234", "+49 30 12+34", "030-CALL-NOW", "++4930", "()", "+"])
+def test_text_that_is_not_a_phone_number_is_still_refused(typed: str) -> None:
+    with pytest.raises(ConfigError, match="not a phone number"):
+        settings_from_dict({**GROUPS, "numbers": {typed: "sales"}})
+    with pytest.raises(ConfigError, match="not a phone number"):
+        settings_from_dict({"agents": [{"id": "anna", "endpoint": "PJSIP/101", "mobile": typed}]})
+
+
+def test_one_number_written_twice_is_named() -> None:
+    with pytest.raises(ConfigError, match=r'numbers: "\+49 30 111111" and "\+4930111111" are the same number'):
+        settings_from_dict({**GROUPS, "numbers": {"+49 30 111111": "sales", "+4930111111": "sales"}})
+
+
+# ------------------------------------------------------------------ lengths
+@pytest.mark.parametrize("change,item", [
+    ({"groups": [{"id": "sales", "name": "x" * 101, "members": ["anna"]}]}, 'groups[0] "sales".name'),
+    ({"agents": [{"id": "anna", "name": "x" * 101, "endpoint": "PJSIP/101"}]}, 'agents[0] "anna".name'),
+    ({"channels": [{"id": "chat", "name": "x" * 101, "members": ["anna"]}]}, 'channels[0] "chat".name'),
+    ({"agents": [{"id": "anna", "endpoint": "PJSIP/" + "1" * 200}]}, 'agents[0] "anna".endpoint'),
+    ({"groups": [{"id": "sales", "members": ["anna"], "missed": {"message": "a" * 201}}]},
+     'groups[0] "sales".missed.message'),
+    ({"groups": [{"id": "sales", "members": ["anna"], "missed": {"retry_seconds": 1e400}}]},
+     'groups[0] "sales".missed.retry_seconds'),
+])
+def test_names_and_texts_have_maximum_lengths(change: dict[str, Any], item: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict({**GROUPS, **change})
+    assert [i for i, _ in info.value.problems] == [item]
+
+
+def test_a_name_of_the_maximum_length_is_fine() -> None:
+    s = settings_from_dict({**GROUPS, "groups": [{"id": "sales", "name": "x" * 100, "members": ["anna"]}]})
+    assert len(s.group("sales").name) == 100  # type: ignore[union-attr]

@@ -35,6 +35,11 @@ from .security import PERMISSIONS, ROLES, User
 
 SESSION_LIFETIME_S = 12 * 3600  # a browser login lasts a working day
 TOKEN_PREFIX = "acd_"
+USERNAME_MAX = 64  # the width of web_users.username
+PASSWORD_MIN = 8
+PASSWORD_MAX = 256  # a passphrase fits; a megabyte is not hashed (argon2 reads all of it)
+TOKEN_NAME_MAX = 100
+AGENT_ID_MAX = 64  # the width of web_users.agent_id, as the configuration's ids
 
 _hasher = PasswordHasher()
 # verifying against this keeps "no such user" as slow as "wrong password"
@@ -104,6 +109,16 @@ class LoginSession:
     user: User
 
 
+def normalise_username(username: str) -> str:
+    """The name as stored and looked up: surrounding spaces are never part of it."""
+    return username.strip()
+
+
+def _check_password(password: str, field: str = "password") -> None:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise AccountError(field, f"{PASSWORD_MIN} to {PASSWORD_MAX} characters")
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -122,6 +137,8 @@ def _check(role: str, permissions: Iterable[str], agent_id: str | None) -> list[
         raise AccountError("permissions", f"unknown permission {unknown[0]!r} (known: {', '.join(PERMISSIONS)})")
     if role == "agent" and not agent_id:
         raise AccountError("agent_id", "an agent account needs the agent it belongs to")
+    if agent_id is not None and len(agent_id) > AGENT_ID_MAX:
+        raise AccountError("agent_id", f"at most {AGENT_ID_MAX} characters")
     return perms
 
 
@@ -153,11 +170,10 @@ class Accounts:
     # -------------------------------------------------------------- users
     def create_user(self, username: str, password: str, *, role: str = "agent",
                     permissions: Iterable[str] = (), agent_id: str | None = None) -> User:
-        username = username.strip()
-        if not username or len(username) > 64:
-            raise AccountError("username", "required, at most 64 characters")
-        if len(password) < 8:
-            raise AccountError("password", "at least 8 characters")
+        username = normalise_username(username)
+        if not username or len(username) > USERNAME_MAX:
+            raise AccountError("username", f"required, at most {USERNAME_MAX} characters")
+        _check_password(password)
         perms = _check(role, permissions, agent_id)
         with self.session() as s:
             if s.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
@@ -172,8 +188,8 @@ class Accounts:
                     active: bool = True, password: str | None = None) -> User:
         self._tokens_seen.clear()
         perms = _check(role, permissions, agent_id)
-        if password is not None and len(password) < 8:
-            raise AccountError("password", "at least 8 characters")
+        if password is not None:
+            _check_password(password)
         with self.session() as s:
             row = s.get(UserRow, user_id)
             if row is None:
@@ -218,8 +234,11 @@ class Accounts:
             return s.scalar(select(UserRow.id).limit(1)) is not None
 
     def authenticate(self, username: str, password: str) -> User | None:
+        username = normalise_username(username)
+        if len(username) > USERNAME_MAX or len(password) > PASSWORD_MAX:
+            return None  # no such account can exist: nothing to look up or hash
         with self.session() as s:
-            row = s.scalar(select(UserRow).where(UserRow.username == username.strip()))
+            row = s.scalar(select(UserRow).where(UserRow.username == username))
             ok: bool
             try:
                 ok = _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
@@ -260,8 +279,8 @@ class Accounts:
     def create_token(self, user_id: int, name: str = "api") -> str:
         """A new Bearer token for the user: the only time its text exists outside the caller."""
         name = name.strip()
-        if not name or len(name) > 100:
-            raise AccountError("name", "required, at most 100 characters")
+        if not name or len(name) > TOKEN_NAME_MAX:
+            raise AccountError("name", f"required, at most {TOKEN_NAME_MAX} characters")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.session() as s:
             if s.get(UserRow, user_id) is None:

@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..config import ConfigError
 from . import config_routes as cr
+from .limits import read_form
+from .openapi import errors
 from .pages import Pages
 from .security import User, require
 from .settings_changes import SettingsChanges, field_errors
@@ -25,22 +27,24 @@ FORM_FIELDS = ("name", "endpoint", "extension", "mobile", "mailbox")
 def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
     r = APIRouter()
 
-    @r.get("/api/agents", tags=["agents"], summary="Agents as configured")
+    @r.get("/api/agents", responses=errors(401, 403, 503), tags=["agents"], summary="Agents as configured")
     def list_agents(user: ManageAgents) -> list[dict[str, Any]]:
         return cr.items(changes, "agents")
 
-    @r.get("/api/agents/{agent_id}", tags=["agents"], summary="One agent")
+    @r.get("/api/agents/{agent_id}", responses=errors(401, 403, 404, 422, 503), tags=["agents"], summary="One agent")
     def get_agent(agent_id: str, user: ManageAgents) -> dict[str, Any]:
         return cr.find(changes, "agents", agent_id)
 
-    @r.put("/api/agents/{agent_id}", tags=["agents"], summary="Create or replace an agent; 422 names each bad item")
+    @r.put("/api/agents/{agent_id}", responses=errors(400, 401, 403, 413, 422, 503),
+           tags=["agents"], summary="Create or replace an agent; 422 names each bad item")
     async def put_agent(agent_id: str, user: ManageAgents, body: Annotated[dict[str, Any], Body(examples=[{
             "name": "Anna Berg", "endpoint": "PJSIP/101", "mobile": "+4915112345601"}])]) -> Any:
-        new_list, _ = cr.replaced(cr.items(changes, "agents"), agent_id, {**body, "id": agent_id})
+        new_list, _ = cr.replaced(cr.items(changes, "agents"), agent_id, cr.with_path_id(body, agent_id))
         return cr.api_save(changes, user, "agents", new_list, action="agent saved", target=f"agent:{agent_id}",
                            result=lambda s: cr.find(changes, "agents", agent_id))
 
-    @r.delete("/api/agents/{agent_id}", status_code=204, response_model=None, tags=["agents"],
+    @r.delete("/api/agents/{agent_id}", responses=errors(401, 403, 404, 422, 503),
+              status_code=204, response_model=None, tags=["agents"],
               summary="Delete an agent (refused while a group lists them)")
     async def delete_agent(agent_id: str, user: ManageAgents) -> Any:
         cr.find(changes, "agents", agent_id)
@@ -64,7 +68,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
 
     @r.post("/agents", include_in_schema=False)
     async def agents_form(request: Request, user: ManageAgents) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         agent_id = str(form.get("id", "")).strip()
         current_list = cr.items(changes, "agents")
         existing = next((a for a in current_list if a["id"] == agent_id), None)

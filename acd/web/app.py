@@ -25,7 +25,9 @@ from ..live import agents_now, call_progress, calls_now
 from . import agents, calls, outbox, telephony, users
 from .accounts import Accounts
 from .audit import AuditLog
+from .limits import BodyLimit
 from .live_feed import LiveFeed
+from .openapi import errors, json_errors
 from .pages import WEBUI, Pages, SecurityHeaders
 from .security import SignedIn, User, require, use_accounts
 from .settings_changes import SettingsChanges
@@ -110,6 +112,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.state.pages = pages
     pages.install_error_pages()
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
     app.mount("/static", StaticFiles(directory=str(WEBUI / "static")), name="static")
     # the channels' inbound API takes integrations' traffic: first in line, since routes
     # are matched one after the other
@@ -120,17 +123,18 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     async def live_page(request: Request, user: SignedIn) -> HTMLResponse:
         return pages.render(request, "live.html", {"page": "live"})
 
-    @app.get("/api/live", tags=["live"], summary="Calls and agents right now (an agent: their own groups' calls)")
+    @app.get("/api/live", responses=errors(401),
+             tags=["live"], summary="Calls and agents right now (an agent: their own groups' calls)")
     async def live(user: SignedIn) -> dict[str, Any]:
         return ctx.live_for(user)
 
-    @app.get("/api/live/stream", tags=["live"], response_class=EventSourceResponse,
+    @app.get("/api/live/stream", responses=json_errors(401), tags=["live"], response_class=EventSourceResponse,
              summary="The live picture, sent again on every change (server-sent events)")
     async def live_stream(user: SignedIn):  # type: ignore[no-untyped-def]
         async for _ in ctx.feed.changes():
             yield ctx.live_for(user)
 
-    @app.post("/api/live/calls/{call_id}/intercept", tags=["live"],
+    @app.post("/api/live/calls/{call_id}/intercept", responses=errors(401, 403, 404, 409, 422), tags=["live"],
               summary="Take a call ringing in a pickup group to your own phone; 409 with the reason if refused")
     async def intercept(call_id: str, user: Annotated[User, Depends(require(None))]) -> dict[str, Any]:
         if not user.agent_id:

@@ -13,17 +13,20 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..store.views import CallDetail, CallSummary
+from .limits import Limit, Offset, read_form
+from .openapi import errors
 from .pages import Pages
 from .security import SignedIn, User, require
 
 OUTCOMES = ("answered", "missed", "abandoned", "voicemail", "forwarded", "hangup", "transferred", "ended")
+Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
 Changing = Annotated[User, Depends(require(None))]
 
 
@@ -138,26 +141,27 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
         return {"since": since or "", "until": until or "", "group": group or "", "outcome": outcome or "",
                 "agent": agent or ""}
 
-    @r.get("/api/calls", tags=["calls"], summary="Call history, newest first (an agent gets only their own)")
+    @r.get("/api/calls", responses=errors(401, 422, 503),
+           tags=["calls"], summary="Call history, newest first (an agent gets only their own)")
     def list_calls(user: SignedIn, since: str | None = None, until: str | None = None, group: str | None = None,
-                   outcome: str | None = None, agent: str | None = None,
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+                   outcome: Outcome | None = None, agent: str | None = None,
+                   limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
         return [call_json(c, calls.progress) for c in calls.history(
             user, since=since, until=until, group=group, outcome=outcome, agent=agent, limit=limit, offset=offset)]
 
-    @r.get("/api/calls/{call_id}", tags=["calls"], summary="One call with its timeline and decision log")
+    @r.get("/api/calls/{call_id}", responses=errors(401, 404, 422, 503),
+           tags=["calls"], summary="One call with its timeline and decision log")
     def get_call(call_id: str, user: SignedIn) -> dict[str, Any]:
         return call_json(calls.call(user, call_id), calls.progress)
 
-    @r.get("/api/missed", tags=["calls"], summary="Missed calls to call back")
+    @r.get("/api/missed", responses=errors(401, 422, 503), tags=["calls"], summary="Missed calls to call back")
     def list_missed(user: SignedIn, since: str | None = None, until: str | None = None, group: str | None = None,
-                    called_back: bool | None = False, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+                    called_back: bool | None = False, limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
         return [call_json(c, calls.progress) for c in calls.missed(user, since=since, until=until, group=group,
                                                    called_back=called_back, limit=limit, offset=offset)]
 
-    @r.post("/api/missed/{call_id}/called-back", status_code=204, tags=["calls"],
+    @r.post("/api/missed/{call_id}/called-back", responses=errors(401, 403, 404, 409, 422, 503),
+            status_code=204, tags=["calls"],
             summary="Tick a missed call off the call-back list (called_back=false puts it back)")
     def mark_called_back(call_id: str, user: Changing, called_back: bool = True) -> Response:
         calls.mark(user, call_id, called_back)
@@ -166,7 +170,7 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
     @r.get("/history", response_class=HTMLResponse, include_in_schema=False)
     def history_page(request: Request, user: SignedIn, since: str | None = None, until: str | None = None,
                      group: str | None = None, outcome: str | None = None, agent: str | None = None,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+                     offset: Offset = 0) -> HTMLResponse:
         errors: dict[str, str] = {}
         try:
             found = calls.history(user, since=since, until=until, group=group, outcome=outcome, agent=agent,
@@ -192,7 +196,7 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
 
     @r.get("/missed", response_class=HTMLResponse, include_in_schema=False)
     def missed_page(request: Request, user: SignedIn, show: str = "open", group: str | None = None,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+                    offset: Offset = 0) -> HTMLResponse:
         called_back = {"open": False, "done": True}.get(show)
         found = calls.missed(user, since=None, until=None, group=group, called_back=called_back, limit=100,
                              offset=offset)
@@ -201,7 +205,7 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
 
     @r.post("/missed/{call_id}", include_in_schema=False)
     async def missed_form(request: Request, call_id: str, user: Changing) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         await run_in_threadpool(calls.mark, user, call_id, form.get("called_back", "1") == "1")
         return RedirectResponse(f"/missed?show={form.get('show', 'open')}", status_code=303)
 

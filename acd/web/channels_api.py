@@ -42,9 +42,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..channels.desk import Desk, DeskError
+from .limits import MAX_BODY, Limit
+from .openapi import errors, problems_of
 from .security import User, require
 
-MAX_BODY = 256 * 1024  # bytes of one request body
 TEXT_MAX = 64 * 1024  # characters of one chat message
 BREAK_REASON_MAX = 100  # characters of a break's reason ("lunch")
 
@@ -73,17 +74,21 @@ class EmailIn(_Body):
     message_id: str = Field(min_length=1, max_length=240)
     sender: str = Field(min_length=3, max_length=320)
     subject: str = Field(default="", max_length=998)
-    body: str = ""
+    body: str = Field(default="", max_length=MAX_BODY)
 
 
 class FormIn(_Body):
     form: str = Field(min_length=1, max_length=64, description="the form's channel queue id")
-    fields: dict[str, str] = Field(max_length=200)
+    fields: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=TEXT_MAX)]] = Field(
+        max_length=200)
     submission_id: str | None = Field(default=None, max_length=128)
 
 
+AgentId = Annotated[str, Field(max_length=64)]  # the configuration's ids
+
+
 class ActAs(_Body):
-    agent_id: str | None = None  # supervisors act for this agent; agents act for themselves
+    agent_id: AgentId | None = None  # supervisors act for this agent; agents act for themselves
 
 
 class AnswerIn(ActAs):
@@ -91,8 +96,12 @@ class AnswerIn(ActAs):
 
 
 class TransferIn(_Body):
-    to_agent: str | None = None
-    to_queue: str | None = None
+    to_agent: AgentId | None = None
+    to_queue: AgentId | None = None
+
+
+# epoch seconds, 1970..2100: NaN, infinities and times no clock reaches are refused
+EpochSeconds = Annotated[float, Field(ge=0, le=4_102_444_800, allow_inf_nan=False)]
 
 
 class BreakStartIn(_Body):
@@ -100,8 +109,8 @@ class BreakStartIn(_Body):
 
 
 class BreakIn(_Body):
-    starts_at: float
-    ends_at: float
+    starts_at: EpochSeconds
+    ends_at: EpochSeconds
 
 
 class PresenceIn(_Body):
@@ -114,7 +123,8 @@ def supervises(user: User) -> bool:
 
 
 async def _read(request: Request, model: type[M]) -> M:
-    """The JSON body as ``model``: 413 past MAX_BODY (read no further), 422 when malformed."""
+    """The JSON body as ``model``: 413 past MAX_BODY (read no further: this router may
+    serve in an app without ``BodyLimit``), 422 when malformed."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
@@ -127,10 +137,10 @@ async def _read(request: Request, model: type[M]) -> M:
     raw = b"".join(chunks) or b"{}"
     try:
         return model.model_validate(json.loads(raw))
-    except (ValueError, UnicodeDecodeError) as e:
-        errors = e.errors(include_url=False, include_input=False) if isinstance(e, ValidationError) \
-            else [{"msg": "not a JSON body"}]
-        raise HTTPException(422, errors) from None
+    except ValidationError as e:
+        raise HTTPException(422, problems_of(e.errors(include_url=False, include_input=False))) from None
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(422, [{"item": "body", "problem": "not a JSON body"}]) from None
 
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -141,17 +151,21 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
 def channels_router(desk: Desk) -> APIRouter:
     api = APIRouter(prefix="/api/channels", tags=["channels"])
 
+    def refused(e: DeskError) -> HTTPException:
+        # a 422 names its item, as every 422 of the API does (acd.web.openapi)
+        return HTTPException(e.status, [{"item": "body", "problem": str(e)}] if e.status == 422 else str(e))
+
     def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except DeskError as e:
-            raise HTTPException(e.status, str(e)) from None
+            raise refused(e) from None
 
     async def run_async(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return await fn(*args, **kwargs)
         except DeskError as e:
-            raise HTTPException(e.status, str(e)) from None
+            raise refused(e) from None
 
     async def change(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A change by the desk, answered once it is committed."""
@@ -165,7 +179,7 @@ def channels_router(desk: Desk) -> APIRouter:
             raise HTTPException(403, "agents act only for themselves")
         agent_id = asked or user.agent_id
         if not agent_id:
-            raise HTTPException(422, "agent_id: required (this user is not an agent)")
+            raise HTTPException(422, [{"item": "agent_id", "problem": "required (this user is not an agent)"}])
         return agent_id
 
     def own_conversation(user: User, cid: str) -> None:
@@ -179,14 +193,16 @@ def channels_router(desk: Desk) -> APIRouter:
             raise HTTPException(403, "agents see and change only their own work time and queue")
 
     # ---------------------------------------------------------------- inbound
-    @api.post("/inbound/chat", status_code=202, openapi_extra=_schema(ChatIn),
+    @api.post("/inbound/chat", responses=errors(401, 403, 404, 409, 413, 422),
+              status_code=202, openapi_extra=_schema(ChatIn),
               summary="A client's message in an open channel (opens a conversation when none is open)")
     async def inbound_chat(request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, ChatIn)
         cid, new = await run_async(desk.chat_message, body.queue, body.client, body.text)
         return {"conversation_id": cid, "new": new}
 
-    @api.post("/inbound/email", status_code=202, openapi_extra=_schema(EmailIn),
+    @api.post("/inbound/email", responses=errors(401, 403, 404, 409, 413, 422),
+              status_code=202, openapi_extra=_schema(EmailIn),
               summary="An e-mail for a mailbox queue (the same Message-ID is taken once)")
     async def inbound_email(request: Request, user: EmailUser) -> dict[str, Any]:
         body = await _read(request, EmailIn)
@@ -194,7 +210,8 @@ def channels_router(desk: Desk) -> APIRouter:
                                              body.subject, body.body)
         return {"item_id": item_id, "duplicate": duplicate}
 
-    @api.post("/inbound/form", status_code=202, openapi_extra=_schema(FormIn),
+    @api.post("/inbound/form", responses=errors(401, 403, 404, 409, 413, 422),
+              status_code=202, openapi_extra=_schema(FormIn),
               summary="A CRM web form submission")
     async def inbound_form(request: Request, user: FormUser) -> dict[str, Any]:
         body = await _read(request, FormIn)
@@ -202,13 +219,15 @@ def channels_router(desk: Desk) -> APIRouter:
         return {"item_id": item_id, "duplicate": duplicate}
 
     # ---------------------------------------------------------------- conversations
-    @api.post("/conversations/{cid}/accept", openapi_extra=_schema(ActAs))
+    @api.post("/conversations/{cid}/accept", responses=errors(401, 403, 404, 409, 413, 422),
+              openapi_extra=_schema(ActAs))
     async def accept(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
         agent_id = acting_agent(user, (await _read(request, ActAs)).agent_id)
         await change(desk.accept, cid, agent_id)
         return {"conversation": desk.conversation(cid)}
 
-    @api.post("/conversations/{cid}/answer", openapi_extra=_schema(AnswerIn))
+    @api.post("/conversations/{cid}/answer", responses=errors(401, 403, 404, 409, 413, 422),
+              openapi_extra=_schema(AnswerIn))
     async def answer(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, AnswerIn)
         if not supervises(user):
@@ -216,32 +235,35 @@ def channels_router(desk: Desk) -> APIRouter:
         await change(desk.answer, cid, acting_agent(user, body.agent_id), body.text)
         return {"conversation": desk.conversation(cid)}
 
-    @api.post("/conversations/{cid}/reject", openapi_extra=_schema(ActAs))
+    @api.post("/conversations/{cid}/reject", responses=errors(401, 403, 404, 409, 413, 422),
+              openapi_extra=_schema(ActAs))
     async def reject(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
         agent_id = acting_agent(user, (await _read(request, ActAs)).agent_id)
         await change(desk.reject, cid, agent_id)
         return {"conversation": desk.conversation(cid)}
 
-    @api.post("/conversations/{cid}/close")
+    @api.post("/conversations/{cid}/close", responses=errors(401, 403, 404, 409))
     async def close(cid: str, user: ChatUser) -> dict[str, Any]:
         own_conversation(user, cid)
         by = "agent" if user.agent_id in desk.holders(cid) else "supervisor"
         await change(desk.close_conversation, cid, by)
         return {"closed": cid}
 
-    @api.post("/conversations/{cid}/transfer", openapi_extra=_schema(TransferIn))
+    @api.post("/conversations/{cid}/transfer", responses=errors(401, 403, 404, 409, 413, 422),
+              openapi_extra=_schema(TransferIn))
     async def transfer(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, TransferIn)
         own_conversation(user, cid)
         await change(desk.transfer, cid, user.agent_id or user.username, body.to_agent, body.to_queue)
         return {"conversation": desk.conversation(cid)}
 
-    @api.get("/conversations/{cid}")
+    @api.get("/conversations/{cid}", responses=errors(401, 403, 404))
     async def conversation(cid: str, user: ChatUser) -> dict[str, Any]:
         own_conversation(user, cid)
         return desk.conversation(cid) or {}
 
-    @api.get("/conversations/{item_id:path}/timeline", summary="Every step of a conversation, e-mail or form")
+    @api.get("/conversations/{item_id:path}/timeline", responses=errors(401, 403, 404),
+             summary="Every step of a conversation, e-mail or form")
     async def timeline(item_id: str, user: ChatUser) -> dict[str, Any]:
         if not supervises(user) and user.agent_id not in desk.holders(item_id):
             item = await desk.item(item_id)
@@ -252,14 +274,16 @@ def channels_router(desk: Desk) -> APIRouter:
             raise HTTPException(404, f"no conversation or item {item_id!r}")
         return {"id": item_id, "item": await desk.item(item_id), "timeline": lines}
 
-    @api.post("/items/{item_id:path}/close", summary="Mark an e-mail or form submission done")
+    @api.post("/items/{item_id:path}/close", responses=errors(401, 403, 404, 409),
+              summary="Mark an e-mail or form submission done")
     async def close_item(item_id: str, user: ChatUser) -> dict[str, Any]:
         await run_async(desk.close_item, item_id, user.username, None if supervises(user) else user.agent_id)
         return {"closed": item_id}
 
     # ---------------------------------------------------------------- agents
     def agent_step(path: str, step: Callable[..., None], summary: str) -> None:
-        @api.post(f"/agents/{{agent_id}}/{path}", summary=summary, name=f"agent_{path}")
+        @api.post(f"/agents/{{agent_id}}/{path}", responses=errors(401, 403, 404, 409, 422),
+                  summary=summary, name=f"agent_{path}")
         async def act(agent_id: str, user: ChatUser) -> dict[str, Any]:
             for_agent(user, agent_id)
             await change(step, agent_id, by=user.username)
@@ -268,7 +292,8 @@ def channels_router(desk: Desk) -> APIRouter:
     agent_step("clock-in", desk.clock_in, "Clock in: work from now (within the working hours)")
     agent_step("clock-out", desk.clock_out, "Clock out: pending offers go to colleagues")
 
-    @api.post("/agents/{agent_id}/break/start", openapi_extra=_schema(BreakStartIn),
+    @api.post("/agents/{agent_id}/break/start", responses=errors(401, 403, 404, 409, 413, 422),
+              openapi_extra=_schema(BreakStartIn),
               summary="Start a break, with its reason (optional body {reason})")
     async def start_break(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, BreakStartIn)
@@ -278,45 +303,51 @@ def channels_router(desk: Desk) -> APIRouter:
 
     agent_step("break/end", desk.end_break, "End a break: waiting conversations come at once")
 
-    @api.post("/agents/{agent_id}/breaks", openapi_extra=_schema(BreakIn), summary="Schedule a one-off break")
+    @api.post("/agents/{agent_id}/breaks", responses=errors(401, 403, 404, 409, 413, 422),
+              openapi_extra=_schema(BreakIn), summary="Schedule a one-off break")
     async def schedule_break(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, BreakIn)
         for_agent(user, agent_id)
         await change(desk.schedule_break, agent_id, body.starts_at, body.ends_at, by=user.username)
         return desk.work_state(agent_id)
 
-    @api.post("/agents/{agent_id}/presence", openapi_extra=_schema(PresenceIn))
+    @api.post("/agents/{agent_id}/presence", responses=errors(401, 403, 404, 409, 413, 422),
+              openapi_extra=_schema(PresenceIn))
     async def presence(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, PresenceIn)
         for_agent(user, agent_id)
         await change(desk.set_presence, agent_id, body.online, by=user.username)
         return desk.work_state(agent_id)
 
-    @api.get("/agents/{agent_id}/work-state")
+    @api.get("/agents/{agent_id}/work-state", responses=errors(401, 403, 404))
     async def work_state(agent_id: str, user: ChatUser) -> dict[str, Any]:
         for_agent(user, agent_id)
         return dict(run(desk.work_state, agent_id))
 
-    @api.get("/agents/{agent_id}/queue", summary="The agent's open conversations, e-mails and forms")
+    @api.get("/agents/{agent_id}/queue", responses=errors(401, 403, 404),
+             summary="The agent's open conversations, e-mails and forms")
     async def agent_queue(agent_id: str, user: ChatUser) -> dict[str, Any]:
         for_agent(user, agent_id)
         return dict(await run_async(desk.agent_queue, agent_id))
 
-    @api.get("/agents/{agent_id}/timeline", summary="Clock-ins, breaks and work-state changes")
+    @api.get("/agents/{agent_id}/timeline", responses=errors(401, 403, 404),
+             summary="Clock-ins, breaks and work-state changes")
     async def agent_timeline(agent_id: str, user: ChatUser) -> dict[str, Any]:
         for_agent(user, agent_id)
         run(desk.work_state, agent_id)  # 404 for an unknown agent
         return {"agent": agent_id, "timeline": await desk.timeline(f"agent:{agent_id}")}
 
     # ---------------------------------------------------------------- queues and supervisors
-    @api.get("/queues/{queue_id}/waiting", summary="The chat queue's waiting line, first in first")
+    @api.get("/queues/{queue_id}/waiting", responses=errors(401, 403, 404),
+             summary="The chat queue's waiting line, first in first")
     async def waiting(queue_id: str, user: ChatUser) -> dict[str, Any]:
         return {"queue": queue_id, "waiting": run(desk.waiting, queue_id)}
 
-    @api.get("/alerts", summary="Supervisor alerts: queues where nobody can take waiting conversations")
-    async def alerts(user: ChatUser, limit: int = 100) -> dict[str, Any]:
+    @api.get("/alerts", responses=errors(401, 403, 422),
+             summary="Supervisor alerts: queues where nobody can take waiting conversations")
+    async def alerts(user: ChatUser, limit: Limit = 100) -> dict[str, Any]:
         if not supervises(user):
             raise HTTPException(403, "alerts are for supervisors")
-        return {"alerts": list(desk.alerts)[-max(1, min(limit, 1000)):][::-1]}
+        return {"alerts": list(desk.alerts)[-limit:][::-1]}
 
     return api

@@ -46,6 +46,14 @@ def find(changes: SettingsChanges, section: str, item_id: str) -> dict[str, Any]
     return found
 
 
+def with_path_id(body: dict[str, Any], item_id: str) -> dict[str, Any]:
+    """The item a PUT describes, its id taken from the path; a body naming another id is
+    a 422 (it would otherwise create that other item, or silently rename this one)."""
+    if "id" in body and body["id"] != item_id:
+        raise HTTPException(422, [{"item": "id", "problem": f'the body says "{body["id"]}", the path "{item_id}"'}])
+    return {**body, "id": item_id}
+
+
 def replaced(existing: list[dict[str, Any]], item_id: str | None, new: dict[str, Any] | None) -> tuple[
         list[dict[str, Any]], int]:
     """The list with ``item_id`` replaced by ``new`` (appended if new; removed if None),

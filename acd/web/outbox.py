@@ -11,9 +11,9 @@ Payloads are shown as stored: they never hold connector secrets (outbox.py masks
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from ..crm.models import OutboxJob
 from ..crm.outbox import STATES, list_outbox, retry, waiting_behind
 from .audit import AuditLog
+from .limits import Limit, RowId
+from .openapi import errors
 from .pages import Pages
 from .security import User, require
 
@@ -67,15 +69,16 @@ def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
         if audit is not None:
             await run_in_threadpool(audit.write, user, "outbox job retried", f"outbox:{job_id}")
 
-    @r.get("/api/outbox", tags=["crm"], summary="Outbox jobs, newest first (state: pending, delivered, dead); "
+    @r.get("/api/outbox", responses=errors(401, 403, 422, 503), tags=["crm"],
+           summary="Outbox jobs, newest first (state: pending, delivered, dead); "
            "waiting_behind: the dead job a pending one waits for")
-    def list_jobs(user: Crm, state: str | None = None,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    def list_jobs(user: Crm, state: Literal[STATES] | None = None,  # type: ignore[valid-type]
+                  limit: Limit = 100) -> list[dict[str, Any]]:
         return jobs(state, limit)
 
-    @r.post("/api/outbox/{job_id}/retry", status_code=204, tags=["crm"],
+    @r.post("/api/outbox/{job_id}/retry", responses=errors(401, 403, 404, 409, 422, 503), status_code=204, tags=["crm"],
             summary="Give a dead job a fresh set of attempts")
-    async def retry_api(job_id: int, user: Crm) -> Response:
+    async def retry_api(job_id: RowId, user: Crm) -> Response:
         await retry_job(job_id, user)
         return Response(status_code=204)
 
@@ -86,7 +89,7 @@ def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
                                                      "states": [*STATES, "all"]})
 
     @r.post("/outbox/{job_id}/retry", include_in_schema=False)
-    async def retry_form(job_id: int, user: Crm) -> Response:
+    async def retry_form(job_id: RowId, user: Crm) -> Response:
         await retry_job(job_id, user)
         return RedirectResponse("/outbox?state=dead&retried=1", status_code=303)
 

@@ -21,8 +21,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .openapi import problems_of
 from .security import User
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
@@ -117,6 +119,15 @@ class Pages:
         }
         return self.templates.TemplateResponse(request, name, {**base, **(context or {})}, status_code=status_code)
 
+    def _methods_at(self, scope: Scope) -> list[str]:
+        """Every method some route answers at this path (a 405's ``Allow``)."""
+        methods: set[str] = set()
+        for route in self.app.router.routes:
+            match, _ = route.matches({**scope, "method": "GET"})
+            if match is not Match.NONE:
+                methods |= getattr(route, "methods", None) or set()
+        return sorted(methods)
+
     def install_error_pages(self) -> None:
         """Pages get a sign-in redirect (401) or an error page; /api keeps JSON errors."""
 
@@ -124,8 +135,7 @@ class Pages:
         async def invalid(request: Request, exc: RequestValidationError) -> Response:
             """422 in the configuration's shape, ``[{"item", "problem"}]``; the input is
             never echoed (it may be a password)."""
-            problems = [{"item": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
-                         "problem": str(e.get("msg", "invalid"))} for e in exc.errors()]
+            problems = problems_of(exc.errors())
             if request.url.path.startswith("/api"):
                 return JSONResponse({"detail": problems}, status_code=422)
             detail = "; ".join(f"{p['item']}: {p['problem']}" for p in problems)
@@ -133,6 +143,8 @@ class Pages:
 
         @self.app.exception_handler(StarletteHTTPException)
         async def errors(request: Request, exc: StarletteHTTPException) -> Response:
+            if exc.status_code == 405:  # Starlette names only the methods of the one route it matched
+                exc.headers = {**(exc.headers or {}), "Allow": ", ".join(self._methods_at(request.scope))}
             if request.url.path.startswith("/api") or request.url.path.startswith("/static"):
                 return await http_exception_handler(request, exc)
             if exc.status_code == 401:

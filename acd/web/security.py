@@ -29,13 +29,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from .limits import read_form
+
 if TYPE_CHECKING:
+    from ..config import ServiceSettings
     from .accounts import Accounts
 
 PERMISSIONS: tuple[str, ...] = ("telephony", "agents", "open_channels", "email", "crm_forms", "crm", "users")
@@ -125,7 +128,7 @@ async def check_csrf(request: Request) -> None:
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        value = (await request.form()).get(CSRF_FIELD)  # Starlette keeps the parsed form for the endpoint
+        value = (await read_form(request)).get(CSRF_FIELD)  # Starlette keeps the parsed form for the endpoint
         sent = value if isinstance(value, str) else None
     if not sent or not secrets.compare_digest(sent.encode(), expected.encode()):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
@@ -143,6 +146,15 @@ def require(permission: str | None) -> Callable[..., Awaitable[User]]:
 
     dependency.__name__ = f"require_{permission or 'user'}"
     return dependency
+
+
+def forwarded_headers(service: ServiceSettings) -> dict[str, Any]:
+    """uvicorn's options for ``X-Forwarded-For``/``-Proto``: believed only from the
+    configured proxies. uvicorn's own default trusts them from loopback, so anyone on
+    the machine (or a local proxy passing them through) could pick their address."""
+    if not service.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(service.trusted_proxies)}
 
 
 # ``user: SignedIn`` in an endpoint's signature: any signed-in user (reads, no CSRF check)

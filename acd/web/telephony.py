@@ -18,6 +18,8 @@ from starlette.datastructures import FormData
 from ..config import ConfigError
 from ..core.model import MissedAction, Mode
 from . import config_routes as cr
+from .limits import read_form
+from .openapi import errors
 from .pages import Pages
 from .security import User, require
 from .settings_changes import SettingsChanges, field_errors
@@ -59,7 +61,7 @@ def moved(members: list[str], move: str) -> list[str]:
     """Apply "up:2", "down:0" or "remove:1" to the member list (the no-script path)."""
     verb, _, index = move.partition(":")
     out = list(members)
-    if not index.isdigit() or int(index) >= len(out):
+    if not index.isdigit() or len(index) > 6 or int(index) >= len(out):  # no group has a million members
         return out
     i = int(index)
     if verb == "up" and i > 0:
@@ -75,26 +77,28 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
     r = APIRouter()
 
     # ---------------------------------------------------------------- groups: API
-    @r.get("/api/groups", tags=["telephony"], summary="Queue groups, members in order")
+    @r.get("/api/groups", responses=errors(401, 403, 503), tags=["telephony"], summary="Queue groups, members in order")
     def list_groups(user: Telephony) -> list[dict[str, Any]]:
         return cr.items(changes, "groups")
 
-    @r.get("/api/groups/{group_id}", tags=["telephony"], summary="One queue group")
+    @r.get("/api/groups/{group_id}", responses=errors(401, 403, 404, 422, 503),
+           tags=["telephony"], summary="One queue group")
     def get_group(group_id: str, user: Telephony) -> dict[str, Any]:
         return cr.find(changes, "groups", group_id)
 
-    @r.put("/api/groups/{group_id}", tags=["telephony"],
+    @r.put("/api/groups/{group_id}", responses=errors(400, 401, 403, 413, 422, 503), tags=["telephony"],
            summary="Create or replace a queue group (the TOML [[groups]] shape as JSON); 422 names each bad item")
     async def put_group(group_id: str, user: Telephony,
                         body: Annotated[dict[str, Any], Body(examples=[{
                             "name": "Sales", "members": ["anna", "ben"], "mode": "strict", "rings": 3,
                             "ring_seconds": 5, "allow_pickup": True, "missed": {"action": "voicemail"}}])]) -> Any:
-        group = {**body, "id": group_id}
+        group = cr.with_path_id(body, group_id)
         new_list, _ = cr.replaced(cr.items(changes, "groups"), group_id, group)
         return cr.api_save(changes, user, "groups", new_list, action="group saved", target=f"group:{group_id}",
                            result=lambda s: cr.find(changes, "groups", group_id))
 
-    @r.delete("/api/groups/{group_id}", status_code=204, response_model=None, tags=["telephony"],
+    @r.delete("/api/groups/{group_id}", responses=errors(401, 403, 404, 422, 503),
+              status_code=204, response_model=None, tags=["telephony"],
               summary="Delete a queue group")
     async def delete_group(group_id: str, user: Telephony) -> Any:
         cr.find(changes, "groups", group_id)
@@ -138,7 +142,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         return await group_form(request, user, cr.find(changes, "groups", group_id))
 
     async def group_form(request: Request, user: User, existing: dict[str, Any] | None) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         group = group_from_form(form, existing)
         new = existing is None
         move, add = str(form.get("move", "")), str(form.get("add_member", ""))
@@ -177,11 +181,13 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         settings = cr.current(changes)
         return {"numbers": dict(settings.numbers), "default_group": settings.default_group}
 
-    @r.get("/api/numbers", tags=["telephony"], summary="Numbers (DID -> queue group) and the default group")
+    @r.get("/api/numbers", responses=errors(401, 403, 503),
+           tags=["telephony"], summary="Numbers (DID -> queue group) and the default group")
     def get_numbers(user: Telephony) -> dict[str, Any]:
         return numbers_json()
 
-    @r.put("/api/numbers", tags=["telephony"], summary="Replace the numbers and the default group")
+    @r.put("/api/numbers", responses=errors(400, 401, 403, 413, 422, 503),
+           tags=["telephony"], summary="Replace the numbers and the default group")
     async def put_numbers(user: Telephony, body: Annotated[dict[str, Any], Body(examples=[{
             "numbers": {"+4930111111": "sales"}, "default_group": "support"}])]) -> Any:
         if not isinstance(body.get("numbers", {}), dict):
@@ -204,7 +210,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
 
     @r.post("/numbers", include_in_schema=False)
     async def numbers_form(request: Request, user: Telephony) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         rows = [(str(d).strip(), str(g)) for d, g in zip(form.getlist("did"), form.getlist("group"), strict=False)
                 if str(d).strip() and form.get(f"remove.{str(d).strip()}") != "on"]
         default = str(form.get("default_group", "")) or None

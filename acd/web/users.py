@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -22,8 +22,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from .accounts import AccountError, Accounts, TokenInfo
+from .accounts import (
+    AGENT_ID_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    TOKEN_NAME_MAX,
+    USERNAME_MAX,
+    AccountError,
+    Accounts,
+    TokenInfo,
+    normalise_username,
+)
 from .audit import AuditLog
+from .limits import Limit, Offset, RowId, read_form, row_id
+from .openapi import errors
 from .pages import Pages
 from .security import PERMISSIONS, ROLES, SESSION_COOKIE, SignedIn, User, require
 
@@ -31,29 +43,36 @@ ManageUsers = Annotated[User, Depends(require("users"))]
 Changing = Annotated[User, Depends(require(None))]
 
 
+Role = Literal[ROLES]  # type: ignore[valid-type]
+# checked against PERMISSIONS (and against what the granting user holds: 403) when applied
+Permissions = Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=len(PERMISSIONS))]
+Password = Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+AgentId = Annotated[str, Field(max_length=AGENT_ID_MAX)]
+
+
 class NewUser(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=8)
-    role: str = "agent"
-    permissions: list[str] = []
-    agent_id: str | None = None
+    username: str = Field(min_length=1, max_length=USERNAME_MAX)
+    password: Password
+    role: Role = "agent"
+    permissions: Permissions = []
+    agent_id: AgentId | None = None
 
 
 class UserChange(BaseModel):
-    role: str
-    permissions: list[str] = []
-    agent_id: str | None = None
+    role: Role
+    permissions: Permissions = []
+    agent_id: AgentId | None = None
     active: bool = True
-    password: str | None = Field(default=None, min_length=8)  # a new password, if given
+    password: Password | None = None  # a new password, if given
 
 
 class PasswordChange(BaseModel):
-    current: str
-    new: str = Field(min_length=8)
+    current: str = Field(max_length=PASSWORD_MAX)
+    new: Password
 
 
 class NewToken(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=TOKEN_NAME_MAX)
 
 
 def user_json(user: User, active: bool = True) -> dict[str, Any]:
@@ -79,34 +98,60 @@ def _safe_next(target: str | None) -> str:
 class LoginThrottle:
     """Slows password guessing: after ``limit`` failed sign-ins for one username (or
     ``limit`` x 3 from one address) within ``window_s``, sign-ins there answer 429 until
-    the oldest failure ages out. In memory: a restart forgets, several nodes count apart."""
+    the oldest failure ages out. In memory: a restart forgets, several nodes count apart.
 
-    def __init__(self, limit: int = 10, window_s: float = 900.0, clock: Callable[[], float] = time.monotonic):
-        self.limit, self.window_s, self._now = limit, window_s, clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+    Its memory is bounded: a name is keyed as login reads it (``normalise_username``,
+    case-blind), a name longer than any username is not keyed at all (the address
+    still counts), failures older than the window are swept, and past ``max_entries``
+    keys the one whose last failure is oldest goes first."""
 
-    def _recent(self, key: str) -> deque[float]:
-        seen, cutoff = self._failures[key], self._now() - self.window_s
-        while seen and seen[0] < cutoff:
-            seen.popleft()
-        return seen
+    def __init__(self, limit: int = 10, window_s: float = 900.0, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic):
+        self.limit, self.window_s, self.max_entries, self._now = limit, window_s, max_entries, clock
+        # key -> failure times, oldest first; the keys ordered by their last failure
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _keys(self, username: str, address: str) -> list[tuple[str, int]]:
+        keys = [(f"addr:{address}", self.limit * 3)]
+        name = normalise_username(username).lower()
+        if len(name) <= USERNAME_MAX:
+            keys.append((f"user:{name}", self.limit))
+        return keys
 
     def wait_s(self, username: str, address: str) -> float:
         """Seconds until a sign-in may be tried again; 0: now."""
-        waits = [0.0]
-        for key, limit in ((f"user:{username.lower()}", self.limit), (f"addr:{address}", self.limit * 3)):
-            seen = self._recent(key)
-            if len(seen) >= limit:
-                waits.append(seen[0] + self.window_s - self._now())
+        now, waits = self._now(), [0.0]
+        for key, limit in self._keys(username, address):
+            seen = self._failures.get(key)
+            recent = [t for t in seen if t >= now - self.window_s] if seen else []
+            if len(recent) >= limit:
+                waits.append(recent[0] + self.window_s - now)
         return max(waits)
 
     def failed(self, username: str, address: str) -> None:
         now = self._now()
-        self._failures[f"user:{username.lower()}"].append(now)
-        self._failures[f"addr:{address}"].append(now)
+        for key, limit in self._keys(username, address):
+            seen = self._failures.setdefault(key, deque(maxlen=limit))
+            seen.append(now)
+            self._failures.move_to_end(key)
+        self._sweep(now)
 
     def succeeded(self, username: str) -> None:
-        self._failures.pop(f"user:{username.lower()}", None)
+        self._failures.pop(f"user:{normalise_username(username).lower()}", None)
+
+    def _sweep(self, now: float) -> None:
+        cutoff = now - self.window_s
+        while self._failures:
+            key, seen = next(iter(self._failures.items()))
+            if seen[-1] >= cutoff and len(self._failures) <= self.max_entries:
+                break
+            del self._failures[key]
+
+    def entries(self) -> int:
+        return len(self._failures)
+
+    def keys(self) -> list[str]:
+        return list(self._failures)
 
 
 def _field_error(e: AccountError) -> HTTPException:
@@ -183,7 +228,7 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
 
     @r.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "/")))
         address = request.client.host if request.client else ""
@@ -217,25 +262,28 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    @r.get("/api/me", tags=["accounts"], summary="The signed-in user")
+    @r.get("/api/me", responses=errors(401), tags=["accounts"], summary="The signed-in user")
     async def me(user: SignedIn) -> dict[str, Any]:
         return user_json(user)
 
     # ---------------------------------------------------------------- users: API
-    @r.get("/api/users", tags=["accounts"], summary="Every user")
+    @r.get("/api/users", responses=errors(401, 403), tags=["accounts"], summary="Every user")
     def list_users(by: ManageUsers) -> list[dict[str, Any]]:
         return [user_json(u, active) for u, active in accounts.users()]
 
-    @r.post("/api/users", status_code=201, tags=["accounts"], summary="Create a user")
+    @r.post("/api/users", responses=errors(400, 401, 403, 413, 422),
+            status_code=201, tags=["accounts"], summary="Create a user")
     def create_user(body: NewUser, by: ManageUsers) -> dict[str, Any]:
         return user_json(create(by, body))
 
-    @r.put("/api/users/{user_id}", tags=["accounts"], summary="Change a user's role, permissions, agent, password")
-    def change_user(user_id: int, body: UserChange, by: ManageUsers) -> dict[str, Any]:
+    @r.put("/api/users/{user_id}", responses=errors(400, 401, 403, 404, 409, 413, 422),
+           tags=["accounts"], summary="Change a user's role, permissions, agent, password")
+    def change_user(user_id: RowId, body: UserChange, by: ManageUsers) -> dict[str, Any]:
         return user_json(change(by, user_id, body), body.active)
 
-    @r.delete("/api/users/{user_id}", status_code=204, tags=["accounts"], summary="Delete a user")
-    def delete_user(user_id: int, by: ManageUsers) -> Response:
+    @r.delete("/api/users/{user_id}", responses=errors(401, 403, 404, 409, 422),
+              status_code=204, tags=["accounts"], summary="Delete a user")
+    def delete_user(user_id: RowId, by: ManageUsers) -> Response:
         remove(by, user_id)
         return Response(status_code=204)
 
@@ -250,15 +298,17 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
 
     @r.post("/users", include_in_schema=False)
     async def users_form(request: Request, by: ManageUsers) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         action = str(form.get("action", "create"))
-        user_id = int(str(form.get("user_id") or 0))
+        user_id = 0
         username, role = str(form.get("username", "")).strip(), str(form.get("role", "agent"))
         permissions = [str(p) for p in form.getlist("permissions")]
         agent_id = str(form.get("agent_id", "")).strip() or None
         password = str(form.get("password", ""))
         fields = {"username": username, "role": role, "permissions": permissions, "agent_id": agent_id}
         try:
+            if action in ("delete", "update"):
+                user_id = row_id(form.get("user_id"), "user_id")
             if action == "delete":
                 await run_in_threadpool(remove, by, user_id)
             elif action == "update":
@@ -288,11 +338,12 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
     def visible_tokens(user: User) -> list[TokenInfo]:
         return accounts.tokens(None if user.is_admin else user.id)
 
-    @r.get("/api/tokens", tags=["accounts"], summary="Your API tokens (an administrator sees all)")
+    @r.get("/api/tokens", responses=errors(401),
+           tags=["accounts"], summary="Your API tokens (an administrator sees all)")
     def list_tokens(user: SignedIn) -> list[dict[str, Any]]:
         return [token_json(t) for t in visible_tokens(user)]
 
-    @r.post("/api/tokens", status_code=201, tags=["accounts"],
+    @r.post("/api/tokens", responses=errors(400, 401, 403, 413, 422), status_code=201, tags=["accounts"],
             summary="A new API token for yourself: its text is shown only in this answer")
     def create_token(body: NewToken, user: Changing) -> dict[str, Any]:
         try:
@@ -304,8 +355,9 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         info = accounts.tokens(user.id)[-1]
         return {**token_json(info), "token": token}
 
-    @r.delete("/api/tokens/{token_id}", status_code=204, tags=["accounts"], summary="Revoke an API token")
-    def revoke_token(token_id: int, user: Changing) -> Response:
+    @r.delete("/api/tokens/{token_id}", responses=errors(401, 403, 404, 422),
+              status_code=204, tags=["accounts"], summary="Revoke an API token")
+    def revoke_token(token_id: RowId, user: Changing) -> Response:
         if not accounts.revoke_token(token_id, None if user.is_admin else user.id):
             raise HTTPException(404, "no such token")
         audit.write(user, "token revoked", f"token:{token_id}")
@@ -318,9 +370,9 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
 
     @r.post("/tokens", include_in_schema=False)
     async def tokens_form(request: Request, user: Changing) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         if form.get("action") == "revoke":
-            await run_in_threadpool(revoke_token, int(str(form.get("token_id", 0))), user)
+            await run_in_threadpool(revoke_token, row_id(form.get("token_id"), "token_id"), user)
             return RedirectResponse("/tokens", status_code=303)
         name = str(form.get("name", "")).strip()[:100]
         made, error = None, "a name is required" if not name else ""
@@ -345,7 +397,7 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
                              password=new)  # ends every session of this user, this one too
         audit.write(user, "password changed", f"user:{user.username}")
 
-    @r.put("/api/me/password", status_code=204, tags=["accounts"],
+    @r.put("/api/me/password", responses=errors(400, 401, 403, 404, 413, 422), status_code=204, tags=["accounts"],
            summary="Change your own password (every session of yours ends)")
     def change_password_api(body: PasswordChange, user: Changing) -> Response:
         change_password(user, body.current, body.new)
@@ -353,7 +405,7 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
 
     @r.post("/account/password", include_in_schema=False)
     async def change_password_form(request: Request, user: Changing) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         try:
             await run_in_threadpool(change_password, user, str(form.get("current", "")), str(form.get("new", "")))
         except HTTPException as e:
@@ -367,12 +419,13 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         return response
 
     # ---------------------------------------------------------------- audit
-    @r.get("/api/audit", tags=["accounts"], summary="Configuration and account changes, newest first")
-    def audit_api(by: ManageUsers, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        return [vars(e) for e in audit.entries(limit=min(limit, 1000), offset=offset)]
+    @r.get("/api/audit", responses=errors(401, 403, 422),
+           tags=["accounts"], summary="Configuration and account changes, newest first")
+    def audit_api(by: ManageUsers, limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
+        return [vars(e) for e in audit.entries(limit=limit, offset=offset)]
 
     @r.get("/audit", response_class=HTMLResponse, include_in_schema=False)
-    def audit_page(request: Request, by: ManageUsers, offset: int = 0) -> HTMLResponse:
+    def audit_page(request: Request, by: ManageUsers, offset: Offset = 0) -> HTMLResponse:
         return pages.render(request, "audit.html", {"page": "audit", "entries": audit.entries(offset=offset),
                                                     "offset": offset})
 

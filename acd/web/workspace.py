@@ -35,6 +35,7 @@ from .calls import Calls
 from .channels_api import BREAK_REASON_MAX, OPEN_CHANNELS, TEXT_MAX, supervises
 from .client_card import RECENT, client_card
 from .live_feed import LiveFeed
+from .openapi import errors, json_errors
 from .pages import Pages, add_nav, duration
 from .security import User, require
 
@@ -187,12 +188,13 @@ def workspace_router(workspace: Workspace, feed: LiveFeed, pages: Pages) -> APIR
         return pages.render(request, "workspace.html", {"page": "workspace", "agent": agent_id if read_only else "",
                                                         "choose": []})
 
-    @r.get("/api/workspace", tags=["workspace"],
+    @r.get("/api/workspace", tags=["workspace"], responses=errors(401, 403, 404, 422),
            summary="The signed-in agent's workspace: offers, conversations, e-mails and forms, work state, calls")
     async def state(whose: Whose) -> dict[str, Any]:
         return await workspace.state(*whose)
 
     @r.get("/api/workspace/stream", tags=["workspace"], response_class=EventSourceResponse,
+           responses=json_errors(401, 403, 404, 422),
            summary="The workspace, sent again on every change (server-sent events)")
     async def stream(whose: Whose):  # type: ignore[no-untyped-def]
         async for _ in feed.changes():

@@ -39,7 +39,7 @@ CASES: list[tuple[str, Any, str | None, int, str]] = [
     ("/inbound/form", {"form": "contact", "fields": {"email": ["a"]}}, "integration", 422, "fields"),
     ("/conversations/{cid}/accept", {}, "boris", 409, "not offered to boris"),
     ("/conversations/{cid}/accept", {"agent_id": "anna"}, "boris", 403, "only for themselves"),
-    ("/conversations/{cid}/accept", {}, "boss", 422, "agent_id: required"),
+    ("/conversations/{cid}/accept", {}, "boss", 422, '"item":"agent_id"'),
     ("/conversations/{cid}/accept", {"agent_id": "zoe"}, "boss", 404, "no agent 'zoe'"),
     ("/conversations/nope/accept", {}, "anna", 404, "no open conversation"),
     ("/conversations/{cid}/answer", {"text": ""}, "anna", 422, "text"),

@@ -24,6 +24,7 @@ from acd.channels.history import Base as ChannelTables
 from acd.channels.history import Batch, ChannelHistory
 from acd.crm.models import Base as CrmTables
 from acd.store import make_engine
+from acd.store.schema import ensure_current
 from acd.web.accounts import Accounts
 
 from .conftest import BACKENDS, POSTGRES_URL
@@ -53,6 +54,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def token(database: str) -> str:
     engine = make_engine(database)
+    ensure_current(engine)  # a database made as the service makes it, before the first user
     accounts = Accounts(engine)
     user = accounts.create_user(f"desk-{uuid.uuid4().hex[:8]}", "correct horse battery", role="supervisor",
                                 permissions={"open_channels", "crm"})

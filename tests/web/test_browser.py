@@ -221,3 +221,18 @@ def test_the_admin_pages_in_the_browser(served: tuple[Service, Served], browser:
     shot(page, "audit")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
+
+
+def test_a_long_unbroken_name_does_not_widen_the_pages(served: tuple[Service, Served], browser: Any) -> None:
+    service, server = served
+    long_name = "Q" * 100  # the longest name the configuration takes, with nowhere to break
+    groups = [{**g, "name": long_name} if g["id"] == "sales" else g for g in service.settings.to_dict()["groups"]]
+    agents = [{**a, "name": long_name} if a["id"] == "anna" else a for a in service.settings.to_dict()["agents"]]
+    service.apply(service.settings.with_changes({"groups": groups, "agents": agents}))
+    page = browser.new_page(viewport={"width": 720, "height": 900})
+    sign_in(page, server.url, "sue")
+    for path in ("/", "/groups", "/groups/sales", "/agents", "/history", "/missed"):
+        page.goto(server.url + path)
+        assert long_name in page.content(), path  # shown (or offered in a list) on this page
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow} px wider than the window"

@@ -168,7 +168,7 @@ def test_numbers_page_and_api(service: Service) -> None:
     assert client.post("/numbers", data=form, follow_redirects=False).status_code == 303
     assert service.settings.numbers == {"+4930111111": "support", "+4930333333": "sales"}
     assert service.settings.default_group is None
-    bad = client.post("/numbers", data={**form, "did": ["12 34"], "group": ["sales"]})
+    bad = client.post("/numbers", data={**form, "did": ["12 AB"], "group": ["sales"]})
     assert bad.status_code == 422 and "not a phone number" in bad.text
     token = bearer(service.accounts.create_token(ann.id, "t"))
     response = TestClient(service.app).put("/api/numbers", json={"numbers": {"+4930444444": "ghost"}}, headers=token)
@@ -224,3 +224,17 @@ def test_a_save_over_someone_elses_change_is_refused(service: Service) -> None:
     assert ann.post("/groups/sales", data={**form, "csrf_token": ann.csrf, "rings": "2", "version": fresh},
                     follow_redirects=False).status_code == 303
     assert service.settings.group("sales").rings == 2
+
+
+def test_phone_numbers_typed_with_spaces_and_brackets_are_kept_as_dialled(service: Service) -> None:
+    ann = service.user("ann", permissions={"telephony", "agents"})
+    client = login(service.app, "ann")
+    form = {"csrf_token": client.csrf, "did": ["+49 30 555-555"], "group": ["sales"], "default_group": ""}
+    assert client.post("/numbers", data=form, follow_redirects=False).status_code == 303
+    assert service.settings.numbers == {"+4930555555": "sales"}
+    token = bearer(service.accounts.create_token(ann.id, "t"))
+    api = TestClient(service.app)
+    response = api.put("/api/agents/ben", json={"endpoint": "PJSIP/102", "mobile": "(0151) 1234-5602"}, headers=token)
+    assert response.status_code == 200 and response.json()["mobile"] == "015112345602"
+    response = api.put("/api/numbers", json={"numbers": {"+49 (0)30 111 111": "sales"}}, headers=token)
+    assert response.status_code == 200 and response.json()["numbers"] == {"+4930111111": "sales"}

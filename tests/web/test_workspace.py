@@ -250,3 +250,10 @@ async def test_a_conversations_thread_holds_the_clients_emails_too(web: Web) -> 
         ("e-mail", "Order 42", "Where is order 42?"), ("chat", "", "I wrote you an e-mail")]
     assert offer["card"]["name"] == "Mia Wong" and offer["card"]["owner"] == "Anna Berg"
     assert [c["channel"] for c in offer["card"]["chats"]] == ["e-mail"]
+
+
+async def test_the_workspace_api_is_described_with_its_errors(web: Web) -> None:
+    paths = (await web.http.get("/openapi.json")).json()["paths"]
+    assert {"401", "403", "404", "422"} <= set(paths["/api/workspace"]["get"]["responses"])
+    assert "application/json" in paths["/api/workspace/stream"]["get"]["responses"]["403"]["content"]
+    assert "reason" in str(paths["/api/channels/agents/{agent_id}/break/start"]["post"])
