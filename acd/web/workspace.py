@@ -213,6 +213,8 @@ def state_words(work: dict[str, Any], step: dict[str, Any] | None, zone: ZoneInf
     12:03", "clocked out since 17:30", "offline"."""
     if not work["online"]:
         return "offline"
+    if not work["tracked"]:  # no work schedule: clocking in and out changes nothing
+        return "working (no work schedule: always available)"
     if work["working"]:
         words = "working"
     else:

@@ -4,6 +4,7 @@ work state in words, client card; scoped strictly to the signed-in agent."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,12 @@ async def test_the_workspace_api_is_described_with_its_errors(web: Web) -> None:
     assert {"401", "403", "404", "422"} <= set(paths["/api/workspace"]["get"]["responses"])
     assert "application/json" in paths["/api/workspace/stream"]["get"]["responses"]["403"]["content"]
     assert "reason" in str(paths["/api/channels/agents/{agent_id}/break/start"]["post"])
+
+
+async def test_an_agent_without_a_work_schedule_is_told_clocking_changes_nothing(web: Web) -> None:
+    config = web.desk.config
+    web.desk.reconfigure(replace(config, agents={**config.agents, "chloe": replace(config.agents["chloe"],
+                                                                                  schedule=None)}))
+    state = await web.workspace("chloe")
+    assert state["work"]["words"] == "working (no work schedule: always available)"
+    assert state["work"]["tracked"] is False

@@ -61,7 +61,7 @@
     $("clock-out").hidden = !w.clocked_in;
     $("break-start").parentElement.hidden = w.on_break || !w.clocked_in;
     $("break-end").hidden = !w.on_break;
-    $("work-actions").hidden = s.read_only;
+    $("work-actions").hidden = s.read_only || !w.tracked; // untracked: clocking changes nothing
   }
 
   // ---------------------------------------------------------------- cards
