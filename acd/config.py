@@ -17,6 +17,9 @@ set)" at each try. ``Settings.warnings()`` names settings that load but should c
 The other channels: ``[[channels]]`` (chats, mailboxes, CRM forms) and each agent's
 ``[agents.work]`` (time zone, weekly hours and breaks, clock-in, capacity);
 ``Settings.conversations()`` builds the conversation core's ``ConversationConfig``.
+``[capacity]`` (optional) is the budget every agent's calls, chats, e-mails and forms
+draw on, with each channel's weight (``acd.core.capacity``); an agent's ``budget``
+overrides it.
 A mailbox's IMAP password comes from the environment variable its ``password_env``
 names, read when the poller starts; a ``password`` in the file is an error.
 """
@@ -47,6 +50,7 @@ from pydantic import (
 )
 
 from .core import conversation_model as conv
+from .core.capacity import BUDGET_MAX, Capacity
 from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
 
@@ -279,6 +283,7 @@ class AgentSettings(_Section):
         str, Field(max_length=100), _matching(_MAILBOX, 'not a mailbox like "101@default"', optional=True)
     ] = ""
     work: WorkSettings | None = None  # None: work time not tracked (always working) for the other channels
+    budget: int | None = Field(default=None, ge=1, le=BUDGET_MAX)  # their own [capacity] budget
 
     @model_validator(mode="after")
     def _defaults(self) -> AgentSettings:
@@ -326,6 +331,8 @@ class GroupSettings(_Section):
     ring_seconds: float = Field(default=5.0, gt=0, le=60)  # length of one ring
     wrapup_seconds: float = Field(default=0.0, ge=0, le=3600)  # no new call for this long after one
     allow_pickup: bool = False  # colleagues may take a ringing call with the pickup code
+    # skip a member whose chats, e-mails and forms fill their [capacity] budget
+    skip_when_busy_in_other_channels: bool = False
     missed: MissedSettings = Field(default_factory=MissedSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
 
@@ -413,6 +420,7 @@ class ChannelSettings(_Section):
     capacity: int = Field(default=conv.CAPACITY_MAX, ge=1, le=conv.CAPACITY_MAX)  # per agent, unless the agent's own
     check_availability: bool = True  # skip agents not working (not clocked in, on a break, off hours)
     owner_first: bool = True  # a recognised client goes to the responsible person first
+    offer_during_calls: bool = False  # chats: also offer to agents on a phone call
     imap: ImapSettings | None = None  # mailboxes: fetch mail over IMAP (else only through the API)
 
     @model_validator(mode="after")
@@ -426,7 +434,23 @@ class ChannelSettings(_Section):
             id=self.id, name=self.name, members=tuple(self.members), kind=self.kind, mode=self.mode,
             idle_s=None if self.idle_seconds == "never" else float(self.idle_seconds), capacity=self.capacity,
             check_availability=self.check_availability, owner_first=self.owner_first,
+            offer_during_calls=self.offer_during_calls,
         )
+
+
+Weight = Annotated[int, Field(ge=0, le=BUDGET_MAX)]
+
+
+class CapacitySettings(_Section):
+    """One capacity across channels (``[capacity]``): each agent's budget and what one
+    item of each channel takes from it. The defaults: a call takes the whole budget, a
+    chat about a third, an e-mail a tenth, a form a twentieth."""
+
+    budget: int = Field(default=100, ge=1, le=BUDGET_MAX)
+    call: Weight = 100
+    chat: Weight = 34
+    email: Weight = 10
+    form: Weight = 5
 
 
 class Settings(_Section):
@@ -438,6 +462,7 @@ class Settings(_Section):
     numbers: Annotated[dict[PhoneNumber, Id], BeforeValidator(_numbers_as_dialled)] = {}  # DID -> group id
     default_group: Id | None = None  # for numbers not listed
     channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
+    capacity: CapacitySettings | None = None  # None: each channel counts alone
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Settings:
@@ -451,11 +476,19 @@ class Settings(_Section):
 
     def warnings(self) -> list[tuple[str, str]]:
         """(item, message) for settings that still load but should be changed."""
+        found: list[tuple[str, str]] = []
         if self.ami.simulate == "auto":
-            return [("ami.simulate", '"auto" is obsolete and now means "never": acd connects only to Asterisk, '
-                     'retrying until it answers. Write simulate = "never", or "always" for the built-in '
-                     "simulator")]
-        return []
+            found.append(("ami.simulate", '"auto" is obsolete and now means "never": acd connects only to Asterisk, '
+                          'retrying until it answers. Write simulate = "never", or "always" for the built-in '
+                          "simulator"))
+        capacity = self.capacity
+        if capacity is not None and capacity.call >= capacity.budget:
+            for ci, c in enumerate(self.channels):
+                if c.offer_during_calls:
+                    found.append((f'channels[{ci}] "{c.id}".offer_during_calls',
+                                  f"a call takes the whole budget (capacity.call = {capacity.call} of "
+                                  f"{capacity.budget}), so agents on a call still get no chat: lower capacity.call"))
+        return found
 
     # -------------------------------------------------------------- use
     def agent(self, agent_id: str) -> AgentSettings | None:
@@ -490,6 +523,7 @@ class Settings(_Section):
                 ),
                 allow_pickup=g.allow_pickup,
                 wrapup_s=g.wrapup_seconds,
+                skip_when_busy_in_other_channels=g.skip_when_busy_in_other_channels,
                 owner_first=g.crm.check_client and g.crm.owner_first,
             )
             for g in self.groups
@@ -499,7 +533,16 @@ class Settings(_Section):
             groups=MappingProxyType(groups),
             numbers=MappingProxyType(dict(self.numbers)),
             default_group=self.default_group,
+            capacity=self.budget(),
         )
+
+    def budget(self) -> Capacity | None:
+        """The core's capacity budget across channels, None without ``[capacity]``."""
+        c = self.capacity
+        if c is None:
+            return None
+        budgets = {a.id: a.budget for a in self.agents if a.budget is not None}
+        return Capacity(c.budget, c.call, c.chat, c.email, c.form, MappingProxyType(budgets))
 
     def channel(self, channel_id: str) -> ChannelSettings | None:
         return next((c for c in self.channels if c.id == channel_id), None)
@@ -513,7 +556,8 @@ class Settings(_Section):
             for a in self.agents
         }
         queues = {c.id: c.queue() for c in self.channels}
-        return conv.ConversationConfig(agents=MappingProxyType(agents), queues=MappingProxyType(queues))
+        return conv.ConversationConfig(agents=MappingProxyType(agents), queues=MappingProxyType(queues),
+                                       capacity=self.budget())
 
     # -------------------------------------------------------------- dump and edit
     def to_dict(self) -> dict[str, Any]:
@@ -629,6 +673,12 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
                 first[key] = i
 
     unique("agents", "id", [a.id for a in s.agents], "id")
+    if s.capacity is None:
+        for ai, a in enumerate(s.agents):
+            if a.budget is not None:
+                problems.append((("agents", ai, "budget"),
+                                 "an agent's budget needs a [capacity] section (what calls, chats, e-mails "
+                                 "and forms take from it)"))
     unique("agents", "endpoint", [a.endpoint for a in s.agents], "endpoint")
     unique("agents", "extension", [a.extension for a in s.agents], "extension")
     unique("groups", "id", [g.id for g in s.groups], "id")
@@ -685,6 +735,9 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
         if c.kind is not conv.ChannelKind.CHAT and c.mode is not Mode.STRICT:
             problems.append((("channels", ci, "mode"),
                              f"{c.kind.value} queues assign in turn: mode is for chats (leave it out)"))
+        if c.offer_during_calls and c.kind is not conv.ChannelKind.CHAT:
+            problems.append((("channels", ci, "offer_during_calls"),
+                             f"only chats are offered: {c.kind.value} queues assign at once (leave it out)"))
         if c.imap is not None and c.kind is not conv.ChannelKind.EMAIL:
             problems.append((("channels", ci, "imap"), f'only a kind = "email" queue has a mailbox ({c.kind.value})'))
 

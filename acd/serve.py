@@ -25,7 +25,7 @@ from .channels import Desk, WorkCalendar
 from .clock import Clock
 from .config import Settings
 from .core.commands import Record, RefusePickup
-from .core.events import AgentWorkChanged, CallArrived, Event, PickupRequested, Resynced
+from .core.events import AgentWorkChanged, CallArrived, Event, OtherChannelsLoadChanged, PickupRequested, Resynced
 from .core.router import Router
 from .crm.calls import build_crm
 from .distributor import Distributor
@@ -116,6 +116,9 @@ class Acd:
         self.desk = Desk.from_settings(settings, self.store.engine, self.clock, crm=self.crm_feed,
                                        calendar=WorkCalendar(self.clock), region=self.crm_feed.region)
         self.desk.on_work_state.append(self._work_state_changed)
+        # one capacity across channels: each side tells the other what an agent holds
+        self.desk.on_load.append(self._channel_load_changed)
+        self.distributor.phone_calls_listeners.append(self.desk.phone_calls)
         self.web_context = WebContext(
             self.distributor, self.clock, self.live, store=self.store,
             settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
@@ -136,6 +139,10 @@ class Acd:
     def _work_state_changed(self, agent_id: str, working: bool, reason: str) -> None:
         if agent_id in self.router.config.agents:
             self.distributor.feed(AgentWorkChanged(agent_id, working, reason))
+
+    def _channel_load_changed(self, agent_id: str, chats: int, emails: int, forms: int) -> None:
+        if agent_id in self.router.config.agents:
+            self.distributor.feed(OtherChannelsLoadChanged(agent_id, chats, emails, forms))
 
     def intercept(self, call_id: str, agent_id: str) -> str | None:
         """The Intercept button: None when the agent's phone is being rung to take the

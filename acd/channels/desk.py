@@ -13,7 +13,10 @@ out its commands, one at a time on the event loop (no locks):
 - ``CreateLead`` and transfer reports turned into CRM changes by the CRM hook
   (``CrmFeed``) and written in the same transaction as the lines that caused them;
   the client's owner asked with a short budget;
-- work-state changes to ``on_work_state`` subscribers (the telephony side).
+- work-state changes to ``on_work_state`` subscribers (the telephony side), and what
+  each agent holds here to ``on_load`` subscribers (telephony again: one capacity
+  across channels; a restore reports every agent holding something again);
+  ``phone_calls`` is the way back in.
 
 Operations the API offers check their input first and raise a ``DeskError`` (not
 found, refused, invalid) before anything changes.
@@ -63,7 +66,10 @@ from ..core.conversation_model import (
     CreateLead,
     EmailReceived,
     FormSubmitted,
+    ItemClosed,
     Phase,
+    PhoneCallsChanged,
+    ReportChannelLoad,
     ReportConversationTransfer,
     TimelineRecord,
     WorkStateChanged,
@@ -104,6 +110,7 @@ class CrmHook(Protocol):
 
 
 WorkStateHook = Callable[[str, bool, str], None]  # (agent id, working, reason)
+LoadHook = Callable[[str, int, int, int], None]  # (agent id, chats, e-mails, forms held)
 Listener = Callable[[ConversationEvent | None, list[ConversationCommand]], None]
 
 
@@ -150,6 +157,7 @@ class Desk:
             calendar.bind(self._timer_fired)
         self.alerts: deque[dict[str, Any]] = deque(maxlen=1000)  # newest last
         self.on_work_state: list[WorkStateHook] = []
+        self.on_load: list[LoadHook] = []
         self.listeners: list[Listener] = []  # live views: every event and what it caused
         self._open: dict[str, str] = {}  # "<queue>|<client>" -> open chat conversation
         self._seen: set[str] = set()  # e-mail / form item ids taken this run
@@ -416,7 +424,7 @@ class Desk:
         if item["status"] != "open":
             raise Refused("closed already")
         self._line(item_id, "closed", by=by, agent=item["agent"])
-        self._notify()
+        self.handle(ItemClosed(item_id))  # it no longer draws on the agent's budget
         await self.commit()
 
     def transfer(self, cid: str, by: str | None, to_agent: str | None = None, to_queue: str | None = None) -> None:
@@ -471,6 +479,11 @@ class Desk:
         self._agent_event(BreakScheduled(agent_id, starts_at, ends_at), "break_scheduled", by,
                           starts_at=starts_at, ends_at=ends_at)
 
+    def phone_calls(self, agent_id: str, calls: int) -> None:
+        """Telephony says how many calls the agent talks on now (``capacity``)."""
+        if agent_id in self.config.agents:
+            self.handle(PhoneCallsChanged(agent_id, calls))
+
     def set_presence(self, agent_id: str, online: bool, by: str | None = None) -> None:
         self._agent_event(AgentPresenceChanged(self._agent(agent_id), online), "online" if online else "offline", by)
 
@@ -483,7 +496,8 @@ class Desk:
                 "on_break": bool(clock.get("on_break", False)),
                 "tracked": self.router.availability.work.tracked(agent_id),
                 "offered": len(state.offered), "active": len(state.active),
-                "capacity": self.config.agents[agent_id].capacity}
+                "capacity": self.config.agents[agent_id].capacity, "phone_calls": state.calls,
+                "emails": len(state.emails), "forms": len(state.forms)}
 
     def work_states(self) -> dict[str, tuple[bool, str]]:
         """Every agent's (working, reason) now: what ``on_work_state`` subscribers start
@@ -541,8 +555,7 @@ class Desk:
         return out
 
     def _notify(self) -> None:
-        """Tell the live views of a change that is no router event (a client's line, an
-        e-mail done)."""
+        """Tell the live views of a change that is no router event (a client's line)."""
         for listener in self.listeners:
             _safely(listener, None, [])
 
@@ -572,6 +585,9 @@ class Desk:
                                               {"working": cmd.working, "reason": cmd.reason}))
                 for hook in self.on_work_state:
                     _safely(hook, cmd.agent_id, cmd.working, cmd.reason)
+            elif isinstance(cmd, ReportChannelLoad):
+                for load_hook in self.on_load:
+                    _safely(load_hook, cmd.agent_id, cmd.chats, cmd.emails, cmd.forms)
             elif isinstance(cmd, CreateLead):
                 if self.crm is not None:
                     self._crm_change(self.crm.lead_change, cmd)

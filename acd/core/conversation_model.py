@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .capacity import Capacity
 from .commands import CancelTimer, StartTimer
 from .events import TimerFired
 from .model import Mode
@@ -46,6 +47,7 @@ class ChannelQueue:
     capacity: int = CAPACITY_MAX  # chats: default limit of open conversations per agent
     check_availability: bool = True  # skip agents not working (and, for chats, offline)
     owner_first: bool = True  # hand a recognised client to the responsible person
+    offer_during_calls: bool = False  # chats: offer to agents on a phone call too (``capacity``)
 
     def __post_init__(self) -> None:
         if self.idle_s is not None and not IDLE_MIN_S <= self.idle_s <= IDLE_MAX_S:
@@ -68,6 +70,7 @@ class AgentSettings:
 class ConversationConfig:
     agents: Mapping[str, AgentSettings] = field(default_factory=dict)  # every agent that may get work
     queues: Mapping[str, ChannelQueue] = field(default_factory=dict)
+    capacity: Capacity | None = None  # one budget across channels; None: each channel counts alone
 
 
 # ---------------------------------------------------------------------- events
@@ -137,6 +140,21 @@ class FormSubmitted:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemClosed:
+    """An e-mail or form submission is done: it no longer draws on its agent's budget."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneCallsChanged:
+    """How many phone calls the agent talks on now (from the telephony router)."""
+
+    agent_id: str
+    calls: int
+
+
+@dataclass(frozen=True, slots=True)
 class AgentPresenceChanged:
     """The agent's messenger/web session: online or offline."""
 
@@ -182,6 +200,8 @@ ConversationEvent = (
     | ConversationTransferred
     | EmailReceived
     | FormSubmitted
+    | ItemClosed
+    | PhoneCallsChanged
     | AgentPresenceChanged
     | ClockedIn
     | ClockedOut
@@ -267,6 +287,17 @@ class WorkStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportChannelLoad:
+    """What the agent holds in these channels changed: telephony wants to know
+    (``capacity``: a group may skip agents whose other channels fill their budget)."""
+
+    agent_id: str
+    chats: int
+    emails: int
+    forms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineRecord:
     """A line of a conversation's (or e-mail's, or submission's) history."""
 
@@ -284,6 +315,7 @@ ConversationCommand = (
     | ReportConversationTransfer
     | AlertSupervisors
     | WorkStateChanged
+    | ReportChannelLoad
     | TimelineRecord
     | StartTimer
     | CancelTimer

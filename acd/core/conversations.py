@@ -25,7 +25,8 @@ Chats (queues of kind CHAT)
   served; a conversation that comes back to its queue goes to the head of the line (it
   came before those still waiting), one transferred from another queue to the tail.
   A change that frees a member (close, reject, come online, clock in, end of a break, a
-  shift starting, a new configuration) serves the line at once.
+  shift starting, a phone call ending, an e-mail or form closed, a new configuration)
+  serves the line at once.
 - Idle time: an offer not accepted or answered within the queue's idle time passes to
   the next agent by the mode; a "to all" offer stays with everyone (logged once).
   Accepting or answering stops the idle timer. An agent who goes offline, clocks out
@@ -38,7 +39,11 @@ Chats (queues of kind CHAT)
   take one, and again when that is over (once per transition).
 
 E-mails and forms are assigned at once (no offer, no idle time, no limit): see
-``lead_distribution``.
+``lead_distribution``. Until closed (``ItemClosed``) they draw on their agent's budget.
+
+One capacity across channels (``capacity``): telephony tells this router how many calls
+an agent talks on (``PhoneCallsChanged``) and learns what the agent holds here from
+``ReportChannelLoad``, emitted once per step for each agent whose load changed.
 
 Cost per event: O(members of the queues involved); the lines are deques with lazy
 removal, so nothing scans every conversation.
@@ -62,6 +67,7 @@ from .conversation_model import (
     IDLE_MIN_S,
     AgentPresenceChanged,
     AlertSupervisors,
+    AssignItem,
     BreakEnded,
     BreakScheduled,
     BreakStarted,
@@ -81,8 +87,11 @@ from .conversation_model import (
     ConversationTransferred,
     EmailReceived,
     FormSubmitted,
+    ItemClosed,
     Offer,
     Phase,
+    PhoneCallsChanged,
+    ReportChannelLoad,
     ReportConversationTransfer,
     TimelineRecord,
     Withdraw,
@@ -112,6 +121,7 @@ class ConversationRouter:
         self.availability = Availability(config)
         self.leads = Leads()
         self.conversations: dict[str, Conversation] = {}
+        self.items: dict[str, tuple[str, ChannelKind]] = {}  # open e-mails and forms: (agent, kind)
         self.queues: dict[str, QueueState] = {}
         self.seq = 0  # orders offers (evenly) and line entries
         self._started = False
@@ -120,6 +130,8 @@ class ConversationRouter:
         self._to_drain: dict[str, None] = {}
         self._dirty: dict[str, None] = {}
         self._avoid: dict[str, set[str]] = {}  # this step: who just let a conversation go
+        self._loads: dict[str, None] = {}  # this step: agents whose load may have changed
+        self._reported: dict[str, tuple[int, int, int]] = {}  # agent -> load last told to telephony
 
     # ------------------------------------------------------------------ entry points
     def handle(self, event: ConversationEvent, now: float) -> list[ConversationCommand]:
@@ -186,8 +198,19 @@ class ConversationRouter:
                 queue = self.config.queues.get(conv.queue_id)
                 self._emit(StartTimer(f"{RETRY}|{cid}", (queue.idle_s if queue else None) or IDLE_MIN_S))
         self._avoid.clear()
+        for agent_id in self._loads:
+            self._report_load(agent_id)
+        self._loads.clear()
         out, self._out = self._out, []
         return out
+
+    def _report_load(self, agent_id: str) -> None:
+        """Tell telephony when what the agent holds here changed (``capacity``)."""
+        state = self.availability.agents.get(agent_id)
+        load = (state.load, len(state.emails), len(state.forms)) if state else (0, 0, 0)
+        if load != self._reported.get(agent_id, (0, 0, 0)):
+            self._reported[agent_id] = load
+            self._emit(ReportChannelLoad(agent_id, *load))
 
     def _recount(self) -> None:
         for queue_id, newly in self.availability.recount().items():
@@ -538,6 +561,7 @@ class ConversationRouter:
             self._emit(timer)
 
     def _refresh(self, agent_id: str) -> None:
+        self._loads[agent_id] = None
         for queue_id, became_able in self.availability.refresh(agent_id):
             if became_able:
                 self.queue_state(queue_id).newly_able[agent_id] = None
@@ -579,12 +603,40 @@ class ConversationRouter:
     def _on_EmailReceived(self, e: EmailReceived) -> None:
         queue = self._lead_queue(e.item_id, e.queue_id, ChannelKind.EMAIL)
         if queue is not None:
-            self._out += self.leads.email(e, queue, self.config.agents, self._not_working(queue), self._now)
+            self._assigned(self.leads.email(e, queue, self.config.agents, self._not_working(queue), self._now))
 
     def _on_FormSubmitted(self, e: FormSubmitted) -> None:
         queue = self._lead_queue(e.item_id, e.queue_id, ChannelKind.FORM)
         if queue is not None:
-            self._out += self.leads.form(e, queue, self.config.agents, self._not_working(queue), self._now)
+            self._assigned(self.leads.form(e, queue, self.config.agents, self._not_working(queue), self._now))
+
+    def _assigned(self, out: list[ConversationCommand]) -> None:
+        """Emit the leads' commands; an assigned item draws on its agent's budget until closed."""
+        self._out += out
+        for cmd in out:
+            if isinstance(cmd, AssignItem) and cmd.agent_id:
+                self._release_item(cmd.item_id)  # the same item again: counted once
+                kind = self.config.queues[cmd.queue_id].kind
+                self.items[cmd.item_id] = (cmd.agent_id, kind)
+                state = self.availability.agent(cmd.agent_id)
+                (state.emails if kind is ChannelKind.EMAIL else state.forms)[cmd.item_id] = None
+                self._refresh(cmd.agent_id)
+
+    def _on_ItemClosed(self, e: ItemClosed) -> None:
+        self._release_item(e.item_id)
+
+    def _release_item(self, item_id: str) -> None:
+        held = self.items.pop(item_id, None)
+        if held is not None:
+            state = self.availability.agent(held[0])
+            state.emails.pop(item_id, None)
+            state.forms.pop(item_id, None)
+            self._refresh(held[0])  # room again: the lines are served at once
+
+    def _on_PhoneCallsChanged(self, e: PhoneCallsChanged) -> None:
+        if e.agent_id in self.config.agents:
+            self.availability.agent(e.agent_id).calls = max(0, e.calls)
+            self._refresh(e.agent_id)  # a call ended: waiting conversations are offered at once
 
     def _lead_queue(self, item_id: str, queue_id: str, kind: ChannelKind) -> ChannelQueue | None:
         queue = self.config.queues.get(queue_id)
