@@ -37,6 +37,7 @@ from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
 from .web.security import forwarded_headers
+from .web.workspace import install_workspace
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class Acd:
             settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
             intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations)
         self.web = create_app(self.web_context, routers=[channels_router(self.desk)])
+        install_workspace(self.web, self.desk)
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 

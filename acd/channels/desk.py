@@ -367,6 +367,8 @@ class Desk:
         assert cid is not None
         if text:
             self._line(cid, "message", sender="client", client=client, text=text)
+            if not new:
+                self._notify()  # no router event for a line: live views are told here
         await self.commit()
         return cid, new
 
@@ -488,8 +490,10 @@ class Desk:
     def clock_out(self, agent_id: str, by: str | None = None) -> None:
         self._agent_event(ClockedOut(self._agent(agent_id)), "clocked_out", by)
 
-    def start_break(self, agent_id: str, by: str | None = None) -> None:
-        self._agent_event(BreakStarted(self._agent(agent_id)), "break_started", by)
+    def start_break(self, agent_id: str, by: str | None = None, reason: str = "") -> None:
+        """``reason``: the agent's words ("lunch"), kept in their timeline."""
+        detail = {"reason": reason} if reason else {}
+        self._agent_event(BreakStarted(self._agent(agent_id)), "break_started", by, **detail)
 
     def end_break(self, agent_id: str, by: str | None = None) -> None:
         self._agent_event(BreakEnded(self._agent(agent_id)), "break_ended", by)
@@ -577,6 +581,11 @@ class Desk:
         for listener in self.listeners:
             _safely(listener, event, out)
         return out
+
+    def _notify(self) -> None:
+        """Tell the live views of a change that is no router event (a client's line)."""
+        for listener in self.listeners:
+            _safely(listener, None, [])
 
     def _timer_fired(self, key: str) -> None:
         self.handle(TimerFired(key))
