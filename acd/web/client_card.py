@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..channels.history import ItemRow
+from ..clients.card import phone_variants
 from ..crm.clients import find_client
 from ..crm.identity import PHONE, Identity, parse_client
 from ..store.models import CallRow
@@ -47,7 +47,7 @@ def client_card(client: str, *, crm: Engine | None, calls: Engine | None, channe
             pass
     card["addresses"] = sorted({client, *(i.value for i in identities)})
     if calls is not None:
-        numbers = {n for i in identities if i.kind == PHONE for n in _dialled_forms(i.value)}
+        numbers = {n for i in identities if i.kind == PHONE for n in phone_variants(i.value)}
         if numbers:
             stmt = (select(CallRow).where(CallRow.caller_number.in_(numbers))
                     .order_by(CallRow.arrived_at.desc()).limit(recent))
@@ -65,16 +65,3 @@ def client_card(client: str, *, crm: Engine | None, calls: Engine | None, channe
 def _call(call: CallSummary) -> dict[str, Any]:
     return {"call_id": call.call_id, "at": call.arrived_at, "group": call.group_id, "outcome": call.outcome,
             "agent": call.answered_by, "missed": call.missed}
-
-
-def _dialled_forms(e164: str) -> set[str]:
-    """The ways a PBX may give the same number as the caller id: +4930..., 004930...,
-    4930..., 030... (the calls table keeps what Asterisk sent)."""
-    forms = {e164, "00" + e164.lstrip("+"), e164.lstrip("+")}
-    try:
-        number = phonenumbers.parse(e164)
-        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-        forms.add("".join(c for c in national if c.isdigit()))
-    except phonenumbers.NumberParseException:
-        pass
-    return forms
