@@ -17,6 +17,9 @@ set)" at each try. ``Settings.warnings()`` names settings that load but should c
 The other channels: ``[[channels]]`` (chats, mailboxes, CRM forms) and each agent's
 ``[agents.work]`` (time zone, weekly hours and breaks, clock-in, capacity);
 ``Settings.conversations()`` builds the conversation core's ``ConversationConfig``.
+``[capacity]`` (optional) is the budget every agent's calls, chats, e-mails and forms
+draw on, with each channel's weight (``acd.core.capacity``); an agent's ``budget``
+overrides it.
 A mailbox's IMAP password comes from the environment variable its ``password_env``
 names, read when the poller starts; a ``password`` in the file is an error.
 """
@@ -48,6 +51,7 @@ from pydantic import (
 
 from .connector_settings import SmtpSettings, TelegramSettings, WidgetSettings
 from .core import conversation_model as conv
+from .core.capacity import BUDGET_MAX, Capacity
 from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
 
@@ -280,6 +284,7 @@ class AgentSettings(_Section):
         str, Field(max_length=100), _matching(_MAILBOX, 'not a mailbox like "101@default"', optional=True)
     ] = ""
     work: WorkSettings | None = None  # None: work time not tracked (always working) for the other channels
+    budget: int | None = Field(default=None, ge=1, le=BUDGET_MAX)  # their own [capacity] budget
 
     @model_validator(mode="after")
     def _defaults(self) -> AgentSettings:
@@ -327,6 +332,8 @@ class GroupSettings(_Section):
     ring_seconds: float = Field(default=5.0, gt=0, le=60)  # length of one ring
     wrapup_seconds: float = Field(default=0.0, ge=0, le=3600)  # no new call for this long after one
     allow_pickup: bool = False  # colleagues may take a ringing call with the pickup code
+    # skip a member whose chats, e-mails and forms fill their [capacity] budget
+    skip_when_busy_in_other_channels: bool = False
     missed: MissedSettings = Field(default_factory=MissedSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
 
@@ -398,6 +405,8 @@ def _check_idle(value: float | str) -> float | str:
     return value
 
 
+CUSTOMER_TEXT_MAX = 2000  # characters of an auto-reply or waiting message
+
 IdleSeconds = Annotated[float | Literal["never"], AfterValidator(_check_idle)]
 
 
@@ -414,10 +423,21 @@ class ChannelSettings(_Section):
     capacity: int = Field(default=conv.CAPACITY_MAX, ge=1, le=conv.CAPACITY_MAX)  # per agent, unless the agent's own
     check_availability: bool = True  # skip agents not working (not clocked in, on a break, off hours)
     owner_first: bool = True  # a recognised client goes to the responsible person first
+    offer_during_calls: bool = False  # chats: also offer to agents on a phone call
     imap: ImapSettings | None = None  # mailboxes: fetch mail over IMAP (else only through the API)
     smtp: SmtpSettings | None = None  # mailboxes: send agents' replies over SMTP
     widget: WidgetSettings | None = None  # chats: the website chat window (acd.web.widget_api)
     telegram: TelegramSettings | None = None  # chats: a Telegram bot's conversations
+    # chats, Bitrix24's Open Channels options (each on by default):
+    check_client: bool = True  # look the client up in the CRM; off: no look-up, no owner first
+    chat_tracking: bool = True  # a phone or e-mail written here finds the client known elsewhere
+    owner_follows_transfer: bool = True  # a hand transfer makes the new agent the client's owner
+    # chats: the channel's working hours (["mon-fri 09:00-18:00"]; empty: always open),
+    # what a customer writing outside them is told, and what one is told while waiting
+    working_hours: Weekly = []
+    time_zone: Annotated[str, Field(max_length=64), AfterValidator(_check_zone)] = "UTC"
+    auto_reply: str = Field(default="", max_length=CUSTOMER_TEXT_MAX)
+    waiting_message: str = Field(default="", max_length=CUSTOMER_TEXT_MAX)
 
     @model_validator(mode="after")
     def _defaults(self) -> ChannelSettings:
@@ -429,8 +449,29 @@ class ChannelSettings(_Section):
         return conv.ChannelQueue(
             id=self.id, name=self.name, members=tuple(self.members), kind=self.kind, mode=self.mode,
             idle_s=None if self.idle_seconds == "never" else float(self.idle_seconds), capacity=self.capacity,
-            check_availability=self.check_availability, owner_first=self.owner_first,
+            check_availability=self.check_availability, owner_first=self.check_client and self.owner_first,
+            check_client=self.check_client, chat_tracking=self.chat_tracking,
+            owner_follows_transfer=self.owner_follows_transfer,
+            hours=WorkSchedule(time_zone=self.time_zone, hours=_merge_weekly(self.working_hours),
+                               clock_in_required=False) if self.working_hours else None,
+            auto_reply=self.auto_reply, waiting_message=self.waiting_message,
+            offer_during_calls=self.offer_during_calls,
         )
+
+
+Weight = Annotated[int, Field(ge=0, le=BUDGET_MAX)]
+
+
+class CapacitySettings(_Section):
+    """One capacity across channels (``[capacity]``): each agent's budget and what one
+    item of each channel takes from it. The defaults: a call takes the whole budget, a
+    chat about a third, an e-mail a tenth, a form a twentieth."""
+
+    budget: int = Field(default=100, ge=1, le=BUDGET_MAX)
+    call: Weight = 100
+    chat: Weight = 34
+    email: Weight = 10
+    form: Weight = 5
 
 
 class Settings(_Section):
@@ -442,6 +483,7 @@ class Settings(_Section):
     numbers: Annotated[dict[PhoneNumber, Id], BeforeValidator(_numbers_as_dialled)] = {}  # DID -> group id
     default_group: Id | None = None  # for numbers not listed
     channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
+    capacity: CapacitySettings | None = None  # None: each channel counts alone
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Settings:
@@ -455,11 +497,19 @@ class Settings(_Section):
 
     def warnings(self) -> list[tuple[str, str]]:
         """(item, message) for settings that still load but should be changed."""
+        found: list[tuple[str, str]] = []
         if self.ami.simulate == "auto":
-            return [("ami.simulate", '"auto" is obsolete and now means "never": acd connects only to Asterisk, '
-                     'retrying until it answers. Write simulate = "never", or "always" for the built-in '
-                     "simulator")]
-        return []
+            found.append(("ami.simulate", '"auto" is obsolete and now means "never": acd connects only to Asterisk, '
+                          'retrying until it answers. Write simulate = "never", or "always" for the built-in '
+                          "simulator"))
+        capacity = self.capacity
+        if capacity is not None and capacity.call >= capacity.budget:
+            for ci, c in enumerate(self.channels):
+                if c.offer_during_calls:
+                    found.append((f'channels[{ci}] "{c.id}".offer_during_calls',
+                                  f"a call takes the whole budget (capacity.call = {capacity.call} of "
+                                  f"{capacity.budget}), so agents on a call still get no chat: lower capacity.call"))
+        return found
 
     # -------------------------------------------------------------- use
     def agent(self, agent_id: str) -> AgentSettings | None:
@@ -494,6 +544,7 @@ class Settings(_Section):
                 ),
                 allow_pickup=g.allow_pickup,
                 wrapup_s=g.wrapup_seconds,
+                skip_when_busy_in_other_channels=g.skip_when_busy_in_other_channels,
                 owner_first=g.crm.check_client and g.crm.owner_first,
             )
             for g in self.groups
@@ -503,7 +554,16 @@ class Settings(_Section):
             groups=MappingProxyType(groups),
             numbers=MappingProxyType(dict(self.numbers)),
             default_group=self.default_group,
+            capacity=self.budget(),
         )
+
+    def budget(self) -> Capacity | None:
+        """The core's capacity budget across channels, None without ``[capacity]``."""
+        c = self.capacity
+        if c is None:
+            return None
+        budgets = {a.id: a.budget for a in self.agents if a.budget is not None}
+        return Capacity(c.budget, c.call, c.chat, c.email, c.form, MappingProxyType(budgets))
 
     def channel(self, channel_id: str) -> ChannelSettings | None:
         return next((c for c in self.channels if c.id == channel_id), None)
@@ -517,7 +577,8 @@ class Settings(_Section):
             for a in self.agents
         }
         queues = {c.id: c.queue() for c in self.channels}
-        return conv.ConversationConfig(agents=MappingProxyType(agents), queues=MappingProxyType(queues))
+        return conv.ConversationConfig(agents=MappingProxyType(agents), queues=MappingProxyType(queues),
+                                       capacity=self.budget())
 
     # -------------------------------------------------------------- dump and edit
     def to_dict(self) -> dict[str, Any]:
@@ -633,6 +694,12 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
                 first[key] = i
 
     unique("agents", "id", [a.id for a in s.agents], "id")
+    if s.capacity is None:
+        for ai, a in enumerate(s.agents):
+            if a.budget is not None:
+                problems.append((("agents", ai, "budget"),
+                                 "an agent's budget needs a [capacity] section (what calls, chats, e-mails "
+                                 "and forms take from it)"))
     unique("agents", "endpoint", [a.endpoint for a in s.agents], "endpoint")
     unique("agents", "extension", [a.extension for a in s.agents], "extension")
     unique("groups", "id", [g.id for g in s.groups], "id")
@@ -689,6 +756,16 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
         if c.kind is not conv.ChannelKind.CHAT and c.mode is not Mode.STRICT:
             problems.append((("channels", ci, "mode"),
                              f"{c.kind.value} queues assign in turn: mode is for chats (leave it out)"))
+        if c.offer_during_calls and c.kind is not conv.ChannelKind.CHAT:
+            problems.append((("channels", ci, "offer_during_calls"),
+                             f"only chats are offered: {c.kind.value} queues assign at once (leave it out)"))
+        if c.kind is not conv.ChannelKind.CHAT:
+            for field in ("working_hours", "auto_reply", "waiting_message"):
+                if getattr(c, field):
+                    problems.append((("channels", ci, field), f"only an open channel (chat) has this ({c.kind.value})"))
+        elif c.auto_reply and not c.working_hours:
+            problems.append((("channels", ci, "auto_reply"),
+                             "an auto-reply is sent outside the working hours: give the working hours too"))
         if c.imap is not None and c.kind is not conv.ChannelKind.EMAIL:
             problems.append((("channels", ci, "imap"), f'only a kind = "email" queue has a mailbox ({c.kind.value})'))
         if c.smtp is not None and c.kind is not conv.ChannelKind.EMAIL:

@@ -2,8 +2,9 @@
 
 It is the only place where the core meets the adapters: PBX commands go to the AMI
 adapter, timers to the event loop, records to the history writer, manual transfers
-to whoever listens (the CRM). Everything runs on the event loop's thread, one event
-at a time, so the router needs no locks.
+to whoever listens (the CRM), the number of calls each agent talks on to the other
+channels (``phone_calls_listeners``: one capacity across channels). Everything runs
+on the event loop's thread, one event at a time, so the router needs no locks.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .clock import Clock
-from .core.commands import CancelTimer, Command, Record, ReportManualTransfer, Ring, StartTimer
+from .core.commands import CancelTimer, Command, Record, ReportManualTransfer, ReportPhoneCalls, Ring, StartTimer
 from .core.events import Event, TimerFired
 from .core.model import RoutingConfig
 from .core.router import Router
@@ -43,6 +44,7 @@ class Distributor:
         self.history = history
         self.timers = Timers(clock, lambda key: self.feed(TimerFired(key)))
         self.transfer_listeners: list[Callable[[ReportManualTransfer], None]] = []
+        self.phone_calls_listeners: list[Callable[[str, int], None]] = []  # (agent id, calls talking on)
         self.listeners: list[Listener] = []  # live views: every event and what it caused
 
     def feed(self, event: Event) -> list[Command]:
@@ -78,6 +80,9 @@ class Distributor:
             elif isinstance(command, ReportManualTransfer):
                 for listener in self.transfer_listeners:
                     self._safely(listener, command)
+            elif isinstance(command, ReportPhoneCalls):
+                for tell in self.phone_calls_listeners:
+                    self._safely(tell, command.agent_id, command.calls)
             else:
                 if isinstance(command, Ring):
                     call = self.router.calls.get(command.call_id)

@@ -25,9 +25,9 @@ from .channels import Desk, WorkCalendar, customer_connectors, routes_from, tele
 from .clock import Clock
 from .config import Settings
 from .core.commands import Record, RefusePickup
-from .core.events import AgentWorkChanged, CallArrived, Event, PickupRequested, Resynced
+from .core.events import AgentWorkChanged, CallArrived, Event, OtherChannelsLoadChanged, PickupRequested, Resynced
 from .core.router import Router
-from .crm.calls import build_crm
+from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
@@ -39,6 +39,7 @@ from .web.live_feed import LiveFeed
 from .web.security import forwarded_headers
 from .web.telegram_webhook import telegram_webhook_router
 from .web.widget_api import widget_router
+from .web.workspace import install_workspace
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,9 @@ class Acd:
             self.crm_sender.add(connector)
         self.desk.on_written.append(lambda batch: self.crm_sender.wake() if batch.outgoing else None)
         self.telegram = telegram_pollers(settings, self.desk)
+        # one capacity across channels: each side tells the other what an agent holds
+        self.desk.on_load.append(self._channel_load_changed)
+        self.distributor.phone_calls_listeners.append(self.desk.phone_calls)
         self.web_context = WebContext(
             self.distributor, self.clock, self.live, store=self.store,
             settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
@@ -129,6 +133,7 @@ class Acd:
         self.web = create_app(self.web_context, routers=[channels_router(self.desk),
                                                          widget_router(self.desk, lambda: self.settings),
                                                          telegram_webhook_router(self.desk, lambda: self.settings)])
+        install_workspace(self.web, self.desk)
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
@@ -140,10 +145,16 @@ class Acd:
         self.distributor.reconfigure(routing)
         self.desk.reconfigure(settings.conversations())
         self.desk.outgoing.routes = routes_from(settings)
+        self.desk.use_mailboxes(settings)  # IMAP connections changed on the Mailboxes page
+        self.crm_feed.options = crm_options(settings)  # groups' and chats' CRM options
 
     def _work_state_changed(self, agent_id: str, working: bool, reason: str) -> None:
         if agent_id in self.router.config.agents:
             self.distributor.feed(AgentWorkChanged(agent_id, working, reason))
+
+    def _channel_load_changed(self, agent_id: str, chats: int, emails: int, forms: int) -> None:
+        if agent_id in self.router.config.agents:
+            self.distributor.feed(OtherChannelsLoadChanged(agent_id, chats, emails, forms))
 
     def intercept(self, call_id: str, agent_id: str) -> str | None:
         """The Intercept button: None when the agent's phone is being rung to take the

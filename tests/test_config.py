@@ -389,6 +389,19 @@ def test_channel_queues_are_checked(channel: dict[str, Any], expected: str) -> N
     assert "hunter2" not in str(info.value)
 
 
+def test_a_chat_queues_crm_options_and_hours_reach_the_core() -> None:
+    data = tomllib.loads(AGENTS)
+    data["channels"] = [{"id": "tg", "members": ["anna"], "check_client": False, "chat_tracking": False,
+                         "owner_follows_transfer": False, "working_hours": ["mon-fri 09:00-18:00"],
+                         "time_zone": "Europe/Berlin", "auto_reply": "Closed.", "waiting_message": "Hold on."}]
+    queue = settings_from_dict(data).conversations().queues["tg"]
+    assert (queue.check_client, queue.chat_tracking, queue.owner_follows_transfer) == (False, False, False)
+    assert queue.owner_first is False  # no look-up: nobody to route to first
+    assert queue.hours is not None and queue.hours.time_zone == "Europe/Berlin" and not queue.hours.clock_in_required
+    assert queue.hours.in_hours(1709546400.0)  # Monday 2024-03-04 11:00 in Berlin
+    assert (queue.auto_reply, queue.waiting_message) == ("Closed.", "Hold on.")
+
+
 @pytest.mark.parametrize(
     ("work", "expected"),
     [
@@ -476,6 +489,62 @@ def test_voicemail_conf_keeps_maxsilence_below_minsecs() -> None:
     maxsilence = int(general["maxsilence"])
     maxsilence_ms = maxsilence * 1000 if maxsilence > 0 else maxsilence
     assert not int(maxsilence_ms / 1000) >= int(general["minsecs"]), general
+
+
+# ------------------------------------------------------------------ one capacity across channels
+def test_the_example_gives_one_capacity_budget_to_calls_and_chats() -> None:
+    settings = load_settings(EXAMPLE)
+    routing, conversations = settings.routing(), settings.conversations()
+    assert routing.capacity == conversations.capacity
+    capacity = routing.capacity
+    assert capacity is not None
+    assert (capacity.budget, capacity.call, capacity.chat, capacity.email, capacity.form) == (100, 100, 34, 10, 5)
+    assert capacity.budget_of("chloe") == 136 and capacity.budget_of("anna") == 100
+    assert routing.groups["sales"].skip_when_busy_in_other_channels
+    assert not routing.groups["support"].skip_when_busy_in_other_channels
+    assert not conversations.queues["telegram"].offer_during_calls
+    assert settings.warnings() == []
+
+
+def test_without_a_capacity_section_each_channel_counts_alone() -> None:
+    data = tomllib.loads(AGENTS)
+    data["channels"] = [{"id": "tg", "members": ["anna"], "offer_during_calls": True}]
+    settings = settings_from_dict(data)
+    assert settings.routing().capacity is None and settings.conversations().capacity is None
+    assert settings.conversations().queues["tg"].offer_during_calls
+    assert "capacity" not in settings.to_dict()  # nothing written back that was not there
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"capacity": {"budget": 0}}, "capacity.budget"),
+        ({"capacity": {"chat": -1}}, "capacity.chat"),
+        ({"capacity": {"call": 1001}}, "capacity.call"),
+        ({"capacity": {"calls": 100}}, "capacity.calls: unknown setting"),
+        ({"agents": [{"id": "anna", "endpoint": "PJSIP/101", "budget": 150}]},
+         'agents[0] "anna".budget: an agent\'s budget needs a [capacity] section'),
+        ({"capacity": {}, "agents": [{"id": "anna", "endpoint": "PJSIP/101", "budget": 0}]}, 'agents[0] "anna".budget'),
+        ({"channels": [{"id": "f", "kind": "form", "members": ["anna"], "offer_during_calls": True}]},
+         'channels[0] "f".offer_during_calls: only chats are offered'),
+        ({"groups": [{"id": "g", "members": ["anna"], "skip_when_busy_in_other_channels": "sometimes"}]},
+         'groups[0] "g".skip_when_busy_in_other_channels'),
+    ],
+)
+def test_the_capacity_settings_are_checked(change: dict[str, Any], expected: str) -> None:
+    data = {**tomllib.loads(AGENTS), **change}
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(data)
+    assert expected in str(info.value)
+
+
+def test_offering_chats_during_calls_that_take_the_whole_budget_is_warned_about() -> None:
+    data = tomllib.loads(AGENTS)
+    data["capacity"] = {}
+    data["channels"] = [{"id": "tg", "members": ["anna"], "offer_during_calls": True}]
+    assert [item for item, _ in settings_from_dict(data).warnings()] == ['channels[0] "tg".offer_during_calls']
+    data["capacity"] = {"call": 50}
+    assert settings_from_dict(data).warnings() == []
 
 
 # ------------------------------------------------------------------ phone numbers as people type them

@@ -13,7 +13,10 @@ out its commands, one at a time on the event loop (no locks):
 - ``CreateLead`` and transfer reports turned into CRM changes by the CRM hook
   (``CrmFeed``) and written in the same transaction as the lines that caused them;
   the client's owner asked with a short budget;
-- work-state changes to ``on_work_state`` subscribers (the telephony side).
+- work-state changes to ``on_work_state`` subscribers (the telephony side), and what
+  each agent holds here to ``on_load`` subscribers (telephony again: one capacity
+  across channels; a restore reports every agent holding something again);
+  ``phone_calls`` is the way back in.
 
 Operations the API offers check their input first and raise a ``DeskError`` (not
 found, refused, invalid) before anything changes.
@@ -63,14 +66,18 @@ from ..core.conversation_model import (
     CreateLead,
     EmailReceived,
     FormSubmitted,
+    ItemClosed,
     Phase,
+    PhoneCallsChanged,
+    ReportChannelLoad,
     ReportConversationTransfer,
+    TellCustomer,
     TimelineRecord,
     WorkStateChanged,
 )
 from ..core.conversations import ConversationRouter
 from ..core.events import TimerFired
-from ..crm.identity import InvalidIdentity, normalise_email, parse_client
+from ..crm.identity import MESSENGER, InvalidIdentity, normalise_email, parse_client
 from ..timers import Timers
 from .history import ITEM_ID_MAX, Batch, ChannelHistory, CrmChange, Line, NewItem
 from .outgoing import Outgoing, routes_from
@@ -107,6 +114,9 @@ class CrmHook(Protocol):
 WorkStateHook = Callable[[str, bool, str], None]  # (agent id, working, reason)
 WrittenHook = Callable[[Batch], None]  # a write committed (live views, the outbox sender)
 Receipt = tuple[str, str, dict[str, Any]]  # (item id, kind, detail): a line committed with a message
+LoadHook = Callable[[str, int, int, int], None]  # (agent id, chats, e-mails, forms held)
+# (conversation id, text, why): hands a text for the customer to the channel's connector
+CustomerDelivery = Callable[[str, str, str], None]
 Listener = Callable[[ConversationEvent | None, list[ConversationCommand]], None]
 
 
@@ -153,10 +163,14 @@ class Desk:
             calendar.bind(self._timer_fired)
         self.alerts: deque[dict[str, Any]] = deque(maxlen=1000)  # newest last
         self.on_work_state: list[WorkStateHook] = []
+        self.on_load: list[LoadHook] = []
         self.listeners: list[Listener] = []  # live views: every event and what it caused
         # texts to customers become outbox jobs in the write that records them
         self.outgoing = outgoing or Outgoing()
         self.on_written: list[WrittenHook] = []
+        # the core's TellCustomer (auto-reply, waiting message): the connectors plug in
+        # here; without one the text is only recorded in the conversation's thread
+        self.deliver_to_customer: CustomerDelivery | None = None
         self._open: dict[str, str] = {}  # "<queue>|<client>" -> open chat conversation
         self._seen: set[str] = set()  # e-mail / form item ids taken this run
         self._batch = Batch()
@@ -169,7 +183,9 @@ class Desk:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._started = False
-        self.pollers: list[MailboxPoller] = []  # run by ``run``; see ``from_settings``
+        self.pollers: list[MailboxPoller] = []  # run by ``run``; see ``from_settings``, ``use_mailboxes``
+        self._poll_group: asyncio.TaskGroup | None = None  # while ``run`` runs
+        self._polling: dict[str, asyncio.Task[None]] = {}  # mailbox queue -> its poller's task
         # changes nobody waits for (timers) are written within this; what the API
         # changes is committed before it answers (``commit``)
         self.write_interval_s = 0.25
@@ -199,25 +215,44 @@ class Desk:
                       calendar: WorkCalendar | None = None, region: str = "DE") -> Desk:
         """A desk for the configuration's channels, with an IMAP poller per mailbox
         that has ``[channels.imap]`` (``run`` runs them)."""
-        from .mailbox import MailboxPoller
-
         desk = cls(settings.conversations(), engine, clock, crm=crm, calendar=calendar, region=region,
                    outgoing=Outgoing(routes_from(settings)))
-        sleeper = clock if hasattr(clock, "sleep") else None
-        desk.pollers = [MailboxPoller(desk, c.id, c.imap, sleeper)  # type: ignore[arg-type]
-                        for c in settings.channels if c.imap is not None]
+        desk.use_mailboxes(settings)
         return desk
+
+    def use_mailboxes(self, settings: Settings) -> None:
+        """The IMAP connections as configured now (the web pages change them): a changed
+        one is used from its next poll, a new one starts polling, a removed one stops."""
+        from .mailbox import MailboxPoller
+
+        wanted = {c.id: c.imap for c in settings.channels if c.imap is not None}
+        for poller in list(self.pollers):
+            if poller.queue_id in wanted:
+                poller.imap = wanted.pop(poller.queue_id)
+            else:
+                self.pollers.remove(poller)
+                task = self._polling.pop(poller.queue_id, None)
+                if task is not None:
+                    task.cancel()
+        sleeper = self.clock if hasattr(self.clock, "sleep") else None
+        for queue_id, imap in wanted.items():
+            poller = MailboxPoller(self, queue_id, imap, sleeper)  # type: ignore[arg-type]
+            self.pollers.append(poller)
+            if self._poll_group is not None:
+                self._polling[queue_id] = self._poll_group.create_task(poller.run(), name=f"imap {queue_id}")
 
     async def run(self) -> None:
         """Until ``close``: restore (``start``), then write changes as they come, and
         poll the mailboxes. For the service's TaskGroup."""
         await self.start()
         async with asyncio.TaskGroup() as tasks:
-            polling = [tasks.create_task(p.run(), name=f"imap {p.queue_id}") for p in self.pollers]
+            self._poll_group = tasks
+            self._polling = {p.queue_id: tasks.create_task(p.run(), name=f"imap {p.queue_id}") for p in self.pollers}
             try:
                 await self._write_until_closed()
             finally:
-                for task in polling:
+                self._poll_group = None
+                for task in self._polling.values():
                     task.cancel()
 
     async def _write_until_closed(self) -> None:
@@ -343,6 +378,8 @@ class Desk:
         assert cid is not None
         if text:
             self._line(cid, "message", sender="client", client=client, text=text)
+            if not new:
+                self._notify()  # no router event for a line: live views are told here
         if receipt is not None:
             self._line(receipt[0], receipt[1], **receipt[2])
         await self.commit()
@@ -420,9 +457,12 @@ class Desk:
         text = text.strip()
         if not text:
             raise Invalid("text: empty")
-        self._line(cid, "message", sender=sender, text=text, **detail)
-        job = self.outgoing.chat_text(cid, conv.queue_id, conv.client, text, now=self.clock.now(),
-                                      detail={"sender": sender, **detail})
+        self._tell(cid, conv.queue_id, conv.client, text, self.clock.now(), sender=sender, **detail)
+
+    def _tell(self, cid: str, queue_id: str, client: str, text: str, at: float, **detail: Any) -> None:
+        self._batch.lines.append(Line(cid, at, "message", {**detail, "text": text}))
+        self._wake.set()
+        job = self.outgoing.chat_text(cid, queue_id, client, text, now=at, detail=detail)
         if job is not None:
             self._batch.outgoing.append(job)
 
@@ -474,6 +514,7 @@ class Desk:
         if item["status"] != "open":
             raise Refused("closed already")
         self._line(item_id, "closed", by=by, agent=item["agent"])
+        self.handle(ItemClosed(item_id))  # it no longer draws on the agent's budget
         await self.commit()
 
     def transfer(self, cid: str, by: str | None, to_agent: str | None = None, to_queue: str | None = None) -> None:
@@ -507,7 +548,8 @@ class Desk:
             return None
         return {"id": conv.id, "queue": conv.queue_id, "client": conv.client, "owner": conv.owner,
                 "phase": conv.phase.value, "agent": conv.agent, "offered_to": list(conv.offered),
-                "arrived_at": conv.arrived_at, "idle_deadline": conv.deadline, "answered": conv.answered}
+                "arrived_at": conv.arrived_at, "idle_deadline": conv.deadline, "answered": conv.answered,
+                "outside_hours": conv.outside_hours}
 
     # ------------------------------------------------------------------ agents and work time
     def clock_in(self, agent_id: str, by: str | None = None) -> None:
@@ -516,8 +558,10 @@ class Desk:
     def clock_out(self, agent_id: str, by: str | None = None) -> None:
         self._agent_event(ClockedOut(self._agent(agent_id)), "clocked_out", by)
 
-    def start_break(self, agent_id: str, by: str | None = None) -> None:
-        self._agent_event(BreakStarted(self._agent(agent_id)), "break_started", by)
+    def start_break(self, agent_id: str, by: str | None = None, reason: str = "") -> None:
+        """``reason``: the agent's words ("lunch"), kept in their timeline."""
+        detail = {"reason": reason} if reason else {}
+        self._agent_event(BreakStarted(self._agent(agent_id)), "break_started", by, **detail)
 
     def end_break(self, agent_id: str, by: str | None = None) -> None:
         self._agent_event(BreakEnded(self._agent(agent_id)), "break_ended", by)
@@ -531,6 +575,11 @@ class Desk:
         self._agent_event(BreakScheduled(agent_id, starts_at, ends_at), "break_scheduled", by,
                           starts_at=starts_at, ends_at=ends_at)
 
+    def phone_calls(self, agent_id: str, calls: int) -> None:
+        """Telephony says how many calls the agent talks on now (``capacity``)."""
+        if agent_id in self.config.agents:
+            self.handle(PhoneCallsChanged(agent_id, calls))
+
     def set_presence(self, agent_id: str, online: bool, by: str | None = None) -> None:
         self._agent_event(AgentPresenceChanged(self._agent(agent_id), online), "online" if online else "offline", by)
 
@@ -543,7 +592,8 @@ class Desk:
                 "on_break": bool(clock.get("on_break", False)),
                 "tracked": self.router.availability.work.tracked(agent_id),
                 "offered": len(state.offered), "active": len(state.active),
-                "capacity": self.config.agents[agent_id].capacity}
+                "capacity": self.config.agents[agent_id].capacity, "phone_calls": state.calls,
+                "emails": len(state.emails), "forms": len(state.forms)}
 
     def work_states(self) -> dict[str, tuple[bool, str]]:
         """Every agent's (working, reason) now: what ``on_work_state`` subscribers start
@@ -600,6 +650,11 @@ class Desk:
             _safely(listener, event, out)
         return out
 
+    def _notify(self) -> None:
+        """Tell the live views of a change that is no router event (a client's line)."""
+        for listener in self.listeners:
+            _safely(listener, None, [])
+
     def _timer_fired(self, key: str) -> None:
         self.handle(TimerFired(key))
 
@@ -626,9 +681,22 @@ class Desk:
                                               {"working": cmd.working, "reason": cmd.reason}))
                 for hook in self.on_work_state:
                     _safely(hook, cmd.agent_id, cmd.working, cmd.reason)
+            elif isinstance(cmd, ReportChannelLoad):
+                for load_hook in self.on_load:
+                    _safely(load_hook, cmd.agent_id, cmd.chats, cmd.emails, cmd.forms)
             elif isinstance(cmd, CreateLead):
                 if self.crm is not None:
                     self._crm_change(self.crm.lead_change, cmd)
+            elif isinstance(cmd, TellCustomer):  # an auto-reply or waiting message: delivered like a reply
+                told = self.router.conversations.get(cmd.conversation_id)
+                if told is not None:
+                    self._tell(cmd.conversation_id, told.queue_id, told.client, cmd.text, now, sender="acd",
+                               why=cmd.why)
+                else:
+                    self._batch.lines.append(Line(cmd.conversation_id, now, "message",
+                                                  {"sender": "acd", "why": cmd.why, "text": cmd.text}))
+                if self.deliver_to_customer is not None:
+                    _safely(self.deliver_to_customer, cmd.conversation_id, cmd.text, cmd.why)
             elif isinstance(cmd, ReportConversationTransfer):
                 if self.crm is not None:
                     conv = self.router.conversations.get(cmd.conversation_id)
@@ -683,9 +751,15 @@ class Desk:
         return False
 
     async def _owner(self, client: str, queue_id: str) -> str | None:
+        """The recognised client's owner. Not asked when the queue does not check the
+        client; without chat tracking only a messenger id (this channel's own) is
+        looked up, never a phone or e-mail that would find a client of another channel."""
         lookup = getattr(self.crm, "owner_for", None)
         identity = parse_client(client, self.region)
-        if lookup is None or identity is None:
+        queue = self.config.queues.get(queue_id)
+        if lookup is None or identity is None or (queue is not None and not queue.check_client):
+            return None
+        if queue is not None and not queue.chat_tracking and identity.kind != MESSENGER:
             return None
         try:
             owner = await lookup(identity, queue=queue_id, budget_s=self.owner_budget_s)

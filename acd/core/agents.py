@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .capacity import NO_LOAD, Load
 from .events import DeviceState
 
 # Device states that mean "the phone is reachable and free" (DeviceStateChange State).
@@ -21,6 +22,7 @@ class AgentStatus:
     calls: set[str] = field(default_factory=set)  # ACD calls the agent talks on
     ringing: set[str] = field(default_factory=set)  # ACD calls ringing at the agent
     wrapup_until: float = 0.0
+    other_channels: Load = NO_LOAD  # chats, e-mails and forms held (``capacity``)
 
 
 class AgentBook:

@@ -95,6 +95,15 @@ class ReportManualTransfer:
     kind: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReportPhoneCalls:
+    """The number of calls the agent talks on changed: the other channels' router wants
+    to know (``capacity``: an agent on a phone call gets no new chat by default)."""
+
+    agent_id: str
+    calls: int
+
+
 Command = (
     Ring
     | Forward
@@ -107,4 +116,5 @@ Command = (
     | RefusePickup
     | Record
     | ReportManualTransfer
+    | ReportPhoneCalls
 )

@@ -1,9 +1,11 @@
 """Who can take a conversation in which chat queue, kept current as agents change.
 
 "Can take": a configured agent who, when the queue checks availability (default),
-works (``work_time``: in hours, clocked in, not on a break) and is online, and whose
-open conversations (offers awaiting a response included, across all queues) are below
-their limit: the agent's own capacity when set, else the queue's default.
+works (``work_time``: in hours, clocked in, not on a break) and is online; who is not
+on a phone call unless the queue offers during calls; whose open conversations (offers
+awaiting a response included, across all queues) are below their limit (the agent's
+own capacity when set, else the queue's default); and whose budget across channels
+has room (``capacity``).
 
 Each chat queue keeps the set of its members who can take one now, updated for one
 agent at a time (O(queues listing the agent)), so "is anybody free in this queue?" is
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .capacity import Load, full_because
 from .commands import CancelTimer, StartTimer
 from .conversation_model import ChannelKind, ChannelQueue, ConversationConfig
 from .work_time import WorkTime
@@ -28,10 +31,16 @@ class AgentState:
     reason: str = ""  # why not working
     offered: dict[str, None] = field(default_factory=dict)  # conversation ids, in order
     active: dict[str, None] = field(default_factory=dict)
+    emails: dict[str, None] = field(default_factory=dict)  # open e-mails assigned to the agent
+    forms: dict[str, None] = field(default_factory=dict)  # open form leads
+    calls: int = 0  # phone calls the agent talks on (told by telephony)
 
     @property
     def load(self) -> int:
         return len(self.offered) + len(self.active)
+
+    def across_channels(self) -> Load:
+        return Load(self.calls, self.load, len(self.emails), len(self.forms))
 
     @property
     def available(self) -> bool:
@@ -75,10 +84,14 @@ class Availability:
                 return f"not working ({state.reason})"
             if not state.online:
                 return "offline"
+        if state.calls and not queue.offer_during_calls:
+            return "on a phone call"
         limit = settings.capacity or queue.capacity
         if state.load >= limit:
             return f"full ({state.load} of {limit})"
-        return None
+        if self.config.capacity is None:
+            return None
+        return full_because(state.across_channels(), self.config.capacity, agent_id)
 
     def refresh(self, agent_id: str) -> list[tuple[str, bool | None]]:
         """Update the agent's place in each queue's able set. Returns the queues concerned:

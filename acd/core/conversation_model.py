@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .capacity import Capacity
 from .commands import CancelTimer, StartTimer
 from .events import TimerFired
 from .model import Mode
@@ -46,6 +47,16 @@ class ChannelQueue:
     capacity: int = CAPACITY_MAX  # chats: default limit of open conversations per agent
     check_availability: bool = True  # skip agents not working (and, for chats, offline)
     owner_first: bool = True  # hand a recognised client to the responsible person
+    # chats: the CRM is asked who the client is (off: no look-up, the client is unknown)
+    check_client: bool = True
+    # chats: a client's phone or e-mail written here finds the client known from other
+    # channels; off: only this channel's own messenger id is looked up
+    chat_tracking: bool = True
+    owner_follows_transfer: bool = True  # chats: a hand transfer makes the new agent the CRM owner
+    hours: WorkSchedule | None = None  # chats: the channel's working hours; None: always open
+    auto_reply: str = ""  # chats: told to a customer who writes outside the hours
+    waiting_message: str = ""  # chats: told to a customer who writes inside them, while they wait
+    offer_during_calls: bool = False  # chats: offer to agents on a phone call too (``capacity``)
 
     def __post_init__(self) -> None:
         if self.idle_s is not None and not IDLE_MIN_S <= self.idle_s <= IDLE_MAX_S:
@@ -68,6 +79,7 @@ class AgentSettings:
 class ConversationConfig:
     agents: Mapping[str, AgentSettings] = field(default_factory=dict)  # every agent that may get work
     queues: Mapping[str, ChannelQueue] = field(default_factory=dict)
+    capacity: Capacity | None = None  # one budget across channels; None: each channel counts alone
 
 
 # ---------------------------------------------------------------------- events
@@ -137,6 +149,21 @@ class FormSubmitted:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemClosed:
+    """An e-mail or form submission is done: it no longer draws on its agent's budget."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneCallsChanged:
+    """How many phone calls the agent talks on now (from the telephony router)."""
+
+    agent_id: str
+    calls: int
+
+
+@dataclass(frozen=True, slots=True)
 class AgentPresenceChanged:
     """The agent's messenger/web session: online or offline."""
 
@@ -182,6 +209,8 @@ ConversationEvent = (
     | ConversationTransferred
     | EmailReceived
     | FormSubmitted
+    | ItemClosed
+    | PhoneCallsChanged
     | AgentPresenceChanged
     | ClockedIn
     | ClockedOut
@@ -246,6 +275,17 @@ class ReportConversationTransfer:
 
 
 @dataclass(frozen=True, slots=True)
+class TellCustomer:
+    """Send ``text`` to the customer of the conversation (the channel's connector
+    delivers it). ``why``: "outside_hours" (the auto-reply) or "waiting" (the waiting
+    message)."""
+
+    conversation_id: str
+    text: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertSupervisors:
     """``kind`` is "nobody_available" (conversations wait and no member can take one)
     or "recovered"; emitted once per transition, not per conversation."""
@@ -267,6 +307,17 @@ class WorkStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportChannelLoad:
+    """What the agent holds in these channels changed: telephony wants to know
+    (``capacity``: a group may skip agents whose other channels fill their budget)."""
+
+    agent_id: str
+    chats: int
+    emails: int
+    forms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineRecord:
     """A line of a conversation's (or e-mail's, or submission's) history."""
 
@@ -282,8 +333,10 @@ ConversationCommand = (
     | AssignItem
     | CreateLead
     | ReportConversationTransfer
+    | TellCustomer
     | AlertSupervisors
     | WorkStateChanged
+    | ReportChannelLoad
     | TimelineRecord
     | StartTimer
     | CancelTimer
@@ -315,6 +368,7 @@ class Conversation:
     deadline: float | None = None  # when the current offer's idle time runs out
     answered: bool = False
     wait_token: int = 0  # matches the queue line's entry while WAITING
+    outside_hours: bool = False  # arrived outside its channel's working hours
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -322,7 +376,7 @@ class Conversation:
             "arrived_at": self.arrived_at, "phase": self.phase.value, "offered": list(self.offered),
             "agent": self.agent, "tried": sorted(self.tried), "passes": self.passes,
             "owner_offered": self.owner_offered, "to_all": self.to_all, "attempt": self.attempt,
-            "deadline": self.deadline, "answered": self.answered,
+            "deadline": self.deadline, "answered": self.answered, "outside_hours": self.outside_hours,
         }
 
     @classmethod
@@ -333,5 +387,5 @@ class Conversation:
             offered=dict.fromkeys(data["offered"]), agent=data["agent"], tried=set(data["tried"]),
             passes=int(data["passes"]), owner_offered=bool(data["owner_offered"]), to_all=bool(data["to_all"]),
             attempt=int(data["attempt"]), deadline=None if data["deadline"] is None else float(data["deadline"]),
-            answered=bool(data["answered"]),
+            answered=bool(data["answered"]), outside_hours=bool(data.get("outside_hours", False)),
         )

@@ -2,9 +2,11 @@
 
 Kept: every open conversation (who holds it, its pass, its idle deadline as an epoch
 time), each queue's line in order, the evenly turn, whose turn it is for e-mails and
-forms, the alert state, agents' presence and what they did in work time (clock in,
-breaks). Not kept: the limits and schedules (configuration) and agents' "working"
-(recomputed from work time at the new ``now``). ``ConversationRouter.restore`` loads
+forms, the open e-mails and forms per agent (they draw on the budget), the alert
+state, agents' presence and what they did in work time (clock in, breaks). Not kept:
+the limits and schedules (configuration), agents' "working" (recomputed from work
+time at the new ``now``), phone calls (telephony rebuilds them from Asterisk and
+tells the router again). ``ConversationRouter.restore`` loads
 this into a fresh router, then restarts the timers.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .conversation_model import Conversation, Phase
+from .conversation_model import ChannelKind, Conversation, Phase
 
 if TYPE_CHECKING:
     from .conversations import ConversationRouter, QueueState
@@ -30,6 +32,7 @@ def dump(router: ConversationRouter) -> dict[str, Any]:
         "queues": {queue_id: {"last_offered": dict(s.last_offered), "alerted": s.alerted}
                    for queue_id, s in router.queues.items()},
         "last_in_turn": dict(router.leads.last_in_turn),
+        "items": {item_id: [agent_id, kind.value] for item_id, (agent_id, kind) in router.items.items()},
         "online": {agent_id: s.online for agent_id, s in router.availability.agents.items()},
         "work_time": router.availability.work.snapshot(),
     }
@@ -58,6 +61,10 @@ def load(router: ConversationRouter, data: Mapping[str, Any]) -> None:
             availability.agent(conv.agent).active[conv.id] = None
         if conv.phase is Phase.OFFERED and conv.to_all:
             state.to_all[conv.id] = None
+    for item_id, (agent_id, kind) in data.get("items", {}).items():  # absent from older snapshots
+        router.items[item_id] = (agent_id, ChannelKind(kind))
+        holder = availability.agent(agent_id)
+        (holder.emails if kind == ChannelKind.EMAIL.value else holder.forms)[item_id] = None
     for queue_id, line in data["lines"].items():
         state = router.queue_state(queue_id)
         for cid in line:

@@ -25,7 +25,8 @@ Chats (queues of kind CHAT)
   served; a conversation that comes back to its queue goes to the head of the line (it
   came before those still waiting), one transferred from another queue to the tail.
   A change that frees a member (close, reject, come online, clock in, end of a break, a
-  shift starting, a new configuration) serves the line at once.
+  shift starting, a phone call ending, an e-mail or form closed, a new configuration)
+  serves the line at once.
 - Idle time: an offer not accepted or answered within the queue's idle time passes to
   the next agent by the mode; a "to all" offer stays with everyone (logged once).
   Accepting or answering stops the idle timer. An agent who goes offline, clocks out
@@ -33,12 +34,21 @@ Chats (queues of kind CHAT)
   availability); conversations already accepted stay with them.
 - A hand transfer to an agent offers the conversation to that agent regardless of their
   availability and limit (a person decided) and reports it for the CRM owner; a transfer
-  to a queue returns it to that queue's distribution.
+  to a queue returns it to that queue's distribution. The owner report is left out
+  when the conversation's queue has ``owner_follows_transfer`` off.
+- Working hours: a conversation arriving outside its channel's hours is marked
+  (``outside_hours``, a timeline line) and gets the channel's auto-reply
+  (``TellCustomer``, why "outside_hours"); inside them, the waiting message (why
+  "waiting"). It enters the queue either way: whoever works then may take it.
 - Supervisors are alerted when a queue has conversations waiting and no member can
   take one, and again when that is over (once per transition).
 
 E-mails and forms are assigned at once (no offer, no idle time, no limit): see
-``lead_distribution``.
+``lead_distribution``. Until closed (``ItemClosed``) they draw on their agent's budget.
+
+One capacity across channels (``capacity``): telephony tells this router how many calls
+an agent talks on (``PhoneCallsChanged``) and learns what the agent holds here from
+``ReportChannelLoad``, emitted once per step for each agent whose load changed.
 
 Cost per event: O(members of the queues involved); the lines are deques with lazy
 removal, so nothing scans every conversation.
@@ -62,6 +72,7 @@ from .conversation_model import (
     IDLE_MIN_S,
     AgentPresenceChanged,
     AlertSupervisors,
+    AssignItem,
     BreakEnded,
     BreakScheduled,
     BreakStarted,
@@ -81,9 +92,13 @@ from .conversation_model import (
     ConversationTransferred,
     EmailReceived,
     FormSubmitted,
+    ItemClosed,
     Offer,
     Phase,
+    PhoneCallsChanged,
+    ReportChannelLoad,
     ReportConversationTransfer,
+    TellCustomer,
     TimelineRecord,
     Withdraw,
     WorkStateChanged,
@@ -112,6 +127,7 @@ class ConversationRouter:
         self.availability = Availability(config)
         self.leads = Leads()
         self.conversations: dict[str, Conversation] = {}
+        self.items: dict[str, tuple[str, ChannelKind]] = {}  # open e-mails and forms: (agent, kind)
         self.queues: dict[str, QueueState] = {}
         self.seq = 0  # orders offers (evenly) and line entries
         self._started = False
@@ -120,6 +136,8 @@ class ConversationRouter:
         self._to_drain: dict[str, None] = {}
         self._dirty: dict[str, None] = {}
         self._avoid: dict[str, set[str]] = {}  # this step: who just let a conversation go
+        self._loads: dict[str, None] = {}  # this step: agents whose load may have changed
+        self._reported: dict[str, tuple[int, int, int]] = {}  # agent -> load last told to telephony
 
     # ------------------------------------------------------------------ entry points
     def handle(self, event: ConversationEvent, now: float) -> list[ConversationCommand]:
@@ -186,8 +204,19 @@ class ConversationRouter:
                 queue = self.config.queues.get(conv.queue_id)
                 self._emit(StartTimer(f"{RETRY}|{cid}", (queue.idle_s if queue else None) or IDLE_MIN_S))
         self._avoid.clear()
+        for agent_id in self._loads:
+            self._report_load(agent_id)
+        self._loads.clear()
         out, self._out = self._out, []
         return out
+
+    def _report_load(self, agent_id: str) -> None:
+        """Tell telephony when what the agent holds here changed (``capacity``)."""
+        state = self.availability.agents.get(agent_id)
+        load = (state.load, len(state.emails), len(state.forms)) if state else (0, 0, 0)
+        if load != self._reported.get(agent_id, (0, 0, 0)):
+            self._reported[agent_id] = load
+            self._emit(ReportChannelLoad(agent_id, *load))
 
     def _recount(self) -> None:
         for queue_id, newly in self.availability.recount().items():
@@ -206,7 +235,19 @@ class ConversationRouter:
         conv = Conversation(e.conversation_id, queue.id, e.client, e.owner_agent, self._now)
         self.conversations[conv.id] = conv
         self._record(conv.id, "arrived", queue=queue.id, client=e.client, owner=e.owner_agent)
+        self._greet(conv, queue)
         self._distribute(conv, front=False)
+
+    def _greet(self, conv: Conversation, queue: ChannelQueue) -> None:
+        """Outside the channel's hours: marked, and the auto-reply; inside: the waiting
+        message. Either way the conversation enters the queue (an agent may be working)."""
+        if queue.hours is not None and not queue.hours.in_hours(self._now):
+            conv.outside_hours = True
+            self._record(conv.id, "outside_hours", queue=queue.id, auto_reply=bool(queue.auto_reply))
+            if queue.auto_reply:
+                self._emit(TellCustomer(conv.id, queue.auto_reply, "outside_hours"))
+        elif queue.waiting_message:
+            self._emit(TellCustomer(conv.id, queue.waiting_message, "waiting"))
 
     def _distribute(self, conv: Conversation, front: bool) -> None:
         """Offer now if the queue's line is empty (or to a recognised client's owner), else wait."""
@@ -414,14 +455,18 @@ class ConversationRouter:
         self._stop_idle(conv)
         self._leave_line(conv)
         self.queue_state(conv.queue_id).to_all.pop(conv.id, None)
-        self._record(conv.id, "transferred", by=e.by, from_agent=from_agent, to_agent=e.to_agent, to_queue=e.to_queue)
+        source = self.config.queues.get(conv.queue_id)
+        owner_follows = source is None or source.owner_follows_transfer
+        self._record(conv.id, "transferred", by=e.by, from_agent=from_agent, to_agent=e.to_agent, to_queue=e.to_queue,
+                     owner_follows=owner_follows)
         if e.to_agent:
             note = self.availability.cannot_take(e.to_agent, self.config.queues[conv.queue_id]) \
                 if conv.queue_id in self.config.queues else None
             if note:
                 self._record(conv.id, "transfer_note", agent=e.to_agent, note=note)
             self._offer(conv, self.config.queues.get(conv.queue_id), (e.to_agent,), to_all=False)
-            self._emit(ReportConversationTransfer(conv.id, conv.client, from_agent, e.to_agent, e.by))
+            if owner_follows:
+                self._emit(ReportConversationTransfer(conv.id, conv.client, from_agent, e.to_agent, e.by))
         elif target is not None:
             self._record(conv.id, "returned_to_queue", agents=list(holders), reason="transferred", queue=target.id)
             conv.queue_id, conv.tried, conv.passes = target.id, set(), 0
@@ -538,6 +583,7 @@ class ConversationRouter:
             self._emit(timer)
 
     def _refresh(self, agent_id: str) -> None:
+        self._loads[agent_id] = None
         for queue_id, became_able in self.availability.refresh(agent_id):
             if became_able:
                 self.queue_state(queue_id).newly_able[agent_id] = None
@@ -579,12 +625,40 @@ class ConversationRouter:
     def _on_EmailReceived(self, e: EmailReceived) -> None:
         queue = self._lead_queue(e.item_id, e.queue_id, ChannelKind.EMAIL)
         if queue is not None:
-            self._out += self.leads.email(e, queue, self.config.agents, self._not_working(queue), self._now)
+            self._assigned(self.leads.email(e, queue, self.config.agents, self._not_working(queue), self._now))
 
     def _on_FormSubmitted(self, e: FormSubmitted) -> None:
         queue = self._lead_queue(e.item_id, e.queue_id, ChannelKind.FORM)
         if queue is not None:
-            self._out += self.leads.form(e, queue, self.config.agents, self._not_working(queue), self._now)
+            self._assigned(self.leads.form(e, queue, self.config.agents, self._not_working(queue), self._now))
+
+    def _assigned(self, out: list[ConversationCommand]) -> None:
+        """Emit the leads' commands; an assigned item draws on its agent's budget until closed."""
+        self._out += out
+        for cmd in out:
+            if isinstance(cmd, AssignItem) and cmd.agent_id:
+                self._release_item(cmd.item_id)  # the same item again: counted once
+                kind = self.config.queues[cmd.queue_id].kind
+                self.items[cmd.item_id] = (cmd.agent_id, kind)
+                state = self.availability.agent(cmd.agent_id)
+                (state.emails if kind is ChannelKind.EMAIL else state.forms)[cmd.item_id] = None
+                self._refresh(cmd.agent_id)
+
+    def _on_ItemClosed(self, e: ItemClosed) -> None:
+        self._release_item(e.item_id)
+
+    def _release_item(self, item_id: str) -> None:
+        held = self.items.pop(item_id, None)
+        if held is not None:
+            state = self.availability.agent(held[0])
+            state.emails.pop(item_id, None)
+            state.forms.pop(item_id, None)
+            self._refresh(held[0])  # room again: the lines are served at once
+
+    def _on_PhoneCallsChanged(self, e: PhoneCallsChanged) -> None:
+        if e.agent_id in self.config.agents:
+            self.availability.agent(e.agent_id).calls = max(0, e.calls)
+            self._refresh(e.agent_id)  # a call ended: waiting conversations are offered at once
 
     def _lead_queue(self, item_id: str, queue_id: str, kind: ChannelKind) -> ChannelQueue | None:
         queue = self.config.queues.get(queue_id)

@@ -144,6 +144,17 @@ class AgentWorkChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class OtherChannelsLoadChanged:
+    """What the agent holds in the other channels now (from the conversation router):
+    open chats (offers included), open e-mails and forms. See ``capacity``."""
+
+    agent_id: str
+    chats: int = 0
+    emails: int = 0
+    forms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class PickupRequested:
     """A colleague dialled the pickup code. ``request_id`` is opaque to the core (the
     adapter's handle on the colleague's channel); ``target_agent`` is set for a
@@ -206,6 +217,7 @@ Event = (
     | TimerFired
     | DeviceStateChanged
     | AgentWorkChanged
+    | OtherChannelsLoadChanged
     | PickupRequested
     | TransferredByHand
     | TransferFailed

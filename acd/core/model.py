@@ -10,6 +10,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .capacity import Capacity
+
 
 class Mode(enum.Enum):
     """How a queue group distributes its calls (the reference product's three modes)."""
@@ -69,6 +71,8 @@ class QueueGroup:
     allow_pickup: bool = False
     wrapup_s: float = 0.0  # after a call, the member gets no new call for this long
     owner_first: bool = True  # a caller the CRM knows rings their responsible person first
+    # skip a member whose chats, e-mails and forms fill their capacity budget (``capacity``)
+    skip_when_busy_in_other_channels: bool = False
 
     @property
     def ring_time_s(self) -> float:
@@ -90,6 +94,7 @@ class RoutingConfig:
     # dial to the first ring; the core normally ends the attempt before the ceiling
     dial_setup_s: float = 10.0
     max_group_hops: int = 5  # FORWARD_GROUP chains longer than this hang up
+    capacity: Capacity | None = None  # one budget across channels; None: each channel counts alone
     # look-up indexes, built once: the AMI adapter maps an endpoint per event
     _by_endpoint: dict[str, Agent] = field(init=False, repr=False, compare=False)
     _by_extension: dict[str, Agent] = field(init=False, repr=False, compare=False)

@@ -21,6 +21,7 @@ from typing import Any
 from . import missed_calls
 from .agents import AgentBook
 from .call import Call, Phase
+from .capacity import Load, full_because
 from .commands import (
     CancelTimer,
     Command,
@@ -31,6 +32,7 @@ from .commands import (
     Record,
     RefusePickup,
     ReportManualTransfer,
+    ReportPhoneCalls,
     Ring,
     SendToVoicemail,
     StartTimer,
@@ -48,6 +50,7 @@ from .events import (
     MemberAnswered,
     MemberFailed,
     MemberRinging,
+    OtherChannelsLoadChanged,
     PickupRequested,
     Resynced,
     TimerFired,
@@ -142,6 +145,9 @@ class Router:
         if agent_id not in self.config.agents:
             return "unknown agent"
         reason = self.agents.unavailable_because(agent_id, self._now, for_call=call.id)
+        if reason is None and call.group is not None and call.group.skip_when_busy_in_other_channels \
+                and self.config.capacity is not None:
+            reason = full_because(self.agents.status(agent_id).other_channels, self.config.capacity, agent_id)
         if reason is None and call.passes and call.group is not None:
             # retry_s counts from the end of the member's unanswered offer, not its start
             pause = call.group.missed.retry_s
@@ -234,7 +240,7 @@ class Router:
         detail: dict[str, Any] = {"waited_s": round(self._now - call.arrived_at, 3), "attempt": e.attempt}
         if e.agent_id:
             call.agent = e.agent_id
-            self.agents.status(e.agent_id).calls.add(call.id)
+            self._talks(e.agent_id, call.id)
             detail["agent"] = e.agent_id
         else:
             detail["number"] = call.forward_number  # a forwarded call answered outside
@@ -272,7 +278,9 @@ class Router:
 
     def _agent_left(self, call: Call, agent_id: str) -> None:
         status = self.agents.status(agent_id)
-        status.calls.discard(call.id)
+        if call.id in status.calls:
+            status.calls.discard(call.id)
+            self._emit(ReportPhoneCalls(agent_id, len(status.calls)))  # the other channels want to know
         wrapup = call.group.wrapup_s if call.group else 0.0
         if wrapup > 0:
             status.wrapup_until = self._now + wrapup
@@ -291,7 +299,7 @@ class Router:
         self._release_all(call)
         self._cancel_call_timers(call)
         call.agent, call.last_agent, call.phase = e.to_agent, previous, Phase.CONNECTED
-        self.agents.status(e.to_agent).calls.add(call.id)
+        self._talks(e.to_agent, call.id)
         self._record(call, "transferred", from_agent=previous, to_agent=e.to_agent, kind=e.kind)
         self._emit(ReportManualTransfer(call.id, call.caller_number, previous, e.to_agent, e.kind))
 
@@ -435,6 +443,20 @@ class Router:
         status.working, status.work_reason = e.working, e.reason
         self._offer_waiting_calls(e.agent_id)
 
+    def _on_OtherChannelsLoadChanged(self, e: OtherChannelsLoadChanged) -> None:
+        status = self.agents.status(e.agent_id)
+        before, status.other_channels = status.other_channels, Load(0, e.chats, e.emails, e.forms)
+        capacity = self.config.capacity
+        if capacity is not None and status.other_channels.units(capacity) < before.units(capacity):
+            self._offer_waiting_calls(e.agent_id)  # room again: waiting callers first
+
+    def _talks(self, agent_id: str, call_id: str) -> None:
+        """The agent talks on the call; the other channels are told how many calls they have."""
+        calls = self.agents.status(agent_id).calls
+        if call_id not in calls:
+            calls.add(call_id)
+            self._emit(ReportPhoneCalls(agent_id, len(calls)))
+
     # ------------------------------------------------------------------ pickup
     def _on_PickupRequested(self, e: PickupRequested) -> None:
         mine = [c for c in self.calls.values()
@@ -464,8 +486,10 @@ class Router:
 
     def _why_not_pickable(self, call_id: str, picker: str) -> str:
         call = self.calls.get(call_id)
-        if call is None or call.phase is not Phase.RINGING or not call.ringing - {picker}:
+        if call is None or call.phase is not Phase.RINGING:
             return "the call is no longer ringing"
+        if not call.ringing - {picker}:
+            return "no phone is ringing for this call yet"
         return "you are not a member of this call's queue group"
 
     # ------------------------------------------------------------------ reconnect / restart
@@ -496,7 +520,7 @@ class Router:
             call.phase, call.in_hold = Phase.CONNECTED, False
             if found.agents:
                 call.agent = found.agents[0]
-                self.agents.status(call.agent).calls.add(call.id)
+                self._talks(call.agent, call.id)
         elif found.state == "ringing" and call.group is not None:
             if call.phase is Phase.RINGING and call.attempt == found.attempt and call.pending:
                 return  # nothing changed while the link was down; the timers still run

@@ -100,6 +100,15 @@ class CallCrm:
                                 queue=note.group)
 
 
+def crm_options(settings: Settings) -> dict[str, CrmOptions]:
+    """What the CRM does per queue group and per channel queue (the service sets them
+    again when the settings change, so a page's change applies at once)."""
+    options = {g.id: CrmOptions(**g.crm.model_dump()) for g in settings.groups}
+    options.update({c.id: CrmOptions(check_client=c.check_client, owner_first=c.owner_first,
+                                     owner_follows_transfer=c.owner_follows_transfer) for c in settings.channels})
+    return options
+
+
 def build_crm(settings: Settings, clock: Clock, database_url: str) -> tuple[CrmFeed, OutboxSender, CallCrm]:
     """The built-in CRM on the service's database and the connectors the settings name.
     Connector URLs and secrets come from the environment variables the settings name;
@@ -137,7 +146,7 @@ def build_crm(settings: Settings, clock: Clock, database_url: str) -> tuple[CrmF
     if problems:
         raise ConfigError("<environment>", problems)
     sender = OutboxSender(engine, connectors, now=clock.now)
-    options = {g.id: CrmOptions(**g.crm.model_dump()) for g in settings.groups}
-    feed = CrmFeed(engine, region=settings.crm.region, targets=[c.name for c in connectors], options=options,
+    feed = CrmFeed(engine, region=settings.crm.region, targets=[c.name for c in connectors],
+                   options=crm_options(settings),
                    now=clock.now, sender=sender)
     return feed, sender, CallCrm(feed, settings.crm.region)

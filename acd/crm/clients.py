@@ -136,13 +136,19 @@ def identities_of(client: Client) -> list[Identity]:
 
 def snapshot(client: Client) -> dict[str, Any]:
     """The client as sent to external CRMs (what they need to find or create it)."""
-    ids = identities_of(client)
+    return snapshot_of(client.id, client.kind, client.name, client.owner, client.revision, identities_of(client))
+
+
+def snapshot_of(client_id: int, kind: str, name: str, owner: str | None, revision: int,
+                ids: Iterable[Identity]) -> dict[str, Any]:
+    """:func:`snapshot` from the values (clients written in bulk have no objects)."""
+    ids = list(ids)
     return {
-        "id": client.id,
-        "kind": client.kind,
-        "name": client.name,
-        "owner": client.owner,
-        "revision": client.revision,
+        "id": client_id,
+        "kind": kind,
+        "name": name,
+        "owner": owner,
+        "revision": revision,
         "phones": [i.value for i in ids if i.kind == PHONE],
         "emails": [i.value for i in ids if i.kind == EMAIL],
         "messengers": [{"channel": i.channel, "user_id": i.user_id} for i in ids if i.kind == MESSENGER],

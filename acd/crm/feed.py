@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from functools import partial
 from typing import Any
 
@@ -142,6 +143,26 @@ class CrmFeed:
             log.exception("crm.owner_lookup_failed")
         return None
 
+    async def apply(self, work: Work, *, many: bool = False) -> Any:
+        """A person's change to clients (the clients page, an import): ``work(session)``
+        in its own transaction with its outbox jobs, awaited, so once it returns both
+        are committed. The owner index follows client by client, or is reloaded whole
+        after ``many`` changes (an import: one look-up of every client touched would be
+        as long as the reload)."""
+        if not many:
+            return await asyncio.to_thread(self._write, work)
+
+        def untracked() -> Any:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                return work(session)
+
+        result = await asyncio.to_thread(untracked)
+        if self._owners is not None:
+            await self.reload_owners()
+        if self.sender is not None:
+            self.sender.wake()
+        return result
+
     async def retry(self, job_id: int) -> None:
         """Give a dead outbox job new attempts and wake the sender."""
         await asyncio.to_thread(self._write, partial(retry, job_id=job_id, now=self.now()))
@@ -209,24 +230,32 @@ class CrmFeed:
         sender is woken for the outbox jobs."""
         def run(session: Session) -> Any:
             touched: set[int] = set()
+            removed: set[tuple[str, str]] = set()
             note = partial(_note_clients, touched)
+            drop = partial(_note_removed, removed)
             event.listen(session, "after_flush", note)
+            event.listen(session, "persistent_to_deleted", drop)  # deleted by hand or as an orphan
             try:
                 result = work(session)
                 session.flush()
             finally:
                 event.remove(session, "after_flush", note)
+                event.remove(session, "persistent_to_deleted", drop)
             changed = _owners_of(session, touched)
-            event.listen(session, "after_commit", lambda _: self._committed(changed), once=True)
+            # an identity taken off a client (or its client deleted) routes no more
+            gone = removed - changed.keys()
+            event.listen(session, "after_commit", lambda _: self._committed(changed, gone), once=True)
             return result
 
         return run
 
-    def _committed(self, owners: dict[tuple[str, str], str]) -> None:
+    def _committed(self, owners: dict[tuple[str, str], str], gone: AbstractSet[tuple[str, str]] = frozenset()) -> None:
         """After a commit, in the thread that made it."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
+        if gone and self._owners is not None:
+            loop.call_soon_threadsafe(_forget, self._owners, gone)
         if owners and self._owners is not None:
             loop.call_soon_threadsafe(self._owners.update, owners)
         if self.sender is not None:
@@ -249,6 +278,16 @@ def _note_clients(touched: set[int], session: Session, context: Any) -> None:
             touched.add(obj.id)
         elif isinstance(obj, ClientIdentity) and obj.client_id is not None:
             touched.add(obj.client_id)
+
+
+def _note_removed(removed: set[tuple[str, str]], session: Session, obj: Any) -> None:
+    if isinstance(obj, ClientIdentity):
+        removed.add((obj.kind, obj.value))
+
+
+def _forget(owners: dict[tuple[str, str], str], keys: AbstractSet[tuple[str, str]]) -> None:
+    for key in keys:
+        owners.pop(key, None)
 
 
 def _owners_of(session: Session, clients: set[int]) -> dict[tuple[str, str], str]:

@@ -93,7 +93,7 @@ def normalise_email(raw: str) -> str:
 
 
 # short channel names adapters use in client strings ("tg:42")
-_CHANNEL_ALIASES = {"tg": "telegram", "wa": "whatsapp", "fb": "facebook", "ig": "instagram"}
+CHANNEL_ALIASES = {"tg": "telegram", "wa": "whatsapp", "fb": "facebook", "ig": "instagram"}
 
 
 def parse_client(text: str | None, region: str = "DE") -> Identity | None:
@@ -109,7 +109,7 @@ def parse_client(text: str | None, region: str = "DE") -> Identity | None:
         if sep and scheme in ("tel", "phone"):
             return parse_phone(rest, region)
         if sep and scheme and scheme.replace("_", "").replace("-", "").isalnum() and rest.strip():
-            return Identity.messenger(_CHANNEL_ALIASES.get(scheme, scheme), rest)
+            return Identity.messenger(CHANNEL_ALIASES.get(scheme, scheme), rest)
         if "@" in text:
             return Identity.email(text)
     except InvalidIdentity:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from .clients import snapshot
@@ -104,6 +104,20 @@ def enqueue(
     session.add_all(jobs)
     session.flush()
     return jobs
+
+
+def enqueue_many(session: Session, event: str, payloads: Iterable[tuple[int, dict[str, Any]]], *,
+                 targets: Iterable[str], now: float) -> int:
+    """:func:`enqueue` for many clients at once, one multi-row INSERT (an import);
+    ``payloads``: (client id, payload) pairs. Returns the number of jobs."""
+    targets = list(dict.fromkeys(targets))
+    rows = [{"idempotency_key": uuid.uuid4().hex, "target": target, "order_key": f"client:{client_id}",
+             "client_id": client_id, "event": event, "payload": payload, "state": PENDING, "attempts": 0,
+             "next_attempt_at": now, "created_at": now, "updated_at": now, "progress": {}}
+            for client_id, payload in payloads for target in targets]
+    if rows:
+        session.execute(insert(OutboxJob), rows)
+    return len(rows)
 
 
 def list_outbox(session: Session, state: str | None = None, *, target: str | None = None,

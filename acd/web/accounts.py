@@ -16,8 +16,11 @@ Tests and tools make a user and a token in two lines::
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -159,8 +162,12 @@ class Accounts:
 
     @classmethod
     def in_memory(cls) -> Accounts:
-        """A throw-away database (tests)."""
-        return cls(make_engine("sqlite://"))
+        """A throw-away database (tests, an app without a store). A file in a temporary
+        folder, not SQLite's ":memory:": that lives in one connection, which the request
+        threads would share, and one thread's COMMIT would end another's transaction."""
+        folder = tempfile.mkdtemp(prefix="acd-accounts-")
+        atexit.register(shutil.rmtree, folder, True)
+        return cls(make_engine(f"sqlite:///{folder}/accounts.db"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -3,7 +3,7 @@
 Every page has its REST twin under /api (documented at /docs). Who may see and change
 what is decided by ``security.py``; the areas live in their own modules:
 ``users.py`` (sign-in, users, tokens, audit), ``telephony.py`` (queue groups,
-numbers), ``agents.py``, ``calls.py`` (history, missed calls), ``outbox.py`` (CRM).
+numbers), ``agents.py``, ``calls.py`` (history, missed calls), ``outbox.py`` (CRM), ``clients.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..distributor import Distributor
 from ..live import agents_now, call_progress, calls_now
-from . import agents, calls, outbox, telephony, users
+from . import agents, calls, channel_queues, clients, outbox, telephony, users
 from .accounts import Accounts
 from .audit import AuditLog
 from .limits import BodyLimit
@@ -112,7 +112,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.state.pages = pages
     pages.install_error_pages()
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, larger=clients.UPLOADS)  # a CSV import is larger than a form
     app.mount("/static", StaticFiles(directory=str(WEBUI / "static")), name="static")
     # the channels' inbound API takes integrations' traffic: first in line, since routes
     # are matched one after the other
@@ -154,7 +154,9 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.include_router(users.router(ctx.accounts, audit, pages))
     app.include_router(telephony.router(changes, pages))
     app.include_router(agents.router(changes, pages))
+    channel_queues.install(app, changes, pages)  # open channels, mailboxes, CRM forms
     app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of, ctx.call_progress), pages,
                                     ctx.group_names))
     app.include_router(outbox.router(ctx.crm, pages, audit))
+    app.include_router(clients.router(ctx.crm, ctx.store, changes, pages, audit))
     return app

@@ -13,7 +13,7 @@ conversations ("open_channels")
   POST /items/{id}/close             an e-mail or form submission is done
   POST /items/{id}/reply {text}      answer an e-mail (sent from the mailbox over SMTP)
 agents ("open_channels")
-  POST /agents/{id}/clock-in | clock-out | break/start | break/end | breaks {starts_at, ends_at} | presence
+  POST /agents/{id}/clock-in | clock-out | break/start {reason?} | break/end | breaks {starts_at, ends_at} | presence
   GET  /agents/{id}/work-state       GET /agents/{id}/queue        GET /agents/{id}/timeline
 queues and supervisors
   GET  /queues/{id}/waiting          GET /alerts
@@ -48,6 +48,7 @@ from .openapi import errors, problems_of
 from .security import User, require
 
 TEXT_MAX = 64 * 1024  # characters of one chat message
+BREAK_REASON_MAX = 100  # characters of a break's reason ("lunch")
 
 OPEN_CHANNELS, EMAIL, CRM_FORMS, SUPERVISE = "open_channels", "email", "crm_forms", "agents"
 
@@ -105,6 +106,10 @@ class TransferIn(_Body):
 EpochSeconds = Annotated[float, Field(ge=0, le=4_102_444_800, allow_inf_nan=False)]
 
 
+class BreakStartIn(_Body):
+    reason: str = Field(default="", max_length=BREAK_REASON_MAX, description='e.g. "lunch"')
+
+
 class BreakIn(_Body):
     starts_at: EpochSeconds
     ends_at: EpochSeconds
@@ -112,6 +117,11 @@ class BreakIn(_Body):
 
 class PresenceIn(_Body):
     online: bool
+
+
+def supervises(user: User) -> bool:
+    """Admins and supervisors act for anyone; so does an agent given "agents"."""
+    return user.role in ("admin", "supervisor") or user.can(SUPERVISE)
 
 
 async def _read(request: Request, model: type[M]) -> M:
@@ -164,10 +174,6 @@ def channels_router(desk: Desk) -> APIRouter:
         result = run(fn, *args, **kwargs)
         await run_async(desk.commit)
         return result
-
-    def supervises(user: User) -> bool:
-        """Admins and supervisors act for anyone; so does an agent given "agents"."""
-        return user.role in ("admin", "supervisor") or user.can(SUPERVISE)
 
     def acting_agent(user: User, asked: str | None) -> str:
         """The agent a request acts for: the user themself, or anyone for a supervisor."""
@@ -226,6 +232,8 @@ def channels_router(desk: Desk) -> APIRouter:
               openapi_extra=_schema(AnswerIn))
     async def answer(cid: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, AnswerIn)
+        if not supervises(user):
+            own_conversation(user, cid)  # an agent writes only in a chat offered to or held by them
         await change(desk.answer, cid, acting_agent(user, body.agent_id), body.text)
         return {"conversation": desk.conversation(cid)}
 
@@ -294,7 +302,16 @@ def channels_router(desk: Desk) -> APIRouter:
 
     agent_step("clock-in", desk.clock_in, "Clock in: work from now (within the working hours)")
     agent_step("clock-out", desk.clock_out, "Clock out: pending offers go to colleagues")
-    agent_step("break/start", desk.start_break, "Start a break")
+
+    @api.post("/agents/{agent_id}/break/start", responses=errors(401, 403, 404, 409, 413, 422),
+              openapi_extra=_schema(BreakStartIn),
+              summary="Start a break, with its reason (optional body {reason})")
+    async def start_break(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
+        body = await _read(request, BreakStartIn)
+        for_agent(user, agent_id)
+        await change(desk.start_break, agent_id, by=user.username, reason=body.reason)
+        return desk.work_state(agent_id)
+
     agent_step("break/end", desk.end_break, "End a break: waiting conversations come at once")
 
     @api.post("/agents/{agent_id}/breaks", responses=errors(401, 403, 404, 409, 413, 422),

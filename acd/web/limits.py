@@ -9,6 +9,7 @@ free text have their lengths in the configuration's models (``acd.config``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import HTTPException, Path, Query, Request
@@ -38,26 +39,28 @@ class BodyLimit:
     page elsewhere), and nothing past the limit is ever read. Starlette's own limiter
     answers in plain text, which the API's description could not promise."""
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
-        self.app, self.max_body = app, max_body
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY, larger: Mapping[str, int] | None = None) -> None:
+        """``larger``: paths that take larger bodies (an upload) and their limits."""
+        self.app, self.max_body, self.larger = app, max_body, dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_body = self.larger.get(scope.get("path", ""), self.max_body)
         declared = Headers(scope=scope).get("content-length", "")
-        declared_too_large = declared.isdigit() and (len(declared) > 15 or int(declared) > self.max_body)
+        declared_too_large = declared.isdigit() and (len(declared) > 15 or int(declared) > max_body)
         received = 0
 
         async def limited() -> Message:
             nonlocal received
             if declared_too_large:
-                raise too_large(f"the body (at most {self.max_body} bytes)")
+                raise too_large(f"the body (at most {max_body} bytes)")
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise too_large(f"the body (at most {self.max_body} bytes)")
+                if received > max_body:
+                    raise too_large(f"the body (at most {max_body} bytes)")
             return message
 
         await self.app(scope, limited, send)

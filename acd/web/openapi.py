@@ -38,6 +38,7 @@ WHY = {
     404: "No such item (or one this user may not see)",
     409: "Refused in the item's current state; the detail says why",
     413: "The body (or a form field) is larger than the limit",
+    415: "The body is not of a type this operation takes (the detail says which)",
     422: "Invalid input, item by item",
     503: "This part is not available in this process (no history, configuration or CRM)",
 }

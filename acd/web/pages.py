@@ -37,8 +37,11 @@ class NavLink:
     href: str
     permission: str | None = None  # None: every signed-in user
     any_of: tuple[str, ...] = ()  # or: any one of these
+    staff_only: bool = False  # not for role "agent", whatever their permissions
 
     def shown_to(self, user: User) -> bool:
+        if self.staff_only and user.role == "agent":
+            return False
         if self.any_of:
             return any(user.can(p) for p in self.any_of)
         return self.permission is None or user.can(self.permission)
@@ -52,6 +55,7 @@ DEFAULT_NAV = [
     NavLink("numbers", "Numbers", "/numbers", "telephony"),
     NavLink("agents", "Agents", "/agents", "agents"),
     # the open channels, mailboxes and forms pages add their links here (add_nav)
+    NavLink("clients", "Clients", "/clients", "crm"),
     NavLink("outbox", "CRM outbox", "/outbox", "crm"),
     NavLink("users", "Users", "/users", "users"),
     NavLink("audit", "Audit log", "/audit", "users"),
@@ -59,11 +63,12 @@ DEFAULT_NAV = [
 
 
 def add_nav(app: FastAPI, key: str, label: str, href: str, permission: str | None = None,
-            *, before: str = "outbox") -> None:
-    """A link in the main navigation, shown to users with ``permission``."""
+            *, before: str = "outbox", staff_only: bool = False) -> None:
+    """A link in the main navigation, shown to users with ``permission`` (and, when
+    ``staff_only``, not to agents)."""
     nav: list[NavLink] = app.state.nav
     at = next((i for i, link in enumerate(nav) if link.key == before), len(nav))
-    nav.insert(at, NavLink(key, label, href, permission))
+    nav.insert(at, NavLink(key, label, href, permission, staff_only=staff_only))
 
 
 def when(epoch: float | None) -> str:

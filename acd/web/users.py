@@ -245,6 +245,8 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
             return pages.render(request, "login.html", {"page": "login", "next": target, "username": username,
                                                         "error": "Wrong username or password."}, status_code=401)
         throttle.succeeded(username)
+        if target == "/" and user.role == "agent" and user.can("open_channels"):
+            target = getattr(request.app.state, "agent_home", "/")  # the workspace, where there is one
         session = await run_in_threadpool(accounts.start_session, user)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(SESSION_COOKIE, session.key, httponly=True, samesite="lax", path="/",

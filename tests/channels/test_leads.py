@@ -176,3 +176,38 @@ async def test_the_running_desk_polls_its_mailboxes_until_closed(db_url: str, im
     await desk.close()
     await asyncio.wait_for(running, timeout=5)
     engine.dispose()
+
+
+async def test_a_mailbox_given_an_imap_connection_while_running_starts_polling_and_stops_when_removed(
+        db_url: str, imap_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from acd.channels import Desk
+    from acd.clock import Clock
+    from acd.store import make_engine
+
+    server, port = imap_server
+    monkeypatch.setenv("ACD_TEST_IMAP_PASSWORD", "imap-secret")
+    imap = {"host": "127.0.0.1", "port": port, "ssl": False, "username": "sales@example.com",
+            "password_env": "ACD_TEST_IMAP_PASSWORD", "poll_seconds": 5}
+    engine = make_engine(db_url)
+    desk = Desk.from_settings(settings(MAILBOX), engine, Clock(speed=100.0))
+    assert desk.pollers == []
+    running = asyncio.create_task(desk.run())
+    await asyncio.sleep(0.05)
+    desk.use_mailboxes(settings({**MAILBOX, "imap": imap}))  # saved on the Mailboxes page
+    [poller] = desk.pollers
+    poller.search = ("UNKEYWORD", "\\Seen")
+    server.receive(Mail.create(["sales@example.com"], mail_from="ann@x.org", subject="Hi", message_id="hi@x.org"))
+    for _ in range(500):
+        await asyncio.sleep(0.02)
+        if await desk.item("email:hi@x.org"):
+            break
+    assert (await desk.item("email:hi@x.org"))["agent"] == "anna"  # type: ignore[index]
+    task = desk._polling["mail"]
+    desk.use_mailboxes(settings({**MAILBOX, "imap": {**imap, "poll_seconds": 60}}))
+    assert desk.pollers == [poller] and poller.imap.poll_seconds == 60  # the same poller, from its next round
+    desk.use_mailboxes(settings(MAILBOX))
+    await asyncio.sleep(0.05)
+    assert desk.pollers == [] and task.cancelled()
+    await desk.close()
+    await asyncio.wait_for(running, timeout=5)
+    engine.dispose()

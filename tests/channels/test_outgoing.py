@@ -109,3 +109,22 @@ async def test_a_reply_telegram_refuses_is_a_dead_letter_on_the_outbox_page_and_
         service.sender.wake()
         await until(lambda: len(bot.sent) == 2, what="both replies")
         assert [m["text"] for m in bot.sent] == ["first", "second"]
+
+
+async def test_the_queues_waiting_message_reaches_telegram_and_the_widget_like_a_reply(
+        bot: FakeBotApi, db_url: str) -> None:
+    from .test_widget import Visitor
+
+    both = settings(chat("tg", idle_seconds="never", waiting_message="One moment please.",
+                         telegram={"token_env": TOKEN_ENV, "api_url": bot.url, "poll_timeout_s": 1}),
+                    chat("site", idle_seconds="never", waiting_message="An agent is on the way.",
+                         widget={"allowed_origins": ["https://shop.example"]}))
+    async with Connected(both, db_url) as service:
+        bot.write(21, "hello")
+        await until(lambda: bot.sent, what="the waiting message")
+        assert bot.sent == [{"chat_id": 21, "text": "One moment please."}]
+        visitor = await Visitor(service).arrive()
+        await visitor.write("hi")
+        thread = await visitor.read()
+        assert [(m["from"], m["text"]) for m in thread["messages"]] == [("system", "An agent is on the way."),
+                                                                        ("you", "hi")]

@@ -103,3 +103,15 @@ async def test_a_caller_hanging_up_while_ringing_stops_all_ringing_and_is_record
         assert history.outcome == "abandoned" and history.missed
         missed = s.acd.store.missed_calls()
         assert [m.call_id for m in missed] == [call.uniqueid]
+
+
+async def test_a_number_the_trunk_sends_in_e164_reaches_the_group_configured_for_it(tmp_path: Path) -> None:
+    # the config names the DID as "+4930111111"; a trunk presenting E.164 sends just that
+    sales = {**strict(), "number": "+4930111111"}
+    other = {"id": "other", "members": ["dmitri"], "number": "5000"}
+    async with running(tmp_path, [sales, other], {"anna": Answer(after=1)}) as s:
+        call = await s.sim.call(did="+4930111111", caller="15550001")
+        await s.until(lambda: call.answered.is_set(), 20)
+        assert call.answered_by == "101"
+        history = await s.history(call.uniqueid)
+        assert (history.did, history.group_id) == ("+4930111111", "sales")

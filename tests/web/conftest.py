@@ -105,7 +105,7 @@ class Service:
 
 
 def build(tmp_path: Path | None = None, data: dict[str, Any] | None = None, *, write_file: bool = True,
-          clock: Clock | None = None) -> Service:
+          clock: Clock | None = None, crm: Any = None) -> Service:
     settings = settings_from_dict(data or SETTINGS)
     config_path = None
     if tmp_path is not None and write_file:
@@ -130,7 +130,7 @@ def build(tmp_path: Path | None = None, data: dict[str, Any] | None = None, *, w
 
     service.ctx = WebContext(distributor, clock, feed, store=store, settings=lambda: service.settings,
                              apply_settings=service.apply, config_path=config_path, intercept=intercept,
-                             accounts=accounts)
+                             accounts=accounts, crm=crm)
     service.app = create_app(service.ctx)
     return service
 

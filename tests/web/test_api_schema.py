@@ -20,6 +20,7 @@ from acd.web.accounts import Accounts
 from acd.web.app import create_app
 from acd.web.channels_api import channels_router
 from acd.web.limits import FORM_FIELD_MAX
+from acd.web.workspace import install_workspace
 
 from .conftest import PASSWORD, SETTINGS, Service, bearer, build
 
@@ -56,6 +57,7 @@ def with_channels(service: Service) -> Desk:
     """The service's app with the channels' API too, as ``acd serve`` has it."""
     desk = Desk.from_settings(service.settings, service.store.engine, service.ctx.clock)
     service.app = create_app(service.ctx, routers=[channels_router(desk)])
+    install_workspace(service.app, desk)
     return desk
 
 
@@ -81,10 +83,10 @@ with_channels(_described)
 # long texts written as JSON escapes can pass MAX_BODY
 CONFIG = schemathesis.config.SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {
     "expected-statuses": [400, 401, 403, 404, 405, 406, 409, 413, 415, 422]}}})
-# the live stream never ends, so a request/response client cannot read it: its
+# the live streams never end, so a request/response client cannot read them: their
 # description is checked below
 schema = schemathesis.openapi.from_asgi("/openapi.json", _described.app, config=CONFIG).exclude(
-    path="/api/live/stream")
+    path="/api/live/stream").exclude(path="/api/workspace/stream")
 current: list[Admin] = []  # the running test's administrator
 
 

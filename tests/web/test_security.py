@@ -108,3 +108,19 @@ def test_cookie_session_needs_the_csrf_token_for_changes(client: TestClient, acc
 def test_the_api_documents_bearer_tokens(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_a_throw_away_accounts_database_serves_concurrent_request_threads() -> None:
+    # request threads check tokens at the same time; with SQLite's ":memory:" they shared
+    # one connection and one thread's COMMIT ended another's transaction
+    import itertools
+    from concurrent.futures import ThreadPoolExecutor
+
+    accounts = Accounts.in_memory()
+    user = accounts.create_user("many", "correct horse battery", role="supervisor")
+    token = accounts.create_token(user.id, "load")
+    ticks = itertools.count(1_800_000_000, 61)  # every check is a minute later: each one writes
+    accounts._now = lambda: float(next(ticks))  # type: ignore[method-assign]
+    with ThreadPoolExecutor(16) as pool:
+        found = list(pool.map(lambda _: accounts.token_user(token), range(1000)))
+    assert all(u is not None and u.username == "many" for u in found)
