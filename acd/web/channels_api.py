@@ -43,7 +43,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..channels.desk import Desk, DeskError
-from .limits import MAX_BODY, Limit
+from .limits import MAX_BODY, Limit, read_bounded
 from .openapi import errors, problems_of
 from .security import User, require
 
@@ -127,16 +127,8 @@ def supervises(user: User) -> bool:
 async def _read(request: Request, model: type[M]) -> M:
     """The JSON body as ``model``: 413 past MAX_BODY (read no further: this router may
     serve in an app without ``BodyLimit``), 422 when malformed."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks) or b"{}"
+    raw = await read_bounded(request, MAX_BODY, lambda: HTTPException(
+        413, f"the body is larger than {MAX_BODY} bytes")) or b"{}"
     try:
         return model.model_validate(json.loads(raw))
     except ValidationError as e:

@@ -48,7 +48,7 @@ from ..clients import (
 from ..clients.card import client_summary
 from ..crm.identity import EMAIL, MESSENGER, PHONE, InvalidIdentity, check_region
 from .audit import AuditLog
-from .limits import RowId, read_form
+from .limits import RowId, read_bounded, read_form
 from .openapi import errors
 from .pages import Pages
 from .security import User, require
@@ -207,17 +207,8 @@ REFUSED = (ClientNotFound, StaleClient, IdentityTaken, MergeRefused, IntegrityEr
 
 async def read_limited(request: Request, limit: int) -> bytes:
     """The body, 413 past ``limit`` bytes (read no further)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"the file is larger than {limit // (1024 * 1024)} MB: split it into smaller files")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"the file is larger than {limit // (1024 * 1024)} MB: split it into smaller "
-                                     "files")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_bounded(request, limit, lambda: HTTPException(
+        413, f"the file is larger than {limit // (1024 * 1024)} MB: split it into smaller files"))
 
 
 def router(crm: Any, store: Any, changes: SettingsChanges, pages: Pages, audit: AuditLog) -> APIRouter:

@@ -33,6 +33,7 @@ from ..channels import widget
 from ..channels.desk import Desk, DeskError
 from ..config import Settings
 from ..connector_settings import WidgetSettings
+from .limits import read_bounded
 from .openapi import Message
 from .pages import WEBUI
 
@@ -202,17 +203,10 @@ async def _text(request: Request, max_chars: int) -> str:
     """The message's text: 413 past ``max_chars`` (the body is read no further than
     its bound), 422 when the body is not ``{"text": "..."}``."""
     bound = max_chars * 4 + 1024  # UTF-8 and JSON escapes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > bound:
-        raise _Refused(413, f"the message is longer than {max_chars} characters")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > bound:
-            raise _Refused(413, f"the message is longer than {max_chars} characters")
-        chunks.append(chunk)
+    raw = await read_bounded(request, bound, lambda: _Refused(
+        413, f"the message is longer than {max_chars} characters"))
     try:
-        body = json.loads(b"".join(chunks) or b"{}")
+        body = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise _Refused(422, 'not a JSON body: send {"text": "..."}') from None
     text = body.get("text") if isinstance(body, dict) else None
