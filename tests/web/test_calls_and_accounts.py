@@ -87,6 +87,9 @@ def test_a_call_in_progress_reads_as_in_progress_and_an_answered_one_is_not_call
     history = sup.get("/history").text
     assert "waiting" in history and "missed" not in history.split('id="calls"')[1]
     assert "Now</dt><dd>waiting" in sup.get("/calls/call-1").text
+    service.distributor.feed(DeviceStateChanged("anna", DeviceState.NOT_INUSE))  # anna rings, still in progress
+    assert "Offered to</dt><dd>anna</dd>" in sup.get("/calls/call-1").text
+    service.distributor.feed(DeviceStateChanged("anna", DeviceState.INUSE))
     service.distributor.feed(DeviceStateChanged("ben", DeviceState.NOT_INUSE))
     ring = [c for c in service.pbx.commands if isinstance(c, Ring) and c.call_id == "call-1"][-1]
     service.distributor.feed(MemberAnswered("call-1", ring.attempt, "ben"))
