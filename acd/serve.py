@@ -101,7 +101,7 @@ class Acd:
         target = ami or AmiTarget(settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret)
         self.pbx = AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
                                secret=target.secret if target.secret is not None else "",
-                               dialplan=Dialplan(trunk=settings.ami.trunk), timing=timing)
+                               dialplan=Dialplan(trunk=settings.ami.trunk), timing=timing, now=self.clock.now)
         self.distributor = Distributor(self.router, self.clock, self.pbx, self.history)
         self.pbx.attach(self.feed)
         self.live = LiveFeed()
@@ -214,7 +214,7 @@ class Acd:
             if c.call_id in open_calls and c.arrived_at is None else c
             for c in event.calls
         )
-        return Resynced(calls)
+        return replace(event, calls=calls)
 
     def listen(self) -> None:
         """Bind the web server's port now (CannotListen if it cannot be); ``run`` does it

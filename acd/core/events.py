@@ -204,6 +204,9 @@ class Resynced:
     A call the core knows and that is not listed ended while we could not see it."""
 
     calls: tuple[LiveCall, ...]
+    # when the PBX listed them: their ages (LiveCall.ringing_s) are as of then, and the
+    # ACD may apply the list noticeably later (device states, the history, a busy loop)
+    listed_at: float | None = None
 
 
 Event = (

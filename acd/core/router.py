@@ -502,10 +502,11 @@ class Router:
             if call.agent:
                 self._agent_left(call, call.agent)
             self._record(call, "ended", by="unknown", reason="ended while the ACD could not see the PBX")
+        listed_ago = max(0.0, self._now - e.listed_at) if e.listed_at is not None else 0.0
         for found in e.calls:
-            self._adopt(found)
+            self._adopt(found, listed_ago)
 
-    def _adopt(self, found: LiveCall) -> None:
+    def _adopt(self, found: LiveCall, listed_ago: float = 0.0) -> None:
         call = self.calls.get(found.call_id)
         if call is None:
             arrived = found.arrived_at if found.arrived_at is not None else self._now
@@ -528,12 +529,13 @@ class Router:
             self._cancel_attempt_timers(call)
             call.phase, call.in_hold, call.attempt = Phase.RINGING, False, max(found.attempt, call.attempt)
             call.pending = set(found.agents) & set(self.config.agents)
-            call.ringing, call.ring_started = set(call.pending), self._now - found.ringing_s
+            rung_s = found.ringing_s + listed_ago  # as of now, not as of the list
+            call.ringing, call.ring_started = set(call.pending), self._now - rung_s
             for agent_id in call.pending:
                 call.tried.add(agent_id)
                 self.agents.status(agent_id).ringing.add(call.id)
             # the rings are counted from when the phones began, also the ones rung unseen
-            left = max(0.0, call.group.ring_time_s - found.ringing_s)
+            left = max(0.0, call.group.ring_time_s - rung_s)
             self._emit(StartTimer(timer_key("ring", call.id, call.attempt), left))
         elif found.state == "waiting" and call.group is not None:
             self._release_all(call)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 from panoramisk.message import Message  # type: ignore[import-untyped]
@@ -38,6 +39,7 @@ class AsteriskPbx:
         feed: Feed | None = None,
         dialplan: Dialplan | None = None,
         timing: Timing | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.dialplan = dialplan or Dialplan()
@@ -45,7 +47,7 @@ class AsteriskPbx:
         self.feed = feed
         self.connection = AmiConnection(host, port, username, secret, on_event=self._on_event,
                                         on_resync=self._on_resync, timing=timing,
-                                        wanted_events=Tracker.handled_events())
+                                        wanted_events=Tracker.handled_events(), now=now)
 
     def attach(self, feed: Feed) -> None:
         """Where core events go (the distributor's ``feed``); call before ``run()``."""
@@ -78,8 +80,8 @@ class AsteriskPbx:
             future.add_done_callback(_report(action))
 
     # ------------------------------------------------------------------ events in
-    async def _on_resync(self, channels: list[Message], devices: list[Message]) -> None:
-        self._emit(self.tracker.resync(channels, devices))
+    async def _on_resync(self, channels: list[Message], devices: list[Message], listed_at: float) -> None:
+        self._emit(self.tracker.resync(channels, devices, listed_at))
 
     async def _on_event(self, message: Message) -> None:
         self._emit(self.tracker.handle(message))

@@ -20,6 +20,7 @@ import codecs
 import logging
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,7 +34,8 @@ from .framing import parse
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Message], Awaitable[None]]
-ResyncHandler = Callable[[list[Message], list[Message]], Awaitable[None]]
+# (channels, devices, when the channel list was complete on the link's clock)
+ResyncHandler = Callable[[list[Message], list[Message], float], Awaitable[None]]
 
 
 class SecretLike(Protocol):
@@ -205,13 +207,16 @@ class AmiConnection:
         timing: Timing | None = None,
         rng: random.Random | None = None,
         wanted_events: Collection[str] | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         """``wanted_events``: the live events the consumer handles; others are dropped
-        before they are parsed (None: every event is delivered)."""
+        before they are parsed (None: every event is delivered). ``now``: the clock the
+        channel list is stamped with (the ACD's clock)."""
         self.host, self.port, self.username = host, port, username
         self.wanted_events = None if wanted_events is None else frozenset(wanted_events) | {"Shutdown"}
         self._secret = secret if isinstance(secret, Secret) else Secret(secret)
         self._on_event, self._on_resync = on_event, on_resync
+        self._now = now
         self.timing = timing or Timing()
         self._rng = rng or random.Random()
         self._protocol: _AmiProtocol | None = None
@@ -291,13 +296,14 @@ class AmiConnection:
                 raise LoginRefused(login.get("Message", ""))
             log.info("ami logged in", extra={"ami_user": self.username})
             channels = await self._list(protocol, "CoreShowChannels", "CoreShowChannel")
+            listed_at = self._now()  # the ages in the list (Duration) are as of now
             devices = await self._list(protocol, "DeviceStateList", "DeviceStateChange")
             log.info("ami resync", extra={"ami_channels": len(channels), "ami_devices": len(devices)})
             # ready before the resync is applied: what it decides (a waiting caller rung
             # again) must go out on this link, not be dropped as "not connected"
             self._ready = True
             try:
-                await self._on_resync(channels, devices)
+                await self._on_resync(channels, devices, listed_at)
             except Exception:  # a bug met by the picture must not stop the link: live events go on
                 log.exception("ami resync handler failed", extra={"ami_channels": len(channels)})
             async with asyncio.TaskGroup() as tasks:

@@ -406,7 +406,8 @@ class Tracker:
         return DeviceStateChanged(agent.id, DeviceState.parse(text(msg, "State")))
 
     # ------------------------------------------------------------------ resync
-    def resync(self, channels: Iterable[Mapping[str, Any]], devices: Iterable[Mapping[str, Any]] = ()) -> list[Event]:
+    def resync(self, channels: Iterable[Mapping[str, Any]], devices: Iterable[Mapping[str, Any]] = (),
+               listed_at: float | None = None) -> list[Event]:
         """Rebuild the picture from a fresh connection's CoreShowChannel items (01) and
         DeviceStateList items, and say what the core must know: the agents' device
         states first (facts the routing of adopted calls depends on), then Resynced
@@ -461,7 +462,7 @@ class Tracker:
             if event is not None:
                 self._devices[event.agent_id] = event.state
         out.extend(DeviceStateChanged(agent_id, state) for agent_id, state in self._devices.items())
-        out.append(Resynced(tuple(live)))
+        out.append(Resynced(tuple(live), listed_at))
         return out
 
     def _is_caller(self, ch: Channel) -> bool:

@@ -182,6 +182,16 @@ def test_resync_counts_the_rings_of_an_adopted_call_from_when_its_phones_began_t
     assert h.records("no_answer", "c1")[0].detail["agent"] == "boris"
 
 
+def test_resync_counts_the_time_between_the_pbx_listing_a_call_and_acd_applying_the_list() -> None:
+    # boris's leg was 6 s old when Asterisk listed it; the list reached the router 4 s later
+    # (device states, the history lookup, a loaded machine): 5 s are left of his 15, not 9
+    h = Harness(config(group(Mode.STRICT, rings=3)))
+    listed = LiveCall("c1", "5000", "1", "ringing", agents=("boris",), attempt=4, ringing_s=6)
+    out = h.send(Resynced((listed,), listed_at=h.now - 4))
+    assert only(out, StartTimer) == [StartTimer("ring|c1|4", 5)]
+    assert h.router.calls["c1"].ring_started == h.now - 10
+
+
 def test_resync_gives_up_at_once_a_member_who_rang_the_whole_ring_time_unseen() -> None:
     h = Harness(config(group(Mode.STRICT, rings=3)))
     out = h.send(Resynced((LiveCall("c1", "5000", "1", "ringing", agents=("boris",), attempt=4, ringing_s=40),)))

@@ -28,7 +28,7 @@ class Recorder:
         if message.get("Event") != "FullyBooted":  # it follows Login (README 2), not our business here
             self.log.append(("event", message.get("Event")))
 
-    async def on_resync(self, channels: list[Message], devices: list[Message]) -> None:
+    async def on_resync(self, channels: list[Message], devices: list[Message], listed_at: float) -> None:
         self.log.append(("resync", ([c["Uniqueid"] for c in channels], [d["Device"] for d in devices])))
 
     def resyncs(self) -> int:
@@ -163,11 +163,13 @@ async def test_the_pbx_port_resyncs_the_core_and_sends_a_ring_as_setvar_setvar_r
     config = RoutingConfig(agents={"anna": Agent("anna", "Anna", "PJSIP/101", "101")})
     fed: list[Event] = []
     pbx = AsteriskPbx(config, host="127.0.0.1", port=fake.port, username="acd", secret=SECRET, feed=fed.append,
-                      timing=FAST)
+                      timing=FAST, now=lambda: 1795573840.5)
 
     async def body() -> None:
         await until(lambda: pbx.connection.ready)
-        assert fed[-1] == Resynced((LiveCall("1795573831.0", "5000", "15550001", "waiting", (), "Ann", 0),))
+        # stamped with the ACD's clock when the list came: the ages in it are as of then
+        assert fed[-1] == Resynced((LiveCall("1795573831.0", "5000", "15550001", "waiting", (), "Ann", 0),),
+                                   listed_at=1795573840.5)
         pbx.execute(Ring("1795573831.0", 1, ("anna",), 25))
         pbx.execute(Hold("1795573831.0"))
         await until(lambda: len(fake.sessions[0]) == 7)
@@ -186,7 +188,7 @@ async def test_a_resync_handler_that_fails_is_logged_and_the_link_delivers_live_
     fake, rec = FakeAsterisk(), Recorder()
     await fake.start()
 
-    async def broken(channels: list[Message], devices: list[Message]) -> None:
+    async def broken(channels: list[Message], devices: list[Message], listed_at: float) -> None:
         raise RuntimeError("a bug met by one odd channel")
 
     conn = AmiConnection("127.0.0.1", fake.port, "acd", SECRET, on_event=rec.on_event, on_resync=broken, timing=FAST)
