@@ -159,6 +159,14 @@ def _check_proxy(value: str) -> str:
     return value
 
 
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError('unknown time zone: use a name like "Europe/Berlin"') from None
+    return value
+
+
 class ServiceSettings(_Section):
     host: str = Field(default="127.0.0.1", min_length=1, max_length=255)  # where the HTTP API and pages listen
     port: int = Field(default=8000, ge=1, le=65535)
@@ -171,6 +179,8 @@ class ServiceSettings(_Section):
     # reverse proxies whose X-Forwarded-For / -Proto are believed (the sign-in throttle
     # counts per client address); empty: nobody's, the connection's own address counts
     trusted_proxies: list[Annotated[str, AfterValidator(_check_proxy)]] = Field(default=[], max_length=100)
+    # the site's time zone (IANA name): pages, report days and hours are in it
+    time_zone: Annotated[str, Field(max_length=64), AfterValidator(_check_zone)] = "UTC"
 
 
 class AmiSettings(_Section):
@@ -231,14 +241,6 @@ def _check_weekly(values: list[str]) -> list[str]:
     for value in values:
         _weekly_spans(value)
     return values
-
-
-def _check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError('unknown time zone: use a name like "Europe/Berlin"') from None
-    return value
 
 
 Weekly = Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50), AfterValidator(_check_weekly)]
