@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .desk import CrmHook, Desk, DeskError, Invalid, NotFound, NotSaved, Refused, WorkStateHook
+from .desk import CrmHook, Desk, DeskError, Invalid, NotFound, NotSaved, NotYours, Refused, WorkStateHook
 from .history import ChannelHistory
 from .mailbox import MailboxPoller, parse_message
 from .outgoing import Outgoing, routes_from
@@ -74,7 +74,7 @@ def telegram_pollers(settings: Settings, desk: Desk) -> list[TelegramPoller]:
 
 
 __all__ = [
-    "ChannelHistory", "CrmHook", "Desk", "DeskError", "Invalid", "MailboxPoller", "NotFound", "NotSaved", "Outgoing",
-    "Refused", "SmtpConnector", "TelegramConnector", "TelegramPoller", "WorkCalendar", "WorkStateHook",
+    "ChannelHistory", "CrmHook", "Desk", "DeskError", "Invalid", "MailboxPoller", "NotFound", "NotSaved", "NotYours",
+    "Outgoing", "Refused", "SmtpConnector", "TelegramConnector", "TelegramPoller", "WorkCalendar", "WorkStateHook",
     "customer_connectors", "mailbox_pollers", "parse_message", "routes_from", "telegram_pollers",
 ]

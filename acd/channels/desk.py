@@ -134,6 +134,16 @@ class Refused(DeskError):
     status = 409
 
 
+class NotYours(DeskError):
+    """An agent acts on a conversation, e-mail or form that is offered to, held by or
+    assigned to someone else: not a conflict of states but a matter of whose it is."""
+
+    status = 403
+
+    def __init__(self, whose: str) -> None:
+        super().__init__(f"{whose} Nothing was changed.")
+
+
 class Invalid(DeskError):
     status = 422
 
@@ -474,7 +484,7 @@ class Desk:
         if item is None or item["kind"] != ChannelKind.EMAIL.value:
             raise NotFound(f"no e-mail {item_id!r}")
         if agent_id is not None and item["agent"] != agent_id:
-            raise Refused(f"assigned to {item['agent']}, not {agent_id}")
+            raise NotYours(f"This e-mail is assigned to {item['agent']}, not to {agent_id}.")
         text = text.strip()
         if not text:
             raise Invalid("text: empty")
@@ -510,7 +520,8 @@ class Desk:
         if item is None or item["kind"] == ChannelKind.CHAT.value:
             raise NotFound(f"no e-mail or form {item_id!r}")
         if agent_id is not None and item["agent"] != agent_id:
-            raise Refused(f"assigned to {item['agent']}, not {agent_id}")
+            kind = "e-mail" if item["kind"] == ChannelKind.EMAIL.value else "form"
+            raise NotYours(f"This {kind} is assigned to {item['agent']}, not to {agent_id}.")
         if item["status"] != "open":
             raise Refused("closed already")
         self._line(item_id, "closed", by=by, agent=item["agent"])
@@ -738,9 +749,18 @@ class Desk:
         self._agent(agent_id)
         if conv.agent == agent_id or (offered_ok and agent_id in conv.offered):
             return
+        raise NotYours(self.whose(cid, agent_id))
+
+    def whose(self, cid: str, agent_id: str | None) -> str:
+        """The sentence saying whose open conversation ``cid`` is, for ``agent_id`` who
+        is not offered it and does not hold it."""
+        conv = self._conversation(cid)
+        someone = agent_id or "you"
         if conv.agent:
-            raise Refused(f"taken by {conv.agent}")
-        raise Refused(f"not offered to {agent_id}")
+            return f"This is {conv.agent}'s conversation, not {someone}'s."
+        if conv.offered:
+            return f"This conversation is offered to {', '.join(conv.offered)}, not to {someone}."
+        return f"This conversation waits in the queue {conv.queue_id} and is not offered to {someone}."
 
     async def _taken(self, item_id: str) -> bool:
         if item_id in self._seen:

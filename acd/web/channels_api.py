@@ -26,7 +26,8 @@ work time, unless they were also given the ``agents`` permission.
 
 Bad input gets a 4xx and changes nothing: the body is read with a size limit (413
 past ``MAX_BODY``), validated (422), then the desk checks queue, agent and state
-(404, 403, 409) before it feeds the router.
+(404; 403 for someone else's conversation, e-mail or form, with a sentence saying
+whose it is; 409 when its state does not allow the step) before it feeds the router.
 
 A 2xx to a change means it is committed, with the CRM changes (lead, owner, outbox
 jobs) it caused, in one transaction (``Desk.commit``); 503 when the database did not
@@ -42,7 +43,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..channels.desk import Desk, DeskError
+from ..channels.desk import Desk, DeskError, NotYours
 from .limits import MAX_BODY, Limit, read_bounded
 from .openapi import errors, problems_of
 from .security import User, require
@@ -176,11 +177,12 @@ def channels_router(desk: Desk) -> APIRouter:
             raise HTTPException(422, [{"item": "agent_id", "problem": "required (this user is not an agent)"}])
         return agent_id
 
-    def own_conversation(user: User, cid: str) -> None:
+    def own_conversation(user: User, cid: str, *, change: bool = True) -> None:
         if desk.router.conversations.get(cid) is None:
             raise HTTPException(404, f"no open conversation {cid!r}")
         if not supervises(user) and user.agent_id not in desk.holders(cid):
-            raise HTTPException(403, "not your conversation")
+            raise HTTPException(403, str(NotYours(desk.whose(cid, user.agent_id))) if change
+                                else "not your conversation")
 
     def for_agent(user: User, agent_id: str) -> None:
         if agent_id != user.agent_id and not supervises(user):
@@ -253,7 +255,7 @@ def channels_router(desk: Desk) -> APIRouter:
 
     @api.get("/conversations/{cid}", responses=errors(401, 403, 404))
     async def conversation(cid: str, user: ChatUser) -> dict[str, Any]:
-        own_conversation(user, cid)
+        own_conversation(user, cid, change=False)
         return desk.conversation(cid) or {}
 
     @api.get("/conversations/{item_id:path}/timeline", responses=errors(401, 403, 404),

@@ -43,7 +43,7 @@ async def test_mail_from_a_known_client_goes_to_the_owner_and_a_new_sender_becom
         queue = await svc.get("/agents/anna/queue", as_="anna")
         assert [i["id"] for i in queue["items"]] == [posted[1], posted[4]]
         assert queue["items"][0]["detail"]["subject"] == "Question"
-        await svc.post(f"/items/{posted[1]}/close", as_="boris", expect=409)  # not his
+        await svc.post(f"/items/{posted[1]}/close", as_="boris", expect=403)  # not his
         await svc.post(f"/items/{posted[1]}/close", as_="anna", expect=200)
         await svc.post(f"/items/{posted[1]}/close", as_="anna", expect=409)  # done already
         assert [i["id"] for i in (await svc.get("/agents/anna/queue", as_="anna"))["items"]] == [posted[4]]

@@ -107,7 +107,7 @@ async def test_only_the_assigned_agent_replies_and_a_mailbox_without_smtp_says_s
         other, _ = await service.desk.email_received("sales", "m2@x.example", "kim@customer.example", "Hi")
         holder = (await service.desk.item(item_id) or {})["agent"]
         stranger = "boris" if holder == "anna" else "anna"
-        await service.api("POST", f"/items/{item_id}/reply", {"text": "mine?"}, as_=stranger, expect=409)
+        await service.api("POST", f"/items/{item_id}/reply", {"text": "mine?"}, as_=stranger, expect=403)
         refused = await service.api("POST", f"/items/{other}/reply", {"text": "hello"}, as_="boss", expect=409)
         assert "no [channels.smtp]" in refused["detail"]
         await service.api("POST", "/items/email:nothing@x/reply", {"text": "hello"}, as_="boss", expect=404)

@@ -127,7 +127,7 @@ async def test_an_agent_acting_on_a_colleagues_conversation_is_refused_and_nothi
     await web.post(f"/conversations/{cid}/answer", other, {"text": "I take it"}, expect=403)
     await web.post(f"/conversations/{cid}/close", other, expect=403)
     await web.post(f"/conversations/{cid}/transfer", other, {"to_agent": other}, expect=403)
-    await web.post(f"/conversations/{cid}/accept", other, expect=409)
+    await web.post(f"/conversations/{cid}/accept", other, expect=403)
     await web.get(f"/api/channels/conversations/{cid}/timeline", other, expect=403)
     await web.desk.flush()
     assert (web.desk.router.snapshot(), web.desk.history.counts()) == before
@@ -206,7 +206,7 @@ async def test_emails_and_forms_assigned_to_the_agent_come_with_the_client_card(
     assert kinds["form"]["card"]["name"] == "Olga Petrova"
     assert ["phone", "+49 30 5550123"] in kinds["form"]["fields"]
     assert (await web.workspace("ben"))["items"] == []
-    await web.post(f"/items/{email['id']}/close", "ben", expect=409)  # not his
+    await web.post(f"/items/{email['id']}/close", "ben", expect=403)  # not his
     await web.post(f"/items/{email['id']}/close", "anna")
     assert [i["kind"] for i in (await web.workspace("anna"))["items"]] == ["form"]
 
