@@ -130,6 +130,9 @@ class Workspace:
             "agent": {"id": agent_id, "name": names.get(agent_id, agent_id), "time_zone": str(zone)},
             "read_only": read_only,
             "now": now,
+            # the ACD's clock runs this many times real time (``acd demo --speed``): the
+            # page counts time_left_s down at this rate
+            "clock_speed": getattr(desk.clock, "speed", 1.0),
             "work": {**work, "words": state_words(work, reads["step"], zone, now)},
             "offers": [conversation(c) for c in conversations if c["agent"] != agent_id],
             "conversations": [conversation(c) for c in conversations if c["agent"] == agent_id],

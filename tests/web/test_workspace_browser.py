@@ -47,7 +47,17 @@ class Running:
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Running]:
-    service, desk = build_with_desk(tmp_path, Clock())
+    yield from run(tmp_path, Clock())
+
+
+@pytest.fixture
+def fast(tmp_path: Path) -> Iterator[Running]:
+    """The service on a clock ten times faster than real time, as ``acd demo --speed 10``."""
+    yield from run(tmp_path, Clock(speed=10))
+
+
+def run(tmp_path: Path, clock: Clock) -> Iterator[Running]:
+    service, desk = build_with_desk(tmp_path, clock)
     for agent in ("anna", "ben"):
         service.user(agent, "agent", {"open_channels"}, agent)
     service.user("sue", "supervisor", {"open_channels"})
@@ -169,3 +179,20 @@ def test_an_agent_takes_a_chat_live_replies_transfers_and_clocks_out(running: Ru
     ben.get_by_text("Nothing offered to you right now.").wait_for()
     assert running.holders(later) == set()
     shot(ben, "workspace-break")
+
+
+def test_the_idle_countdown_counts_on_the_acds_clock_not_the_browsers(fast: Running, browser: Any) -> None:
+    """The demo's clock runs ten times faster: the 60 s before the offer passes on are 6
+    real seconds, and the countdown must say so (it counted real seconds before)."""
+    anna = signed_in(browser, fast.server.url, "anna")
+    anna.get_by_role("button", name="Clock in").click()
+    anna.get_by_text("working since").wait_for()
+    fast.chat("telegram:950", "Hello?")
+    countdown = anna.locator("#offers article .ws-countdown")
+    countdown.wait_for()
+    # within 2.5 real seconds the ACD's clock moves 25 s: the countdown is under 45 s
+    anna.wait_for_function("""() => {
+        const m = /in (\\d+) s$/.exec(document.querySelector('#offers .ws-countdown')?.textContent || '');
+        return m !== null && Number(m[1]) < 45;
+    }""", timeout=2500)
+    shot(anna, "workspace-fast-clock-countdown")

@@ -220,7 +220,8 @@
 
   function tick() {
     if (!state) return;
-    const elapsed = (Date.now() - receivedAt) / 1000;
+    // seconds on the ACD's clock since the state came (the demo's clock runs faster)
+    const elapsed = (Date.now() - receivedAt) / 1000 * (state.clock_speed || 1);
     for (const node of document.querySelectorAll("#offers article")) {
       const left = node.dataset.timeLeft;
       node.querySelector(".ws-countdown").textContent = left === ""
