@@ -21,7 +21,7 @@ from typing import Any
 
 import uvicorn
 
-from .channels import Desk, WorkCalendar, customer_connectors, routes_from, telegram_pollers
+from .channels import Desk, LiveConnectors, WorkCalendar, customer_connectors, routes_from
 from .clock import Clock
 from .config import Settings
 from .core.commands import Record, RefusePickup
@@ -119,10 +119,11 @@ class Acd:
                                        calendar=WorkCalendar(self.clock), region=self.crm_feed.region)
         self.desk.on_work_state.append(self._work_state_changed)
         # texts to customers ride the CRM's outbox: its sender gets the channels' connectors
-        for connector in customer_connectors(settings):
-            self.crm_sender.add(connector)
+        # (Telegram, SMTP), and the Telegram pollers bring customers' messages in; both
+        # follow the settings' changes live (apply_settings)
+        self.connectors = LiveConnectors(self.desk, self.crm_sender)
+        self.connectors.use(settings)
         self.desk.on_written.append(lambda batch: self.crm_sender.wake() if batch.outgoing else None)
-        self.telegram = telegram_pollers(settings, self.desk)
         # one capacity across channels: each side tells the other what an agent holds
         self.desk.on_load.append(self._channel_load_changed)
         self.distributor.phone_calls_listeners.append(self.desk.phone_calls)
@@ -138,7 +139,9 @@ class Acd:
         self._stopping = asyncio.Event()
 
     def apply_settings(self, settings: Settings) -> None:
-        """Validated new settings (from the API): routing follows them at once."""
+        """Validated new settings (from the API): routing follows them at once. A bot
+        token missing from the environment is a ConfigError before anything applies."""
+        connectors = customer_connectors(settings)
         routing = settings.routing()
         self.settings = settings
         self.pbx.reconfigure(routing)
@@ -146,6 +149,7 @@ class Acd:
         self.desk.reconfigure(settings.conversations())
         self.desk.outgoing.routes = routes_from(settings)
         self.desk.use_mailboxes(settings)  # IMAP connections changed on the Mailboxes page
+        self.connectors.use(settings, connectors)  # Telegram bots and SMTP servers: started, changed, stopped
         self.crm_feed.options = crm_options(settings)  # groups' and chats' CRM options
 
     def _work_state_changed(self, agent_id: str, working: bool, reason: str) -> None:
@@ -245,7 +249,7 @@ class Acd:
             # the CRM's two tasks run until cancelled; the others end when closed
             crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
                    tasks.create_task(self.crm_sender.run(), name="crm-outbox"),
-                   *(tasks.create_task(p.run(), name=f"telegram {p.queue_id}") for p in self.telegram)]
+                   tasks.create_task(self.connectors.run(), name="telegram")]
             tasks.create_task(self.desk.run(), name="channels")
             if http:
                 tasks.create_task(self._serve_http(), name="http")
