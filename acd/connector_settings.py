@@ -98,7 +98,8 @@ class SmtpSettings(_Section):
     @model_validator(mode="after")
     def _login_whole(self) -> SmtpSettings:
         if (self.username is None) != (self.password_env is None):
-            raise ValueError("username and password_env go together (both, or neither for no login)")
+            raise ValueError("Give both the user name and the environment variable holding the password "
+                             "(username and password_env), or neither for a server that needs no sign-in")
         return self
 
     def password(self) -> str | None:

@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ..config import CUSTOMER_TEXT_MAX, ConfigError
+from ..connector_settings import MESSAGE_MAX
 from ..core.conversation_model import CAPACITY_MAX
 from . import config_routes as cr
 from .limits import read_form
@@ -70,6 +71,11 @@ AREAS = (
 MODES = {"strict": "strictly in order", "evenly": "evenly", "all": "to everyone at once"}
 IDLE_CHOICES = [60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 43200]
 IMAP_FIELDS = ("host", "port", "username", "password_env", "mailbox", "poll_seconds")
+SMTP_FIELDS = ("address", "host", "port", "security", "username", "password_env")
+WIDGET_LIMITS = ("max_message_chars", "visitor_messages_per_minute", "address_messages_per_minute",
+                 "new_visitors_per_minute")
+SECURITY = {"starttls": "STARTTLS (port 587)", "ssl": "SSL/TLS from the start (port 465)",
+            "none": "none (a server on this machine or network only)"}
 CHAT_CHECKS = ("check_client", "chat_tracking", "owner_follows_transfer", "offer_during_calls")
 TEXTS = ("auto_reply", "waiting_message")
 
@@ -86,10 +92,28 @@ PLAIN = {
                          "'_'; not the password itself).",
     "imap.mailbox": "Give the folder to read, e.g. INBOX.",
     "imap.poll_seconds": "Check for new mail every 5 to 3600 seconds.",
+    "smtp.address": "Give the mailbox's address replies are sent from, e.g. sales@example.com.",
+    "smtp.host": "Give the SMTP server's name, e.g. smtp.example.com.",
+    "smtp.port": "Give a port number from 1 to 65535 (587 with STARTTLS, 465 with SSL).",
+    "smtp.security": "Choose how the connection is secured: STARTTLS, SSL/TLS or none.",
+    "smtp.username": "Give the user name to sign in to the SMTP server with.",
+    "smtp.password_env": "Give the name of an environment variable, e.g. ACD_SMTP_PASSWORD (letters, digits, "
+                         "'_'; not the password itself).",
+    "widget.allowed_origins": "Name at least one site that may show the chat, one per line, e.g. "
+                              "https://shop.example.",
+    "widget.max_message_chars": f"Give a number of characters from 1 to {MESSAGE_MAX}.",
+    "widget.visitor_messages_per_minute": "Give a number of messages per minute from 1 to 10000.",
+    "widget.address_messages_per_minute": "Give a number of messages per minute from 1 to 100000.",
+    "widget.new_visitors_per_minute": "Give a number of new visitors per minute from 1 to 10000.",
+    "telegram.token_env": "Give the name of an environment variable, e.g. ACD_TELEGRAM_TOKEN (letters, digits, "
+                          "'_'; not the bot token itself).",
+    "telegram.webhook_secret_env": "For a webhook, give the name of the environment variable holding the secret "
+                                   "token Telegram sends with each update, e.g. ACD_TELEGRAM_WEBHOOK_SECRET.",
     "auto_reply": f"Keep the auto-reply under {CUSTOMER_TEXT_MAX} characters.",
     "waiting_message": f"Keep the waiting message under {CUSTOMER_TEXT_MAX} characters.",
 }
-_GENERIC = ("Input should", "List should", "String should", "required but missing", "unknown setting")
+_GENERIC = ("Input should", "List should", "String should", "required but missing", "unknown setting",
+            "not an environment variable name")
 
 
 def idle_label(seconds: Any) -> str:
@@ -153,6 +177,8 @@ def queue_from_form(area: Area, form: FormData, existing: dict[str, Any] | None)
         q["time_zone"] = str(form.get("time_zone", "")).strip() or "UTC"
         for key in TEXTS:
             q[key] = str(form.get(key, "")).strip()
+        _section(q, form, "widget", lambda widget: _widget_from_form(widget, form))
+        _section(q, form, "telegram", lambda telegram: _telegram_from_form(telegram, form))
     if area.kind == "email":
         if _checked(form, "imap.enabled"):
             imap = dict(q.get("imap") or {})
@@ -166,7 +192,46 @@ def queue_from_form(area: Area, form: FormData, existing: dict[str, Any] | None)
             q["imap"] = imap
         else:
             q.pop("imap", None)
+        _section(q, form, "smtp", lambda smtp: _fields_from_form(smtp, form, "smtp", SMTP_FIELDS, ("port",)))
     return q
+
+
+def _section(q: dict[str, Any], form: FormData, name: str, fill: Callable[[dict[str, Any]], None]) -> None:
+    """A connector's section, kept and filled from the form while its box is ticked."""
+    if _checked(form, f"{name}.enabled"):
+        section = dict(q.get(name) or {})
+        fill(section)
+        q[name] = section
+    else:
+        q.pop(name, None)
+
+
+def _fields_from_form(section: dict[str, Any], form: FormData, name: str, keys: tuple[str, ...],
+                      numbers: tuple[str, ...] = ()) -> None:
+    """Each key as typed (numbers as numbers); an empty field drops the key (its default)."""
+    for key in keys:
+        value = str(form.get(f"{name}.{key}", "")).strip()
+        if value:
+            section[key] = _number(value) if key in numbers else value
+        else:
+            section.pop(key, None)
+
+
+def _widget_from_form(widget: dict[str, Any], form: FormData) -> None:
+    widget["allowed_origins"] = [line.strip() for line in str(form.get("widget.allowed_origins", "")).splitlines()
+                                 if line.strip()]
+    _fields_from_form(widget, form, "widget", WIDGET_LIMITS, WIDGET_LIMITS)
+
+
+def _telegram_from_form(telegram: dict[str, Any], form: FormData) -> None:
+    """The bot token's variable; updates by long polling, or by webhook with the
+    variable holding its secret token (empty: refused by name, not taken as polling)."""
+    _fields_from_form(telegram, form, "telegram", ("token_env",))
+    telegram.setdefault("token_env", "")  # required: an empty one is named on its field
+    if form.get("telegram.delivery") == "webhook":
+        telegram["webhook_secret_env"] = str(form.get("telegram.webhook_secret_env", "")).strip()
+    else:
+        telegram.pop("webhook_secret_env", None)
 
 
 def _number(text: str) -> Any:
@@ -265,7 +330,9 @@ def router(area: Area, changes: SettingsChanges, pages: Pages) -> APIRouter:
             "page": area.nav_key, "area": area, "queue": queue, "new": new, "errors": plain_errors(errors or {}),
             "notice": notice, "version": version, "agents": {a.id: a for a in settings.agents},
             "modes": MODES, "idle_choices": [(c, idle_label(c)) for c in choices], "capacity_max": CAPACITY_MAX,
-            "text_max": CUSTOMER_TEXT_MAX,
+            "text_max": CUSTOMER_TEXT_MAX, "security_modes": SECURITY, "message_max": MESSAGE_MAX,
+            # where the service is reached from outside: the script tag and Telegram's webhook
+            "base_url": str(request.base_url).rstrip("/"),
         }, status_code=status_code)
 
     @r.get(area.page, response_class=HTMLResponse, include_in_schema=False)

@@ -37,7 +37,8 @@ def test_connectors_belong_to_the_queues_they_serve() -> None:
 def test_smtp_login_needs_both_names_and_no_password_in_the_file() -> None:
     mailbox = {"id": "support", "kind": "email", "members": ["anna"]}
     smtp = {"address": "support@shop.example", "host": "smtp.shop.example"}
-    assert "username and password_env go together" in problem({**mailbox, "smtp": {**smtp, "username": "x"}})
+    assert "Give both the user name and the environment variable holding the password" in problem(
+        {**mailbox, "smtp": {**smtp, "username": "x"}})
     assert "does not belong in the file" in problem({**mailbox, "smtp": {**smtp, "password": "hunter2"}})
     assert "not an environment variable name" in problem(
         {**mailbox, "smtp": {**smtp, "username": "x", "password_env": "no spaces"}})
