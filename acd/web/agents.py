@@ -2,6 +2,10 @@
 
 Like groups, an agent is edited as a whole and the whole settings are validated;
 settings the form does not show (an agent's work time, say) are kept as they were.
+
+The same page holds one capacity across channels (``[capacity]``: the budget and what a
+call, a chat, an e-mail and a form take from it, ``acd.core.capacity``), and each
+agent's form their own budget; the API twin of the section is ``/api/capacity``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ..config import ConfigError
+from ..core.capacity import BUDGET_MAX
 from ..core.conversation_model import CAPACITY_MAX
 from . import config_routes as cr
 from .limits import read_form
@@ -26,9 +31,46 @@ ManageAgents = Annotated[User, Depends(require("agents"))]
 FORM_FIELDS = ("name", "endpoint", "extension", "mobile", "mailbox")
 WORK_LINES = ("hours", "breaks")
 
+WEIGHTS = ("call", "chat", "email", "form")
+ITEM_WORDS = {"call": "a call", "chat": "a chat", "email": "an e-mail", "form": "a form"}
+
 # pydantic's generic messages, said the way a supervisor reads them
-PLAIN = {"work.capacity": f"Give a whole number of conversations from 1 to {CAPACITY_MAX}, or leave it empty "
-                          "for the queues' own limits."}
+PLAIN = {
+    "work.capacity": f"Give a whole number of conversations from 1 to {CAPACITY_MAX}, or leave it empty "
+                     "for the queues' own limits.",
+    "budget": f"Give a whole number from 1 to {BUDGET_MAX}, or leave it empty for everyone's budget "
+              "(One capacity across channels).",
+    "capacity.budget": f"Give a whole number from 1 to {BUDGET_MAX}: what each agent can hold at once, in the "
+                       "units the weights take.",
+    **{f"capacity.{w}": f"Give a whole number from 0 to {BUDGET_MAX} (0: {ITEM_WORDS[w]} takes nothing "
+                        "from the budget)." for w in WEIGHTS},
+}
+NO_WEIGHTS = "an agent's budget needs a [capacity] section"  # acd.config's words for it
+
+
+def plain(errors: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for field, message in errors.items():
+        if field in PLAIN and message.startswith(("Input should", "required but missing")):
+            message = PLAIN[field]
+        elif field == "budget" and message.startswith(NO_WEIGHTS):
+            message = ("Set the weights of each channel first (One capacity across channels, below): "
+                       "an agent's own capacity is counted in them.")
+        out[field] = message
+    return out
+
+
+def whole(text: str) -> Any:
+    """A number field: an int when it is one, else as typed (the settings name it)."""
+    return int(text) if text.isdigit() else text
+
+
+def capacity_from_form(form: FormData) -> dict[str, Any] | None:
+    """``[capacity]`` as the form describes it; None: each channel counts alone."""
+    if form.get("capacity.enabled") not in ("on", "true", "1"):
+        return None
+    values = {key: str(form.get(f"capacity.{key}", "")).strip() for key in ("budget", *WEIGHTS)}
+    return {key: whole(value) for key, value in values.items() if value}
 
 
 def work_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -42,7 +84,7 @@ def work_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str,
     work["clock_in_required"] = form.get("work.clock_in_required") in ("on", "true", "1")
     capacity = str(form.get("work.capacity", "")).strip()
     if capacity:
-        work["capacity"] = int(capacity) if capacity.isdigit() else capacity
+        work["capacity"] = whole(capacity)
     else:
         work.pop("capacity", None)
     return work
@@ -97,13 +139,50 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         return cr.api_save(changes, user, "agents", new_list, action="working time saved",
                            target=f"agent:{agent_id}", result=lambda s: get_work_time(agent_id, user))
 
+    def capacity_now() -> dict[str, Any]:
+        capacity = cr.current(changes).to_dict().get("capacity")
+        return {"enabled": False} if capacity is None else {"enabled": True, **capacity}
+
+    @r.get("/api/capacity", responses=errors(401, 403, 503), tags=["agents"],
+           summary="One capacity across channels: the budget and each channel's weight (enabled: false when "
+                   "each channel counts alone)")
+    def get_capacity(user: ManageAgents) -> dict[str, Any]:
+        return capacity_now()
+
+    @r.put("/api/capacity", responses=errors(400, 401, 403, 413, 422, 503), tags=["agents"],
+           summary="Set the budget and the weights ({\"enabled\": false}: each channel counts alone); 422 names "
+                   "each bad item")
+    async def put_capacity(user: ManageAgents, body: Annotated[dict[str, Any], Body(examples=[{
+            "budget": 100, "call": 100, "chat": 34, "email": 10, "form": 5}])]) -> Any:
+        value = None if body.get("enabled", True) is False else {k: v for k, v in body.items() if k != "enabled"}
+        return cr.api_save(changes, user, "capacity", value, action="capacity saved", target="capacity",
+                           result=lambda s: capacity_now())
+
+    @r.post("/agents/capacity", include_in_schema=False)
+    async def capacity_form(request: Request, user: ManageAgents) -> Response:
+        form = await read_form(request)
+        capacity = capacity_from_form(form)
+        shown = {"enabled": capacity is not None, **(capacity or {})}
+        own = [a.name for a in cr.current(changes).agents if a.budget is not None]
+        if capacity is None and own:
+            return page(request, capacity=shown, status_code=422, errors={"capacity": (
+                f"{', '.join(own)} {'has' if len(own) == 1 else 'have'} a capacity of their own, counted in these "
+                "weights: clear it on their form first.")})
+        try:
+            cr.save(changes, user, "capacity", capacity, action="capacity saved", target="capacity")
+        except ConfigError as e:
+            return page(request, capacity=shown, errors=plain(field_errors(e, "capacity")), status_code=422)
+        return RedirectResponse("/agents?saved=1#capacity", status_code=303)
+
     def page(request: Request, agent: dict[str, Any] | None = None, *, new: bool = False,
-             errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+             errors: dict[str, str] | None = None, status_code: int = 200,
+             capacity: dict[str, Any] | None = None) -> HTMLResponse:
         return pages.render(request, "agents.html", {
             "page": "agents", "agents": cr.items(changes, "agents"), "agent": agent, "new": new,
             "groups_of": {a["id"]: [g["id"] for g in cr.items(changes, "groups") if a["id"] in g["members"]]
                           for a in cr.items(changes, "agents")},
-            "errors": errors or {}}, status_code=status_code)
+            "capacity": capacity if capacity is not None else capacity_now(), "weights": ITEM_WORDS,
+            "budget_max": BUDGET_MAX, "errors": errors or {}}, status_code=status_code)
 
     @r.get("/agents", response_class=HTMLResponse, include_in_schema=False)
     def agents_page(request: Request, user: ManageAgents, edit: str | None = None) -> HTMLResponse:
@@ -132,6 +211,11 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
                     agent[key] = value
                 else:
                     agent.pop(key, None)
+            budget = str(form.get("budget", "")).strip()
+            if budget:
+                agent["budget"] = whole(budget)
+            else:
+                agent.pop("budget", None)  # everyone's budget
             if form.get("work.shown"):  # the working-time fields were on the form
                 work = work_from_form(form, agent.get("work"))
                 if work is None:
@@ -143,9 +227,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         try:
             cr.save(changes, user, "agents", new_list, action=action, target=f"agent:{agent_id}")
         except ConfigError as e:
-            errors = {k: PLAIN[k] if k in PLAIN and v.startswith("Input should") else v
-                      for k, v in field_errors(e, "agents", index).items()}
-            return page(request, agent, new=new, errors=errors, status_code=422)
+            return page(request, agent, new=new, errors=plain(field_errors(e, "agents", index)), status_code=422)
         return RedirectResponse("/agents?saved=1", status_code=303)
 
     return r
