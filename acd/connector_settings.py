@@ -99,7 +99,7 @@ class SmtpSettings(_Section):
     def _login_whole(self) -> SmtpSettings:
         if (self.username is None) != (self.password_env is None):
             raise ValueError("Give both the user name and the environment variable holding the password "
-                             "(username and password_env), or neither for a server that needs no sign-in")
+                             "(username and password_env), or neither for a server that needs no sign-in.")
         return self
 
     def password(self) -> str | None:

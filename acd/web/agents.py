@@ -38,12 +38,12 @@ ITEM_WORDS = {"call": "a call", "chat": "a chat", "email": "an e-mail", "form": 
 PLAIN = {
     "work.capacity": f"Give a whole number of conversations from 1 to {CAPACITY_MAX}, or leave it empty "
                      "for the queues' own limits.",
-    "budget": f"Give a whole number from 1 to {BUDGET_MAX}, or leave it empty for everyone's budget "
+    "budget": f"Give a whole number from 1 to {BUDGET_MAX}, or leave it empty for everyone's capacity "
               "(One capacity across channels).",
     "capacity.budget": f"Give a whole number from 1 to {BUDGET_MAX}: what each agent can hold at once, in the "
                        "units the weights take.",
     **{f"capacity.{w}": f"Give a whole number from 0 to {BUDGET_MAX} (0: {ITEM_WORDS[w]} takes nothing "
-                        "from the budget)." for w in WEIGHTS},
+                        "from the capacity)." for w in WEIGHTS},
 }
 NO_WEIGHTS = "an agent's budget needs a [capacity] section"  # acd.config's words for it
 
