@@ -14,8 +14,12 @@ API twins: ``/api/channels-config/chats``, ``.../mailboxes``, ``.../forms`` (GET
 GET/PUT/DELETE ``/{id}``, the TOML shape as JSON). ``/api/channels/...`` stays the
 channels' runtime API (messages, offers, agents' queues).
 
-A mailbox's IMAP password is never accepted, stored or shown: the settings name the
-environment variable that holds it (``imap.password_env``), read when the poller starts.
+The customers' connectors are set here too: an open channel's website widget (allowed
+sites, limits, the script tag to copy) and Telegram bot (long polling or webhook), a
+mailbox's IMAP and SMTP servers; the service starts, changes or stops them at once
+(``acd.channels.customer_connectors``). A password or bot token is never accepted,
+stored or shown: the settings name the environment variable that holds it
+(``imap.password_env``, ``smtp.password_env``, ``telegram.token_env``), read when used.
 """
 
 

@@ -63,6 +63,7 @@ def test_a_mailbox_gets_its_smtp_server_beside_imap_and_the_password_is_never_sh
     assert svc.app.state.audit.entries()[0].action == "mailbox saved"
     shown = everything_shown(svc, client, "/mailboxes/sales-mail", "/api/channels-config/mailboxes/sales-mail")
     assert "ACD_SALES_SMTP_PASSWORD" in shown and SMTP_PASSWORD not in shown and "typed-in" not in shown
+    assert "smtp.example.com, from sales@shop.example" in client.get("/mailboxes").text
     off = {k: v for k, v in mailbox_form(client).items() if k != "smtp.enabled"}
     assert client.post("/mailboxes/sales-mail", data=off, follow_redirects=False).status_code == 303
     assert svc.settings.channel("sales-mail").smtp is None
@@ -129,7 +130,8 @@ def test_an_open_channel_gets_its_telegram_bot_by_long_polling_or_webhook_the_to
     assert client.post("/open-channels/web", data=webhook, follow_redirects=False).status_code == 303
     assert svc.settings.channel("web").telegram.webhook_secret_env == "ACD_SHOP_WEBHOOK_SECRET"
     page = client.get("/open-channels/web").text
-    assert "http://testserver/telegram/web/webhook" in page  # where to point setWebhook
+    assert "http://testserver/telegram/web/webhook" in page
+    assert "<td>Telegram</td>" in client.get("/open-channels").text  # where to point setWebhook
     shown = everything_shown(svc, client, "/open-channels/web", "/api/channels-config/chats/web")
     assert "ACD_SHOP_BOT_TOKEN" in shown and BOT_TOKEN not in shown
     bad = client.post("/open-channels/web", data={**webhook, "telegram.token_env": "123:abc",
