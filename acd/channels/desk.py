@@ -561,7 +561,7 @@ class Desk:
     def start_break(self, agent_id: str, by: str | None = None, reason: str = "") -> None:
         """``reason``: the agent's words ("lunch"), kept in their timeline."""
         detail = {"reason": reason} if reason else {}
-        self._agent_event(BreakStarted(self._agent(agent_id)), "break_started", by, **detail)
+        self._agent_event(BreakStarted(self._agent(agent_id), reason), "break_started", by, **detail)
 
     def end_break(self, agent_id: str, by: str | None = None) -> None:
         self._agent_event(BreakEnded(self._agent(agent_id)), "break_ended", by)

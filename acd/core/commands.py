@@ -104,6 +104,33 @@ class ReportPhoneCalls:
     calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class PauseAgent:
+    """Put the agent on a break (the pause every channel obeys) with ``reason``."""
+
+    agent_id: str
+    reason: str
+    by: str  # "phone": the agent's pause code; "acd": auto-pause
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeAgent:
+    """End the agent's break."""
+
+    agent_id: str
+    by: str  # "phone" or "acd" (auto-resume)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSupervisors:
+    """Something a supervisor should look at (an agent auto-paused), for ``group_id``."""
+
+    group_id: str
+    at: float
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
 Command = (
     Ring
     | Forward
@@ -117,4 +144,7 @@ Command = (
     | Record
     | ReportManualTransfer
     | ReportPhoneCalls
+    | PauseAgent
+    | ResumeAgent
+    | AlertSupervisors
 )

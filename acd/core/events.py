@@ -168,6 +168,16 @@ class PickupRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseRequested:
+    """An agent dialled the pause code (``paused``) or the resume code from their phone.
+    ``reason_code`` is what followed the pause code: the number of a pause reason."""
+
+    agent_id: str
+    paused: bool
+    reason_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TransferredByHand:
     """The call now talks to ``to_agent`` after a transfer made from a phone."""
 
@@ -222,6 +232,7 @@ Event = (
     | AgentWorkChanged
     | OtherChannelsLoadChanged
     | PickupRequested
+    | PauseRequested
     | TransferredByHand
     | TransferFailed
     | Resynced
