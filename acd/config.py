@@ -336,6 +336,10 @@ class GroupSettings(_Section):
     allow_pickup: bool = False  # colleagues may take a ringing call with the pickup code
     # skip a member whose chats, e-mails and forms fill their [capacity] budget
     skip_when_busy_in_other_channels: bool = False
+    # auto-pause: a member whose offers rang out this many times in a row goes on a break
+    # "missed N calls" (0: never), and comes back after auto_resume_minutes (0: by hand)
+    pause_after_missed: int = Field(default=0, ge=0, le=100)
+    auto_resume_minutes: float = Field(default=0.0, ge=0, le=1440)
     missed: MissedSettings = Field(default_factory=MissedSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
 
@@ -476,6 +480,16 @@ class CapacitySettings(_Section):
     form: Weight = 5
 
 
+class PauseSettings(_Section):
+    """Agents' pauses (``[pauses]``): the reasons they choose from, and the watchdog that
+    reconciles an agent acd believes busy while Asterisk says their phone is idle."""
+
+    # the phone's pause code *12<n> takes the n-th reason (asterisk/extensions.conf)
+    reasons: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default=["lunch", "training", "after-call work"], max_length=9)
+    stuck_state_seconds: float = Field(default=30.0, ge=0, le=3600)  # 0: no watchdog
+
+
 class Settings(_Section):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
@@ -486,6 +500,7 @@ class Settings(_Section):
     default_group: Id | None = None  # for numbers not listed
     channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
     capacity: CapacitySettings | None = None  # None: each channel counts alone
+    pauses: PauseSettings = Field(default_factory=PauseSettings)
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Settings:
@@ -547,6 +562,8 @@ class Settings(_Section):
                 allow_pickup=g.allow_pickup,
                 wrapup_s=g.wrapup_seconds,
                 skip_when_busy_in_other_channels=g.skip_when_busy_in_other_channels,
+                pause_after_missed=g.pause_after_missed,
+                auto_resume_s=g.auto_resume_minutes * 60,
                 owner_first=g.crm.check_client and g.crm.owner_first,
             )
             for g in self.groups
@@ -557,6 +574,8 @@ class Settings(_Section):
             numbers=MappingProxyType(dict(self.numbers)),
             default_group=self.default_group,
             capacity=self.budget(),
+            pause_reasons=tuple(self.pauses.reasons),
+            stuck_after_s=self.pauses.stuck_state_seconds,
         )
 
     def budget(self) -> Capacity | None:

@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 
 from .channels import Desk, WorkCalendar, customer_connectors, routes_from, telegram_pollers
+from .channels.pauses import pauses_on
 from .clock import Clock
 from .config import Settings
 from .core.commands import Record, RefusePickup
@@ -118,6 +119,7 @@ class Acd:
         self.desk = Desk.from_settings(settings, self.store.engine, self.clock, crm=self.crm_feed,
                                        calendar=WorkCalendar(self.clock), region=self.crm_feed.region)
         self.desk.on_work_state.append(self._work_state_changed)
+        self.distributor.pause_listeners.append(pauses_on(self.desk))  # pause codes, auto-pause
         # texts to customers ride the CRM's outbox: its sender gets the channels' connectors
         for connector in customer_connectors(settings):
             self.crm_sender.add(connector)

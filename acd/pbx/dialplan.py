@@ -21,6 +21,9 @@ class Dialplan:
     transfer_failed: str = "ACDTransferFailed"
     pickup_request: str = "ACDPickupRequest"
     pickup_target_key: str = "ACDTarget"
+    pause_request: str = "ACDPauseRequest"  # the pause (*12) and resume (*13) codes
+    pause_key: str = "ACDPause"  # "on" or "off"
+    pause_reason_key: str = "ACDReason"  # the digits after the pause code: a reason's number
     # channel variable set on inbound calls (manager.conf channelvars)
     did_variable: str = "ACD_DID"
     # contexts

@@ -29,6 +29,7 @@ from ..core.events import (
     MemberAnswered,
     MemberFailed,
     MemberRinging,
+    PauseRequested,
     PickupRequested,
     Resynced,
     TransferFailed,
@@ -346,6 +347,8 @@ class Tracker:
                 out.append(TransferFailed(ch.uid))
         elif kind == d.pickup_request:
             self._pickup_request(ch, msg, out)
+        elif kind == d.pause_request:
+            self._pause_request(ch, msg, out)
 
     def _call_waiting(self, ch: Channel, msg: Mapping[str, Any], out: list[Event]) -> None:
         if ch.uid in self._calls:
@@ -389,6 +392,15 @@ class Tracker:
             # nothing ringing at this id and refuses the pickup
             target_agent = found.id if found is not None else target
         out.append(PickupRequested(ch.uid, picker.id, target_agent))
+
+    def _pause_request(self, ch: Channel, msg: Mapping[str, Any], out: list[Event]) -> None:
+        """The pause or resume code dialled from an agent's phone (extensions.conf *12, *13)."""
+        agent = self._agent_of(ch)
+        if agent is None:
+            log.info("pause request from a phone that is no agent", extra={"ami_channel": ch.name})
+            return
+        paused = _body(msg, self.dialplan.pause_key).strip().lower() != "off"
+        out.append(PauseRequested(agent.id, paused, _body(msg, self.dialplan.pause_reason_key).strip()))
 
     # ------------------------------------------------------------------ device states
     def _on_DeviceStateChange(self, msg: Mapping[str, Any], out: list[Event]) -> None:
