@@ -62,7 +62,8 @@ class WebContext:
         now = self.clock.now()
         router = self.distributor.router
         conversations = self.conversations() if self.conversations is not None else []
-        return {"calls": calls_now(router, now), "agents": agents_now(router, now), "conversations": conversations}
+        return {"calls": calls_now(router, now), "agents": agents_now(router, now), "conversations": conversations,
+                "pause_reasons": list(router.config.pause_reasons)}
 
     def call_progress(self, call_id: str) -> str:
         return call_progress(self.distributor.router, call_id)
