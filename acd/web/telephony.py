@@ -28,7 +28,7 @@ Telephony = Annotated[User, Depends(require("telephony"))]
 
 MISSED_FIELDS = ("action", "person", "number", "group", "max_wait_seconds", "after_wait", "retry_seconds",
                  "forward_ring_seconds", "message")
-NUMBER_FIELDS = ("rings", "ring_seconds", "wrapup_seconds")
+NUMBER_FIELDS = ("rings", "ring_seconds", "wrapup_seconds", "pause_after_missed", "auto_resume_minutes")
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")
 
 

@@ -42,3 +42,23 @@ def test_a_supervisor_pauses_an_agent_with_a_reason_from_the_live_page_and_resum
     page.get_by_text("Anna Berg is back at work.").wait_for()
     page.get_by_role("button", name="Pause Anna").wait_for()
     assert running.server.call(running.desk.work_state, "anna")["working"]
+
+
+def test_pause_settings_on_the_agents_and_group_pages_in_the_browser(
+        running: Running, browser: Any, tmp_path: Path) -> None:  # noqa: F811 - fixtures
+    running.service.user("tess", "supervisor", {"agents", "telephony"})
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    url = running.server.url
+    page.goto(url + "/login")
+    page.get_by_label("Username").fill("tess")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(url + "/agents")
+    page.get_by_label("One reason a line").fill("lunch\ncoaching")
+    page.get_by_role("button", name="Save pause reasons").click()
+    page.get_by_text("Saved and applied.").wait_for()
+    assert running.service.distributor.router.config.pause_reasons == ("lunch", "coaching")
+    page.screenshot(path=str(tmp_path / "agents-pause-reasons.png"), full_page=True)
+    page.goto(url + "/groups/sales")
+    page.get_by_label("Pause a member after this many calls in a row rang out at them (0: never)").fill("3")
+    page.screenshot(path=str(tmp_path / "group-auto-pause.png"), full_page=True)
