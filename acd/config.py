@@ -52,7 +52,7 @@ from pydantic import (
 from .connector_settings import SmtpSettings, TelegramSettings, WidgetSettings
 from .core import conversation_model as conv
 from .core.capacity import BUDGET_MAX, Capacity
-from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
+from .core.model import Agent, CallbackPolicy, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
 
 SECRET_ENV = "ACD_AMI_SECRET"
@@ -315,6 +315,28 @@ class MissedSettings(_Section):
     ] = ""
 
 
+class CallbackSettings(_Section):
+    """A callback that keeps the caller's place, offered to callers waiting in music
+    (missed-call processing keep_waiting): "press 1 to be called back"."""
+
+    enabled: bool = False
+    digit: Annotated[str, Field(pattern=r"^[0-9*#]$")] = "1"
+    offer_sound: Annotated[
+        str, Field(min_length=1, max_length=200), _matching(_SOUND, "not a sound name: no spaces, ',' or '&'")
+    ] = "acd-callback-offer"
+    accepted_sound: Annotated[
+        str, Field(max_length=200), _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)
+    ] = "auth-thankyou"
+    attempts: int = Field(default=3, ge=1, le=10)  # calls to the customer at most
+    spacing_seconds: Seconds = 300.0  # between two attempts (from the end of the last)
+    agent_ring_seconds: float = Field(default=20.0, ge=5, le=120)  # the member's phone
+    customer_ring_seconds: float = Field(default=30.0, ge=5, le=120)  # the customer's phone
+
+    def policy(self) -> CallbackPolicy:
+        return CallbackPolicy(self.digit, self.offer_sound, self.accepted_sound, self.attempts,
+                              self.spacing_seconds, self.agent_ring_seconds, self.customer_ring_seconds)
+
+
 class GroupCrmSettings(_Section):
     """The CRM options of a queue group (Bitrix24's, each on by default)."""
 
@@ -338,6 +360,7 @@ class GroupSettings(_Section):
     skip_when_busy_in_other_channels: bool = False
     missed: MissedSettings = Field(default_factory=MissedSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
+    callback: CallbackSettings = Field(default_factory=CallbackSettings)
 
     @model_validator(mode="after")
     def _defaults(self) -> GroupSettings:
@@ -548,6 +571,7 @@ class Settings(_Section):
                 wrapup_s=g.wrapup_seconds,
                 skip_when_busy_in_other_channels=g.skip_when_busy_in_other_channels,
                 owner_first=g.crm.check_client and g.crm.owner_first,
+                callback=g.callback.policy() if g.callback.enabled else None,
             )
             for g in self.groups
         }

@@ -104,6 +104,27 @@ class ReportPhoneCalls:
     calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class OfferCallback:
+    """Play the callback offer to a caller waiting in music, then back to music."""
+
+    call_id: str
+    sound: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallBack:
+    """Ring the member; when they answer, call the customer through the trunk and
+    connect them (AMI Originate into the callback context)."""
+
+    request_id: str
+    attempt: int
+    agent_id: str
+    number: str
+    agent_ring_s: float
+    customer_ring_s: float
+
+
 Command = (
     Ring
     | Forward
@@ -117,4 +138,6 @@ Command = (
     | Record
     | ReportManualTransfer
     | ReportPhoneCalls
+    | OfferCallback
+    | CallBack
 )
