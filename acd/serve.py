@@ -25,12 +25,21 @@ from .channels import Desk, WorkCalendar, customer_connectors, routes_from, tele
 from .clock import Clock
 from .config import Settings
 from .core.commands import Record, RefusePickup
-from .core.events import AgentWorkChanged, CallArrived, Event, OtherChannelsLoadChanged, PickupRequested, Resynced
+from .core.events import (
+    AgentWorkChanged,
+    CallArrived,
+    CallbacksRestored,
+    Event,
+    OtherChannelsLoadChanged,
+    PickupRequested,
+    Resynced,
+)
 from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
+from .store.callback_requests import open_requests
 from .store.schema import ensure_current
 from .web.app import WebContext, create_app
 from .web.bootstrap import bootstrap_admin
@@ -103,6 +112,8 @@ class Acd:
                                secret=target.secret if target.secret is not None else "",
                                dialplan=Dialplan(trunk=settings.ami.trunk), timing=timing, now=self.clock.now)
         self.distributor = Distributor(self.router, self.clock, self.pbx, self.history)
+        # open callback requests wait for the first look at the PBX before any is called
+        self.distributor.feed(CallbacksRestored(open_requests(self.store)))
         self.pbx.attach(self.feed)
         self.live = LiveFeed()
         self.distributor.listeners.append(self.live)

@@ -78,6 +78,7 @@ class CallbackRequest:
     counted: bool = False  # the attempt under way is in ``attempts`` (the customer was called)
     not_before: float = 0.0  # spacing: not called again before this
     outcomes: list[str] = field(default_factory=list)  # per customer attempt: answered, no answer, busy...
+    did: str = ""  # the number the caller called: shown to the customer when called back
 
     @property
     def key(self) -> str:
@@ -88,7 +89,7 @@ class CallbackRequest:
         return {"group": self.group_id, "number": self.number, "place": self.place,
                 "requested_at": self.requested_at, "state": self.state.value, "attempts": self.attempts,
                 "tries": self.tries, "counted": self.counted, "agent": self.agent, "not_before": self.not_before,
-                "outcomes": list(self.outcomes)}
+                "outcomes": list(self.outcomes), "did": self.did}
 
 
 def usable_number(number: str) -> str:
@@ -135,7 +136,7 @@ class CallbackRouting:
         if not number:
             self._emit(Record(call.id, self._now, "callback_refused", {"reason": "the caller's number is not known"}))
             return
-        req = CallbackRequest(call.id, call.group.id, number, call.arrived_at, self._now)
+        req = CallbackRequest(call.id, call.group.id, number, call.arrived_at, self._now, did=call.did)
         self.callbacks[req.id] = req
         self._release_all(call)
         self._cancel_call_timers(call)
@@ -197,7 +198,8 @@ class CallbackRouting:
                           {"agent": agent_id, "attempt": req.attempts + 1, "try": req.tries}))
         self._persist(req)
         policy = group.callback
-        self._emit(CallBack(req.id, req.tries, agent_id, req.number, policy.agent_ring_s, policy.customer_ring_s))
+        self._emit(CallBack(req.id, req.tries, agent_id, req.number, policy.agent_ring_s, policy.customer_ring_s,
+                            req.did))
         return True
 
     def _member_unavailable(self, agent_id: str) -> str | None:
@@ -349,7 +351,8 @@ class CallbackRouting:
             req = CallbackRequest(stored.request_id, stored.group_id, stored.number, stored.place,
                                   stored.requested_at, attempts=stored.attempts, tries=stored.tries,
                                   not_before=stored.not_before, outcomes=list(stored.outcomes),
-                                  counted=stored.state in ("connecting", "uncertain") and stored.counted)
+                                  counted=stored.state in ("connecting", "uncertain") and stored.counted,
+                                  did=stored.did)
             in_flight = stored.state in ("calling", "connecting", "uncertain")
             req.state = CallbackState.UNCERTAIN if in_flight else CallbackState.WAITING
             self.callbacks[req.id] = req

@@ -123,6 +123,7 @@ class CallBack:
     number: str
     agent_ring_s: float
     customer_ring_s: float
+    presented: str = ""  # the number the customer sees: the one they called (the DID)
 
 
 Command = (

@@ -277,6 +277,7 @@ class StoredCallback:
     counted: bool = False  # that attempt is already in ``attempts``
     not_before: float = 0.0
     outcomes: tuple[str, ...] = ()
+    did: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -394,7 +394,7 @@ class Router(CallbackRouting):
             if self.agents.unavailable_because(agent_id, self._now) is not None:
                 break
             if isinstance(waiting, CallbackRequest):
-                self._serve_callbacks(waiting.group_id, before=waiting.place + 1e-9)
+                self._start_callback(waiting)
             else:
                 self._reoffer(waiting)
 

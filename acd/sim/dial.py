@@ -304,6 +304,11 @@ class Dial:
                     chan.hangupcause = 16  # 09: the picker's BYE in a bridge reads Cause 16
                 pbx.destroy(chan)
             caller = self.caller
+            if "g" in self.options:
+                # option g: the caller goes on at the next priority (15: the callback's
+                # member leg reports the result, then runs Hangup())
+                pbx.poke(caller)
+                return
             if not caller.hungup and caller.pending_goto is None:
                 caller.hangup_requested = True
                 if caller.hangup_source is None:

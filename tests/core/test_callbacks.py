@@ -82,7 +82,7 @@ def test_the_request_keeps_its_place_ahead_of_a_later_caller() -> None:
     h.advance(5)
     waiting_caller(h, "c2", number="15550002")
     out = anna_frees_up(h)
-    assert only(out, CallBack) == [CallBack("c1", 1, "anna", "15550001", 20, 30)]
+    assert only(out, CallBack) == [CallBack("c1", 1, "anna", "15550001", 20, 30, "5000")]
     assert not only(out, Ring)  # the later caller keeps waiting
     # anna talks to the customer: the later caller is rung only when she is free again
     h.send(CallbackAgentAnswered("c1", 1))
@@ -111,7 +111,7 @@ def test_an_unanswered_callback_is_retried_after_the_spacing_then_missed() -> No
     assert h.router.callbacks["c1"].outcomes == ["no answer"]
     assert not only(h.advance(119), CallBack)  # anna is free, but the spacing holds
     out = h.advance(1)
-    assert only(out, CallBack) == [CallBack("c1", 2, "anna", "15550001", 20, 30)]
+    assert only(out, CallBack) == [CallBack("c1", 2, "anna", "15550001", 20, 30, "5000")]
     h.send(CallbackAgentAnswered("c1", 2))
     h.send(CallbackEnded("c1", 2, "BUSY"))
     missed = h.records("missed", "c1")
@@ -189,3 +189,10 @@ def test_a_waiting_request_with_a_live_channel_after_a_restart_is_taken_as_under
     anna_frees_up(h)
     assert not only(h.send(Resynced((LiveCall("c9", "5000", "1", "waiting"),), callbacks=("c1",))), CallBack)
     assert h.router.callbacks["c1"].state is CallbackState.UNCERTAIN
+
+
+def test_a_member_freeing_up_calls_the_request_back_at_real_epoch_times() -> None:
+    h = Harness(config(group(members=("anna",), missed=WAIT, callback=POLICY)), now=1_796_044_397.857742)
+    h.send(DeviceStateChanged("anna", DeviceState.INUSE))
+    requested(h, "c1")
+    assert only(anna_frees_up(h), CallBack)[0].request_id == "c1"
