@@ -29,6 +29,7 @@ Telephony = Annotated[User, Depends(require("telephony"))]
 MISSED_FIELDS = ("action", "person", "number", "group", "max_wait_seconds", "after_wait", "retry_seconds",
                  "forward_ring_seconds", "message")
 NUMBER_FIELDS = ("rings", "ring_seconds", "wrapup_seconds")
+CALLBACK_FIELDS = ("digit", "offer_sound", "attempts", "spacing_seconds", "agent_ring_seconds", "customer_ring_seconds")
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")
 
 
@@ -55,6 +56,16 @@ def group_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str
         else:
             missed.pop(key, None)
     group["missed"] = missed
+    if form.get("callback.shown"):  # the callback fieldset was on the form
+        callback = dict(group.get("callback", {}))
+        callback["enabled"] = form.get("callback.enabled") in ("on", "true", "1")
+        for key in CALLBACK_FIELDS:
+            value = str(form.get(f"callback.{key}", "")).strip()
+            if value:
+                callback[key] = value
+            else:
+                callback.pop(key, None)
+        group["callback"] = callback
     if form.get("crm.shown"):  # the CRM integration checkboxes were on the form (unticked ones are not sent)
         group["crm"] = {key: form.get(f"crm.{key}") in ("on", "true", "1") for key in CRM_FIELDS}
     return group

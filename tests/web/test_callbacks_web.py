@@ -91,3 +91,20 @@ def test_an_agent_sees_their_groups_requests_but_changes_nothing(tmp_path: Path)
     assert [c["request_id"] for c in ben.get("/api/live").json()["callbacks"]] == ["call-1"]
     assert ben.post("/api/callbacks/call-1/cancel", headers={"X-CSRF-Token": ben.csrf}).status_code == 403
     assert chloe.get("/api/callbacks").json() == []
+
+
+def test_the_group_page_turns_the_callback_on_and_refuses_a_bad_value(service: Service) -> None:
+    service.user("ann", permissions={"telephony"})
+    client = login(service.app, "ann")
+    assert 'id="callback.enabled"' in client.get("/groups/sales").text
+    form = {"csrf_token": client.csrf, "name": "Sales", "members": ["anna", "ben"], "mode": "strict",
+            "missed.action": "keep_waiting", "callback.shown": "1", "callback.enabled": "on",
+            "callback.attempts": "4", "callback.spacing_seconds": "90"}
+    assert client.post("/groups/sales", data=form, follow_redirects=False).status_code == 303
+    policy = service.distributor.router.config.groups["sales"].callback
+    assert policy is not None and (policy.attempts, policy.spacing_s) == (4, 90)
+    response = client.post("/groups/sales", data={**form, "callback.attempts": "50"})
+    assert response.status_code == 422 and 'id="err-callback-attempts"' in response.text
+    assert client.post("/groups/sales", data={k: v for k, v in form.items() if k != "callback.enabled"},
+                       follow_redirects=False).status_code == 303
+    assert service.distributor.router.config.groups["sales"].callback is None
