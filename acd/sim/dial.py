@@ -270,6 +270,8 @@ class Dial:
         if caller.state != UP:
             pbx.set_state(caller, UP)
         caller.hangupcause = 16  # 02: the caller's HangupRequest later shows Cause 16
+        if picked_by is None:  # 15 (README 23): so does the dialled leg's BYE; 09: not a picker's
+            chan.hangupcause = chan.hangupcause or 16
         pbx.set_var(caller, "DIALSTATUS", "ANSWER")
         pbx.set_var(caller, "DIALEDPEERNAME", chan.name)
         self.bridge = pbx.create_bridge(owner=self)
