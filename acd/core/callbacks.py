@@ -181,10 +181,15 @@ class CallbackRouting:
             if req.place >= before or not self._start_callback(req):
                 return
 
+    def _policy(self, group_id: str) -> CallbackPolicy:
+        """The group's policy; requests made before the offer was turned off keep the defaults."""
+        group = self.config.groups.get(group_id)
+        return group.callback if group is not None and group.callback is not None else CallbackPolicy()
+
     def _start_callback(self, req: CallbackRequest) -> bool:
         group = self.config.groups.get(req.group_id)
-        if group is None or group.callback is None:
-            return False
+        if group is None:
+            return False  # the group is gone: a supervisor cancels the request
         members, _ = next_members(group, set(), lambda a: self._member_unavailable(a),
                                   self.last_offered.get(group.id, {}))
         if not members:
@@ -197,7 +202,7 @@ class CallbackRouting:
         self._emit(Record(req.id, self._now, "callback_calling",
                           {"agent": agent_id, "attempt": req.attempts + 1, "try": req.tries}))
         self._persist(req)
-        policy = group.callback
+        policy = self._policy(group.id)
         self._emit(CallBack(req.id, req.tries, agent_id, req.number, policy.agent_ring_s, policy.customer_ring_s,
                             req.did))
         return True
@@ -265,12 +270,12 @@ class CallbackRouting:
             req.state = CallbackState.ANSWERED
             self._persist(req)
         else:
-            self._after_unanswered(req, group.callback if group is not None else None)
+            self._after_unanswered(req, self._policy(req.group_id))
         if agent is not None and group is not None:
             self._agent_done(agent, group)
 
-    def _after_unanswered(self, req: CallbackRequest, policy: CallbackPolicy | None) -> None:
-        if policy is None or req.attempts >= policy.attempts:
+    def _after_unanswered(self, req: CallbackRequest, policy: CallbackPolicy) -> None:
+        if req.attempts >= policy.attempts:
             req.state = CallbackState.MISSED
             self._emit(Record(req.id, self._now, "missed",
                               {"reason": f"callback not answered after {req.attempts} attempts"}))
@@ -365,8 +370,7 @@ class CallbackRouting:
         for req in list(self.callbacks.values()):
             if req.state not in OPEN:
                 continue
-            group = self.config.groups.get(req.group_id)
-            policy = group.callback if group is not None else None
+            policy = self._policy(req.group_id)
             if req.id in live:
                 if req.state is CallbackState.WAITING:
                     req.state = CallbackState.UNCERTAIN  # an Originate whose record never reached the store
@@ -377,7 +381,7 @@ class CallbackRouting:
                     self._emit(StartTimer(_ready_timer(req.id), req.not_before - self._now))
                 continue
             # an Originate sent just before acd lost sight may not show yet: let it time out
-            guard = policy.agent_ring_s if policy is not None else 20.0
+            guard = policy.agent_ring_s
             agent = self._free_agent(req)
             if req.state is CallbackState.CALLING:
                 self._emit(Record(req.id, self._now, "callback_agent_failed",
@@ -390,7 +394,7 @@ class CallbackRouting:
             self._emit(Record(req.id, self._now, "callback_attempt",
                               {"attempt": req.attempts, "outcome": "unknown",
                                "reason": "ended while acd could not see the PBX"}))
-            if policy is None or req.attempts >= policy.attempts:
+            if req.attempts >= policy.attempts:
                 self._after_unanswered(req, policy)
             else:
                 self._wait_again(req, max(guard, policy.spacing_s))

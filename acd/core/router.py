@@ -119,7 +119,7 @@ class Router(CallbackRouting):
         """Ring the next member(s) of the call's group; missed-call processing if none."""
         group = call.group
         assert group is not None
-        if group.callback is not None:
+        if self.callbacks:
             self._serve_callbacks(group.id, before=call.arrived_at)  # requests ahead of this caller first
         if call.owner and group.owner_first and not call.owner_tried:
             call.owner_tried = True

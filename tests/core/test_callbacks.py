@@ -196,3 +196,15 @@ def test_a_member_freeing_up_calls_the_request_back_at_real_epoch_times() -> Non
     h.send(DeviceStateChanged("anna", DeviceState.INUSE))
     requested(h, "c1")
     assert only(anna_frees_up(h), CallBack)[0].request_id == "c1"
+
+
+def test_requests_already_made_are_still_called_back_when_the_offer_is_turned_off() -> None:
+    h = harness()
+    requested(h, "c1")
+    off = config(group(members=("anna",), missed=WAIT, callback=None))
+    h.router.reconfigure(off, h.now)
+    out = anna_frees_up(h)
+    assert only(out, CallBack)[0].request_id == "c1"
+    h.send(CallbackAgentAnswered("c1", 1))
+    h.send(CallbackEnded("c1", 1, "NOANSWER"))
+    assert h.router.callbacks["c1"].state is CallbackState.WAITING  # retried with the default policy
