@@ -387,9 +387,10 @@ class Router(CallbackRouting):
     def _offer_waiting_calls(self, agent_id: str) -> None:
         """An agent became free: the longest-waiting caller of their groups goes first
         (a callback request counts from its caller's arrival)."""
-        groups = {g.id for g in self.config.groups.values() if agent_id in g.members}
-        groups |= {c.group.id for c in self.calls.values()
-                   if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members}
+        groups = {c.group.id for c in self.calls.values()
+                  if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members}
+        if self.callbacks:  # only then is every group of the agent's worth a look
+            groups |= {g.id for g in self.config.groups.values() if agent_id in g.members}
         for _, waiting in self._line(groups):
             if self.agents.unavailable_because(agent_id, self._now) is not None:
                 break
