@@ -12,9 +12,12 @@ The rules that keep a customer from being called twice at once:
 - a request has at most one attempt out (state CALLING or CONNECTING); a new one is
   started only from WAITING, and events of an older attempt are ignored;
 - after acd lost sight of the PBX (restart, reconnect), requests wait for the first
-  Resynced, which lists the requests with a channel still on the PBX; only requests
-  with none may be called again, and not before an Originate sent just before the
-  loss has surely timed out (``agent_ring_s``).
+  Resynced, which lists the requests with a channel still on the PBX: those are left to
+  finish. One whose attempt ended unseen is never called again by itself: if the member
+  may have answered (the customer may have been called, even served), it goes to the
+  missed-call list for a person to decide; if only the member's phone rang, it is
+  retried once an Originate sent just before the loss has surely timed out
+  (``agent_ring_s``).
 
 Each change of a request is written as a ``callback`` record holding the whole request,
 which the store keeps (``callback_requests``) and gives back after a restart
@@ -388,16 +391,18 @@ class CallbackRouting:
                                   {"agent": agent, "reason": "ended while acd could not see the PBX"}))
                 self._wait_again(req, guard)
                 continue
+            # the customer may have been called, and may have talked: calling again could
+            # reach someone already served, so a person decides (the missed-call list)
             if not req.counted:
-                req.attempts, req.counted = req.attempts + 1, True  # the customer may have been called
+                req.attempts, req.counted = req.attempts + 1, True
             req.outcomes.append("unknown")
+            req.state = CallbackState.MISSED
             self._emit(Record(req.id, self._now, "callback_attempt",
                               {"attempt": req.attempts, "outcome": "unknown",
                                "reason": "ended while acd could not see the PBX"}))
-            if req.attempts >= policy.attempts:
-                self._after_unanswered(req, policy)
-            else:
-                self._wait_again(req, max(guard, policy.spacing_s))
+            self._emit(Record(req.id, self._now, "missed",
+                              {"reason": "callback outcome unknown: it ended while acd could not see the PBX"}))
+            self._persist(req)
         for group_id in sorted({r.group_id for r in self.callbacks.values() if r.state is CallbackState.WAITING}):
             self._serve_callbacks(group_id)
 

@@ -173,14 +173,26 @@ def test_a_request_whose_call_is_still_on_the_pbx_after_a_restart_is_not_called_
     assert only(h.advance(1), CallBack)[0].attempt == 2
 
 
-def test_an_attempt_that_ended_unseen_counts_and_the_next_waits_for_the_spacing() -> None:
+def test_an_attempt_that_ended_unseen_goes_to_the_missed_list_for_a_person_to_decide() -> None:
     h = harness()
-    h.send(CallbacksRestored((stored(attempts=0, tries=1, state="calling"),)))
+    h.send(CallbacksRestored((stored(attempts=1, tries=1, state="connecting", counted=True),)))
     anna_frees_up(h)
     assert not only(h.send(Resynced(())), CallBack)
-    req = h.router.callbacks["c1"]
-    assert (req.attempts, req.outcomes) == (1, ["unknown"])
-    assert only(h.advance(120), CallBack)[0].attempt == 2
+    assert h.records("callback_attempt")[-1].detail["outcome"] == "unknown"
+    assert h.records("missed")[-1].detail["reason"] == (
+        "callback outcome unknown: it ended while acd could not see the PBX")
+    assert "c1" not in h.router.callbacks
+    assert not only(h.advance(600), CallBack)
+
+
+def test_a_member_ringing_when_acd_lost_sight_is_rung_again_after_the_originate_timed_out() -> None:
+    h = harness()
+    requested(h, "c1")
+    anna_frees_up(h)  # the member's phone rings; then the AMI link drops and comes back
+    assert not only(h.send(Resynced(())), CallBack)
+    assert h.router.callbacks["c1"].attempts == 0  # the customer was not called
+    assert not only(h.advance(19), CallBack)
+    assert only(h.advance(1), CallBack)[0].attempt == 2
 
 
 def test_a_waiting_request_with_a_live_channel_after_a_restart_is_taken_as_under_way() -> None:

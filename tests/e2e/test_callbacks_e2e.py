@@ -88,7 +88,9 @@ async def test_an_unanswered_callback_is_retried_after_the_spacing_and_then_list
 
 
 async def test_an_acd_restart_while_the_customer_rings_never_calls_them_twice_at_once(tmp_path: Path) -> None:
-    async with running(tmp_path, [sales()], {"boris": Answer(after=1), "dmitri": Answer(after=1)}) as s:
+    # the customer's phone rings long enough for acd to be back before it stops
+    async with running(tmp_path, [sales(customer_ring_seconds=60)],
+                       {"boris": Answer(after=1), "dmitri": Answer(after=1)}) as s:
         customer: Phone = s.sim.trunk.customer(CUSTOMER, NeverAnswer())
         colleague = await boris_busy(s)
         await asks_for_a_callback(s)
@@ -96,24 +98,39 @@ async def test_an_acd_restart_while_the_customer_rings_never_calls_them_twice_at
         await s.until(lambda: bool(customer.rings), 20)
         await s.stop_acd()  # acd goes away while the customer's phone rings
         await s.start_acd()
-        await s.until(lambda: customer.rings[0].ended is not None, 20)
-        await s.clock.sleep(5)
-        assert len(customer.rings) == 1  # the running attempt was not doubled
-        await s.until(lambda: len(customer.rings) == 2 and customer.rings[1].ended is not None, 60)
+        await s.until(lambda: customer.rings[0].ended is not None, 70)
+        assert len(customer.rings) == 1  # the attempt under way was not doubled
+        # its end was seen: the next attempt comes after the spacing, not on top of it
+        await s.until(lambda: len(customer.rings) == 2, 40)
         assert not overlapping(customer.rings)
-        assert s.sim.trunk.dialled == [CUSTOMER, CUSTOMER]
+        assert customer.rings[1].started - (customer.rings[0].ended or 0) >= 30
 
 
 async def test_an_acd_restart_during_the_talk_never_calls_the_customer_again(tmp_path: Path) -> None:
     async with running(tmp_path, [sales()], {"boris": Answer(after=1), "dmitri": Answer(after=1)}) as s:
-        customer: Phone = s.sim.trunk.customer(CUSTOMER, Answer(after=1, hangup_after=20))
+        customer: Phone = s.sim.trunk.customer(CUSTOMER, Answer(after=1, hangup_after=120))
         colleague = await boris_busy(s)
         call = await asks_for_a_callback(s)
         await colleague.hangup()
         await s.until(lambda: customer.talked_with == ["102"], 20)
         await s.stop_acd()
         await s.start_acd()
-        await s.clock.sleep(40)  # the talk ends while acd runs again; spacing would be 30 s
-        assert s.sim.trunk.dialled == [CUSTOMER]
+        await s.clock.sleep(130)  # the talk ends while acd runs again; spacing would be 30 s
         history = await s.history(call.uniqueid)
+        assert s.sim.trunk.dialled == [CUSTOMER], "\n".join(f"{e.kind} {e.detail}" for e in history.events)
         assert history.outcome == "called_back"
+
+
+async def test_a_callback_that_ended_while_acd_was_down_is_left_to_a_person(tmp_path: Path) -> None:
+    async with running(tmp_path, [sales()], {"boris": Answer(after=1), "dmitri": Answer(after=1)}) as s:
+        customer: Phone = s.sim.trunk.customer(CUSTOMER, Answer(after=1, hangup_after=3))
+        colleague = await boris_busy(s)
+        call = await asks_for_a_callback(s)
+        await colleague.hangup()
+        await s.until(lambda: customer.talked_with == ["102"], 20)
+        await s.stop_acd()
+        await s.until(lambda: not s.sim.channels(), 20)  # the talk ends unseen
+        await s.start_acd()
+        await s.until(lambda: any(m.call_id == call.uniqueid for m in s.acd.store.missed_calls()), 20)
+        await s.clock.sleep(60)
+        assert s.sim.trunk.dialled == [CUSTOMER]  # never called again by itself
