@@ -36,14 +36,14 @@ class Spoken(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class AnnouncePolicy:
-    spoken: Spoken = Spoken.OFF
+    say: Spoken = Spoken.OFF
     every_s: float = 60.0  # between two position announcements; the first comes as waiting starts
     message: str = ""  # a sound the group plays to waiting callers (app_queue's periodic-announce)
     message_every_s: float = 60.0  # between two messages; the first after this long of waiting
 
     @property
     def active(self) -> bool:
-        return self.spoken is not Spoken.OFF or bool(self.message)
+        return self.say is not Spoken.OFF or bool(self.message)
 
 
 @dataclass(slots=True)
@@ -55,7 +55,7 @@ class AnnounceSchedule:
 
     @classmethod
     def starting(cls, policy: AnnouncePolicy, now: float) -> AnnounceSchedule:
-        return cls(now if policy.spoken is not Spoken.OFF else None,
+        return cls(now if policy.say is not Spoken.OFF else None,
                    now + policy.message_every_s if policy.message else None)
 
     def next_at(self) -> float | None:

@@ -431,9 +431,9 @@ class Router:
         else:
             parts = announcements.due_parts(call.announce, policy, self._now)
             position = wait = None
-            if parts.position and policy.spoken is not announcements.Spoken.OFF:
+            if parts.position and policy.say is not announcements.Spoken.OFF:
                 position = self._place_in_line(call)
-                if policy.spoken is announcements.Spoken.POSITION_AND_WAIT:
+                if policy.say is announcements.Spoken.POSITION_AND_WAIT:
                     wait = announcements.wait_minutes(self.hold_average.get(call.group.id),
                                                       self._now - call.arrived_at)
             message = policy.message if parts.message else ""
