@@ -95,6 +95,8 @@ class Router:
         for call in self.calls.values():
             if call.group is not None and call.group.id in config.groups:
                 call.group = config.groups[call.group.id]
+                if call.phase is Phase.WAITING:
+                    self._start_announcements(call)  # switched on while the caller waits
         for agent_id in config.agents:
             self._offer_waiting_calls(agent_id)
         out, self._out = self._out, []

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from acd.core.announcements import AnnouncePolicy, Spoken, next_hold_average, wait_minutes
-from acd.core.commands import Announce, CancelTimer, Ring
+from acd.core.commands import Announce, CancelTimer, Ring, StartTimer
 from acd.core.events import CallArrived, CallerHungUp, DeviceState, DeviceStateChanged, MemberAnswered
 from acd.core.model import MissedAction, MissedCallPolicy, Mode
 
-from .harness import Harness, config, group, only
+from .harness import Harness, config, group, only, replace
 
 WAIT = MissedCallPolicy(MissedAction.KEEP_WAITING, max_wait_s=3600, retry_s=5)
 
@@ -135,3 +135,14 @@ def test_announcements_stop_when_the_wait_ends_in_voicemail() -> None:
     h.advance(300)
     assert len(only(h.log, Announce)) == count
     assert "announce|c1" not in h.timers
+
+
+def test_switched_on_while_callers_wait_they_hear_it_from_then_on() -> None:
+    h = busy_line(AnnouncePolicy(), callers=2)
+    assert only(h.log, Announce) == []
+    cfg = h.router.config
+    on = replace(cfg.groups["sales"], announce=AnnouncePolicy(Spoken.POSITION, every_s=30))
+    out = h.router.reconfigure(replace(cfg, groups={"sales": on}), h.now)
+    h.timers.update({c.key: h.now + c.delay_s for c in only(out, StartTimer)})
+    h.advance(0)
+    assert [(a.call_id, a.position) for a in only(h.log, Announce)] == [("c1", 1), ("c2", 2)]
