@@ -15,7 +15,7 @@ never races the dialplan's return to hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import announcements, missed_calls
@@ -67,7 +67,8 @@ def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
 
 
 class Router:
-    def __init__(self, config: RoutingConfig, last_offered: Mapping[tuple[str, str], float] | None = None):
+    def __init__(self, config: RoutingConfig, last_offered: Mapping[tuple[str, str], float] | None = None,
+                 recent_waits: Mapping[str, Sequence[float]] | None = None):
         self.config = config
         self.agents = AgentBook()
         self.calls: dict[str, Call] = {}
@@ -77,6 +78,9 @@ class Router:
             self.last_offered.setdefault(group_id, {})[agent_id] = at
         # group id -> app_queue's exponential average of hold times (announcements)
         self.hold_average: dict[str, float] = {}
+        for group_id, waits in (recent_waits or {}).items():  # after a restart: the history's answered calls
+            for waited in waits:
+                self.hold_average[group_id] = announcements.next_hold_average(self.hold_average.get(group_id), waited)
         self._out: list[Command] = []
         self._now = 0.0
 
