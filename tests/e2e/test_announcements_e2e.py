@@ -112,3 +112,21 @@ async def test_the_estimate_follows_app_queues_average_of_answered_waits(tmp_pat
         assert second[2:4] == [str(math.ceil(waits[0] / 60)), "queue-minutes"]  # its whole average still ahead
         assert s.acd.router.hold_average["sales"] == pytest.approx((3 * waits[0] + waits[1]) / 4, abs=0.5)
 
+
+
+async def test_a_member_freeing_up_mid_announcement_rings_at_once(tmp_path: Path) -> None:
+    group = sales(say="position", every_seconds=EVERY)
+    async with running(tmp_path, [group], {"boris": Answer(after=1), "dmitri": Answer(after=1)}) as s:
+        s.sim.pbx.features.playback_s = 5.0  # long prompts: the ring lands well inside the announcement
+        seen = watch(s)
+        colleague = await boris_busy(s)
+        call = await s.sim.call(did="5000", caller="15550020")
+        # the first announcement starts; boris frees up while it plays
+        await s.until(lambda: any(uid == call.uniqueid and app == "Playback" for _, uid, app, _ in seen), 10)
+        freed = s.clock.now()
+        await colleague.hangup()
+        await s.until(lambda: bool(s.rings("boris")), 5)
+        assert s.rings("boris")[0].started - freed < 4.0  # not after the announcement's remaining prompts
+        await s.until(lambda: call.answered.is_set(), 10)
+        assert call.answered_by == "102"
+        assert announcements(seen, call.uniqueid) == []  # cut short: it never went back to music
