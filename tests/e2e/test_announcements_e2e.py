@@ -83,7 +83,8 @@ async def test_position_announcements_every_n_seconds_follow_the_callers_ahead(t
         await s.until(lambda: len(announcements(seen, third.uniqueid)) >= 3, EVERY + 10)
         assert announcements(seen, third.uniqueid)[2][1] == ["queue-youarenext", "queue-thankyou"]
         starts = [at for at, _ in announcements(seen, third.uniqueid)]
-        assert [round(b - a) for a, b in zip(starts, starts[1:], strict=False)] == [EVERY, EVERY]
+        # every N s; a loaded machine may start a Redirect a little late (3 s = 150 ms at 20x)
+        assert all(abs(b - a - EVERY) < 3 for a, b in zip(starts, starts[1:], strict=False)), starts
         # between announcements the caller is back in music, still waiting in acd's line
         await s.until(lambda: third.channel.context == "acd-hold", 10)
         assert s.acd.router.calls[third.uniqueid].phase.value == "waiting"
