@@ -95,7 +95,7 @@ async def test_the_estimate_follows_app_queues_average_of_answered_waits(tmp_pat
     async with running(tmp_path, [group], {"boris": Answer(after=1), "dmitri": Answer(after=1)}) as s:
         seen = watch(s)
         waits, uids = [], []
-        for n, wait in enumerate((65, 10)):  # two callers wait for boris, then talk to him
+        for n, wait in enumerate((80, 10)):  # two callers wait for boris, then talk to him
             colleague = await boris_busy(s)
             call = await s.sim.call(did="5000", caller=f"1555001{n}")
             uids.append(call.uniqueid)
