@@ -63,6 +63,9 @@ class CallbackState(enum.Enum):
 OPEN = frozenset({CallbackState.WAITING, CallbackState.CALLING, CallbackState.CONNECTING, CallbackState.UNCERTAIN})
 IN_FLIGHT = frozenset({CallbackState.CALLING, CallbackState.CONNECTING, CallbackState.UNCERTAIN})
 
+# a group that announces the place in line: the callback offer this long after the wait starts
+OFFER_AFTER_ANNOUNCEMENT_S = 8.0
+
 # DIALSTATUS of the customer's Dial -> the attempt's outcome
 _OUTCOMES = {"ANSWER": "answered", "NOANSWER": "no answer", "BUSY": "busy", "CANCEL": "no answer"}
 
@@ -122,11 +125,19 @@ class CallbackRouting:
         self._callbacks_blind = False  # restored requests wait for the first Resynced
 
     # ------------------------------------------------------------------ the offer and the key
-    def _offer_callback(self, call: Call) -> None:
-        """The caller starts waiting in music: tell them about the callback."""
-        policy = call.group.callback if call.group is not None else None
-        if policy is not None and policy.offer_sound:
-            self._emit(OfferCallback(call.id, policy.offer_sound))
+    def _offer_callback(self, call: Call, now: bool = False) -> None:
+        """The caller starts waiting in music: tell them about the callback. A group that
+        also announces the place in line does so as the wait starts (``announcements``):
+        the offer follows once that announcement is over, or one Redirect would cut the
+        other short (an announcement takes 1.5-4 s, transcripts 16)."""
+        group = call.group
+        policy = group.callback if group is not None else None
+        if group is None or policy is None or not policy.offer_sound or call.phase is not Phase.WAITING:
+            return
+        if group.announce.active and not now:
+            self._emit(StartTimer(f"callback-offer|{call.id}", OFFER_AFTER_ANNOUNCEMENT_S))
+            return
+        self._emit(OfferCallback(call.id, policy.offer_sound))
 
     def _on_DigitPressed(self, e: DigitPressed) -> None:
         call = self.calls.get(e.call_id)

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .announcements import AnnouncePolicy
 from .capacity import Capacity
 
 
@@ -87,6 +88,7 @@ class QueueGroup:
     # skip a member whose chats, e-mails and forms fill their capacity budget (``capacity``)
     skip_when_busy_in_other_channels: bool = False
     callback: CallbackPolicy | None = None  # None: callers are not offered a callback
+    announce: AnnouncePolicy = field(default_factory=AnnouncePolicy)  # what callers waiting in music hear
 
     @property
     def ring_time_s(self) -> float:

@@ -220,3 +220,14 @@ def test_requests_already_made_are_still_called_back_when_the_offer_is_turned_of
     h.send(CallbackAgentAnswered("c1", 1))
     h.send(CallbackEnded("c1", 1, "NOANSWER"))
     assert h.router.callbacks["c1"].state is CallbackState.WAITING  # retried with the default policy
+
+
+def test_with_announcements_the_offer_follows_the_first_one_instead_of_cutting_it_short() -> None:
+    from acd.core.announcements import AnnouncePolicy, Spoken
+
+    h = Harness(config(group(members=("anna",), missed=WAIT, callback=POLICY,
+                             announce=AnnouncePolicy(say=Spoken.POSITION))))
+    h.send(DeviceStateChanged("anna", DeviceState.INUSE))
+    assert not only(h.send(CallArrived("c1", "5000", "15550001")), OfferCallback)
+    assert not only(h.advance(7), OfferCallback)
+    assert only(h.advance(1), OfferCallback) == [OfferCallback("c1", "acd-callback-offer")]
