@@ -325,6 +325,17 @@ class GroupCrmSettings(_Section):
     record_missed: bool = True  # a missed call is noted on the client
 
 
+class ServiceLevelSettings(_Section):
+    """A queue group's service-level target, as the wallboard and reports measure it:
+    ``goal_percent`` of calls answered within ``answer_within_seconds``."""
+
+    answer_within_seconds: int = Field(default=20, ge=1, le=3600)
+    goal_percent: int = Field(default=80, ge=1, le=100)
+    # the wallboard's tile turns red when a caller has waited longer than this
+    # (amber already past answer_within_seconds)
+    longest_wait_alert_seconds: int = Field(default=60, ge=1, le=86400)
+
+
 class GroupSettings(_Section):
     id: Id
     name: Name = ""  # default: the id
@@ -338,6 +349,7 @@ class GroupSettings(_Section):
     skip_when_busy_in_other_channels: bool = False
     missed: MissedSettings = Field(default_factory=MissedSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
+    service_level: ServiceLevelSettings = Field(default_factory=ServiceLevelSettings)
 
     @model_validator(mode="after")
     def _defaults(self) -> GroupSettings:

@@ -38,6 +38,7 @@ from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
 from .web.security import forwarded_headers
 from .web.telegram_webhook import telegram_webhook_router
+from .web.wallboard import install_wallboard
 from .web.widget_api import widget_router
 from .web.workspace import install_workspace
 
@@ -134,6 +135,7 @@ class Acd:
                                                          widget_router(self.desk, lambda: self.settings),
                                                          telegram_webhook_router(self.desk, lambda: self.settings)])
         install_workspace(self.web, self.desk)
+        self.wallboard = install_wallboard(self.web, self.desk)
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
@@ -228,6 +230,8 @@ class Acd:
         try:
             if http:  # nobody could sign in without a first administrator
                 await asyncio.to_thread(bootstrap_admin, self.store)
+            # today's figures again from the history, before anything adds to them
+            await asyncio.to_thread(self.wallboard.rebuild, self.store.engine)
             await self.desk.start()  # restores open conversations; then work states to telephony
             for agent_id, (working, reason) in self.desk.work_states().items():
                 if not working:

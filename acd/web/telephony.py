@@ -29,6 +29,7 @@ Telephony = Annotated[User, Depends(require("telephony"))]
 MISSED_FIELDS = ("action", "person", "number", "group", "max_wait_seconds", "after_wait", "retry_seconds",
                  "forward_ring_seconds", "message")
 NUMBER_FIELDS = ("rings", "ring_seconds", "wrapup_seconds")
+SERVICE_LEVEL_FIELDS = ("answer_within_seconds", "goal_percent", "longest_wait_alert_seconds")
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")
 
 
@@ -55,6 +56,14 @@ def group_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str
         else:
             missed.pop(key, None)
     group["missed"] = missed
+    service_level = dict(group.get("service_level", {}))
+    for key in SERVICE_LEVEL_FIELDS:
+        value = str(form.get(f"service_level.{key}", "")).strip()
+        if value:
+            service_level[key] = value
+        else:
+            service_level.pop(key, None)
+    group["service_level"] = service_level
     if form.get("crm.shown"):  # the CRM integration checkboxes were on the form (unticked ones are not sent)
         group["crm"] = {key: form.get(f"crm.{key}") in ("on", "true", "1") for key in CRM_FIELDS}
     return group
