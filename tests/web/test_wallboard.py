@@ -190,3 +190,23 @@ def test_the_stream_sends_the_wallboard(board: tuple[Service, ManualClock]) -> N
             if line.startswith("data:"):
                 assert '"groups"' in line and '"sales"' in line
                 break
+
+
+def test_the_history_downloads_as_a_queue_log_for_supervisors_only(board: tuple[Service, ManualClock]) -> None:
+    service, clock = board
+    call(service, clock, "c1", answer_after=5)
+    call(service, clock, "c2", answer_after=None, hang_up_after=25)
+    sue = login(service.app, "sue")
+    assert 'id="queue-log"' in sue.get("/history").text
+    day = datetime.fromtimestamp(NOON_UTC, UTC).date().isoformat()
+    got = sue.get(f"/api/queue-log?since={day}&until={day}")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/plain")
+    assert got.headers["content-disposition"] == f'attachment; filename="queue_log_{day}_{day}.txt"'
+    events = [(line.split("|")[1], line.split("|")[3], line.split("|")[4]) for line in got.text.splitlines()]
+    assert events == [("c1", "NONE", "ENTERQUEUE"), ("c1", "PJSIP/101", "CONNECT"), ("c1", "PJSIP/101", "COMPLETECALLER"),
+                      ("c2", "NONE", "ENTERQUEUE"), ("c2", "NONE", "ABANDON")]
+    assert sue.get("/api/queue-log?since=2020-01-01&until=2020-01-02").text == ""
+    assert sue.get("/api/queue-log?since=yesterday").status_code == 422
+    ben = login(service.app, "ben")
+    assert ben.get("/api/queue-log").status_code == 403
+    assert 'id="queue-log"' not in ben.get("/history").text
