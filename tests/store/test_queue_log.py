@@ -30,6 +30,7 @@ EXTENSIONS = {"anna": "101", "boris": "102", "clara": "103"}
 # the data fields of each event, as documented (ENTERQUEUE's optional 4th field unused)
 FIELDS = {"ENTERQUEUE": 3, "RINGNOANSWER": 1, "CONNECT": 3, "COMPLETECALLER": 3, "COMPLETEAGENT": 3,
           "TRANSFER": 5, "ABANDON": 3, "EXITWITHTIMEOUT": 3, "EXITEMPTY": 3}
+NUMERIC = {"ENTERQUEUE": [2], "RINGNOANSWER": [0], "CONNECT": [0, 2], "TRANSFER": [2, 3, 4]}  # the others: all three
 NUMBER = re.compile(r"^\d+$")
 
 
@@ -42,7 +43,7 @@ def check_format(text: str) -> list[list[str]]:
         epoch, call_id, queue, agent, event, *data = fields
         assert NUMBER.match(epoch) and call_id and queue and agent, line
         assert event in FIELDS and len(data) == FIELDS[event], line
-        numeric = {"ENTERQUEUE": [2], "RINGNOANSWER": [0], "CONNECT": [0, 2], "TRANSFER": [2, 3, 4]}.get(event, [0, 1, 2])
+        numeric = NUMERIC.get(event, [0, 1, 2])
         assert all(NUMBER.match(data[i]) for i in numeric), line
         assert (agent == "NONE") == (event in ("ENTERQUEUE", "ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY")), line
         rows.append(fields)
@@ -114,7 +115,7 @@ def test_every_call_appears_with_its_events_in_order_and_every_line_as_documente
     text = "".join(line + "\n" for line in queue_log(history_calls(store), MEMBERS, EXTENSIONS))
     rows = check_format(text)
     by_call: dict[str, list[tuple[str, str, list[str]]]] = {}
-    for epoch, call_id, queue, agent, event, *data in rows:
+    for _, call_id, queue, agent, event, *data in rows:
         assert queue == "sales"
         by_call.setdefault(call_id, []).append((agent, event, data))
     assert sorted(by_call) == ["c1", "c2", "c3", "c4", "c5"]  # every call of the history

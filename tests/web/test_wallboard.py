@@ -203,8 +203,8 @@ def test_the_history_downloads_as_a_queue_log_for_supervisors_only(board: tuple[
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/plain")
     assert got.headers["content-disposition"] == f'attachment; filename="queue_log_{day}_{day}.txt"'
     events = [(line.split("|")[1], line.split("|")[3], line.split("|")[4]) for line in got.text.splitlines()]
-    assert events == [("c1", "NONE", "ENTERQUEUE"), ("c1", "PJSIP/101", "CONNECT"), ("c1", "PJSIP/101", "COMPLETECALLER"),
-                      ("c2", "NONE", "ENTERQUEUE"), ("c2", "NONE", "ABANDON")]
+    assert events == [("c1", "NONE", "ENTERQUEUE"), ("c1", "PJSIP/101", "CONNECT"),
+                      ("c1", "PJSIP/101", "COMPLETECALLER"), ("c2", "NONE", "ENTERQUEUE"), ("c2", "NONE", "ABANDON")]
     assert sue.get("/api/queue-log?since=2020-01-01&until=2020-01-02").text == ""
     assert sue.get("/api/queue-log?since=yesterday").status_code == 422
     ben = login(service.app, "ben")
