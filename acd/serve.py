@@ -45,6 +45,9 @@ from .web.workspace import install_workspace
 log = logging.getLogger(__name__)
 
 
+STREAMS_CLOSE_S = 2.0  # at shutdown, open server-sent event streams are closed after this
+
+
 class CannotListen(Exception):
     """The web server's address cannot be bound (taken, not allowed, unknown host):
     one sentence for the operator, shown instead of a traceback."""
@@ -268,8 +271,10 @@ class Acd:
 
     async def _serve_http(self) -> None:
         host, port = self.web_address
+        # live pages' streams (a wallboard on a wall) never end by themselves: without a
+        # limit, stopping acd would wait for every browser to leave
         config = uvicorn.Config(self.web, host=host, port=port, log_level="warning", lifespan="off",
-                                **forwarded_headers(self.settings.service))
+                                timeout_graceful_shutdown=STREAMS_CLOSE_S, **forwarded_headers(self.settings.service))
         self._server = uvicorn.Server(config)
         # the CLI owns SIGINT/SIGTERM (Acd.stop); uvicorn would re-raise them after its own exit
         self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
