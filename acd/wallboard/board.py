@@ -37,6 +37,7 @@ _OFFLINE = {DeviceState.UNAVAILABLE, DeviceState.INVALID}
 _FREE = {DeviceState.NOT_INUSE, DeviceState.UNKNOWN}
 _IN_LINE = (Phase.RINGING, Phase.WAITING)  # callers still waiting for a member
 _BREAKS = ("on a break", "on a scheduled break")
+DEFAULT_TARGET_S = 20.0  # ServiceLevelSettings' default, for a group no longer configured
 
 
 def agent_state(status: AgentStatus, now: float) -> str:
@@ -77,6 +78,8 @@ class Wallboard:
         self.settings = settings
         self.now = now
         self.desk = conversations
+        self._targets_of: Settings | None = None
+        self._targets: dict[str, float] = {}
         self.figures = self._new_day(now())
 
     # ------------------------------------------------------------------ the day
@@ -94,8 +97,11 @@ class Wallboard:
         return self.figures
 
     def _group_target(self, group_id: str | None) -> float:
-        group = self.settings().group(group_id) if group_id else None
-        return float(group.service_level.answer_within_seconds if group else 20)
+        settings = self.settings()
+        if settings is not self._targets_of:  # every record asks: a dict per settings, not a search
+            self._targets_of = settings
+            self._targets = {g.id: float(g.service_level.answer_within_seconds) for g in settings.groups}
+        return self._targets.get(group_id or "", DEFAULT_TARGET_S)
 
     # ------------------------------------------------------------------ feeding
     def call_records(self, event: object = None, commands: list[Any] | None = None) -> None:
@@ -156,20 +162,22 @@ class Wallboard:
         router = self.router()
         settings = self.settings()
         agents = {a: agent_state(router.agents.status(a), now) for a in router.config.agents}
+        waits: dict[str, list[float]] = {}
+        for call in router.calls.values():
+            if call.group_id is not None and call.phase in _IN_LINE:
+                waits.setdefault(call.group_id, []).append(now - call.arrived_at)
         return {
             "now": now,
             "day_start": figures.day_start,
             "time_zone": settings.service.time_zone,
-            "groups": [self._group(g, router, figures, agents, now) for g in settings.groups],
+            "groups": [self._group(g, waits.get(g.id, []), figures, agents) for g in settings.groups],
             "chat_queues": self._chat_queues(figures, now),
             "agents": [{"id": a.id, "name": a.name, "state": agents.get(a.id, "offline"),
                         "reason": router.agents.status(a.id).work_reason} for a in settings.agents],
         }
 
-    def _group(self, g: GroupSettings, router: Router, figures: DayFigures, agents: dict[str, str],
-               now: float) -> dict[str, Any]:
-        waits = [now - c.arrived_at for c in router.calls.values()
-                 if c.group_id == g.id and c.phase in _IN_LINE]
+    def _group(self, g: GroupSettings, waits: list[float], figures: DayFigures,
+               agents: dict[str, str]) -> dict[str, Any]:
         day = figures.group(g.id)
         target = g.service_level
         states = {s: 0 for s in AGENT_STATES}
