@@ -367,6 +367,17 @@ class GroupCrmSettings(_Section):
     record_missed: bool = True  # a missed call is noted on the client
 
 
+class ServiceLevelSettings(_Section):
+    """A queue group's service-level target, as the wallboard and reports measure it:
+    ``goal_percent`` of calls answered within ``answer_within_seconds``."""
+
+    answer_within_seconds: int = Field(default=20, ge=1, le=3600)
+    goal_percent: int = Field(default=80, ge=1, le=100)
+    # the wallboard's tile turns red when a caller has waited longer than this
+    # (amber already past answer_within_seconds)
+    longest_wait_alert_seconds: int = Field(default=60, ge=1, le=86400)
+
+
 class GroupSettings(_Section):
     id: Id
     name: Name = ""  # default: the id
@@ -382,6 +393,7 @@ class GroupSettings(_Section):
     announce: AnnounceSettings = Field(default_factory=AnnounceSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
     callback: CallbackSettings = Field(default_factory=CallbackSettings)
+    service_level: ServiceLevelSettings = Field(default_factory=ServiceLevelSettings)
 
     @model_validator(mode="after")
     def _defaults(self) -> GroupSettings:

@@ -47,10 +47,14 @@ from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
 from .web.security import forwarded_headers
 from .web.telegram_webhook import telegram_webhook_router
+from .web.wallboard import install_wallboard
 from .web.widget_api import widget_router
 from .web.workspace import install_workspace
 
 log = logging.getLogger(__name__)
+
+
+STREAMS_CLOSE_S = 2.0  # at shutdown, open server-sent event streams are closed after this
 
 
 class CannotListen(Exception):
@@ -146,6 +150,7 @@ class Acd:
                                                          widget_router(self.desk, lambda: self.settings),
                                                          telegram_webhook_router(self.desk, lambda: self.settings)])
         install_workspace(self.web, self.desk)
+        self.wallboard = install_wallboard(self.web, self.desk)
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
@@ -240,6 +245,8 @@ class Acd:
         try:
             if http:  # nobody could sign in without a first administrator
                 await asyncio.to_thread(bootstrap_admin, self.store)
+            # today's figures again from the history, before anything adds to them
+            await asyncio.to_thread(self.wallboard.rebuild, self.store.engine)
             await self.desk.start()  # restores open conversations; then work states to telephony
             for agent_id, (working, reason) in self.desk.work_states().items():
                 if not working:
@@ -276,8 +283,10 @@ class Acd:
 
     async def _serve_http(self) -> None:
         host, port = self.web_address
+        # live pages' streams (a wallboard on a wall) never end by themselves: without a
+        # limit, stopping acd would wait for every browser to leave
         config = uvicorn.Config(self.web, host=host, port=port, log_level="warning", lifespan="off",
-                                **forwarded_headers(self.settings.service))
+                                timeout_graceful_shutdown=STREAMS_CLOSE_S, **forwarded_headers(self.settings.service))
         self._server = uvicorn.Server(config)
         # the CLI owns SIGINT/SIGTERM (Acd.stop); uvicorn would re-raise them after its own exit
         self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

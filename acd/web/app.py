@@ -22,7 +22,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..distributor import Distributor
 from ..live import agents_now, call_progress, calls_now
-from . import agents, callbacks, calls, channel_queues, clients, outbox, telephony, users
+from . import agents, callbacks, calls, channel_queues, clients, outbox, queue_log_export, telephony, users
 from .accounts import Accounts
 from .audit import AuditLog
 from .limits import BodyLimit
@@ -161,6 +161,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of, ctx.call_progress), pages,
                                     ctx.group_names))
     app.include_router(callbacks.router(ctx))
+    app.include_router(queue_log_export.router(ctx.store, ctx.settings))
     app.include_router(outbox.router(ctx.crm, pages, audit))
     app.include_router(clients.router(ctx.crm, ctx.store, changes, pages, audit))
     return app
