@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .announcements import AnnouncePolicy
 from .capacity import Capacity
 
 
@@ -60,6 +61,19 @@ class MissedCallPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackPolicy:
+    """Offer callers waiting in music a callback that keeps their place (``callbacks``)."""
+
+    digit: str = "1"  # the key that accepts
+    offer_sound: str = "acd-callback-offer"  # "press 1 to be called back, you keep your place"
+    accepted_sound: str = "auth-thankyou"  # played before the caller is hung up
+    attempts: int = 3  # calls to the customer at most (answered, no answer, busy each count)
+    spacing_s: float = 300.0  # from the end of an unanswered attempt to the next one
+    agent_ring_s: float = 20.0  # how long the member's phone rings (Originate Timeout)
+    customer_ring_s: float = 30.0  # how long the customer's phone rings (Dial timeout)
+
+
+@dataclass(frozen=True, slots=True)
 class QueueGroup:
     id: str
     name: str
@@ -77,6 +91,8 @@ class QueueGroup:
     # put on a break (0: never), and taken off it after ``auto_resume_s`` (0: by hand only)
     pause_after_missed: int = 0
     auto_resume_s: float = 0.0
+    callback: CallbackPolicy | None = None  # None: callers are not offered a callback
+    announce: AnnouncePolicy = field(default_factory=AnnouncePolicy)  # what callers waiting in music hear
 
     @property
     def ring_time_s(self) -> float:

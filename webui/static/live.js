@@ -111,6 +111,7 @@
       cell(row, a.device);
       pauseControls(row.insertCell(), a, data.pause_reasons || []);
     }
+    if (window.acdRenderCallbacks) window.acdRenderCallbacks(data);  // live_callbacks.js
     if (window.acdLabelTable) document.querySelectorAll("table.grid").forEach(window.acdLabelTable);
   }
   function connect() {
