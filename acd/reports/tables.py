@@ -1,0 +1,73 @@
+"""The reports' aggregate (roll-up) tables, beside the call history on the store's base.
+
+They hold the call history summed per local day and hour of the site's time zone
+(``report_calls``), the waits of answered and abandoned calls per whole second
+(``report_waits``: the service level for any target), and per agent and day
+(``report_agents``). ``report_state`` says up to when (epoch seconds of arrival) the
+calls are summed and in which zone: rows are only ever added (a key may have several
+rows; the queries sum them), and a change of zone sums everything again.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..store.models import Base, EventId
+
+
+class ReportStateRow(Base):
+    __tablename__ = "report_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(64))
+    rolled_until: Mapped[float]  # calls that arrived before this are in the roll-up tables
+
+
+class ReportCallsRow(Base):
+    __tablename__ = "report_calls"
+    __table_args__ = (Index("ix_report_calls_day_group", "day", "group_id"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    day: Mapped[str] = mapped_column(String(10))  # local date, YYYY-MM-DD
+    hour: Mapped[int] = mapped_column(Integer)  # local hour of arrival, 0-23
+    group_id: Mapped[str] = mapped_column(String(64))  # '' for a call that reached no group
+    outcome: Mapped[str] = mapped_column(String(16))  # acd.reports.rollup.OUTCOMES
+    calls: Mapped[int] = mapped_column(Integer)
+    waited_n: Mapped[int] = mapped_column(Integer)
+    waited_sum: Mapped[float]
+    waited_max: Mapped[float]
+    talk_n: Mapped[int] = mapped_column(Integer)
+    talk_sum: Mapped[float]
+
+
+class ReportWaitsRow(Base):
+    __tablename__ = "report_waits"
+    __table_args__ = (Index("ix_report_waits_day_group", "day", "group_id"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    day: Mapped[str] = mapped_column(String(10))
+    group_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # answered | abandoned
+    wait_s: Mapped[int] = mapped_column(Integer)  # the wait rounded up to a whole second, at most WAIT_CAP_S
+    calls: Mapped[int] = mapped_column(Integer)
+
+
+class ReportAgentsRow(Base):
+    __tablename__ = "report_agents"
+    __table_args__ = (Index("ix_report_agents_day_agent", "day", "agent_id"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    day: Mapped[str] = mapped_column(String(10))
+    agent_id: Mapped[str] = mapped_column(String(64))
+    group_id: Mapped[str] = mapped_column(String(64))
+    offers: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer)
+    rang_out: Mapped[int] = mapped_column(Integer)
+    talk_s: Mapped[float]
+    pickups: Mapped[int] = mapped_column(Integer)
+    transfers_made: Mapped[int] = mapped_column(Integer)
+    transfers_taken: Mapped[int] = mapped_column(Integer)
+
+
+TABLES = (ReportStateRow, ReportCallsRow, ReportWaitsRow, ReportAgentsRow)

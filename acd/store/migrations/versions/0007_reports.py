@@ -1,0 +1,90 @@
+"""The reports: roll-up tables of the call history, each chat's, e-mail's and form's
+first response, and the calls an agent's phone rang out on.
+
+Revision ID: 0007_reports
+Revises: 0006_web_audit
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.engine import Inspector
+
+from acd.store.migrations.steps import EventId, create_table, drop_tables, has_tables
+
+revision = "0007_reports"
+down_revision = "0006_web_audit"
+branch_labels = None
+depends_on = None
+
+TABLES = ("report_state", "report_calls", "report_waits", "report_agents")
+
+
+def present(inspector: Inspector) -> bool:
+    return has_tables(inspector, *TABLES)
+
+
+def _sums(*names: str, kind: type[sa.types.TypeEngine] = sa.Integer) -> list[sa.Column]:
+    return [sa.Column(name, kind(), nullable=False) for name in names]
+
+
+def upgrade() -> None:
+    create_table(
+        "report_state",
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("zone", sa.String(64), nullable=False),
+        sa.Column("rolled_until", sa.Double(), nullable=False),
+    )
+    create_table(
+        "report_calls",
+        sa.Column("id", EventId, primary_key=True, autoincrement=True),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.String(64), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        *_sums("calls", "waited_n"),
+        *_sums("waited_sum", "waited_max", kind=sa.Double),
+        *_sums("talk_n"),
+        *_sums("talk_sum", kind=sa.Double),
+        indexes=(("ix_report_calls_day_group", ["day", "group_id"]),),
+    )
+    create_table(
+        "report_waits",
+        sa.Column("id", EventId, primary_key=True, autoincrement=True),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("group_id", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        *_sums("wait_s", "calls"),
+        indexes=(("ix_report_waits_day_group", ["day", "group_id"]),),
+    )
+    create_table(
+        "report_agents",
+        sa.Column("id", EventId, primary_key=True, autoincrement=True),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("agent_id", sa.String(64), nullable=False),
+        sa.Column("group_id", sa.String(64), nullable=False),
+        *_sums("offers", "answers", "rang_out"),
+        *_sums("talk_s", kind=sa.Double),
+        *_sums("pickups", "transfers_made", "transfers_taken"),
+        indexes=(("ix_report_agents_day_agent", ["day", "agent_id"]),),
+    )
+    bind = op.get_bind()
+    items = {c["name"] for c in sa.inspect(bind).get_columns("channel_items")}
+    if "first_response_at" not in items:
+        op.add_column("channel_items", sa.Column("first_response_at", sa.Double(), nullable=True))
+        # the history so far: the first line that the reports count as a response
+        op.execute("UPDATE channel_items SET first_response_at = (SELECT MIN(e.at) FROM channel_events e"
+                   " WHERE e.item_id = channel_items.item_id AND (e.kind IN ('answered', 'reply')"
+                   " OR (e.kind = 'closed' AND channel_items.kind = 'form')))")
+    # the calls an agent's phone rang out on, from the decision log so far
+    agent = "json_extract(detail, '$.agent')" if bind.dialect.name == "sqlite" else "detail->>'agent'"
+    op.execute(f"INSERT INTO call_agents (call_id, agent_id, role) SELECT DISTINCT call_id, {agent}, 'rang_out'"
+               f" FROM call_events WHERE kind = 'no_answer' AND {agent} IS NOT NULL")
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM call_agents WHERE role = 'rang_out'")
+    with op.batch_alter_table("channel_items") as batch:
+        batch.drop_column("first_response_at")
+    drop_tables(*reversed(TABLES))
