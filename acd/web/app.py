@@ -22,7 +22,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..distributor import Distributor
 from ..live import agents_now, call_progress, calls_now
-from . import agents, calls, channel_queues, clients, outbox, telephony, users
+from . import agents, calls, channel_queues, clients, outbox, reports, telephony, users
 from .accounts import Accounts
 from .audit import AuditLog
 from .limits import BodyLimit
@@ -155,6 +155,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.include_router(telephony.router(changes, pages))
     app.include_router(agents.router(changes, pages))
     channel_queues.install(app, changes, pages)  # open channels, mailboxes, CRM forms
+    reports.install(app, ctx.store, ctx.settings, pages)
     app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of, ctx.call_progress), pages,
                                     ctx.group_names))
     app.include_router(outbox.router(ctx.crm, pages, audit))
