@@ -5,7 +5,8 @@
   const COLOURS = {answered: "#2e7d32", picked_up: "#00897b", transferred: "#1565c0", abandoned: "#c62828",
                    missed: "#ef6c00", voicemail: "#6a1b9a", forwarded: "#757575", other: "#bdbdbd"};
   const OUTCOMES = Object.keys(COLOURS);
-  const LAYOUT = {height: 300, margin: {l: 40, r: 10, t: 10, b: 40}, legend: {orientation: "h", y: -0.2},
+  const LAYOUT = {height: 300, margin: {l: 40, r: 10, t: 10, b: 40},
+                  legend: {orientation: "h", y: -0.2, traceorder: "normal"},
                   font: {family: "system-ui, sans-serif", size: 12}};
 
   function label(columns, key) {
