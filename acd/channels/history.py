@@ -40,7 +40,10 @@ class Base(DeclarativeBase):
 
 class ItemRow(Base):
     __tablename__ = "channel_items"
-    __table_args__ = (Index("ix_channel_items_agent_status", "agent_id", "status"),)
+    __table_args__ = (Index("ix_channel_items_agent_status", "agent_id", "status"),
+                      # the reports: items of a range, read from the index alone
+                      Index("ix_channel_items_report", "created_at", "kind", "queue_id", "agent_id",
+                            "first_response_at"))
 
     item_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))  # chat | email | form
@@ -58,7 +61,9 @@ class ItemRow(Base):
 
 class EventRow(Base):
     __tablename__ = "channel_events"
-    __table_args__ = (Index("ix_channel_events_item_id_id", "item_id", "id"),)
+    __table_args__ = (Index("ix_channel_events_item_id_id", "item_id", "id"),
+                      # the reports: an agent's clock-in and break lines of a range
+                      Index("ix_channel_events_item_kind_at", "item_id", "kind", "at"))
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     item_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX))

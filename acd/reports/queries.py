@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from ..channels.history import EventRow, ItemRow
 from . import rollup
 from .rollup import ANSWERED, MISSED, OUTCOMES, LocalTime, Rollup
-from .tables import ReportAgentsRow, ReportCallsRow, ReportWaitsRow
+from .tables import HOURS, ReportAgentsRow, ReportCallsRow, ReportWaitsRow
 
 CHANNELS = ("calls", "chat", "email", "form")
 MAX_DAYS = 3700  # ten years: a range longer than that is refused
@@ -151,29 +151,31 @@ class _Window:
         return self.f.first.isoformat() <= day <= self.f.last.isoformat() and self.f.group in (None, group)
 
     def _calls(self, *keys: str) -> dict[tuple[Any, ...], list[float]]:
-        """report_calls summed by ``keys`` (day, hour, group_id, outcome), the live part added."""
-        sums: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0.0] * 6)
+        """report_calls summed by ``keys`` (day, group_id, outcome), the live part added:
+        [calls, waited_n, waited_sum, waited_max, talk_n, talk_sum, calls per hour x 24]."""
+        sums: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0.0] * 30)
         if not self.f.calls:
             return sums
         t = ReportCallsRow
         columns = [getattr(t, k) for k in keys]
-        stmt = select(*columns, func.sum(t.calls), func.sum(t.waited_n), func.sum(t.waited_sum),
-                      func.max(t.waited_max), func.sum(t.talk_n), func.sum(t.talk_sum)).where(
+        figures = [func.sum(t.calls), func.sum(t.waited_n), func.sum(t.waited_sum), func.max(t.waited_max),
+                   func.sum(t.talk_n), func.sum(t.talk_sum), *(func.sum(getattr(t, h)) for h in HOURS)]
+        stmt = select(*columns, *figures).where(
             t.day >= self.f.first.isoformat(), t.day <= self.f.last.isoformat()).group_by(*columns)
         if self.f.group is not None:
             stmt = stmt.where(t.group_id == self.f.group)
         for row in self.session.execute(stmt):
             _add(sums[tuple(row[:len(keys)])], [float(v or 0) for v in row[len(keys):]])
-        position = {"day": 0, "hour": 1, "group_id": 2, "outcome": 3}
+        position = {"day": 0, "group_id": 1, "outcome": 2}
         for key, values in self.live.calls.items():
-            if self._in(key[0], key[2]):
+            if self._in(key[0], key[1]):
                 _add(sums[tuple(key[position[k]] for k in keys)], values)
         return sums
 
     # ------------------------------------------------------------------ calls per hour and per day
     def hourly(self) -> Report:
-        sums = self._calls("hour", "outcome")
-        rows = [_by_outcome({"hour": f"{h:02d}:00"}, {o: sums[(h, o)][0] for o in OUTCOMES}) for h in range(24)]
+        sums = self._calls("outcome")
+        rows = [_by_outcome({"hour": f"{h:02d}:00"}, {o: sums[(o,)][6 + h] for o in OUTCOMES}) for h in range(24)]
         return Report("hourly", "Calls by hour of the day", [Column("hour", "Hour", "text"), *_outcome_columns()],
                       rows)
 
@@ -191,7 +193,7 @@ class _Window:
         rows = []
         for g in ids if self.f.calls else []:
             info = self.site.groups.get(g, GroupInfo(g))
-            by = {o: sums.get((g, o), [0.0] * 6) for o in OUTCOMES}
+            by = {o: sums.get((g, o), [0.0] * 30) for o in OUTCOMES}
             answered = _total(by, ANSWERED)
             abandoned, missed = by["abandoned"], _total(by, MISSED)
             everything = _total(by, OUTCOMES)
@@ -217,14 +219,19 @@ class _Window:
             Column("wait_max", "Longest wait", "seconds"), Column("talk_avg", "Avg talk time", "seconds")], rows)
 
     def _waits(self) -> dict[tuple[str, str, int], int]:
+        """Answered and abandoned calls per (group, kind, whole seconds waited): whole
+        months of the range from the monthly rows, the days at either end from the daily."""
         t = ReportWaitsRow
-        stmt = select(t.group_id, t.kind, t.wait_s, func.sum(t.calls)).where(
-            t.day >= self.f.first.isoformat(), t.day <= self.f.last.isoformat()).group_by(t.group_id, t.kind, t.wait_s)
-        if self.f.group is not None:
-            stmt = stmt.where(t.group_id == self.f.group)
+        months, days = _periods(self.f.first, self.f.last)
         found: dict[tuple[str, str, int], int] = defaultdict(int)
-        for g, kind, w, n in self.session.execute(stmt):
-            found[(g, kind, w)] += int(n)
+        for periods in (months, days):
+            for start in range(0, len(periods), 500):  # bounded IN lists
+                stmt = select(t.group_id, t.kind, t.wait_s, func.sum(t.calls)).where(
+                    t.period.in_(periods[start:start + 500])).group_by(t.group_id, t.kind, t.wait_s)
+                if self.f.group is not None:
+                    stmt = stmt.where(t.group_id == self.f.group)
+                for g, kind, w, n in self.session.execute(stmt):
+                    found[(g, kind, w)] += int(n)
         for (day, g, kind, w), n in self.live.waits.items():
             if self._in(day, g):
                 found[(g, kind, w)] += n
@@ -293,17 +300,24 @@ class _Window:
         return found
 
     def _agent_times(self) -> dict[str, tuple[float, float]]:
-        """(clocked in, on a break) seconds within the range, from the agents' own lines."""
-        stmt = (select(EventRow.item_id, EventRow.at, EventRow.kind)
-                .where(EventRow.item_id >= "agent:", EventRow.item_id < "agent;", EventRow.at < self.end,
-                       EventRow.kind.in_(("clocked_in", "clocked_out", "break_started", "break_ended")))
-                .order_by(EventRow.item_id, EventRow.at, EventRow.id))
-        found: dict[str, tuple[float, float]] = {}
-        until = min(self.end, self.now)
+        """(clocked in, on a break) seconds within the range, from the agents' own lines:
+        those of the range, and the last of each kind before it (the state at its start)."""
+        items = [f"agent:{a}" for a in self.site.agents]
+        kinds = ("clocked_in", "clocked_out", "break_started", "break_ended")
+        if not items:
+            return {}
+        e = EventRow
+        before = (select(e.item_id, e.kind, func.max(e.at)).where(e.item_id.in_(items), e.kind.in_(kinds),
+                                                                   e.at < self.start).group_by(e.item_id, e.kind))
+        inside = select(e.item_id, e.kind, e.at).where(e.item_id.in_(items), e.kind.in_(kinds), e.at >= self.start,
+                                                        e.at < self.end)
         lines: dict[str, list[tuple[float, str]]] = defaultdict(list)
-        for item_id, at, kind in self.session.execute(stmt):
+        for item_id, kind, at in [*self.session.execute(before), *self.session.execute(inside)]:
             lines[item_id.removeprefix("agent:")].append((at, kind))
+        until = min(self.end, self.now)
+        found: dict[str, tuple[float, float]] = {}
         for agent, steps in lines.items():
+            steps.sort()
             spent = {"clocked": 0.0, "break": 0.0}
             state = {"clocked": False, "break": False}
             for (at, kind), (following, _) in zip(steps, [*steps[1:], (until, "")], strict=True):
@@ -360,12 +374,29 @@ def _by_outcome(row: dict[str, Any], counts: dict[str, float]) -> dict[str, Any]
 
 
 def _add(into: list[float], values: list[float]) -> None:
+    """Add a report_calls sum (its 4th figure, the longest wait, is a maximum) or an agent's."""
     for i, v in enumerate(values):
-        into[i] = max(into[i], v) if i == 3 and len(into) == 6 else into[i] + v
+        into[i] = max(into[i], v) if i == 3 and len(into) == 30 else into[i] + v
+
+
+def _periods(first: date, last: date) -> tuple[list[str], list[str]]:
+    """The whole months within [first, last] (YYYY-MM), and the days outside them."""
+    months: list[str] = []
+    days: list[str] = []
+    day = first
+    while day <= last:
+        month_end = (day.replace(day=28) + timedelta(4)).replace(day=1) - timedelta(1)
+        if day.day == 1 and month_end <= last:
+            months.append(day.isoformat()[:7])
+            day = month_end + timedelta(1)
+        else:
+            days.append(day.isoformat())
+            day += timedelta(1)
+    return months, days
 
 
 def _total(by: dict[str, list[float]], outcomes: Iterable[str]) -> list[float]:
-    total = [0.0] * 6
+    total = [0.0] * 30
     for o in outcomes:
         _add(total, by[o])
     return total

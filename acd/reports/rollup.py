@@ -21,7 +21,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..store.models import CallAgentRow, CallRow
-from .tables import TABLES, ReportAgentsRow, ReportCallsRow, ReportStateRow, ReportWaitsRow
+from .tables import HOURS, TABLES, ReportAgentsRow, ReportCallsRow, ReportStateRow, ReportWaitsRow
 
 # every call falls into exactly one (the charts stack them)
 OUTCOMES = ("answered", "picked_up", "transferred", "abandoned", "missed", "voicemail", "forwarded", "other")
@@ -86,8 +86,8 @@ CALL_COLUMNS = (CallRow.call_id, CallRow.group_id, CallRow.arrived_at, CallRow.a
 class Rollup:
     """Sums keyed like the roll-up tables' rows (see tables.py)."""
 
-    # (day, hour, group, outcome) -> [calls, waited_n, waited_sum, waited_max, talk_n, talk_sum]
-    calls: dict[tuple[str, int, str, str], list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0] * 6))
+    # (day, group, outcome) -> [calls, waited_n, waited_sum, waited_max, talk_n, talk_sum, then calls per hour x 24]
+    calls: dict[tuple[str, str, str], list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0] * 30))
     # (day, group, answered|abandoned, whole seconds) -> calls
     waits: dict[tuple[str, str, str, int], int] = field(default_factory=lambda: defaultdict(int))
     # (day, agent, group) -> [offers, answers, rang_out, talk_s, pickups, transfers_made, transfers_taken]
@@ -104,8 +104,9 @@ def summarise(calls: Iterable[CallFacts], links: Iterable[tuple[str, str, str]],
         group = c.group_id or ""
         where[c.call_id] = (day, group)
         outcome = outcome_of(c.outcome, c.ended_at, c.picked_up_from)
-        sums = rollup.calls[(day, hour, group, outcome)]
+        sums = rollup.calls[(day, group, outcome)]
         sums[0] += 1
+        sums[6 + hour] += 1
         if c.waited_s is not None:
             sums[1] += 1
             sums[2] += c.waited_s
@@ -140,20 +141,23 @@ def _talk(c: CallFacts) -> float | None:
 def read_calls(session: Session, since: float, until: float) -> Iterator[list[CallFacts]]:
     """The calls that arrived in [since, until), in chunks, with nothing else held in memory."""
     stmt = (select(*CALL_COLUMNS).where(CallRow.arrived_at >= since, CallRow.arrived_at < until)
-            .execution_options(yield_per=CHUNK))
+            .order_by(CallRow.arrived_at, CallRow.call_id).execution_options(yield_per=CHUNK))
     for part in session.execute(stmt).partitions():
         yield [CallFacts(*row) for row in part]
 
 
 def read_links(session: Session, calls: list[CallFacts]) -> list[tuple[str, str, str]]:
-    ids = [c.call_id for c in calls]
-    found: list[tuple[str, str, str]] = []
-    for start in range(0, len(ids), 5000):  # bounded IN lists
-        stmt = (select(CallAgentRow.call_id, CallAgentRow.agent_id, CallAgentRow.role)
-                .where(CallAgentRow.call_id.in_(ids[start:start + 5000]),
-                       CallAgentRow.role.in_(("offered", "rang_out", "transferred"))))
-        found.extend((c, a, r) for c, a, r in session.execute(stmt))
-    return found
+    """The agents who took part in ``calls`` (one chunk of ``read_calls``, in arrival
+    order): one join over the chunk's arrival times, not a look-up per call."""
+    if not calls:
+        return []
+    ids = {c.call_id for c in calls}
+    stmt = (select(CallAgentRow.call_id, CallAgentRow.agent_id, CallAgentRow.role)
+            .join(CallRow, CallRow.call_id == CallAgentRow.call_id)
+            .where(CallRow.arrived_at >= calls[0].arrived_at, CallRow.arrived_at <= calls[-1].arrived_at,
+                   CallAgentRow.role.in_(("offered", "rang_out", "transferred"))))
+    # a call of the next chunk that arrived at the same instant is that chunk's
+    return [(c, a, r) for c, a, r in session.execute(stmt) if c in ids]
 
 
 def summarise_window(session: Session, since: float, until: float, local: LocalTime) -> Rollup:
@@ -211,12 +215,17 @@ def refresh(engine: Engine, zone: str, now: float) -> float:
 def _store(session: Session, rollup: Rollup) -> None:
     if rollup.calls:
         session.execute(insert(ReportCallsRow), [
-            {"day": d, "hour": h, "group_id": g, "outcome": o, "calls": int(s[0]), "waited_n": int(s[1]),
-             "waited_sum": s[2], "waited_max": s[3], "talk_n": int(s[4]), "talk_sum": s[5]}
-            for (d, h, g, o), s in rollup.calls.items()])
+            {"day": d, "group_id": g, "outcome": o, "calls": int(s[0]), "waited_n": int(s[1]),
+             "waited_sum": s[2], "waited_max": s[3], "talk_n": int(s[4]), "talk_sum": s[5],
+             **{column: int(n) for column, n in zip(HOURS, s[6:], strict=True)}}
+            for (d, g, o), s in rollup.calls.items()])
     if rollup.waits:
+        months: dict[tuple[str, str, str, int], int] = defaultdict(int)
+        for (d, g, k, w), n in rollup.waits.items():
+            months[(d[:7], g, k, w)] += n
         session.execute(insert(ReportWaitsRow), [
-            {"day": d, "group_id": g, "kind": k, "wait_s": w, "calls": n} for (d, g, k, w), n in rollup.waits.items()])
+            {"period": p, "group_id": g, "kind": k, "wait_s": w, "calls": n}
+            for (p, g, k, w), n in [*rollup.waits.items(), *months.items()]])
     if rollup.agents:
         session.execute(insert(ReportAgentsRow), [
             {"day": d, "agent_id": a, "group_id": g, "offers": int(s[0]), "answers": int(s[1]),
