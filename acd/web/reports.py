@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..reports.queries import CHANNELS, NAMES, Column, Filters, GroupInfo, Report, Reports, Site
-from .openapi import errors
+from .openapi import errors, json_errors
 from .pages import Pages, add_nav, duration
 from .security import User, current_user
 
@@ -84,7 +84,7 @@ def _date(text: str | None, field: str, default: date) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise HTTPException(422, f"{field}: a date as YYYY-MM-DD, not {text[:20]!r}") from None
+        raise HTTPException(422, [{"item": f"query.{field}", "problem": "a date as YYYY-MM-DD"}]) from None
 
 
 @functools.cache
@@ -108,7 +108,8 @@ def router(reports: Reports | None, settings: Any, pages: Pages) -> APIRouter:
         try:
             return Filters(start, _date(last, "last", max(today, start)), group or None, channel or None)
         except ValueError as e:
-            raise HTTPException(422, str(e)) from None
+            item = "query.channel" if "channel" in str(e) else "query.last"
+            raise HTTPException(422, [{"item": item, "problem": str(e)}]) from None
 
     async def run(names: tuple[str, ...], f: Filters) -> dict[str, Report]:
         if reports is None:
@@ -118,7 +119,7 @@ def router(reports: Reports | None, settings: Any, pages: Pages) -> APIRouter:
                 raise HTTPException(404, f"no report {name!r} (there are: {', '.join(NAMES)})")
         return await run_in_threadpool(reports.run, names, site(), f, time.time())
 
-    @api.get("/api/reports/{name}.csv", responses=errors(401, 403, 404, 422), tags=["reports"],
+    @api.get("/api/reports/{name}.csv", responses=json_errors(401, 403, 404, 422, 503), tags=["reports"],
              response_class=Response, summary="A report as CSV (seconds and percentages as plain numbers)")
     async def report_csv(name: str, user: Supervisor, first: str | None = None, last: str | None = None,
                          group: str | None = None, channel: str | None = None) -> Response:
@@ -128,7 +129,7 @@ def router(reports: Reports | None, settings: Any, pages: Pages) -> APIRouter:
         return Response(to_csv(report), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
-    @api.get("/api/reports/{name}", responses=errors(401, 403, 404, 422), tags=["reports"],
+    @api.get("/api/reports/{name}", responses=errors(401, 403, 404, 422, 503), tags=["reports"],
              summary="A report: hourly, daily, groups, agents, queues or distribution")
     async def report_json(name: str, user: Supervisor, first: str | None = None, last: str | None = None,
                           group: str | None = None, channel: str | None = None) -> dict[str, Any]:
