@@ -117,6 +117,28 @@ class ReportPhoneCalls:
     calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class OfferCallback:
+    """Play the callback offer to a caller waiting in music, then back to music."""
+
+    call_id: str
+    sound: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallBack:
+    """Ring the member; when they answer, call the customer through the trunk and
+    connect them (AMI Originate into the callback context)."""
+
+    request_id: str
+    attempt: int
+    agent_id: str
+    number: str
+    agent_ring_s: float
+    customer_ring_s: float
+    presented: str = ""  # the number the customer sees: the one they called (the DID)
+
+
 Command = (
     Ring
     | Forward
@@ -131,4 +153,6 @@ Command = (
     | Record
     | ReportManualTransfer
     | ReportPhoneCalls
+    | OfferCallback
+    | CallBack
 )

@@ -21,6 +21,7 @@ from typing import Any
 from . import announcements, missed_calls
 from .agents import AgentBook
 from .call import Call, Phase
+from .callbacks import CallbackRequest, CallbackRouting
 from .capacity import Load, full_because
 from .commands import (
     Announce,
@@ -66,10 +67,11 @@ def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
     return f"{kind}|{ident}" if attempt is None else f"{kind}|{ident}|{attempt}"
 
 
-class Router:
+class Router(CallbackRouting):
     def __init__(self, config: RoutingConfig, last_offered: Mapping[tuple[str, str], float] | None = None,
                  recent_waits: Mapping[str, Sequence[float]] | None = None):
         self.config = config
+        self._init_callbacks()
         self.agents = AgentBook()
         self.calls: dict[str, Call] = {}
         # evenly mode: group id -> agent id -> when the agent was last offered a call
@@ -126,6 +128,8 @@ class Router:
         """Ring the next member(s) of the call's group; missed-call processing if none."""
         group = call.group
         assert group is not None
+        if self.callbacks:
+            self._serve_callbacks(group.id, before=call.arrived_at)  # requests ahead of this caller first
         if call.owner and group.owner_first and not call.owner_tried:
             call.owner_tried = True
             reason = self._unavailable_because(call.owner, call)
@@ -379,6 +383,7 @@ class Router:
             self._record(call, "waiting", max_wait_s=policy.max_wait_s)
             self._emit(StartTimer(timer_key("wait", call.id), policy.max_wait_s - (self._now - call.arrived_at)))
             self._start_announcements(call)
+            self._offer_callback(call)
         self._emit(StartTimer(timer_key("retry", call.id), policy.retry_s))
 
     def _reoffer(self, call: Call, retry_due: bool = False) -> None:
@@ -393,16 +398,19 @@ class Router:
             self._emit(StartTimer(timer_key("retry", call.id), call.group.missed.retry_s if call.group else 5.0))
 
     def _offer_waiting_calls(self, agent_id: str) -> None:
-        """An agent became free: the longest-waiting caller of their groups goes first."""
-        waiting = sorted(
-            (c for c in self.calls.values()
-             if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members),
-            key=lambda c: c.arrived_at,
-        )
-        for call in waiting:
+        """An agent became free: the longest-waiting caller of their groups goes first
+        (a callback request counts from its caller's arrival)."""
+        groups = {c.group.id for c in self.calls.values()
+                  if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members}
+        if self.callbacks:  # only then is every group of the agent's worth a look
+            groups |= {g.id for g in self.config.groups.values() if agent_id in g.members}
+        for _, waiting in self._line(groups):
             if self.agents.unavailable_because(agent_id, self._now) is not None:
                 break
-            self._reoffer(call)
+            if isinstance(waiting, CallbackRequest):
+                self._start_callback(waiting)
+            else:
+                self._reoffer(waiting)
 
     def _hang_up(self, call: Call, message: str, **detail: Any) -> None:
         call.phase, call.in_hold = Phase.HANGING_UP, False
@@ -459,6 +467,13 @@ class Router:
     # ------------------------------------------------------------------ timers
     def _on_TimerFired(self, e: TimerFired) -> None:
         kind, _, rest = e.key.partition("|")
+        if kind == "callback":
+            self._callback_timer(rest)
+            return
+        if kind == "callback-offer":
+            if rest in self.calls:
+                self._offer_callback(self.calls[rest], now=True)
+            return
         if kind == "wrapup":
             status = self.agents.status(rest)
             if status.wrapup_until <= self._now + 1e-6:
@@ -570,6 +585,7 @@ class Router:
         listed_ago = max(0.0, self._now - e.listed_at) if e.listed_at is not None else 0.0
         for found in e.calls:
             self._adopt(found, listed_ago)
+        self._callbacks_resynced(set(e.callbacks))
 
     def _adopt(self, found: LiveCall, listed_ago: float = 0.0) -> None:
         call = self.calls.get(found.call_id)

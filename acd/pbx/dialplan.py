@@ -23,6 +23,15 @@ class Dialplan:
     pickup_target_key: str = "ACDTarget"
     # channel variable set on inbound calls (manager.conf channelvars)
     did_variable: str = "ACD_DID"
+    # callbacks: the UserEvents of [acd-callback] and the variable marking its channels
+    callback_agent_up: str = "ACDCallbackAgentUp"
+    callback_result: str = "ACDCallbackResult"
+    callback_failed: str = "ACDCallbackFailed"
+    callback_key: str = "ACDCallback"
+    callback_reason_key: str = "ACDReason"
+    callback_variable: str = "ACD_CALLBACK"
+    callback_context: str = "acd-callback"
+    callback_offer_context: str = "acd-callback-offer"
     # contexts
     inbound_context: str = "acd-inbound"
     hold_context: str = "acd-hold"

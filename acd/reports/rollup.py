@@ -41,8 +41,8 @@ def outcome_of(outcome: str | None, ended_at: float | None, picked_up_from: str 
         return "picked_up" if picked_up_from else "answered"
     if outcome in ("transferred", "abandoned", "voicemail", "forwarded"):
         return outcome
-    if outcome in ("missed", "hangup"):
-        return "missed"
+    if outcome in ("missed", "hangup", "callback", "called_back"):
+        return "missed"  # a call-back request is missed-call processing too, whatever came of it
     return "other"
 
 

@@ -1,4 +1,4 @@
-"""Migration 0007 fills the reports' new facts from the history so far: the calls an
+"""Migration 0008 fills the reports' new facts from the history so far: the calls an
 agent's phone rang out on (from the decision log) and each item's first response."""
 
 from __future__ import annotations

@@ -76,6 +76,7 @@
       cell(row, a.state, "state");
       cell(row, a.device);
     }
+    if (window.acdRenderCallbacks) window.acdRenderCallbacks(data);  // live_callbacks.js
     if (window.acdLabelTable) document.querySelectorAll("table.grid").forEach(window.acdLabelTable);
   }
   function connect() {

@@ -1,8 +1,8 @@
 """The reports: roll-up tables of the call history, each chat's, e-mail's and form's
 first response, and the calls an agent's phone rang out on.
 
-Revision ID: 0007_reports
-Revises: 0006_web_audit
+Revision ID: 0008_reports
+Revises: 0007_callbacks
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from sqlalchemy.engine import Inspector
 
 from acd.store.migrations.steps import EventId, create_table, drop_tables, has_tables
 
-revision = "0007_reports"
-down_revision = "0006_web_audit"
+revision = "0008_reports"
+down_revision = "0007_callbacks"
 branch_labels = None
 depends_on = None
 
