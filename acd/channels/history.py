@@ -40,7 +40,10 @@ class Base(DeclarativeBase):
 
 class ItemRow(Base):
     __tablename__ = "channel_items"
-    __table_args__ = (Index("ix_channel_items_agent_status", "agent_id", "status"),)
+    __table_args__ = (Index("ix_channel_items_agent_status", "agent_id", "status"),
+                      # the reports: items of a range, read from the index alone
+                      Index("ix_channel_items_report", "created_at", "kind", "queue_id", "agent_id",
+                            "first_response_at"))
 
     item_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))  # chat | email | form
@@ -51,12 +54,16 @@ class ItemRow(Base):
     created_at: Mapped[float] = mapped_column(index=True)
     updated_at: Mapped[float]
     closed_at: Mapped[float | None]
+    # an agent's first answer (chat), reply (e-mail), or the closing (form): the reports' response time
+    first_response_at: Mapped[float | None]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # subject, form fields...
 
 
 class EventRow(Base):
     __tablename__ = "channel_events"
-    __table_args__ = (Index("ix_channel_events_item_id_id", "item_id", "id"),)
+    __table_args__ = (Index("ix_channel_events_item_id_id", "item_id", "id"),
+                      # the reports: an agent's clock-in and break lines of a range
+                      Index("ix_channel_events_item_kind_at", "item_id", "kind", "at"))
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     item_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX))
@@ -230,6 +237,8 @@ def _follow(row: ItemRow, line: Line) -> None:
     """Keep the item row current from its timeline."""
     row.updated_at = line.at
     detail = line.detail
+    if row.first_response_at is None and _responds(row, line):
+        row.first_response_at = line.at
     if line.kind in ("accepted", "assigned"):
         row.agent_id = detail.get("agent")
     elif line.kind in ("returned_to_queue", "transferred", "waiting"):
@@ -238,6 +247,15 @@ def _follow(row: ItemRow, line: Line) -> None:
             row.queue_id = detail["to_queue"]
     elif line.kind == "closed":
         row.status, row.closed_at = CLOSED, line.at
+
+
+def _responds(row: ItemRow, line: Line) -> bool:
+    """Whether ``line`` is an agent's first response to the customer, as the reports count it."""
+    if line.kind in ("answered", "reply"):
+        return True
+    if line.kind == "message":
+        return line.detail.get("sender") == "agent"
+    return line.kind == "closed" and row.kind == "form"  # a form has no reply: handling it is the response
 
 
 def _item(row: ItemRow) -> dict[str, Any]:

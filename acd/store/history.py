@@ -12,6 +12,7 @@ recovered       new row if the call is unknown (seen on the PBX after a restart)
                 did, caller_number, group_id, arrived_at = at
 considered      decision "ring": call_agents(agent, offered); "skip": event only
 ringing         call_agents(agent, offered)
+no_answer       call_agents(agent, rang_out): the agent's phone rang out (or never rang)
 answered        answered_at, answered_by = agent (the first answer only),
                 picked_up_from, waited_s; outcome = answered (a forward answered
                 outside keeps outcome forwarded); call_agents(agent, answered)
@@ -33,7 +34,7 @@ callback_requested  outcome = callback, missed = false (the request replaces the
 callback_attempt    outcome "answered": called_back = true, called_back_by = agent,
                 outcome = called_back; call_agents(agent, answered)
 callback        the request's whole state: callback_requests row (event only otherwise)
-anything else   event only (waiting, no_answer, failed, pickup, pickup_refused,
+anything else   event only (waiting, failed, pickup, pickup_refused,
                 agent_left, transfer_failed, forward_failed, and kinds added later)
 ==============  =====================================================================
 
@@ -177,6 +178,10 @@ def _ringing(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     b.link(row, d.get("agent"), "offered")
 
 
+def _no_answer(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    b.link(row, d.get("agent"), "rang_out")
+
+
 def _answered(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     if row.answered_at is None:
         row.answered_at = r.at
@@ -298,6 +303,7 @@ _UPDATES: dict[str, Callable[[_Batch, CallRow, Record, dict[str, Any]], None]] =
     "recovered": _arrived,
     "considered": _considered,
     "ringing": _ringing,
+    "no_answer": _no_answer,
     "answered": _answered,
     "missed": _missed,
     "voicemail": _voicemail,

@@ -81,7 +81,8 @@ class CallEventRow(Base):
 
 class CallAgentRow(Base):
     """Which agents took part in a call and how: lets "calls of agent X" include the
-    calls that rang X and were not answered by X (role: offered, answered, transferred)."""
+    calls that rang X and were not answered by X (role: offered, answered, transferred,
+    rang_out)."""
 
     __tablename__ = "call_agents"
     __table_args__ = (Index("ix_call_agents_agent_id", "agent_id", "call_id"),)

@@ -22,7 +22,19 @@ from ..clock import Clock
 from ..config import Settings
 from ..distributor import Distributor
 from ..live import agents_now, call_progress, calls_now
-from . import agents, callbacks, calls, channel_queues, clients, outbox, pauses, queue_log_export, telephony, users
+from . import (
+    agents,
+    callbacks,
+    calls,
+    channel_queues,
+    clients,
+    outbox,
+    pauses,
+    queue_log_export,
+    reports,
+    telephony,
+    users,
+)
 from .accounts import Accounts
 from .audit import AuditLog
 from .limits import BodyLimit
@@ -160,6 +172,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.include_router(agents.router(changes, pages))
     app.include_router(pauses.router(changes))
     channel_queues.install(app, changes, pages)  # open channels, mailboxes, CRM forms
+    reports.install(app, ctx.store, ctx.settings, pages)
     app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of, ctx.call_progress), pages,
                                     ctx.group_names))
     app.include_router(callbacks.router(ctx))
