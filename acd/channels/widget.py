@@ -77,10 +77,17 @@ class RateLimit:
 
 
 class Waiters:
-    """Long polls waiting for new lines of some conversations (or a visitor's new one)."""
+    """Long polls waiting for new lines of some conversations (or a visitor's new one),
+    and what each visitor last read, so that a poll which can find nothing new (no
+    line of theirs committed since) does not ask the database."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
         self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+        self.wakes = 0  # wakes so far: the clock ``nothing_new`` compares with
+        self._woken_at: dict[str, int] = {}  # key -> its last wake, oldest first
+        self._forgotten = 0  # a key no longer in _woken_at may have been woken up to here
+        self._read: dict[str, tuple[int, int, tuple[str, ...]]] = {}  # visitor -> (wakes, line id, keys)
 
     @contextlib.contextmanager
     def watching(self, keys: Iterable[str]) -> Iterator[asyncio.Future[None]]:
@@ -101,15 +108,37 @@ class Waiters:
                         del self._waiting[key]
 
     def wake(self, key: str) -> None:
+        self.wakes += 1
+        self._woken_at.pop(key, None)
+        self._woken_at[key] = self.wakes
+        if len(self._woken_at) > self.max_keys:
+            for old in list(self._woken_at)[:len(self._woken_at) // 2]:
+                self._forgotten = max(self._forgotten, self._woken_at.pop(old))
         for future in self._waiting.get(key, ()):
             if not future.done():
                 future.set_result(None)
 
     def written(self, batch: Batch) -> None:
         """A Desk ``on_written`` hook: the conversations whose lines just committed."""
-        if self._waiting:
-            for item_id in {line.item_id for line in batch.lines if line.kind in (*SHOWN, "closed")}:
-                self.wake(item_id)
+        for item_id in {line.item_id for line in batch.lines if line.kind in (*SHOWN, "closed")}:
+            self.wake(item_id)
+
+    def read(self, visitor: str, wakes: int, reached: int, keys: Iterable[str]) -> None:
+        """``visitor`` read ``keys`` up to line id ``reached``, having started when
+        ``wakes`` was the count (a write committed after that may have been missed)."""
+        self._read.pop(visitor, None)
+        self._read[visitor] = (wakes, reached, tuple(keys))
+        if len(self._read) > self.max_keys:
+            del self._read[next(iter(self._read))]
+
+    def nothing_new(self, visitor: str, after: int, keys: Iterable[str]) -> bool:
+        """True when ``visitor``'s last read reached ``after`` in the same ``keys`` and
+        none of them was woken since: a read now would find what that one found."""
+        seen = self._read.get(visitor)
+        keys = tuple(keys)
+        if seen is None or seen[1] != after or seen[2] != keys:
+            return False
+        return all(self._woken_at.get(key, self._forgotten) <= seen[0] for key in keys)
 
 
 # built once: a poll asks this many times a second, and building the statement (and

@@ -184,12 +184,21 @@ def widget_router(desk: Desk, settings: Callable[[], Settings]) -> APIRouter:
                 current = desk.open_conversation(channel, client)
                 return [c for c in dict.fromkeys((known, current)) if c]
 
+            async def new_lines() -> list[dict[str, Any]]:
+                keys = watched()
+                if waiters.nothing_new(client, after, keys):
+                    return []  # nothing of theirs committed since their last read: no need to ask
+                wakes = waiters.wakes
+                found = await asyncio.to_thread(widget.thread, engine, keys, after)
+                waiters.read(client, wakes, found[-1]["id"] if found else after, keys)
+                return found
+
             with waiters.watching([*watched(), client]) as woken:
-                lines = await asyncio.to_thread(widget.thread, engine, watched(), after)
+                lines = await new_lines()
                 if not lines and wait > 0 and not await _waited(request, woken, wait):
                     return 200, {"conversation": None, "open": False, "messages": [], "last": after}  # nobody reads it
                 if not lines and woken.done():
-                    lines = await asyncio.to_thread(widget.thread, engine, watched(), after)
+                    lines = await new_lines()
             current = desk.open_conversation(channel, client)
             return 200, {"conversation": current or known, "open": current is not None, "messages": lines,
                          "last": lines[-1]["id"] if lines else after}

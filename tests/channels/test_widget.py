@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from acd.channels.widget import Waiters
 from acd.config import Settings
 
 from .connected import Connected
@@ -216,3 +217,21 @@ async def test_many_visitors_waiting_at_once_each_get_their_reply(db_url: str) -
             for n, cid in enumerate(cids)))
         replies = await asyncio.wait_for(asyncio.gather(*waiting), 10)
         assert [[m["text"] for m in r["messages"]] for r in replies] == [[f"answer {n}"] for n in range(40)]
+
+
+async def test_a_poll_asks_the_database_only_when_a_line_of_the_visitors_may_have_come() -> None:
+    waiters = Waiters(max_keys=4)
+    assert not waiters.nothing_new("v1", 0, ["c1"])  # never read: ask
+    waiters.read("v1", waiters.wakes, 7, ["c1"])
+    assert waiters.nothing_new("v1", 7, ["c1"])  # nothing woken since: the same answer
+    assert not waiters.nothing_new("v1", 3, ["c1"])  # from elsewhere in the thread
+    assert not waiters.nothing_new("v1", 7, ["c1", "c2"])  # another conversation of theirs
+    started = waiters.wakes
+    waiters.wake("c1")  # a line committed while the read ran: the read may have missed it
+    waiters.read("v1", started, 7, ["c1"])
+    assert not waiters.nothing_new("v1", 7, ["c1"])
+    waiters.read("v1", waiters.wakes, 8, ["c1"])
+    assert waiters.nothing_new("v1", 8, ["c1"])
+    for n in range(5):  # past max_keys: the oldest are forgotten, and count as woken
+        waiters.wake(f"other{n}")
+    assert not waiters.nothing_new("v1", 8, ["c1"])
