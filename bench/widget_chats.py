@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import resource
 import socket
@@ -95,7 +96,7 @@ async def measure(database: str, conversations: int, agents: int, rounds: int, t
     await service
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {"conversations": conversations, "agents": agents, "rounds": rounds, "think_s": think_s,
-            "open_at_end": open_now,
+            "open_at_end": open_now, "machine_load_1min": round(os.getloadavg()[0], 1),  # others' work too
             "service_peak_rss_mb": round(rss / 1024), "rss_at_start_mb": round(rss_before / 1024),
             "service_cpu_s": round(cpu, 2),
             "service_cpu_ms_per_message": round(cpu * 1e3 / (figures["to_agent"]["messages"] * 2), 2), **figures}
@@ -278,7 +279,7 @@ def main() -> int:
         url, token, count, rounds, think_s = args.client
         print(json.dumps(asyncio.run(client(url, token, int(count), int(rounds), float(think_s)))))
         return 0
-    conversations, agents, rounds, think_s = (100, 10, 2, 2.0) if args.quick else (1000, 50, 3, THINK_S)
+    conversations, agents, rounds, think_s = (60, 6, 2, 1.0) if args.quick else (1000, 50, 3, THINK_S)
     databases = ["sqlite"] + (["postgresql"] if args.postgres else [])
     for database in databases:
         with tempfile.TemporaryDirectory() as tmp:
@@ -290,7 +291,8 @@ def main() -> int:
         f["database"] = database
         print(f"widget chats ({database}): {f['conversations']} conversations over {f['agents']} agents, "
               f"{rounds} messages each way in each, a pause of ~{think_s:g} s between them "
-              f"(~{f['offered_per_s']} messages/s each way offered), {f['seconds']} s")
+              f"(~{f['offered_per_s']} messages/s each way offered), {f['seconds']} s; "
+              f"machine load {f['machine_load_1min']} on {os.cpu_count()} CPUs")
         for figure, value, target, met in verdicts(f):
             print(f"  {figure:<28} {value:>10}   {target and ('target ' + target):<18} "
                   f"{target and ('met' if met else 'MISSED')}")
