@@ -51,6 +51,7 @@ from pydantic import (
 
 from .connector_settings import SmtpSettings, TelegramSettings, WidgetSettings
 from .core import conversation_model as conv
+from .core.announcements import AnnouncePolicy, Spoken
 from .core.capacity import BUDGET_MAX, Capacity
 from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
@@ -86,6 +87,9 @@ _EXTENSION = re.compile(r"^[A-Za-z0-9_.*#+-]+$")
 _MAILBOX = re.compile(r"^[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$")
 _SOUND = re.compile(r"^[A-Za-z0-9_./-]*$")  # goes into the dialplan: no spaces, commas, &
 _DIAL_CODE = re.compile(r"^[0-9*#]+$")
+# a sound under Asterisk's sounds directory, as Playback() names it: words of letters,
+# digits, '_' and '-' joined by '/'; no extension, no "..", nothing the dialplan reads
+_SOUND_FILE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 
 
 def _matching(pattern: re.Pattern[str], what: str, *, optional: bool = False) -> AfterValidator:
@@ -315,6 +319,22 @@ class MissedSettings(_Section):
     ] = ""
 
 
+class AnnounceSettings(_Section):
+    """What callers waiting in music hear (missed.action = keep_waiting): app_queue's
+    announce-position / announce-holdtime / periodic-announce, played by acd."""
+
+    say: Spoken = Spoken.OFF  # off | position | position_and_wait
+    # app_queue's min-announce-frequency is 15 s: an announcement takes a few seconds
+    every_seconds: float = Field(default=60.0, ge=15, le=3600)
+    message: Annotated[str, Field(max_length=100), _matching(
+        _SOUND_FILE, "not a sound name: letters, digits, '_' and '-', folders with '/', no extension",
+        optional=True)] = ""
+    message_every_seconds: float = Field(default=60.0, ge=15, le=3600)
+
+    def policy(self) -> AnnouncePolicy:
+        return AnnouncePolicy(self.say, self.every_seconds, self.message, self.message_every_seconds)
+
+
 class GroupCrmSettings(_Section):
     """The CRM options of a queue group (Bitrix24's, each on by default)."""
 
@@ -337,6 +357,7 @@ class GroupSettings(_Section):
     # skip a member whose chats, e-mails and forms fill their [capacity] budget
     skip_when_busy_in_other_channels: bool = False
     missed: MissedSettings = Field(default_factory=MissedSettings)
+    announce: AnnounceSettings = Field(default_factory=AnnounceSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
 
     @model_validator(mode="after")
@@ -547,6 +568,7 @@ class Settings(_Section):
                 allow_pickup=g.allow_pickup,
                 wrapup_s=g.wrapup_seconds,
                 skip_when_busy_in_other_channels=g.skip_when_busy_in_other_channels,
+                announce=g.announce.policy(),
                 owner_first=g.crm.check_client and g.crm.owner_first,
             )
             for g in self.groups
@@ -719,6 +741,16 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
             problems.append((("groups", gi, "missed", "person"), f'unknown agent "{m.person}"{known_agents}'))
         if m.after_wait is MissedAction.KEEP_WAITING:
             problems.append((("groups", gi, "missed", "after_wait"), "cannot be keep_waiting again"))
+        if m.action is not MissedAction.KEEP_WAITING:
+            # only a caller who keeps waiting hears music, and announcements play in it
+            if g.announce.say is not Spoken.OFF:
+                problems.append((("groups", gi, "announce", "say"),
+                                 "callers hear announcements only while they keep waiting in music: "
+                                 "set missed.action to keep_waiting, or say to off"))
+            if g.announce.message:
+                problems.append((("groups", gi, "announce", "message"),
+                                 "callers hear the message only while they keep waiting in music: "
+                                 "set missed.action to keep_waiting, or leave the message empty"))
         actions = [("action", m.action)]
         if m.action is MissedAction.KEEP_WAITING:
             actions.append(("after_wait", m.after_wait))

@@ -97,7 +97,8 @@ class Acd:
         log.info("database schema", extra={"result": schema})
         self.history = HistoryWriter(self.store)
         routing = settings.routing()
-        self.router = Router(routing, last_offered=self.store.load_offers())
+        self.router = Router(routing, last_offered=self.store.load_offers(),
+                             recent_waits=self.store.recent_waits(list(routing.groups)))
         target = ami or AmiTarget(settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret)
         self.pbx = AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
                                secret=target.secret if target.secret is not None else "",

@@ -35,6 +35,19 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Announce:
+    """Play an announcement to a caller waiting in music, then back to the music.
+    ``position``: their place in line (1: "you are now first in line"), None: not said;
+    ``wait_minutes``: the estimated wait, 0 meaning "less than one minute", None: not
+    said; ``message``: a sound to play after them, "" for none."""
+
+    call_id: str
+    position: int | None
+    wait_minutes: int | None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SendToVoicemail:
     call_id: str
     mailbox: str
@@ -108,6 +121,7 @@ Command = (
     Ring
     | Forward
     | Hold
+    | Announce
     | SendToVoicemail
     | HangUp
     | StartTimer

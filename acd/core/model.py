@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .announcements import AnnouncePolicy
 from .capacity import Capacity
 
 
@@ -73,6 +74,7 @@ class QueueGroup:
     owner_first: bool = True  # a caller the CRM knows rings their responsible person first
     # skip a member whose chats, e-mails and forms fill their capacity budget (``capacity``)
     skip_when_busy_in_other_channels: bool = False
+    announce: AnnouncePolicy = field(default_factory=AnnouncePolicy)  # what callers waiting in music hear
 
     @property
     def ring_time_s(self) -> float:

@@ -15,14 +15,15 @@ never races the dialplan's return to hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import missed_calls
+from . import announcements, missed_calls
 from .agents import AgentBook
 from .call import Call, Phase
 from .capacity import Load, full_because
 from .commands import (
+    Announce,
     CancelTimer,
     Command,
     Forward,
@@ -66,7 +67,8 @@ def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
 
 
 class Router:
-    def __init__(self, config: RoutingConfig, last_offered: Mapping[tuple[str, str], float] | None = None):
+    def __init__(self, config: RoutingConfig, last_offered: Mapping[tuple[str, str], float] | None = None,
+                 recent_waits: Mapping[str, Sequence[float]] | None = None):
         self.config = config
         self.agents = AgentBook()
         self.calls: dict[str, Call] = {}
@@ -74,6 +76,11 @@ class Router:
         self.last_offered: dict[str, dict[str, float]] = {}
         for (group_id, agent_id), at in (last_offered or {}).items():
             self.last_offered.setdefault(group_id, {})[agent_id] = at
+        # group id -> app_queue's exponential average of hold times (announcements)
+        self.hold_average: dict[str, float] = {}
+        for group_id, waits in (recent_waits or {}).items():  # after a restart: the history's answered calls
+            for waited in waits:
+                self.hold_average[group_id] = announcements.next_hold_average(self.hold_average.get(group_id), waited)
         self._out: list[Command] = []
         self._now = 0.0
 
@@ -92,6 +99,8 @@ class Router:
         for call in self.calls.values():
             if call.group is not None and call.group.id in config.groups:
                 call.group = config.groups[call.group.id]
+                if call.phase is Phase.WAITING:
+                    self._start_announcements(call)  # switched on while the caller waits
         for agent_id in config.agents:
             self._offer_waiting_calls(agent_id)
         out, self._out = self._out, []
@@ -239,6 +248,9 @@ class Router:
         call.phase, call.in_hold, call.answered_at = Phase.CONNECTED, False, self._now
         detail: dict[str, Any] = {"waited_s": round(self._now - call.arrived_at, 3), "attempt": e.attempt}
         if e.agent_id:
+            if call.group is not None:  # a member's answer: the group's estimate learns from it
+                self.hold_average[call.group.id] = announcements.next_hold_average(
+                    self.hold_average.get(call.group.id), self._now - call.arrived_at)
             call.agent = e.agent_id
             self._talks(e.agent_id, call.id)
             detail["agent"] = e.agent_id
@@ -366,6 +378,7 @@ class Router:
             call.wait_started = True
             self._record(call, "waiting", max_wait_s=policy.max_wait_s)
             self._emit(StartTimer(timer_key("wait", call.id), policy.max_wait_s - (self._now - call.arrived_at)))
+            self._start_announcements(call)
         self._emit(StartTimer(timer_key("retry", call.id), policy.retry_s))
 
     def _reoffer(self, call: Call, retry_due: bool = False) -> None:
@@ -396,6 +409,53 @@ class Router:
         self._record(call, "hangup", message=message, waited_s=self._waited(call), **detail)
         self._emit(HangUp(call.id, message))
 
+    # ------------------------------------------------------------------ announcements
+    def _start_announcements(self, call: Call) -> None:
+        if call.group is None or not call.group.announce.active or call.announce is not None:
+            return
+        call.announce = announcements.AnnounceSchedule.starting(call.group.announce, self._now)
+        self._next_announcement(call)
+
+    def _next_announcement(self, call: Call) -> None:
+        at = call.announce.next_at() if call.announce is not None else None
+        if at is not None:
+            self._emit(StartTimer(timer_key("announce", call.id), max(0.0, at - self._now)))
+
+    def _announce(self, call: Call) -> None:
+        """A waiting caller's announcement falls due. Only a caller in music hears it: one
+        being rung is skipped (the ring goes on; the part comes again a period later). A
+        ring decided while an announcement plays is not held up either: its Redirect
+        takes the caller out of the announcement at once."""
+        if call.announce is None or call.group is None:
+            return
+        policy = call.group.announce
+        if not policy.active or call.phase not in (Phase.WAITING, Phase.RINGING):
+            call.announce = None  # switched off, or the caller left the line (voicemail...)
+            return
+        if call.phase is not Phase.WAITING:
+            announcements.skip_due(call.announce, policy, self._now)
+        else:
+            parts = announcements.due_parts(call.announce, policy, self._now)
+            position = wait = None
+            if parts.position and policy.say is not announcements.Spoken.OFF:
+                position = self._place_in_line(call)
+                if policy.say is announcements.Spoken.POSITION_AND_WAIT:
+                    wait = announcements.wait_minutes(self.hold_average.get(call.group.id),
+                                                      self._now - call.arrived_at)
+            message = policy.message if parts.message else ""
+            if position is not None or message:
+                self._record(call, "announced", position=position, wait_minutes=wait, message=message)
+                self._emit(Announce(call.id, position, wait, message))
+        self._next_announcement(call)
+
+    def _place_in_line(self, call: Call) -> int:
+        """1 + the callers of the same group still waiting or being rung who came first
+        (the order _offer_waiting_calls serves them in)."""
+        me = (call.arrived_at, call.id)
+        return 1 + sum(1 for c in self.calls.values()
+                       if c.group_id == call.group_id and c.phase in (Phase.RINGING, Phase.WAITING)
+                       and (c.arrived_at, c.id) < me)
+
     # ------------------------------------------------------------------ timers
     def _on_TimerFired(self, e: TimerFired) -> None:
         kind, _, rest = e.key.partition("|")
@@ -422,6 +482,8 @@ class Router:
                 self._apply_missed(call, call.group.missed.after_wait)
         elif kind == "retry" and call.phase is Phase.WAITING:
             self._reoffer(call, retry_due=True)
+        elif kind == "announce":
+            self._announce(call)
 
     def _cancel_attempt_timers(self, call: Call) -> None:
         if call.attempt:
@@ -432,6 +494,9 @@ class Router:
         self._cancel_attempt_timers(call)
         self._emit(CancelTimer(timer_key("wait", call.id)))
         self._emit(CancelTimer(timer_key("retry", call.id)))
+        if call.announce is not None:
+            call.announce = None
+            self._emit(CancelTimer(timer_key("announce", call.id)))
 
     # ------------------------------------------------------------------ agents
     def _on_DeviceStateChanged(self, e: DeviceStateChanged) -> None:

@@ -13,7 +13,7 @@ import logging
 import math
 import re
 
-from ..core.commands import Command, Forward, HangUp, Hold, PickUp, RefusePickup, Ring, SendToVoicemail
+from ..core.commands import Announce, Command, Forward, HangUp, Hold, PickUp, RefusePickup, Ring, SendToVoicemail
 from ..core.model import RoutingConfig
 from .dialplan import Dialplan
 from .tracker import Tracker
@@ -61,6 +61,17 @@ def translate(
     if isinstance(command, Hold):
         caller = _caller(command.call_id, tracker, "hold")
         return [redirect(caller, d.hold_context, "s")] if caller else []
+    if isinstance(command, Announce):
+        caller = _caller(command.call_id, tracker, "announce")
+        if not caller:
+            return []
+        # every variable set, even empty: a part of an earlier announcement must not play again
+        return [
+            setvar(caller, "ACD_POSITION", "" if command.position is None else str(command.position)),
+            setvar(caller, "ACD_WAIT_MINUTES", "" if command.wait_minutes is None else str(command.wait_minutes)),
+            setvar(caller, "ACD_ANNOUNCEMENT", command.message),
+            redirect(caller, d.announce_context, "s"),
+        ]
     if isinstance(command, SendToVoicemail):
         caller = _caller(command.call_id, tracker, "voicemail")
         if not caller:

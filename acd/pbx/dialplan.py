@@ -26,6 +26,7 @@ class Dialplan:
     # contexts
     inbound_context: str = "acd-inbound"
     hold_context: str = "acd-hold"
+    announce_context: str = "acd-announce"  # prompts to a waiting caller, then back to hold (16)
     dial_context: str = "acd-dial"
     voicemail_context: str = "acd-voicemail"
     hangup_context: str = "acd-hangup"

@@ -469,7 +469,7 @@ class Tracker:
         d = self.dialplan
         if is_local(ch.name) or self._agent_of(ch) is not None or ch.application == "AppDial":
             return False  # Local halves, agents' own channels, dialled legs (trunk forwards)
-        return bool(ch.variable(d.did_variable)) or ch.context in (d.hold_context, d.dial_context)
+        return bool(ch.variable(d.did_variable)) or ch.context in (d.hold_context, d.announce_context, d.dial_context)
 
     def _adopt(self, ch: Channel, legs: list[Channel], old_legs: Mapping[str, _Leg]) -> LiveCall | None:
         d = self.dialplan
@@ -481,7 +481,7 @@ class Tracker:
             self._connect(call, *(now or (None, None)))
             return LiveCall(ch.uid, did, number, "connected", (now[0],) if now else (), name, attempt)
         self._connect(call, None, None)
-        if ch.context == d.hold_context:
+        if ch.context in (d.hold_context, d.announce_context):  # an announcement ends back in hold (16)
             return LiveCall(ch.uid, did, number, "waiting", (), name, attempt)
         if ch.context == d.dial_context:
             ringing_at: list[str] = []

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ..config import ConfigError
+from ..core.announcements import Spoken
 from ..core.model import MissedAction, Mode
 from . import config_routes as cr
 from .limits import read_form
@@ -29,6 +30,7 @@ Telephony = Annotated[User, Depends(require("telephony"))]
 MISSED_FIELDS = ("action", "person", "number", "group", "max_wait_seconds", "after_wait", "retry_seconds",
                  "forward_ring_seconds", "message")
 NUMBER_FIELDS = ("rings", "ring_seconds", "wrapup_seconds")
+ANNOUNCE_FIELDS = ("say", "every_seconds", "message", "message_every_seconds")
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")
 
 
@@ -55,6 +57,14 @@ def group_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str
         else:
             missed.pop(key, None)
     group["missed"] = missed
+    announce = dict(group.get("announce", {}))
+    for key in ANNOUNCE_FIELDS:
+        value = str(form.get(f"announce.{key}", "")).strip()
+        if value:
+            announce[key] = value
+        else:
+            announce.pop(key, None)
+    group["announce"] = announce
     if form.get("crm.shown"):  # the CRM integration checkboxes were on the form (unticked ones are not sent)
         group["crm"] = {key: form.get(f"crm.{key}") in ("on", "true", "1") for key in CRM_FIELDS}
     return group
@@ -120,6 +130,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
             "page": "groups", "group": group, "new": new, "errors": errors or {}, "notice": notice, "version": version,
             "agents": {a.id: a for a in settings.agents}, "groups": [g.id for g in settings.groups],
             "modes": [m.value for m in Mode], "actions": [a.value for a in MissedAction],
+            "spoken": [s.value for s in Spoken],
         }, status_code=status_code)
 
     @r.get("/groups", response_class=HTMLResponse, include_in_schema=False)
