@@ -53,7 +53,7 @@ from .connector_settings import SmtpSettings, TelegramSettings, WidgetSettings
 from .core import conversation_model as conv
 from .core.announcements import AnnouncePolicy, Spoken
 from .core.capacity import BUDGET_MAX, Capacity
-from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
+from .core.model import Agent, CallbackPolicy, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
 
 SECRET_ENV = "ACD_AMI_SECRET"
@@ -319,6 +319,28 @@ class MissedSettings(_Section):
     ] = ""
 
 
+class CallbackSettings(_Section):
+    """A callback that keeps the caller's place, offered to callers waiting in music
+    (missed-call processing keep_waiting): "press 1 to be called back"."""
+
+    enabled: bool = False
+    digit: Annotated[str, Field(pattern=r"^[0-9*#]$")] = "1"
+    offer_sound: Annotated[
+        str, Field(min_length=1, max_length=200), _matching(_SOUND, "not a sound name: no spaces, ',' or '&'")
+    ] = "acd-callback-offer"
+    accepted_sound: Annotated[
+        str, Field(max_length=200), _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)
+    ] = "auth-thankyou"
+    attempts: int = Field(default=3, ge=1, le=10)  # calls to the customer at most
+    spacing_seconds: Seconds = 300.0  # between two attempts (from the end of the last)
+    agent_ring_seconds: float = Field(default=20.0, ge=5, le=120)  # the member's phone
+    customer_ring_seconds: float = Field(default=30.0, ge=5, le=120)  # the customer's phone
+
+    def policy(self) -> CallbackPolicy:
+        return CallbackPolicy(self.digit, self.offer_sound, self.accepted_sound, self.attempts,
+                              self.spacing_seconds, self.agent_ring_seconds, self.customer_ring_seconds)
+
+
 class AnnounceSettings(_Section):
     """What callers waiting in music hear (missed.action = keep_waiting): app_queue's
     announce-position / announce-holdtime / periodic-announce, played by acd."""
@@ -345,6 +367,17 @@ class GroupCrmSettings(_Section):
     record_missed: bool = True  # a missed call is noted on the client
 
 
+class ServiceLevelSettings(_Section):
+    """A queue group's service-level target, as the wallboard and reports measure it:
+    ``goal_percent`` of calls answered within ``answer_within_seconds``."""
+
+    answer_within_seconds: int = Field(default=20, ge=1, le=3600)
+    goal_percent: int = Field(default=80, ge=1, le=100)
+    # the wallboard's tile turns red when a caller has waited longer than this
+    # (amber already past answer_within_seconds)
+    longest_wait_alert_seconds: int = Field(default=60, ge=1, le=86400)
+
+
 class GroupSettings(_Section):
     id: Id
     name: Name = ""  # default: the id
@@ -356,9 +389,15 @@ class GroupSettings(_Section):
     allow_pickup: bool = False  # colleagues may take a ringing call with the pickup code
     # skip a member whose chats, e-mails and forms fill their [capacity] budget
     skip_when_busy_in_other_channels: bool = False
+    # auto-pause: a member whose offers rang out this many times in a row goes on a break
+    # "missed N calls" (0: never), and comes back after auto_resume_minutes (0: by hand)
+    pause_after_missed: int = Field(default=0, ge=0, le=100)
+    auto_resume_minutes: float = Field(default=0.0, ge=0, le=1440)
     missed: MissedSettings = Field(default_factory=MissedSettings)
     announce: AnnounceSettings = Field(default_factory=AnnounceSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
+    callback: CallbackSettings = Field(default_factory=CallbackSettings)
+    service_level: ServiceLevelSettings = Field(default_factory=ServiceLevelSettings)
 
     @model_validator(mode="after")
     def _defaults(self) -> GroupSettings:
@@ -497,6 +536,16 @@ class CapacitySettings(_Section):
     form: Weight = 5
 
 
+class PauseSettings(_Section):
+    """Agents' pauses (``[pauses]``): the reasons they choose from, and the watchdog that
+    reconciles an agent acd believes busy while Asterisk says their phone is idle."""
+
+    # the phone's pause code *12<n> takes the n-th reason (asterisk/extensions.conf)
+    reasons: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default=["lunch", "training", "after-call work"], max_length=9)
+    stuck_state_seconds: float = Field(default=30.0, ge=0, le=3600)  # 0: no watchdog
+
+
 class Settings(_Section):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
@@ -507,6 +556,7 @@ class Settings(_Section):
     default_group: Id | None = None  # for numbers not listed
     channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
     capacity: CapacitySettings | None = None  # None: each channel counts alone
+    pauses: PauseSettings = Field(default_factory=PauseSettings)
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Settings:
@@ -568,8 +618,11 @@ class Settings(_Section):
                 allow_pickup=g.allow_pickup,
                 wrapup_s=g.wrapup_seconds,
                 skip_when_busy_in_other_channels=g.skip_when_busy_in_other_channels,
+                pause_after_missed=g.pause_after_missed,
+                auto_resume_s=g.auto_resume_minutes * 60,
                 announce=g.announce.policy(),
                 owner_first=g.crm.check_client and g.crm.owner_first,
+                callback=g.callback.policy() if g.callback.enabled else None,
             )
             for g in self.groups
         }
@@ -579,6 +632,8 @@ class Settings(_Section):
             numbers=MappingProxyType(dict(self.numbers)),
             default_group=self.default_group,
             capacity=self.budget(),
+            pause_reasons=tuple(self.pauses.reasons),
+            stuck_after_s=self.pauses.stuck_state_seconds,
         )
 
     def budget(self) -> Capacity | None:

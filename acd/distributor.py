@@ -3,7 +3,8 @@
 It is the only place where the core meets the adapters: PBX commands go to the AMI
 adapter, timers to the event loop, records to the history writer, manual transfers
 to whoever listens (the CRM), the number of calls each agent talks on to the other
-channels (``phone_calls_listeners``: one capacity across channels). Everything runs
+channels (``phone_calls_listeners``: one capacity across channels), pauses and
+supervisor alerts to the desk that keeps agents' work time (``pause_listeners``). Everything runs
 on the event loop's thread, one event at a time, so the router needs no locks.
 """
 
@@ -14,7 +15,18 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .clock import Clock
-from .core.commands import CancelTimer, Command, Record, ReportManualTransfer, ReportPhoneCalls, Ring, StartTimer
+from .core.commands import (
+    AlertSupervisors,
+    CancelTimer,
+    Command,
+    PauseAgent,
+    Record,
+    ReportManualTransfer,
+    ReportPhoneCalls,
+    ResumeAgent,
+    Ring,
+    StartTimer,
+)
 from .core.events import Event, TimerFired
 from .core.model import RoutingConfig
 from .core.router import Router
@@ -45,6 +57,7 @@ class Distributor:
         self.timers = Timers(clock, lambda key: self.feed(TimerFired(key)))
         self.transfer_listeners: list[Callable[[ReportManualTransfer], None]] = []
         self.phone_calls_listeners: list[Callable[[str, int], None]] = []  # (agent id, calls talking on)
+        self.pause_listeners: list[Callable[[PauseAgent | ResumeAgent | AlertSupervisors], None]] = []
         self.listeners: list[Listener] = []  # live views: every event and what it caused
 
     def feed(self, event: Event) -> list[Command]:
@@ -73,6 +86,11 @@ class Distributor:
         for command in commands:
             if isinstance(command, Record):
                 records.append(command)
+                if command.kind == "state_corrected":  # the watchdog believed the phone over acd
+                    log.warning("agent state corrected", extra={"call_id": command.call_id, **command.detail})
+            elif isinstance(command, PauseAgent | ResumeAgent | AlertSupervisors):
+                for pause in self.pause_listeners:
+                    self._safely(pause, command)
             elif isinstance(command, StartTimer):
                 self.timers.start(command.key, command.delay_s)
             elif isinstance(command, CancelTimer):

@@ -68,6 +68,8 @@ def agents_now(router: Router, now: float) -> list[dict[str, Any]]:
             "state": state,
             "device": status.device.value,
             "working": status.working,
+            # a pause (a break by hand) may be ended from the live page
+            "on_break": not status.working and status.work_reason.startswith("on a break"),
             "wrapup_left_s": max(0.0, round(status.wrapup_until - now, 1)),
             "calls": sorted(status.calls),
         })

@@ -53,6 +53,8 @@ def test_the_example_file_loads_and_builds_the_routing_model() -> None:
     assert routing.group_for("+4930111111").id == "sales"  # type: ignore[union-attr]
     assert routing.group_for("+4999999").id == "support"  # type: ignore[union-attr]  # default group
     assert routing.agent_by_endpoint("pjsip/103").id == "chloe"  # type: ignore[union-attr]
+    assert routing.pause_reasons == ("lunch", "training", "after-call work") and routing.stuck_after_s == 30
+    assert (routing.groups["sales"].pause_after_missed, routing.groups["sales"].auto_resume_s) == (3, 900)
 
 
 def test_the_example_shows_every_missed_call_action() -> None:

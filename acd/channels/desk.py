@@ -575,7 +575,17 @@ class Desk:
     def start_break(self, agent_id: str, by: str | None = None, reason: str = "") -> None:
         """``reason``: the agent's words ("lunch"), kept in their timeline."""
         detail = {"reason": reason} if reason else {}
-        self._agent_event(BreakStarted(self._agent(agent_id)), "break_started", by, **detail)
+        self._agent_event(BreakStarted(self._agent(agent_id), reason), "break_started", by, **detail)
+
+    def alert(self, queue_id: str, kind: str, at: float, **detail: Any) -> None:
+        """A supervisor alert from elsewhere (telephony's auto-pause), kept and shown
+        with the channels' own (``/api/channels/alerts``)."""
+        self.alerts.append({"queue": queue_id, "at": at, "kind": kind, **_plain(detail)})
+        self._batch.alerts.append(Line(queue_id, at, kind, _plain(detail)))
+        log.warning("channels.alert", extra={"queue": queue_id, "kind": kind})
+        self._wake.set()
+        for listener in self.listeners:
+            _safely(listener, None, [])
 
     def end_break(self, agent_id: str, by: str | None = None) -> None:
         self._agent_event(BreakEnded(self._agent(agent_id)), "break_ended", by)

@@ -117,6 +117,55 @@ class ReportPhoneCalls:
     calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class PauseAgent:
+    """Put the agent on a break (the pause every channel obeys) with ``reason``."""
+
+    agent_id: str
+    reason: str
+    by: str  # "phone": the agent's pause code; "acd": auto-pause
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeAgent:
+    """End the agent's break."""
+
+    agent_id: str
+    by: str  # "phone" or "acd" (auto-resume)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSupervisors:
+    """Something a supervisor should look at (an agent auto-paused), for ``group_id``."""
+
+    group_id: str
+    at: float
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferCallback:
+    """Play the callback offer to a caller waiting in music, then back to music."""
+
+    call_id: str
+    sound: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallBack:
+    """Ring the member; when they answer, call the customer through the trunk and
+    connect them (AMI Originate into the callback context)."""
+
+    request_id: str
+    attempt: int
+    agent_id: str
+    number: str
+    agent_ring_s: float
+    customer_ring_s: float
+    presented: str = ""  # the number the customer sees: the one they called (the DID)
+
+
 Command = (
     Ring
     | Forward
@@ -131,4 +180,9 @@ Command = (
     | Record
     | ReportManualTransfer
     | ReportPhoneCalls
+    | PauseAgent
+    | ResumeAgent
+    | AlertSupervisors
+    | OfferCallback
+    | CallBack
 )

@@ -184,6 +184,7 @@ class ClockedOut:
 @dataclass(frozen=True, slots=True)
 class BreakStarted:
     agent_id: str
+    reason: str = ""  # the agent's words ("lunch", "missed 3 calls"): the work state says them
 
 
 @dataclass(frozen=True, slots=True)

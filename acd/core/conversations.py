@@ -548,7 +548,7 @@ class ConversationRouter:
         self._update_work(e.agent_id)
 
     def _on_BreakStarted(self, e: BreakStarted) -> None:
-        self.availability.work.start_break(e.agent_id)
+        self.availability.work.start_break(e.agent_id, e.reason)
         self._update_work(e.agent_id)
 
     def _on_BreakEnded(self, e: BreakEnded) -> None:

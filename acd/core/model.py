@@ -61,6 +61,19 @@ class MissedCallPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackPolicy:
+    """Offer callers waiting in music a callback that keeps their place (``callbacks``)."""
+
+    digit: str = "1"  # the key that accepts
+    offer_sound: str = "acd-callback-offer"  # "press 1 to be called back, you keep your place"
+    accepted_sound: str = "auth-thankyou"  # played before the caller is hung up
+    attempts: int = 3  # calls to the customer at most (answered, no answer, busy each count)
+    spacing_s: float = 300.0  # from the end of an unanswered attempt to the next one
+    agent_ring_s: float = 20.0  # how long the member's phone rings (Originate Timeout)
+    customer_ring_s: float = 30.0  # how long the customer's phone rings (Dial timeout)
+
+
+@dataclass(frozen=True, slots=True)
 class QueueGroup:
     id: str
     name: str
@@ -74,6 +87,11 @@ class QueueGroup:
     owner_first: bool = True  # a caller the CRM knows rings their responsible person first
     # skip a member whose chats, e-mails and forms fill their capacity budget (``capacity``)
     skip_when_busy_in_other_channels: bool = False
+    # auto-pause (``pauses``): a member whose offers rang out this many times in a row is
+    # put on a break (0: never), and taken off it after ``auto_resume_s`` (0: by hand only)
+    pause_after_missed: int = 0
+    auto_resume_s: float = 0.0
+    callback: CallbackPolicy | None = None  # None: callers are not offered a callback
     announce: AnnouncePolicy = field(default_factory=AnnouncePolicy)  # what callers waiting in music hear
 
     @property
@@ -97,6 +115,11 @@ class RoutingConfig:
     dial_setup_s: float = 10.0
     max_group_hops: int = 5  # FORWARD_GROUP chains longer than this hang up
     capacity: Capacity | None = None  # one budget across channels; None: each channel counts alone
+    # the reasons an agent may give for a pause; the phone code *12<n> picks the n-th
+    pause_reasons: tuple[str, ...] = ()
+    # the stuck-state watchdog (``watchdog``): acd and the phone's device state may disagree
+    # this long before acd corrects itself; 0 turns it off
+    stuck_after_s: float = 0.0
     # look-up indexes, built once: the AMI adapter maps an endpoint per event
     _by_endpoint: dict[str, Agent] = field(init=False, repr=False, compare=False)
     _by_extension: dict[str, Agent] = field(init=False, repr=False, compare=False)

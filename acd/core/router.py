@@ -18,22 +18,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import announcements, missed_calls
+from . import announcements, missed_calls, watchdog
 from .agents import AgentBook
 from .call import Call, Phase
+from .callbacks import CallbackRequest, CallbackRouting
 from .capacity import Load, full_because
 from .commands import (
+    AlertSupervisors,
     Announce,
     CancelTimer,
     Command,
     Forward,
     HangUp,
     Hold,
+    PauseAgent,
     PickUp,
     Record,
     RefusePickup,
     ReportManualTransfer,
     ReportPhoneCalls,
+    ResumeAgent,
     Ring,
     SendToVoicemail,
     StartTimer,
@@ -52,6 +56,7 @@ from .events import (
     MemberFailed,
     MemberRinging,
     OtherChannelsLoadChanged,
+    PauseRequested,
     PickupRequested,
     Resynced,
     TimerFired,
@@ -59,23 +64,29 @@ from .events import (
     TransferredByHand,
 )
 from .model import MissedAction, QueueGroup, RoutingConfig
+from .pauses import MissedInARow, reason_for_code
 from .strategies import next_members
+from .work_time import on_break
 
 
 def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
     return f"{kind}|{ident}" if attempt is None else f"{kind}|{ident}|{attempt}"
 
 
-class Router:
+class Router(CallbackRouting):
     def __init__(self, config: RoutingConfig, last_offered: Mapping[tuple[str, str], float] | None = None,
                  recent_waits: Mapping[str, Sequence[float]] | None = None):
         self.config = config
+        self._init_callbacks()
         self.agents = AgentBook()
         self.calls: dict[str, Call] = {}
         # evenly mode: group id -> agent id -> when the agent was last offered a call
         self.last_offered: dict[str, dict[str, float]] = {}
         for (group_id, agent_id), at in (last_offered or {}).items():
             self.last_offered.setdefault(group_id, {})[agent_id] = at
+        self.missed_in_a_row = MissedInARow()
+        self._auto_paused: dict[str, str] = {}  # agent -> the work reason auto-pause gave them
+        self._stuck: dict[str, float] = {}  # agent -> since when acd and their phone disagree
         # group id -> app_queue's exponential average of hold times (announcements)
         self.hold_average: dict[str, float] = {}
         for group_id, waits in (recent_waits or {}).items():  # after a restart: the history's answered calls
@@ -126,6 +137,8 @@ class Router:
         """Ring the next member(s) of the call's group; missed-call processing if none."""
         group = call.group
         assert group is not None
+        if self.callbacks:
+            self._serve_callbacks(group.id, before=call.arrived_at)  # requests ahead of this caller first
         if call.owner and group.owner_first and not call.owner_tried:
             call.owner_tried = True
             reason = self._unavailable_because(call.owner, call)
@@ -195,6 +208,7 @@ class Router:
             return
         call.ringing.add(e.agent_id)
         self._record(call, "ringing", agent=e.agent_id, attempt=e.attempt)
+        self._watch(e.agent_id)
         if call.ring_started is None and call.group is not None:
             # rings are counted from the first real ring, not from the dial (issue rule)
             call.ring_started = self._now
@@ -205,8 +219,11 @@ class Router:
         call = self._current(e.call_id, e.attempt)
         if call is None or e.agent_id not in call.pending:
             return  # DialEnd can repeat (transcripts 11a/11b)
+        rang = e.agent_id in call.ringing
         self._release(call, e.agent_id)
         self._record(call, "failed", agent=e.agent_id, reason=e.reason.value, attempt=e.attempt)
+        if rang and e.reason is FailReason.NO_ANSWER:
+            self._rang_out(call, e.agent_id)
 
     def _on_AttemptEnded(self, e: AttemptEnded) -> None:
         call = self._current(e.call_id, e.attempt)
@@ -214,9 +231,12 @@ class Router:
             return
         call.in_hold = True  # the dialplan sends the caller back to acd-hold
         reason = FailReason.from_dial_status(e.dial_status)
+        rang_out = sorted(call.ringing & call.pending) if reason is FailReason.NO_ANSWER else []
         for agent_id in sorted(call.pending):
             self._record(call, "failed", agent=agent_id, reason=reason.value, attempt=e.attempt)
         self._release_all(call)
+        for agent_id in rang_out:
+            self._rang_out(call, agent_id)
         self._cancel_attempt_timers(call)
         if call.phase is Phase.FORWARDING:
             self._record(call, "forward_failed", number=call.forward_number, dial_status=e.dial_status)
@@ -228,14 +248,18 @@ class Router:
         if self._current(call.id, attempt) is None or call.phase is not Phase.RINGING:
             return
         assert call.group is not None
+        rang_out = []
         for agent_id in sorted(call.pending):
             if never_rang or agent_id not in call.ringing:
                 self._record(call, "no_answer", agent=agent_id, reason="phone never rang",
                              seconds=call.group.ring_time_s)
             else:
+                rang_out.append(agent_id)
                 self._record(call, "no_answer", agent=agent_id, rings=call.group.rings,
                              reason=f"no answer after {call.group.rings} rings")
         self._release_all(call)
+        for agent_id in rang_out:
+            self._rang_out(call, agent_id)
         self._route(call)  # its Redirect ends the running Dial
 
     def _on_MemberAnswered(self, e: MemberAnswered) -> None:
@@ -252,6 +276,7 @@ class Router:
                 self.hold_average[call.group.id] = announcements.next_hold_average(
                     self.hold_average.get(call.group.id), self._now - call.arrived_at)
             call.agent = e.agent_id
+            self.missed_in_a_row.reset(e.agent_id)
             self._talks(e.agent_id, call.id)
             detail["agent"] = e.agent_id
         else:
@@ -293,6 +318,7 @@ class Router:
         if call.id in status.calls:
             status.calls.discard(call.id)
             self._emit(ReportPhoneCalls(agent_id, len(status.calls)))  # the other channels want to know
+            self._watch(agent_id)
         wrapup = call.group.wrapup_s if call.group else 0.0
         if wrapup > 0:
             status.wrapup_until = self._now + wrapup
@@ -379,6 +405,7 @@ class Router:
             self._record(call, "waiting", max_wait_s=policy.max_wait_s)
             self._emit(StartTimer(timer_key("wait", call.id), policy.max_wait_s - (self._now - call.arrived_at)))
             self._start_announcements(call)
+            self._offer_callback(call)
         self._emit(StartTimer(timer_key("retry", call.id), policy.retry_s))
 
     def _reoffer(self, call: Call, retry_due: bool = False) -> None:
@@ -393,16 +420,19 @@ class Router:
             self._emit(StartTimer(timer_key("retry", call.id), call.group.missed.retry_s if call.group else 5.0))
 
     def _offer_waiting_calls(self, agent_id: str) -> None:
-        """An agent became free: the longest-waiting caller of their groups goes first."""
-        waiting = sorted(
-            (c for c in self.calls.values()
-             if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members),
-            key=lambda c: c.arrived_at,
-        )
-        for call in waiting:
+        """An agent became free: the longest-waiting caller of their groups goes first
+        (a callback request counts from its caller's arrival)."""
+        groups = {c.group.id for c in self.calls.values()
+                  if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members}
+        if self.callbacks:  # only then is every group of the agent's worth a look
+            groups |= {g.id for g in self.config.groups.values() if agent_id in g.members}
+        for _, waiting in self._line(groups):
             if self.agents.unavailable_because(agent_id, self._now) is not None:
                 break
-            self._reoffer(call)
+            if isinstance(waiting, CallbackRequest):
+                self._start_callback(waiting)
+            else:
+                self._reoffer(waiting)
 
     def _hang_up(self, call: Call, message: str, **detail: Any) -> None:
         call.phase, call.in_hold = Phase.HANGING_UP, False
@@ -459,11 +489,24 @@ class Router:
     # ------------------------------------------------------------------ timers
     def _on_TimerFired(self, e: TimerFired) -> None:
         kind, _, rest = e.key.partition("|")
+        if kind == "callback":
+            self._callback_timer(rest)
+            return
+        if kind == "callback-offer":
+            if rest in self.calls:
+                self._offer_callback(self.calls[rest], now=True)
+            return
         if kind == "wrapup":
             status = self.agents.status(rest)
             if status.wrapup_until <= self._now + 1e-6:
                 status.wrapup_until = 0.0
                 self._offer_waiting_calls(rest)
+            return
+        if kind == "resume":
+            self._auto_resume(rest)
+            return
+        if kind == "stuck":
+            self._correct_stuck(rest)
             return
         call_id, _, attempt = rest.partition("|")
         call = self.calls.get(call_id)
@@ -501,12 +544,105 @@ class Router:
     # ------------------------------------------------------------------ agents
     def _on_DeviceStateChanged(self, e: DeviceStateChanged) -> None:
         self.agents.status(e.agent_id).device = e.state
+        self._watch(e.agent_id)
         self._offer_waiting_calls(e.agent_id)
 
     def _on_AgentWorkChanged(self, e: AgentWorkChanged) -> None:
         status = self.agents.status(e.agent_id)
+        if (status.working, status.work_reason) != (e.working, e.reason):
+            self.missed_in_a_row.reset(e.agent_id)  # a pause or its end: the count starts again
         status.working, status.work_reason = e.working, e.reason
+        if self._auto_paused.get(e.agent_id) not in (None, e.reason):
+            # resumed, or paused again for another reason: the auto-resume is no longer theirs
+            del self._auto_paused[e.agent_id]
+            self._emit(CancelTimer(timer_key("resume", e.agent_id)))
         self._offer_waiting_calls(e.agent_id)
+
+    # ------------------------------------------------------------------ pauses (``pauses``)
+    def _on_PauseRequested(self, e: PauseRequested) -> None:
+        if e.agent_id not in self.config.agents:
+            return
+        if e.paused:
+            self._pause(e.agent_id, reason_for_code(self.config.pause_reasons, e.reason_code), by="phone")
+        else:
+            self._emit(ResumeAgent(e.agent_id, by="phone"))  # the desk confirms (AgentWorkChanged)
+
+    def _pause(self, agent_id: str, reason: str, by: str) -> None:
+        status = self.agents.status(agent_id)
+        status.working, status.work_reason = False, on_break(reason)
+        self.missed_in_a_row.reset(agent_id)
+        self._emit(PauseAgent(agent_id, reason, by))
+
+    def _rang_out(self, call: Call, agent_id: str) -> None:
+        """An offer of ``call`` rang out at the agent: auto-pause them at the group's limit."""
+        group = call.group
+        if group is None or not group.pause_after_missed or not self.agents.status(agent_id).working:
+            return
+        reason = self.missed_in_a_row.rang_out(agent_id, group)
+        if reason is None:
+            return
+        self._pause(agent_id, reason, by="acd")
+        resume_s = group.auto_resume_s
+        self._record(call, "auto_paused", agent=agent_id, reason=reason, resume_after_s=resume_s or None)
+        self._emit(AlertSupervisors(group.id, self._now, "agent_auto_paused",
+                                    {"agent": agent_id, "reason": reason, "call": call.id,
+                                     "resume_after_s": resume_s or None}))
+        if resume_s > 0:
+            self._auto_paused[agent_id] = on_break(reason)
+            self._emit(StartTimer(timer_key("resume", agent_id), resume_s))
+
+    def _auto_resume(self, agent_id: str) -> None:
+        reason = self._auto_paused.pop(agent_id, None)
+        status = self.agents.status(agent_id)
+        if reason is not None and not status.working and status.work_reason == reason:
+            self._emit(ResumeAgent(agent_id, by="acd"))
+
+    # ------------------------------------------------------------------ the stuck-state watchdog
+    def _watch(self, agent_id: str) -> None:
+        """Start timing a disagreement between acd and the agent's phone, or stop."""
+        if self.config.stuck_after_s <= 0:
+            return
+        stuck = self._disagreement(agent_id) is not None
+        if stuck and agent_id not in self._stuck:
+            self._stuck[agent_id] = self._now
+            self._emit(StartTimer(timer_key("stuck", agent_id), self.config.stuck_after_s))
+        elif not stuck and agent_id in self._stuck:
+            del self._stuck[agent_id]
+            self._emit(CancelTimer(timer_key("stuck", agent_id)))
+
+    def _disagreement(self, agent_id: str) -> str | None:
+        status = self.agents.status(agent_id)
+        rings = any(agent_id in self.calls[c].ringing for c in status.ringing if c in self.calls)
+        return watchdog.disagreement(status, rings)
+
+    def _correct_stuck(self, agent_id: str) -> None:
+        since = self._stuck.pop(agent_id, None)
+        belief = self._disagreement(agent_id)
+        if since is None or belief is None:
+            return
+        status = self.agents.status(agent_id)
+        detail = {"agent": agent_id, "acd_said": belief, "device": status.device.value,
+                  "for_s": round(self._now - since, 3)}
+        if belief == "on a call":
+            for call_id in sorted(status.calls):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    self._record(call, "state_corrected", **detail)
+                    if call.agent == agent_id:
+                        call.agent, call.last_agent = None, agent_id
+                    self._agent_left(call, agent_id)
+                else:
+                    status.calls.discard(call_id)
+                    self._emit(ReportPhoneCalls(agent_id, len(status.calls)))
+            return
+        for call_id in sorted(status.ringing):
+            call = self.calls.get(call_id)
+            if call is None or agent_id not in call.ringing:
+                continue
+            self._record(call, "state_corrected", **detail)
+            self._release(call, agent_id)
+            if not call.pending and call.phase is Phase.RINGING:
+                self._route(call)  # its Redirect ends the Dial that no longer rings anyone
 
     def _on_OtherChannelsLoadChanged(self, e: OtherChannelsLoadChanged) -> None:
         status = self.agents.status(e.agent_id)
@@ -521,6 +657,7 @@ class Router:
         if call_id not in calls:
             calls.add(call_id)
             self._emit(ReportPhoneCalls(agent_id, len(calls)))
+            self._watch(agent_id)
 
     # ------------------------------------------------------------------ pickup
     def _on_PickupRequested(self, e: PickupRequested) -> None:
@@ -570,6 +707,7 @@ class Router:
         listed_ago = max(0.0, self._now - e.listed_at) if e.listed_at is not None else 0.0
         for found in e.calls:
             self._adopt(found, listed_ago)
+        self._callbacks_resynced(set(e.callbacks))
 
     def _adopt(self, found: LiveCall, listed_ago: float = 0.0) -> None:
         call = self.calls.get(found.call_id)
@@ -623,8 +761,11 @@ class Router:
         if agent_id in call.pending:
             call.offer_ended[agent_id] = self._now
         call.pending.discard(agent_id)
+        rang = agent_id in call.ringing
         call.ringing.discard(agent_id)
         self.agents.status(agent_id).ringing.discard(call.id)
+        if rang:
+            self._watch(agent_id)
 
     def _release_all(self, call: Call) -> None:
         for agent_id in list(call.pending | call.ringing):

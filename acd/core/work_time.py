@@ -6,8 +6,9 @@ one-off scheduled breaks) and answers from both. Time is epoch seconds passed in
 local times come from ``zoneinfo``, so daylight-saving changes are the zone's.
 
 Rules:
-- An agent without a schedule is not tracked: always working (clock and break events
-  are kept, and count as soon as a schedule is configured).
+- An agent without a schedule is not tracked: working unless on a break taken by hand
+  (a pause, issue 14: it stops every agent); clock events are kept, and count as soon
+  as a schedule is configured.
 - A tracked agent works when clocked in (unless the schedule says clocking in is not
   required), not on a break (started by hand or scheduled: recurring or one-off), and
   inside one of the day's working-hour intervals (unless the schedule has no hours).
@@ -65,10 +66,16 @@ class WorkSchedule:
                 yield end
 
 
+def on_break(reason: str = "") -> str:
+    """The words of a break by hand, with the agent's reason: "on a break: lunch"."""
+    return f"on a break: {reason}" if reason else "on a break"
+
+
 @dataclass(slots=True)
 class _Clock:
     clocked_in: bool = False
     on_break: bool = False
+    break_reason: str = ""
     breaks: list[tuple[float, float]] = field(default_factory=list)  # one-off, epoch
 
 
@@ -93,11 +100,13 @@ class WorkTime:
         clock = self._clock(agent_id)
         clock.clocked_in, clock.on_break = False, False
 
-    def start_break(self, agent_id: str) -> None:
-        self._clock(agent_id).on_break = True
+    def start_break(self, agent_id: str, reason: str = "") -> None:
+        clock = self._clock(agent_id)
+        clock.on_break, clock.break_reason = True, reason
 
     def end_break(self, agent_id: str) -> None:
-        self._clock(agent_id).on_break = False
+        clock = self._clock(agent_id)
+        clock.on_break, clock.break_reason = False, ""
 
     def schedule_break(self, agent_id: str, starts_at: float, ends_at: float) -> None:
         if ends_at > starts_at:
@@ -108,15 +117,15 @@ class WorkTime:
     def why_not_working(self, agent_id: str, now: float) -> str | None:
         """None when the agent works at ``now``, else the reason (words of the history)."""
         schedule = self._schedules.get(agent_id)
-        if schedule is None:
-            return None
         clock = self._clocks.get(agent_id) or _Clock()
+        if schedule is None:  # a pause counts for everyone; hours and clocking in only when tracked
+            return on_break(clock.break_reason) if clock.on_break else None
         if not schedule.in_hours(now):
             return "outside working hours"
         if schedule.clock_in_required and not clock.clocked_in:
             return "not clocked in"
         if clock.on_break:
-            return "on a break"
+            return on_break(clock.break_reason)
         if any(start <= now < end for start, end in clock.breaks) or schedule.in_break(now):
             return "on a scheduled break"
         return None
@@ -142,12 +151,14 @@ class WorkTime:
 
     # ------------------------------------------------------------------ restart
     def snapshot(self) -> dict[str, Any]:
-        return {agent: {"clocked_in": c.clocked_in, "on_break": c.on_break, "breaks": [list(b) for b in c.breaks]}
+        return {agent: {"clocked_in": c.clocked_in, "on_break": c.on_break, "break_reason": c.break_reason,
+                        "breaks": [list(b) for b in c.breaks]}
                 for agent, c in self._clocks.items()}
 
     def restore(self, data: Mapping[str, Any]) -> None:
         self._clocks = {
-            agent: _Clock(bool(c["clocked_in"]), bool(c["on_break"]), [(float(s), float(e)) for s, e in c["breaks"]])
+            agent: _Clock(bool(c["clocked_in"]), bool(c["on_break"]), str(c.get("break_reason", "")),
+                          [(float(s), float(e)) for s, e in c["breaks"]])
             for agent, c in data.items()
         }
 

@@ -21,8 +21,20 @@ class Dialplan:
     transfer_failed: str = "ACDTransferFailed"
     pickup_request: str = "ACDPickupRequest"
     pickup_target_key: str = "ACDTarget"
+    pause_request: str = "ACDPauseRequest"  # the pause (*12) and resume (*13) codes
+    pause_key: str = "ACDPause"  # "on" or "off"
+    pause_reason_key: str = "ACDReason"  # the digits after the pause code: a reason's number
     # channel variable set on inbound calls (manager.conf channelvars)
     did_variable: str = "ACD_DID"
+    # callbacks: the UserEvents of [acd-callback] and the variable marking its channels
+    callback_agent_up: str = "ACDCallbackAgentUp"
+    callback_result: str = "ACDCallbackResult"
+    callback_failed: str = "ACDCallbackFailed"
+    callback_key: str = "ACDCallback"
+    callback_reason_key: str = "ACDReason"
+    callback_variable: str = "ACD_CALLBACK"
+    callback_context: str = "acd-callback"
+    callback_offer_context: str = "acd-callback-offer"
     # contexts
     inbound_context: str = "acd-inbound"
     hold_context: str = "acd-hold"

@@ -98,9 +98,12 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
                            target=f"agent:{agent_id}", result=lambda s: get_work_time(agent_id, user))
 
     def page(request: Request, agent: dict[str, Any] | None = None, *, new: bool = False,
-             errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+             errors: dict[str, str] | None = None, status_code: int = 200,
+             pause_reasons: list[str] | None = None, pause_error: str = "") -> HTMLResponse:
         return pages.render(request, "agents.html", {
             "page": "agents", "agents": cr.items(changes, "agents"), "agent": agent, "new": new,
+            "pause_reasons": cr.current(changes).pauses.reasons if pause_reasons is None else pause_reasons,
+            "pause_error": pause_error,
             "groups_of": {a["id"]: [g["id"] for g in cr.items(changes, "groups") if a["id"] in g["members"]]
                           for a in cr.items(changes, "agents")},
             "errors": errors or {}}, status_code=status_code)
@@ -146,6 +149,19 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
             errors = {k: PLAIN[k] if k in PLAIN and v.startswith("Input should") else v
                       for k, v in field_errors(e, "agents", index).items()}
             return page(request, agent, new=new, errors=errors, status_code=422)
+        return RedirectResponse("/agents?saved=1", status_code=303)
+
+    @r.post("/agents/pauses", include_in_schema=False)
+    async def pause_reasons_form(request: Request, user: ManageAgents) -> Response:
+        """The pause reasons, one a line (``[pauses] reasons``; the API is ``/api/pauses``)."""
+        form = await read_form(request)
+        reasons = [line.strip() for line in str(form.get("reasons", "")).splitlines() if line.strip()]
+        pauses = {**cr.current(changes).pauses.model_dump(mode="json"), "reasons": reasons}
+        try:
+            cr.save(changes, user, "pauses", pauses, action="pauses saved", target="pauses")
+        except ConfigError as e:
+            problem = "; ".join(field_errors(e, "pauses").values())
+            return page(request, pause_reasons=reasons, pause_error=problem, status_code=422)
         return RedirectResponse("/agents?saved=1", status_code=303)
 
     return r

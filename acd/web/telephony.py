@@ -29,8 +29,10 @@ Telephony = Annotated[User, Depends(require("telephony"))]
 
 MISSED_FIELDS = ("action", "person", "number", "group", "max_wait_seconds", "after_wait", "retry_seconds",
                  "forward_ring_seconds", "message")
-NUMBER_FIELDS = ("rings", "ring_seconds", "wrapup_seconds")
+NUMBER_FIELDS = ("rings", "ring_seconds", "wrapup_seconds", "pause_after_missed", "auto_resume_minutes")
+CALLBACK_FIELDS = ("digit", "offer_sound", "attempts", "spacing_seconds", "agent_ring_seconds", "customer_ring_seconds")
 ANNOUNCE_FIELDS = ("say", "every_seconds", "message", "message_every_seconds")
+SERVICE_LEVEL_FIELDS = ("answer_within_seconds", "goal_percent", "longest_wait_alert_seconds")
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")
 
 
@@ -57,14 +59,25 @@ def group_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str
         else:
             missed.pop(key, None)
     group["missed"] = missed
-    announce = dict(group.get("announce", {}))
-    for key in ANNOUNCE_FIELDS:
-        value = str(form.get(f"announce.{key}", "")).strip()
-        if value:
-            announce[key] = value
-        else:
-            announce.pop(key, None)
-    group["announce"] = announce
+    if form.get("callback.shown"):  # the callback fieldset was on the form
+        callback = dict(group.get("callback", {}))
+        callback["enabled"] = form.get("callback.enabled") in ("on", "true", "1")
+        for key in CALLBACK_FIELDS:
+            value = str(form.get(f"callback.{key}", "")).strip()
+            if value:
+                callback[key] = value
+            else:
+                callback.pop(key, None)
+        group["callback"] = callback
+    for section, fields in (("announce", ANNOUNCE_FIELDS), ("service_level", SERVICE_LEVEL_FIELDS)):
+        values = dict(group.get(section, {}))
+        for key in fields:
+            value = str(form.get(f"{section}.{key}", "")).strip()
+            if value:
+                values[key] = value
+            else:
+                values.pop(key, None)
+        group[section] = values
     if form.get("crm.shown"):  # the CRM integration checkboxes were on the form (unticked ones are not sent)
         group["crm"] = {key: form.get(f"crm.{key}") in ("on", "true", "1") for key in CRM_FIELDS}
     return group

@@ -185,8 +185,9 @@ def workspace_router(workspace: Workspace, feed: LiveFeed, pages: Pages) -> APIR
             choose = [(a, names.get(a, a)) for a in workspace.desk.config.agents]
             return pages.render(request, "workspace.html", {"page": "workspace", "agent": "", "choose": choose})
         agent_id, read_only = workspace.whose(user, agent)
+        reasons = workspace.ctx.distributor.router.config.pause_reasons  # suggested for a break ([pauses])
         return pages.render(request, "workspace.html", {"page": "workspace", "agent": agent_id if read_only else "",
-                                                        "choose": []})
+                                                        "choose": [], "pause_reasons": reasons})
 
     @r.get("/api/workspace", tags=["workspace"], responses=errors(401, 403, 404, 422),
            summary="The signed-in agent's workspace: offers, conversations, e-mails and forms, work state, calls")

@@ -215,15 +215,16 @@ def test_every_return_to_the_queue_is_logged_with_its_reason() -> None:
     desk.arrive("c1")
     desk.advance(60)  # anna: idle timeout -> boris
     desk.send(AgentPresenceChanged("boris", online=False))  # -> clara
-    desk.send(BreakStarted("clara"))  # work time not tracked for clara: no effect
-    desk.send(ConversationRejected("c1", "clara"))  # -> dmitri
-    desk.send(ConversationAccepted("c1", "dmitri"))
-    desk.send(ConversationTransferred("c1", by="dmitri", to_queue="telegram"))  # -> anna
+    desk.send(BreakStarted("clara"))  # a pause stops even an agent whose work time is not tracked
+    desk.send(ConversationRejected("c1", "dmitri"))  # -> anna
+    desk.send(ConversationAccepted("c1", "anna"))
+    desk.send(ConversationTransferred("c1", by="anna", to_queue="telegram"))  # -> the next of that queue
     desk.send(ClockedIn("anna"))
     reasons = [(r.detail["agents"], r.detail["reason"]) for r in desk.records("returned_to_queue", "c1")]
     assert reasons == [(["anna"], "idle timeout"), (["boris"], "agent went offline"),
-                       (["clara"], "rejected"), (["dmitri"], "transferred")]
-    assert desk.holder("c1") == {"anna"}
+                       (["clara"], "agent not working (on a break)"), (["dmitri"], "rejected"),
+                       (["anna"], "transferred")]
+    assert desk.holder("c1") == {"dmitri"}
 
 
 def test_work_time_changes_give_back_offers_with_the_reason() -> None:

@@ -23,12 +23,15 @@ def clocked_in(schedule: WorkSchedule = OFFICE) -> WorkTime:
     return work
 
 
-def test_an_agent_without_a_schedule_is_not_tracked_and_always_works() -> None:
+def test_an_agent_without_a_schedule_is_not_tracked_and_works_unless_paused() -> None:
     work = WorkTime({"anna": None})
     work.clock_out("anna")
-    work.start_break("anna")
     assert work.is_working("anna", at("2024-03-09 03:00")) and not work.tracked("anna")
     assert work.next_change("anna", at("2024-03-09 03:00")) is None
+    work.start_break("anna", "lunch")  # a pause stops every agent
+    assert work.why_not_working("anna", at("2024-03-09 03:00")) == "on a break: lunch"
+    work.end_break("anna")
+    assert work.is_working("anna", at("2024-03-09 03:00"))
 
 
 def test_working_hours_are_read_in_the_agents_time_zone() -> None:

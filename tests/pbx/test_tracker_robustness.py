@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from panoramisk.message import Message
 
-from acd.core.events import CallArrived, CallerHungUp, PickupRequested
+from acd.core.events import CallArrived, CallerHungUp, PauseRequested, PickupRequested
 from acd.pbx.tracker import Tracker
 
 from .recorded import CONFIG, RECORDING, Replay
@@ -103,3 +103,16 @@ def test_pickup_request_from_an_agent_names_the_target_by_extension() -> None:
         PickupRequested("7.3", "agent103", "999")]
     # a phone that is no agent's cannot ask
     assert tracker.handle({**base, "Uniqueid": "7.4", "Channel": "PJSIP/carrier-00000004", "ACDTarget": ""}) == []
+
+
+def test_pause_and_resume_codes_from_an_agents_phone() -> None:
+    tracker = Tracker(CONFIG)
+    base = {"Event": "UserEvent", "UserEvent": "ACDPauseRequest", "Context": "acd-agents"}
+    assert tracker.handle({**base, "Uniqueid": "8.1", "Channel": "PJSIP/agent102-00000001", "ACDPause": "on",
+                           "ACDReason": "2"}) == [PauseRequested("agent102", True, "2")]
+    assert tracker.handle({**base, "Uniqueid": "8.2", "Channel": "PJSIP/agent102-00000002", "ACDPause": "off"}) == [
+        PauseRequested("agent102", False, "")]
+    # garbled or missing: a pause without a reason, never a crash; a phone that is no agent's cannot ask
+    assert tracker.handle({**base, "Uniqueid": "8.3", "Channel": "PJSIP/agent101-00000003"}) == [
+        PauseRequested("agent101", True, "")]
+    assert tracker.handle({**base, "Uniqueid": "8.4", "Channel": "PJSIP/carrier-00000004", "ACDPause": "on"}) == []

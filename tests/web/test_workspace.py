@@ -171,7 +171,7 @@ async def test_work_state_in_words_in_the_agents_time_zone_and_telephony_follows
     assert state["agent"]["time_zone"] == "Europe/Berlin"
     await web.post("/agents/anna/break/start", "anna", {"reason": "x" * 101}, expect=422)
     colleague_view = {c["id"]: c["state"] for c in (await web.workspace("ben"))["colleagues"]}
-    assert colleague_view["anna"] == "on a break"
+    assert colleague_view["anna"] == "on a break: lunch"  # the reason shows live (issue 14)
     # the telephony side: a call to sales skips anna (on a break) and rings ben
     await clock_in(web, "ben")
     web.service.pbx.commands.clear()

@@ -28,6 +28,40 @@
     });
     td.append(" ", button);
   }
+  // "Pause" with a reason from [pauses] reasons, or "Resume": the agent's break, which
+  // stops calls, chats, e-mails and forms alike (/api/channels/agents/{id}/break/...)
+  const chosen = {};  // agent id -> the reason picked, kept across live updates
+  function pauseControls(td, a, reasons) {
+    const post = async (step, body, done) => {
+      const r = await fetch(`/api/channels/agents/${encodeURIComponent(a.id)}/break/${step}`, {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      const answer = await r.json().catch(() => ({}));
+      said.textContent = r.ok ? done : `Could not change ${a.name}: ${typeof answer.detail === "string" ? answer.detail : r.status}`;
+    };
+    if (a.on_break) {
+      const resume = document.createElement("button");
+      resume.type = "button";
+      resume.textContent = "Resume";
+      resume.setAttribute("aria-label", `Resume ${a.name}`);
+      resume.addEventListener("click", () => post("end", {}, `${a.name} is back at work.`));
+      td.append(resume);
+      return;
+    }
+    if (!a.working) return;  // off for another reason (hours, clocked out): nothing to pause
+    const select = document.createElement("select");
+    select.setAttribute("aria-label", `Reason to pause ${a.name}`);
+    for (const reason of reasons) select.append(new Option(reason, reason));
+    if (chosen[a.id]) select.value = chosen[a.id];
+    select.addEventListener("change", () => { chosen[a.id] = select.value; });
+    const pause = document.createElement("button");
+    pause.type = "button";
+    pause.textContent = "Pause";
+    pause.setAttribute("aria-label", `Pause ${a.name}`);
+    pause.addEventListener("click", () => post("start", { reason: select.value },
+      `${a.name} is paused: ${select.value}.`));
+    td.append(select, " ", pause);
+  }
   function render(data) {
     const calls = document.querySelector("#calls tbody");
     calls.replaceChildren();
@@ -75,7 +109,9 @@
       cell(row, a.extension || a.endpoint);
       cell(row, a.state, "state");
       cell(row, a.device);
+      pauseControls(row.insertCell(), a, data.pause_reasons || []);
     }
+    if (window.acdRenderCallbacks) window.acdRenderCallbacks(data);  // live_callbacks.js
     if (window.acdLabelTable) document.querySelectorAll("table.grid").forEach(window.acdLabelTable);
   }
   function connect() {
