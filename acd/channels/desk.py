@@ -37,6 +37,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
@@ -190,6 +191,9 @@ class Desk:
         self._gathered: asyncio.Future[None] | None = None
         self._writing: asyncio.Future[None] | None = None
         self._committer: asyncio.Task[None] | None = None
+        # the writes' own thread: in the shared pool a commit queued behind every long
+        # poll's read (thousands at once), and every request waiting for it with it
+        self._writer: ThreadPoolExecutor | None = None
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._started = False
@@ -293,7 +297,12 @@ class Desk:
             self.calendar.close()
         if self._committer is not None:
             await self._committer
-        await self.flush()
+        try:
+            await self.flush()
+        finally:
+            if self._writer is not None:  # made again by a later write, if any
+                self._writer.shutdown(wait=False)
+                self._writer = None
 
     async def flush(self) -> None:
         """Write every change made so far (timelines, items, alerts, the snapshot and
@@ -309,7 +318,7 @@ class Desk:
             done, self._gathered = self._gathered or _future(), None
             self._writing = done
             try:
-                await asyncio.to_thread(self.history.write, batch)
+                await asyncio.get_running_loop().run_in_executor(self._write_thread(), self.history.write, batch)
             except Exception as e:
                 # keep it for the next round: nothing is lost for one failed write
                 self._batch.put_back(batch)
@@ -322,6 +331,11 @@ class Desk:
                     _safely(hook, batch)
             finally:
                 self._writing = None
+
+    def _write_thread(self) -> ThreadPoolExecutor:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="channels-write")
+        return self._writer
 
     async def commit(self) -> None:
         """Return once every change made so far is committed; ``NotSaved`` (503) when

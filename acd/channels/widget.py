@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from .history import Batch, EventRow, ItemRow
@@ -77,10 +77,17 @@ class RateLimit:
 
 
 class Waiters:
-    """Long polls waiting for new lines of some conversations (or a visitor's new one)."""
+    """Long polls waiting for new lines of some conversations (or a visitor's new one),
+    and what each visitor last read, so that a poll which can find nothing new (no
+    line of theirs committed since) does not ask the database."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
         self._waiting: dict[str, set[asyncio.Future[None]]] = {}
+        self.wakes = 0  # wakes so far: the clock ``nothing_new`` compares with
+        self._woken_at: dict[str, int] = {}  # key -> its last wake, oldest first
+        self._forgotten = 0  # a key no longer in _woken_at may have been woken up to here
+        self._read: dict[str, tuple[int, int, tuple[str, ...]]] = {}  # visitor -> (wakes, line id, keys)
 
     @contextlib.contextmanager
     def watching(self, keys: Iterable[str]) -> Iterator[asyncio.Future[None]]:
@@ -101,15 +108,45 @@ class Waiters:
                         del self._waiting[key]
 
     def wake(self, key: str) -> None:
+        self.wakes += 1
+        self._woken_at.pop(key, None)
+        self._woken_at[key] = self.wakes
+        if len(self._woken_at) > self.max_keys:
+            for old in list(self._woken_at)[:len(self._woken_at) // 2]:
+                self._forgotten = max(self._forgotten, self._woken_at.pop(old))
         for future in self._waiting.get(key, ()):
             if not future.done():
                 future.set_result(None)
 
     def written(self, batch: Batch) -> None:
         """A Desk ``on_written`` hook: the conversations whose lines just committed."""
-        if self._waiting:
-            for item_id in {line.item_id for line in batch.lines if line.kind in (*SHOWN, "closed")}:
-                self.wake(item_id)
+        for item_id in {line.item_id for line in batch.lines if line.kind in (*SHOWN, "closed")}:
+            self.wake(item_id)
+
+    def read(self, visitor: str, wakes: int, reached: int, keys: Iterable[str]) -> None:
+        """``visitor`` read ``keys`` up to line id ``reached``, having started when
+        ``wakes`` was the count (a write committed after that may have been missed)."""
+        self._read.pop(visitor, None)
+        self._read[visitor] = (wakes, reached, tuple(keys))
+        if len(self._read) > self.max_keys:
+            del self._read[next(iter(self._read))]
+
+    def nothing_new(self, visitor: str, after: int, keys: Iterable[str]) -> bool:
+        """True when ``visitor``'s last read reached ``after`` in the same ``keys`` and
+        none of them was woken since: a read now would find what that one found."""
+        seen = self._read.get(visitor)
+        keys = tuple(keys)
+        if seen is None or seen[1] != after or seen[2] != keys:
+            return False
+        return all(self._woken_at.get(key, self._forgotten) <= seen[0] for key in keys)
+
+
+# built once: a poll asks this many times a second, and building the statement (and
+# going through the ORM's session) cost several times the query itself
+_THREAD = (select(EventRow.id, EventRow.at, EventRow.detail)
+           .where(EventRow.item_id.in_(bindparam("ids", expanding=True)), EventRow.kind.in_(SHOWN),
+                  EventRow.id > bindparam("after"))
+           .order_by(EventRow.id).limit(bindparam("limit")))
 
 
 def thread(engine: Engine, conversations: Iterable[str], after: int, limit: int = 200) -> list[dict[str, Any]]:
@@ -117,12 +154,10 @@ def thread(engine: Engine, conversations: Iterable[str], after: int, limit: int 
     ids = list(conversations)
     if not ids:
         return []
-    stmt = (select(EventRow.id, EventRow.at, EventRow.detail)
-            .where(EventRow.item_id.in_(ids), EventRow.kind.in_(SHOWN), EventRow.id > after)
-            .order_by(EventRow.id).limit(limit))
-    with Session(engine) as session:
+    with engine.connect() as connection:
+        rows = connection.execute(_THREAD, {"ids": ids, "after": after, "limit": limit})
         return [{"id": line_id, "at": at, "from": _side(detail), "text": str(detail.get("text", ""))}
-                for line_id, at, detail in session.execute(stmt)]
+                for line_id, at, detail in rows]
 
 
 def belongs(engine: Engine, conversation_id: str, client: str) -> bool:

@@ -21,7 +21,6 @@ script shows them with ``textContent``, so HTML in a message is text.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -185,18 +184,43 @@ def widget_router(desk: Desk, settings: Callable[[], Settings]) -> APIRouter:
                 current = desk.open_conversation(channel, client)
                 return [c for c in dict.fromkeys((known, current)) if c]
 
+            async def new_lines() -> list[dict[str, Any]]:
+                keys = watched()
+                if waiters.nothing_new(client, after, keys):
+                    return []  # nothing of theirs committed since their last read: no need to ask
+                wakes = waiters.wakes
+                found = await asyncio.to_thread(widget.thread, engine, keys, after)
+                waiters.read(client, wakes, found[-1]["id"] if found else after, keys)
+                return found
+
             with waiters.watching([*watched(), client]) as woken:
-                lines = await asyncio.to_thread(widget.thread, engine, watched(), after)
-                if not lines and wait > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(asyncio.shield(woken), wait)
-                    lines = await asyncio.to_thread(widget.thread, engine, watched(), after)
+                lines = await new_lines()
+                if not lines and wait > 0 and not await _waited(request, woken, wait):
+                    return 200, {"conversation": None, "open": False, "messages": [], "last": after}  # nobody reads it
+                if not lines and woken.done():
+                    lines = await new_lines()
             current = desk.open_conversation(channel, client)
             return 200, {"conversation": current or known, "open": current is not None, "messages": lines,
                          "last": lines[-1]["id"] if lines else after}
         return await handled(request, channel, work)
 
     return api
+
+
+async def _waited(request: Request, woken: asyncio.Future[None], wait: float) -> bool:
+    """Wait up to ``wait`` seconds for ``woken``; False as soon as the visitor's
+    connection closes (the page was left or reloaded): the poll ends then rather than
+    holding its waiter, and the service's shutdown, for the rest of ``wait``."""
+    async def gone() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass  # the (empty) body of the GET
+
+    leaving = asyncio.ensure_future(gone())
+    try:
+        await asyncio.wait((woken, leaving), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        leaving.cancel()
+    return not (leaving.done() and not leaving.cancelled())
 
 
 async def _text(request: Request, max_chars: int) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from acd.channels.widget import Waiters
 from acd.config import Settings
 
 from .connected import Connected
@@ -165,3 +166,72 @@ async def test_the_script_is_served_by_acd_and_loads_nothing_from_elsewhere(db_u
     code = response.text.split("*/", 1)[1]  # past the header comment
     assert "textContent" in code and "innerHTML" not in code
     assert "http" not in code  # no CDN, no font, no image: it works offline
+
+
+async def test_a_long_poll_ends_when_the_visitor_leaves(db_url: str) -> None:
+    # a page closed or reloaded while its long poll waits: the wait ends at once rather
+    # than holding its waiter (and the service's shutdown) for the rest of ``wait``
+    async with Connected(widget_settings(), db_url) as service:
+        visitor = await Visitor(service).arrive()
+        await visitor.write("hello")
+        left = asyncio.Event()
+        messages: list[dict[str, Any]] = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop()
+            await left.wait()
+            return {"type": "http.disconnect"}
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": "/widget/site/messages", "raw_path": b"/widget/site/messages",
+                 "query_string": b"after=1000000&wait=20", "root_path": "", "server": ("acd", 80),
+                 "client": ("203.0.113.7", 5000),
+                 "headers": [(k.lower().encode(), v.encode()) for k, v in visitor.headers().items()]}
+        poll = asyncio.ensure_future(service.app(scope, receive, send))
+        await asyncio.sleep(0.2)
+        assert not poll.done()  # it waits: nothing new for the visitor
+        left.set()
+        await asyncio.wait_for(poll, 3)  # not the 20 s it asked to wait
+
+
+async def test_many_visitors_waiting_at_once_each_get_their_reply(db_url: str) -> None:
+    config = widget_settings(new_visitors_per_minute=1000, address_messages_per_minute=1000)
+    async with Connected(config, db_url) as service:
+        visitors = [await Visitor(service).arrive() for _ in range(40)]
+        written = await asyncio.gather(*(v.write(f"question {n}") for n, v in enumerate(visitors)))
+        cids = [w.json()["conversation"] for w in written]
+        firsts = await asyncio.gather(*(v.read(conversation=c) for v, c in zip(visitors, cids, strict=True)))
+        waiting = [asyncio.ensure_future(v.read(after=f["last"], wait=20, conversation=c))
+                   for v, f, c in zip(visitors, firsts, cids, strict=True)]
+        await asyncio.sleep(0.1)
+        assert not any(w.done() for w in waiting)
+        await asyncio.gather(*(  # the agents answer at once: the replies commit together (group commit)
+            service.api("POST", f"/conversations/{cid}/answer",
+                        {"text": f"answer {n}", "agent_id": (service.desk.conversation(cid) or {})["offered_to"][0]})
+            for n, cid in enumerate(cids)))
+        replies = await asyncio.wait_for(asyncio.gather(*waiting), 10)
+        assert [[m["text"] for m in r["messages"]] for r in replies] == [[f"answer {n}"] for n in range(40)]
+
+
+async def test_a_poll_asks_the_database_only_when_a_line_of_the_visitors_may_have_come() -> None:
+    waiters = Waiters(max_keys=4)
+    assert not waiters.nothing_new("v1", 0, ["c1"])  # never read: ask
+    waiters.read("v1", waiters.wakes, 7, ["c1"])
+    assert waiters.nothing_new("v1", 7, ["c1"])  # nothing woken since: the same answer
+    assert not waiters.nothing_new("v1", 3, ["c1"])  # from elsewhere in the thread
+    assert not waiters.nothing_new("v1", 7, ["c1", "c2"])  # another conversation of theirs
+    started = waiters.wakes
+    waiters.wake("c1")  # a line committed while the read ran: the read may have missed it
+    waiters.read("v1", started, 7, ["c1"])
+    assert not waiters.nothing_new("v1", 7, ["c1"])
+    waiters.read("v1", waiters.wakes, 8, ["c1"])
+    assert waiters.nothing_new("v1", 8, ["c1"])
+    for n in range(5):  # past max_keys: the oldest are forgotten, and count as woken
+        waiters.wake(f"other{n}")
+    assert not waiters.nothing_new("v1", 8, ["c1"])
