@@ -5,8 +5,16 @@ missed-call action, a forward to another group, and the service level's formula.
 from __future__ import annotations
 
 from acd.core.commands import Record
-from acd.core.events import CallArrived, CallerHungUp, MemberAnswered, MemberRinging
-from acd.core.model import MissedAction, MissedCallPolicy, Mode
+from acd.core.events import (
+    CallArrived,
+    CallerHungUp,
+    DeviceState,
+    DeviceStateChanged,
+    DigitPressed,
+    MemberAnswered,
+    MemberRinging,
+)
+from acd.core.model import CallbackPolicy, MissedAction, MissedCallPolicy, Mode
 from acd.wallboard import DayFigures
 from tests.core.harness import Harness, config, group
 
@@ -151,3 +159,19 @@ def test_chats_first_response_time_is_the_mean_of_todays_first_responses() -> No
     figures.chat_record("k1", 41, "answered", {"agent": "anna", "response_s": 31.0})  # not a first response
     assert figures.chat("web").arrived == 2
     assert figures.chat("web").first_response_s() == 20.0
+
+
+def test_a_callback_request_is_missed_call_processing_as_in_the_reports() -> None:
+    # the caller chose to be called back: neither answered nor abandoned; the reports count
+    # it as missed (acd.reports.rollup.outcome_of), and so does the wallboard
+    policy = CallbackPolicy(attempts=2, spacing_s=120, agent_ring_s=20, customer_ring_s=30)
+    wait = MissedCallPolicy(MissedAction.KEEP_WAITING, max_wait_s=3600, retry_s=10)
+    h = Harness(config(group(members=("anna",), missed=wait, callback=policy)))
+    h.send(DeviceStateChanged("anna", DeviceState.INUSE))
+    h.send(CallArrived("c1", "5000", "15550001"))
+    h.now += 30
+    h.send(DigitPressed("c1", "1"))
+    h.send(CallerHungUp("c1"))
+    day = folded(h).group("sales")
+    assert (day.offered, day.answered, day.abandoned, day.missed) == (1, 0, 0, 1)
+    assert day.service_level() == 0.0
