@@ -103,7 +103,8 @@ def router(ctx: WebContext) -> APIRouter:
         await committed()
         return Response(status_code=204)
 
-    @r.post("/api/callbacks/{request_id}/move", status_code=204, responses=errors(401, 403, 404, 409, 422, 503),
+    @r.post("/api/callbacks/{request_id}/move", status_code=204,
+            responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
             tags=["calls"], summary="Move a waiting callback request to a place in its group's line (1 = first)")
     async def move(request_id: str, user: Telephony, position: Position) -> Response:
         waiting(request_id)
