@@ -27,8 +27,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..channels.history import EventRow, ItemRow
-from . import rollup
+from ..channels.history import EventRow
+from . import items, rollup
 from .rollup import ANSWERED, MISSED, OUTCOMES, LocalTime, Rollup
 from .tables import HOURS, ReportAgentsRow, ReportCallsRow, ReportWaitsRow
 
@@ -120,8 +120,12 @@ class Reports:
     def refresh(self, zone: str, now: float) -> float:
         """Roll up the calls ended since the last time (the reports do it themselves)."""
         try:
-            return rollup.refresh(self.engine, zone, now)
+            items.refresh(self.engine, zone, now)
         except IntegrityError:  # the first roll-up, started twice at once: the other one adds them
+            pass
+        try:
+            return rollup.refresh(self.engine, zone, now)
+        except IntegrityError:
             return 0.0
 
     def run(self, names: Iterable[str], site: Site, f: Filters, now: float) -> dict[str, Report]:
@@ -277,24 +281,30 @@ class _Window:
             Column("on_break", "On a break", "seconds"), Column("wrap_up", "Wrap-up", "seconds"),
             Column("chats", "Chats"), Column("chat_response_avg", "Avg first response (chats)", "seconds")], out)
 
-    def _items(self, *keys: Any) -> list[tuple[Any, ...]]:
-        """channel_items of the range, by ``keys``: count, responded, response sum, response max."""
+    def _items(self, *keys: str) -> list[tuple[Any, ...]]:
+        """The chats, e-mails and forms created in the range, by ``keys`` (columns of
+        channel_items): count, responded, response sum, response max. Whole months come
+        from report_items once rolled up, the days at either end from the items."""
         kinds = self.f.kinds()
         if not kinds:
             return []
-        response = ItemRow.first_response_at - ItemRow.created_at
-        stmt = select(*keys, func.count(), func.count(ItemRow.first_response_at), func.sum(response),
-                      func.max(response)).where(ItemRow.created_at >= self.start, ItemRow.created_at < self.end,
-                                                ItemRow.kind.in_(kinds)).group_by(*keys)
-        if self.f.group is not None:
-            stmt = stmt.where(ItemRow.queue_id == self.f.group)
-        return [tuple(row) for row in self.session.execute(stmt)]
+        found: dict[tuple[Any, ...], items.Sums] = {}
+        months, _ = _periods(self.f.first, self.f.last)
+        spans = [(self.start, self.end)]
+        if months and items.is_rolled(self.session, self.site.zone):
+            items.merge(found, items.rolled(self.session, keys, months, kinds, self.f.group))
+            spans = [(self.start, items.month_start(months[0], self.site.zone)),
+                     (items.month_start(items.next_month(months[-1]), self.site.zone), self.end)]
+        for start, end in spans:
+            if start < end:
+                items.merge(found, items.summed(self.session, keys, start, end, kinds, self.f.group))
+        return [(*key, *sums) for key, sums in found.items()]
 
     def _chats_by_agent(self) -> dict[str, tuple[int, float | None]]:
         if "chat" not in self.f.kinds():
             return {}
         found: dict[str, tuple[int, float | None]] = {}
-        for agent, kind, n, responded, total, _ in self._items(ItemRow.agent_id, ItemRow.kind):
+        for agent, kind, n, responded, total, _ in self._items("agent_id", "kind"):
             if agent is not None and kind == "chat":
                 found[agent] = (int(n), _mean(float(total or 0), responded))
         return found
@@ -334,7 +344,7 @@ class _Window:
     # ------------------------------------------------------------------ chat queues, mailboxes, forms
     def queues(self) -> Report:
         rows = []
-        for queue, kind, n, responded, total, longest in sorted(self._items(ItemRow.queue_id, ItemRow.kind)):
+        for queue, kind, n, responded, total, longest in sorted(self._items("queue_id", "kind")):
             rows.append({"queue": self.site.queues.get(queue, (queue, kind))[0], "kind": KIND_LABELS.get(kind, kind),
                          "items": int(n), "responded": int(responded),
                          "response_avg": _mean(float(total or 0), responded),
@@ -345,7 +355,7 @@ class _Window:
             Column("response_max", "Longest time to first response", "seconds")], rows)
 
     def distribution(self) -> Report:
-        found = self._items(ItemRow.queue_id, ItemRow.agent_id)
+        found = self._items("queue_id", "agent_id")
         totals: dict[str, int] = defaultdict(int)
         for queue, _, n, *_ in found:
             totals[queue] += int(n)

@@ -4,9 +4,11 @@ They hold the call history summed per local day of the site's time zone, with th
 calls per local hour in 24 columns (``report_calls``: a year is some 30,000 rows), the
 waits of answered and abandoned calls per whole second (``report_waits``: the service
 level for any target), per day and again per month (a long range reads whole months),
-and per agent and day (``report_agents``). ``report_state`` says up to when (epoch seconds of arrival) the
-calls are summed and in which zone: rows are only ever added (a key may have several
-rows; the queries sum them), and a change of zone sums everything again.
+and per agent and day (``report_agents``); the chats, e-mails and forms per local month
+(``report_items``: a month is rebuilt whenever an item created in it changes, see
+items.py). ``report_state`` says up to when (epoch seconds of arrival) the calls are
+summed and in which zone: rows are only ever added (a key may have several rows; the
+queries sum them), and a change of zone sums everything again.
 """
 
 from __future__ import annotations
@@ -76,4 +78,19 @@ class ReportAgentsRow(Base):
     transfers_taken: Mapped[int] = mapped_column(Integer)
 
 
-TABLES = (ReportStateRow, ReportCallsRow, ReportWaitsRow, ReportAgentsRow)
+class ReportItemsRow(Base):
+    __tablename__ = "report_items"
+    __table_args__ = (Index("ix_report_items_month", "month"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))  # local month of creation, YYYY-MM
+    kind: Mapped[str] = mapped_column(String(8))  # chat | email | form
+    queue_id: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[str] = mapped_column(String(64))  # '' for nobody yet
+    items: Mapped[int] = mapped_column(Integer)
+    responded: Mapped[int] = mapped_column(Integer)
+    response_sum: Mapped[float]  # seconds from creation to the first response, summed
+    response_max: Mapped[float | None]
+
+
+TABLES = (ReportStateRow, ReportCallsRow, ReportWaitsRow, ReportAgentsRow, ReportItemsRow)
