@@ -27,10 +27,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..channels.history import EventRow
-from . import items, rollup
+from . import agent_times, items, rollup
 from .rollup import ANSWERED, MISSED, OUTCOMES, LocalTime, Rollup
-from .tables import HOURS, ReportAgentsRow, ReportCallsRow, ReportWaitsRow
+from .tables import HOURS, ReportAgentsRow, ReportAgentTimesRow, ReportCallsRow, ReportWaitsRow
 
 CHANNELS = ("calls", "chat", "email", "form")
 MAX_DAYS = 3700  # ten years: a range longer than that is refused
@@ -119,10 +118,11 @@ class Reports:
 
     def refresh(self, zone: str, now: float) -> float:
         """Roll up the calls ended since the last time (the reports do it themselves)."""
-        try:
-            items.refresh(self.engine, zone, now)
-        except IntegrityError:  # the first roll-up, started twice at once: the other one adds them
-            pass
+        for other in (items.refresh, agent_times.refresh):
+            try:
+                other(self.engine, zone, now)
+            except IntegrityError:  # the first roll-up, started twice at once: the other one adds them
+                pass
         try:
             return rollup.refresh(self.engine, zone, now)
         except IntegrityError:
@@ -311,34 +311,25 @@ class _Window:
 
     def _agent_times(self) -> dict[str, tuple[float, float]]:
         """(clocked in, on a break) seconds within the range, from the agents' own lines:
-        those of the range, and the last of each kind before it (the state at its start)."""
-        items = [f"agent:{a}" for a in self.site.agents]
-        kinds = ("clocked_in", "clocked_out", "break_started", "break_ended")
-        if not items:
+        the days rolled up in report_agent_times, then the lines of the rest of the range
+        and the last of each kind before it (the state at its start)."""
+        if not self.site.agents:
             return {}
-        e = EventRow
-        before = (select(e.item_id, e.kind, func.max(e.at)).where(e.item_id.in_(items), e.kind.in_(kinds),
-                                                                   e.at < self.start).group_by(e.item_id, e.kind))
-        inside = select(e.item_id, e.kind, e.at).where(e.item_id.in_(items), e.kind.in_(kinds), e.at >= self.start,
-                                                        e.at < self.end)
-        lines: dict[str, list[tuple[float, str]]] = defaultdict(list)
-        for item_id, kind, at in [*self.session.execute(before), *self.session.execute(inside)]:
-            lines[item_id.removeprefix("agent:")].append((at, kind))
-        until = min(self.end, self.now)
         found: dict[str, tuple[float, float]] = {}
-        for agent, steps in lines.items():
-            steps.sort()
-            spent = {"clocked": 0.0, "break": 0.0}
-            state = {"clocked": False, "break": False}
-            for (at, kind), (following, _) in zip(steps, [*steps[1:], (until, "")], strict=True):
-                if kind in ("clocked_in", "clocked_out"):
-                    state["clocked"] = kind == "clocked_in"
-                else:
-                    state["break"] = kind == "break_started"
-                overlap = max(0.0, min(following, until) - max(at, self.start))
-                for name, on in state.items():
-                    spent[name] += overlap if on else 0.0
-            found[agent] = (spent["clocked"], spent["break"])
+        rolled = agent_times.rolled_until(self.session, self.site.zone)
+        if rolled > self.start:
+            t = ReportAgentTimesRow
+            stmt = select(t.agent_id, func.sum(t.clocked_s), func.sum(t.break_s)).where(
+                t.day >= self.f.first.isoformat(), t.day <= self.f.last.isoformat(),
+                t.agent_id.in_(list(self.site.agents))).group_by(t.agent_id)
+            found = {a: (float(c), float(b)) for a, c, b in self.session.execute(stmt)}
+        start = max(self.start, rolled)
+        if start < self.end:
+            until = min(self.end, self.now)
+            for agent, steps in agent_times.lines(self.session, start, self.end, self.site.agents).items():
+                clocked, on_break = agent_times.spent(steps, [(start, max(start, until))])[0]
+                was = found.get(agent, (0.0, 0.0))
+                found[agent] = (was[0] + clocked, was[1] + on_break)
         return found
 
     # ------------------------------------------------------------------ chat queues, mailboxes, forms

@@ -6,9 +6,10 @@ waits of answered and abandoned calls per whole second (``report_waits``: the se
 level for any target), per day and again per month (a long range reads whole months),
 and per agent and day (``report_agents``); the chats, e-mails and forms per local month
 (``report_items``: a month is rebuilt whenever an item created in it changes, see
-items.py). ``report_state`` says up to when (epoch seconds of arrival) the calls are
-summed and in which zone: rows are only ever added (a key may have several rows; the
-queries sum them), and a change of zone sums everything again.
+items.py); the agents' time clocked in and on a break per day (``report_agent_times``,
+see agent_times.py). ``report_state`` says up to when each is summed and in which zone:
+report_calls, report_waits and report_agents rows are only ever added (a key may have
+several rows; the queries sum them), and a change of zone sums everything again.
 """
 
 from __future__ import annotations
@@ -93,4 +94,15 @@ class ReportItemsRow(Base):
     response_max: Mapped[float | None]
 
 
-TABLES = (ReportStateRow, ReportCallsRow, ReportWaitsRow, ReportAgentsRow, ReportItemsRow)
+class ReportAgentTimesRow(Base):
+    __tablename__ = "report_agent_times"
+    __table_args__ = (Index("ix_report_agent_times_day", "day"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    day: Mapped[str] = mapped_column(String(10))  # local date, YYYY-MM-DD
+    agent_id: Mapped[str] = mapped_column(String(64))
+    clocked_s: Mapped[float]  # clocked in, within the day
+    break_s: Mapped[float]  # on a break, within the day
+
+
+TABLES = (ReportStateRow, ReportCallsRow, ReportWaitsRow, ReportAgentsRow, ReportItemsRow, ReportAgentTimesRow)

@@ -18,7 +18,7 @@ down_revision = "0007_callbacks"
 branch_labels = None
 depends_on = None
 
-TABLES = ("report_state", "report_calls", "report_waits", "report_agents", "report_items")
+TABLES = ("report_state", "report_calls", "report_waits", "report_agents", "report_items", "report_agent_times")
 
 
 def present(inspector: Inspector) -> bool:
@@ -80,6 +80,14 @@ def upgrade() -> None:
         sa.Column("response_sum", sa.Double(), nullable=False),
         sa.Column("response_max", sa.Double(), nullable=True),
         indexes=(("ix_report_items_month", ["month"]),),
+    )
+    create_table(
+        "report_agent_times",
+        sa.Column("id", EventId, primary_key=True, autoincrement=True),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("agent_id", sa.String(64), nullable=False),
+        *_sums("clocked_s", "break_s", kind=sa.Double),
+        indexes=(("ix_report_agent_times_day", ["day"]),),
     )
     bind = op.get_bind()
     items = {c["name"] for c in sa.inspect(bind).get_columns("channel_items")}
