@@ -207,12 +207,16 @@ def refresh(engine: Engine, zone: str, now: float) -> float:
                 for table in (ReportCallsRow, ReportWaitsRow, ReportAgentsRow):
                     session.execute(delete(table))
         local = LocalTime(zone)
+        months: dict[tuple[str, str, str, int], int] = defaultdict(int)  # the waits per month, of every chunk
         for chunk in read_calls(session, start, until):
-            _store(session, summarise(chunk, read_links(session, chunk), local))
+            _store(session, summarise(chunk, read_links(session, chunk), local), months)
+        if months:  # once, not per chunk: a month of a first roll-up would have a row per chunk and key
+            session.execute(insert(ReportWaitsRow), [
+                {"period": p, "group_id": g, "kind": k, "wait_s": w, "calls": n} for (p, g, k, w), n in months.items()])
         return until
 
 
-def _store(session: Session, rollup: Rollup) -> None:
+def _store(session: Session, rollup: Rollup, months: dict[tuple[str, str, str, int], int]) -> None:
     if rollup.calls:
         session.execute(insert(ReportCallsRow), [
             {"day": d, "group_id": g, "outcome": o, "calls": int(s[0]), "waited_n": int(s[1]),
@@ -220,12 +224,11 @@ def _store(session: Session, rollup: Rollup) -> None:
              **{column: int(n) for column, n in zip(HOURS, s[6:], strict=True)}}
             for (d, g, o), s in rollup.calls.items()])
     if rollup.waits:
-        months: dict[tuple[str, str, str, int], int] = defaultdict(int)
         for (d, g, k, w), n in rollup.waits.items():
             months[(d[:7], g, k, w)] += n
         session.execute(insert(ReportWaitsRow), [
-            {"period": p, "group_id": g, "kind": k, "wait_s": w, "calls": n}
-            for (p, g, k, w), n in [*rollup.waits.items(), *months.items()]])
+            {"period": d, "group_id": g, "kind": k, "wait_s": w, "calls": n}
+            for (d, g, k, w), n in rollup.waits.items()])
     if rollup.agents:
         session.execute(insert(ReportAgentsRow), [
             {"day": d, "agent_id": a, "group_id": g, "offers": int(s[0]), "answers": int(s[1]),

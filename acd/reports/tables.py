@@ -52,7 +52,8 @@ class ReportCallsRow(Base):
 
 class ReportWaitsRow(Base):
     __tablename__ = "report_waits"
-    __table_args__ = (Index("ix_report_waits_period_group", "period", "group_id"),)
+    # the service level reads a range's rows from the index alone
+    __table_args__ = (Index("ix_report_waits_period_group", "period", "group_id", "kind", "wait_s", "calls"),)
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     period: Mapped[str] = mapped_column(String(10))  # a local date (YYYY-MM-DD) or a whole month (YYYY-MM)

@@ -115,3 +115,22 @@ def test_months_and_days_of_a_range() -> None:
         ["2026-03"], ["2026-02-27", "2026-02-28", "2026-04-01", "2026-04-02"])
     assert _periods(date(2026, 3, 1), date(2026, 3, 30)) == ([], [f"2026-03-{d:02d}" for d in range(1, 31)])
     assert _periods(date(2025, 12, 1), date(2026, 1, 31)) == (["2025-12", "2026-01"], [])
+
+
+
+def test_a_roll_up_in_many_chunks_keeps_one_monthly_wait_row_per_key(store: Store,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from acd.reports import rollup
+    from acd.reports.tables import ReportWaitsRow
+
+    monkeypatch.setattr(rollup, "CHUNK", 2)  # the calls in chunks of two
+    # c12 waits 12 s as c1 did, hours later: another chunk, the same monthly key
+    store.apply_records(h._call("c12", "sales", h.local(13, 0), (12, "answered", {"agent": "ben", "waited_s": 12}),
+                                (70, "ended", {"by": "caller"})))
+    found = run(store, "rolled", Filters(date(2026, 3, 1), date(2026, 3, 31)))
+    sales = found["groups"].rows[0]  # type: ignore[attr-defined]
+    assert (sales["offered"], sales["answered"], sales["service_level"]) == (8, 4, 42.9)  # c1 c10 c12 of 7
+    with Session(store.engine) as session:
+        keys = session.execute(select(ReportWaitsRow.group_id, ReportWaitsRow.kind, ReportWaitsRow.wait_s,
+                                      ReportWaitsRow.calls).where(ReportWaitsRow.period == "2026-03")).all()
+    assert len(keys) == 7 and ("sales", "answered", 12, 2) in keys  # one row per key, whatever the chunks

@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.Column("group_id", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         *_sums("wait_s", "calls"),
-        indexes=(("ix_report_waits_period_group", ["period", "group_id"]),),
+        indexes=(("ix_report_waits_period_group", ["period", "group_id", "kind", "wait_s", "calls"]),),
     )
     create_table(
         "report_agents",
