@@ -213,7 +213,37 @@ def refresh(engine: Engine, zone: str, now: float) -> float:
         if months:  # once, not per chunk: a month of a first roll-up would have a row per chunk and key
             session.execute(insert(ReportWaitsRow), [
                 {"period": p, "group_id": g, "kind": k, "wait_s": w, "calls": n} for (p, g, k, w), n in months.items()])
+        if start:  # the day (and month) the last refresh stopped in got rows from every refresh since
+            (day, _), (until_day, _) = local(start), local(until)
+            if day < until_day:
+                _compact(session, day, day[:7] if day[:7] < until_day[:7] else None)
         return until
+
+
+# per table: the column of its period, its key's other columns, its sums, its maximum (if any)
+_COMPACTED = ((ReportCallsRow, "day", ("group_id", "outcome"),
+               ("calls", "waited_n", "waited_sum", "talk_n", "talk_sum", *HOURS), "waited_max"),
+              (ReportWaitsRow, "period", ("group_id", "kind", "wait_s"), ("calls",), None),
+              (ReportAgentsRow, "day", ("agent_id", "group_id"),
+               ("offers", "answers", "rang_out", "talk_s", "pickups", "transfers_made", "transfers_taken"), None))
+
+
+def _compact(session: Session, day: str, month: str | None) -> None:
+    """Sum a day that is over (and its month, if over too) into one row per key: rows
+    are added at each refresh, and a report reads every row of its range."""
+    for table, period, keys, sums, most in _COMPACTED:
+        for value in (day, month) if period == "period" else (day,):
+            if value is None:
+                continue
+            key_columns = [getattr(table, k) for k in keys]
+            figures = [*(func.sum(getattr(table, c)) for c in sums),
+                       *((func.max(getattr(table, most)),) if most else ())]
+            where = getattr(table, period) == value
+            rows = session.execute(select(*key_columns, *figures).where(where).group_by(*key_columns)).all()
+            session.execute(delete(table).where(where))
+            names = [*keys, *sums, *((most,) if most else ())]
+            if rows:
+                session.execute(insert(table), [{period: value, **dict(zip(names, row, strict=True))} for row in rows])
 
 
 def _store(session: Session, rollup: Rollup, months: dict[tuple[str, str, str, int], int]) -> None:

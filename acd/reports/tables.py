@@ -8,8 +8,9 @@ and per agent and day (``report_agents``); the chats, e-mails and forms per loca
 (``report_items``: a month is rebuilt whenever an item created in it changes, see
 items.py); the agents' time clocked in and on a break per day (``report_agent_times``,
 see agent_times.py). ``report_state`` says up to when each is summed and in which zone:
-report_calls, report_waits and report_agents rows are only ever added (a key may have
-several rows; the queries sum them), and a change of zone sums everything again.
+report_calls, report_waits and report_agents get rows at each refresh (a key may have
+several rows; the queries sum them), summed into one row per key once their day (or
+month) is over; a change of zone sums everything again.
 """
 
 from __future__ import annotations

@@ -134,3 +134,29 @@ def test_a_roll_up_in_many_chunks_keeps_one_monthly_wait_row_per_key(store: Stor
         keys = session.execute(select(ReportWaitsRow.group_id, ReportWaitsRow.kind, ReportWaitsRow.wait_s,
                                       ReportWaitsRow.calls).where(ReportWaitsRow.period == "2026-03")).all()
     assert len(keys) == 7 and ("sales", "answered", 12, 2) in keys  # one row per key, whatever the chunks
+
+
+def test_a_day_rolled_up_over_many_refreshes_is_summed_into_one_row_per_key_once_over(store: Store) -> None:
+    from acd.reports.tables import ReportAgentsRow, ReportWaitsRow
+
+    h.fill(store)
+    reports = Reports(store.engine)
+    reports.create_tables()
+    for now in (h.local(9, 30), h.local(10, 20), h.local(20, 30)):  # c3 and c4 (sales, abandoned) apart
+        reports.refresh(h.ZONE, now)
+    april = h.local(12, 0, date(2026, 4, 2))  # the 10th and March are over
+    found = reports.run(NAMES, h.SITE, h.FILTERS, april)
+    assert found["groups"].rows == h.GROUPS and found["agents"].rows == h.AGENTS
+    assert [r["total"] for r in found["hourly"].rows if r["total"]] == [1, 3, 2, 3, 1]
+    with Session(store.engine) as session:
+        for table, period, keys in ((ReportCallsRow, "day", ("group_id", "outcome")),
+                                    (ReportAgentsRow, "day", ("agent_id", "group_id")),
+                                    (ReportWaitsRow, "period", ("group_id", "kind", "wait_s"))):
+            for value in ("2026-03-10", "2026-03") if table is ReportWaitsRow else ("2026-03-10",):
+                rows = session.execute(select(*(getattr(table, k) for k in keys))
+                                       .where(getattr(table, period) == value)).all()
+                assert rows and len(rows) == len(set(rows)), (table.__tablename__, value)
+        abandoned = session.scalars(select(ReportCallsRow.calls).where(
+            ReportCallsRow.day == "2026-03-10", ReportCallsRow.group_id == "sales",
+            ReportCallsRow.outcome == "abandoned")).all()
+        assert abandoned == [2]
