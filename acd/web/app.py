@@ -75,6 +75,10 @@ class WebContext:
     def group_names(self) -> list[tuple[str, str]]:
         return [(g.id, g.name) for g in self.distributor.router.config.groups.values()]
 
+    def agent_names(self) -> dict[str, str]:
+        """Agent id -> name, for pages that list agents (the decision log, the history)."""
+        return {a.id: a.name or a.id for a in self.distributor.router.config.agents.values()}
+
     def live_for(self, user: User) -> dict[str, Any]:
         """The live picture this user may see, with what they may do about each call."""
         data = self.live()
@@ -156,7 +160,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.include_router(agents.router(changes, pages))
     channel_queues.install(app, changes, pages)  # open channels, mailboxes, CRM forms
     app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of, ctx.call_progress), pages,
-                                    ctx.group_names))
+                                    ctx.group_names, ctx.agent_names))
     app.include_router(outbox.router(ctx.crm, pages, audit))
     app.include_router(clients.router(ctx.crm, ctx.store, changes, pages, audit))
     return app
