@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from ..clock import Clock
 from ..config import Settings
 from ..distributor import Distributor
-from ..live import agents_now, call_progress, calls_now
+from ..live import StateSince, agents_now, call_progress, calls_now
 from . import agents, calls, channel_queues, clients, outbox, telephony, users
 from .accounts import Accounts
 from .audit import AuditLog
@@ -31,6 +31,7 @@ from .openapi import errors, json_errors
 from .pages import WEBUI, Pages, SecurityHeaders
 from .security import SignedIn, User, require, use_accounts
 from .settings_changes import SettingsChanges
+from .words import CHAT_PHASES
 
 __all__ = ["WEBUI", "WebContext", "create_app"]
 
@@ -57,12 +58,25 @@ class WebContext:
     crm: Any = None  # acd.crm.CrmFeed (or the CRM's engine), for the outbox page
     # open chats right now (acd.channels.Desk.live_conversations), for the live view
     conversations: Callable[[], list[dict[str, Any]]] | None = None
+    # since when each agent is in their state ("on a call for 3 min 10 s")
+    states: StateSince = field(default_factory=StateSince)
+
+    def __post_init__(self) -> None:
+        # noted on every change, so a state's start is right even when nobody is watching
+        self.distributor.listeners.append(lambda event, commands: self.states.observe(
+            self.distributor.router, self.clock.now()))
 
     def live(self) -> dict[str, Any]:
         now = self.clock.now()
         router = self.distributor.router
         conversations = self.conversations() if self.conversations is not None else []
-        return {"calls": calls_now(router, now), "agents": agents_now(router, now), "conversations": conversations}
+        names = self.agent_names()
+        for c in conversations:  # the chat's people by name and its state in words, for pages
+            c["offered_names"] = [names.get(a, a) for a in c["offered"]]
+            c["agent_name"] = names.get(c["agent"], c["agent"]) if c["agent"] else None
+            c["progress"] = CHAT_PHASES.get(c["phase"], c["phase"])
+        return {"calls": calls_now(router, now), "agents": agents_now(router, now, self.states),
+                "conversations": conversations}
 
     def call_progress(self, call_id: str) -> str:
         return call_progress(self.distributor.router, call_id)
