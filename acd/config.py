@@ -54,6 +54,7 @@ from .core import conversation_model as conv
 from .core.capacity import BUDGET_MAX, Capacity
 from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
+from .settings_words import sentence
 
 SECRET_ENV = "ACD_AMI_SECRET"
 
@@ -643,17 +644,11 @@ def _pydantic_problem(err: Any, data: Mapping[str, Any]) -> tuple[str, str]:
     is_key = bool(loc) and loc[-1] == "[key]"
     if is_key:
         loc = loc[:-1]
-    kind, message = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        message = "unknown setting (misspelt?)"
-    elif kind == "missing":
-        message = "required but missing"
-    elif kind == "value_error":
-        message = message.removeprefix("Value error, ")
+    kind, message = err["type"], sentence(err, Settings)
     value = err.get("input")
     secret = "secret" in loc
-    if kind not in ("missing", "extra_forbidden") and not secret and isinstance(value, str | int | float):
-        message = f"{message} (got {value!r})"
+    if kind in ("value_error", "string_pattern_mismatch") and not secret and isinstance(value, str | int | float):
+        message = f"{message} (got {value!r})"  # which entry of a list it was, in a file
     item = _item(loc, data)
     return (f"{item} (the key)" if is_key else item), message
 

@@ -150,7 +150,7 @@ def test_default_group_must_exist() -> None:
         ({"action": "voicemail", "person": "zoe"}, 'groups[0] "g".missed.person: unknown agent "zoe"'),
         ({"action": "keep_waiting", "after_wait": "keep_waiting"}, "missed.after_wait: cannot be keep_waiting"),
         ({"action": "keep_waiting", "after_wait": "forward_number"}, "missed.after_wait: forward_number needs"),
-        ({"action": "fax"}, 'groups[0] "g".missed.action: Input should be'),
+        ({"action": "fax"}, 'groups[0] "g".missed.action: If nobody answers: choose one of \'voicemail\''),
     ],
 )
 def test_missed_call_actions_are_checked(missed: dict[str, Any], expected: str) -> None:

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from ..config import ConfigError
 from ..core.conversation_model import CAPACITY_MAX
+from ..settings_words import GENERIC
 from . import config_routes as cr
 from .limits import read_form
 from .openapi import errors
@@ -143,7 +144,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         try:
             cr.save(changes, user, "agents", new_list, action=action, target=f"agent:{agent_id}")
         except ConfigError as e:
-            errors = {k: PLAIN[k] if k in PLAIN and v.startswith("Input should") else v
+            errors = {k: PLAIN[k] if k in PLAIN and GENERIC.match(v) else v
                       for k, v in field_errors(e, "agents", index).items()}
             return page(request, agent, new=new, errors=errors, status_code=422)
         return RedirectResponse("/agents?saved=1", status_code=303)

@@ -151,7 +151,7 @@ def test_a_supervisor_builds_a_group_and_watches_a_call_ring_its_first_member(
     page.get_by_label("Rings before the next member").fill("9")
     page.get_by_role("button", name="Save", exact=True).click()
     page.locator("#err-rings").wait_for()
-    assert "less than or equal to 7" in page.locator("#err-rings").inner_text()
+    assert "enter a whole number from 2 to 7" in page.locator("#err-rings").inner_text()
     shot(page, "group-error")
     page.get_by_label("Mode").select_option("evenly")
     page.get_by_label("Rings before the next member").fill("4")
