@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -53,6 +53,11 @@ CHAT_PHASES = {
     "offered": "offered to agents",
     "active": "in conversation",
 }
+
+
+def zone_choices() -> list[str]:
+    """Every IANA zone name this machine knows, for a user's choice."""
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
 
 
 def zone_named(name: str | None) -> ZoneInfo | None:
