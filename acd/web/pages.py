@@ -26,7 +26,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .openapi import problems_of
 from .security import User
-from .words import CHAT_PHASES, MISSED_ACTIONS, MODES, OUTCOMES, caller, clock, duration, name_list, when, zone_named
+from .words import (
+    CHAT_PHASES,
+    MISSED_ACTIONS,
+    MODES,
+    OUTCOMES,
+    PERMISSIONS,
+    caller,
+    clock,
+    duration,
+    name_list,
+    when,
+    zone_named,
+)
 
 __all__ = ["WEBUI", "NavLink", "Pages", "SecurityHeaders", "add_nav", "duration"]
 
@@ -83,7 +95,8 @@ class Pages:
         env.filters["clock"] = clock
         env.filters["duration"] = duration
         env.globals.update(caller=caller, name_list=name_list, words={
-            "modes": MODES, "missed_actions": MISSED_ACTIONS, "outcomes": OUTCOMES, "chat_phases": CHAT_PHASES})
+            "modes": MODES, "missed_actions": MISSED_ACTIONS, "outcomes": OUTCOMES, "chat_phases": CHAT_PHASES,
+            "permissions": PERMISSIONS})
         app.state.nav = list(DEFAULT_NAV)
 
     def render(self, request: Request, name: str, context: dict[str, Any] | None = None,

@@ -47,6 +47,16 @@ OUTCOMES = {
     "transferred": "transferred",
     "ended": "ended",
 }
+# what each permission lets a user do, as the users page says it
+PERMISSIONS = {
+    "telephony": "queue groups and numbers",
+    "agents": "agents",
+    "open_channels": "open channels",
+    "email": "mailboxes",
+    "crm_forms": "CRM forms",
+    "crm": "clients and the CRM",
+    "users": "users and the audit log",
+}
 # a live chat's state
 CHAT_PHASES = {
     "waiting": "waiting",
