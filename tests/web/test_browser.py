@@ -141,7 +141,7 @@ def test_a_supervisor_builds_a_group_and_watches_a_call_ring_its_first_member(
     page.get_by_role("button", name="Move Ben Ortiz up").click()
     page.get_by_role("button", name="Move Ben Ortiz down").click()
     assert member_order(page) == ["anna", "chloe", "ben"]
-    page.get_by_label("Colleagues may pick up").check()
+    page.get_by_label("Allow call pickup in this group").check()
     shot(page, "group-new")
     page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_text("Saved and applied.").wait_for()
@@ -153,7 +153,7 @@ def test_a_supervisor_builds_a_group_and_watches_a_call_ring_its_first_member(
     page.locator("#err-rings").wait_for()
     assert "enter a whole number from 2 to 7" in page.locator("#err-rings").inner_text()
     shot(page, "group-error")
-    page.get_by_label("Mode").select_option("evenly")
+    page.get_by_label("Distribute calls").select_option("evenly")
     page.get_by_label("Rings before the next member").fill("4")
     page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_text("Saved and applied.").wait_for()
@@ -179,7 +179,7 @@ def test_a_supervisor_builds_a_group_and_watches_a_call_ring_its_first_member(
     assert ring.agent_ids == ("anna",)
     server.call(service.distributor.feed, MemberRinging("call-b1", ring.attempt, "anna"))
     row = page.locator('#calls tr[data-call-id="call-b1"]')
-    row.locator("td.ringing", has_text="anna").wait_for(timeout=5000)
+    row.locator("td.ringing", has_text="Anna Berg").wait_for(timeout=5000)
     assert "VIP line" in row.inner_text() and "Dora Diaz" in row.inner_text()
     shot(page, "live")
 

@@ -34,8 +34,8 @@ RAW = re.compile(
 PARAMS = {"group_id": "sales", "call_id": "call-2", "queue_id": "site", "client_id": "1"}
 
 
-def busy(tmp_path: Path) -> Service:
-    service = build(tmp_path)
+def busy(tmp_path: Path, clock: Any = None) -> Service:
+    service = build(tmp_path, clock=clock)
     feed = service.distributor.feed
 
     def ring(call_id: str, did: str) -> Ring:
