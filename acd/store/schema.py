@@ -26,6 +26,8 @@ from sqlalchemy import Connection, Engine, MetaData, inspect
 
 SCRIPTS = "acd.store:migrations"
 VERSION_TABLE = "alembic_version"
+# pg_advisory_xact_lock's key: acd's schema changes, one at a time across processes
+SCHEMA_LOCK = 0x0ACD_5C4E
 UPGRADE_HINT = "back it up, then run `acd db upgrade` with the same --config (or --database URL)"
 
 
@@ -134,6 +136,9 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
         if connection.dialect.name != "sqlite":
             with connection.begin():  # PostgreSQL's DDL is transactional
+                # several acds starting together on one database: the others wait here,
+                # then Alembic reads the version the first one committed and does nothing
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
                 yield connection
             return
         raw = connection.connection.driver_connection

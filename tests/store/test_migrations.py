@@ -4,6 +4,7 @@ a newer schema; the newest migration builds exactly today's models."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,30 @@ def test_a_downgrade_to_the_first_schema_gives_back_the_old_times(first: Engine)
     schema.upgrade(first)
     assert differences(first) == []
 
+
+
+def test_several_acds_starting_together_on_an_empty_database_create_the_schema_once(url: str) -> None:
+    # two nodes (or a node and `acd db upgrade`) started at the same moment: every one
+    # starts, none fails on a table or a version row the other made meanwhile
+    engines = [make_engine(url) for _ in range(4)]
+    barrier = threading.Barrier(len(engines))
+    failures: list[BaseException] = []
+
+    def start(engine: Engine) -> None:
+        barrier.wait()
+        try:
+            schema.ensure_current(engine)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert failures == []
+        assert schema.state(engines[0]).up_to_date
+    finally:
+        for e in engines:
+            e.dispose()

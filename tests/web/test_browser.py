@@ -233,6 +233,8 @@ def test_a_long_unbroken_name_does_not_widen_the_pages(served: tuple[Service, Se
     sign_in(page, server.url, "sue")
     for path in ("/", "/groups", "/groups/sales", "/agents", "/history", "/missed"):
         page.goto(server.url + path)
-        assert long_name in page.content(), path  # shown (or offered in a list) on this page
+        # shown (or offered in a list) on this page; the live page fills itself in by script
+        page.wait_for_function("name => document.documentElement.innerHTML.includes(name)", arg=long_name,
+                               timeout=15_000)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow} px wider than the window"
