@@ -54,7 +54,7 @@ from .core import conversation_model as conv
 from .core.capacity import BUDGET_MAX, Capacity
 from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
-from .settings_words import sentence
+from .settings_words import MISSED_ACTIONS, sentence
 
 SECRET_ENV = "ACD_AMI_SECRET"
 
@@ -713,21 +713,23 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
         if m.person is not None and m.person not in agents:
             problems.append((("groups", gi, "missed", "person"), f'unknown agent "{m.person}"{known_agents}'))
         if m.after_wait is MissedAction.KEEP_WAITING:
-            problems.append((("groups", gi, "missed", "after_wait"), "cannot be keep_waiting again"))
+            problems.append((("groups", gi, "missed", "after_wait"),
+                             "After the longest wait: choose something other than keeping the caller waiting again"))
         actions = [("action", m.action)]
         if m.action is MissedAction.KEEP_WAITING:
             actions.append(("after_wait", m.after_wait))
         for field, action in actions:
             at: Loc = ("groups", gi, "missed", field)
             if action is MissedAction.FORWARD_NUMBER and not m.number:
-                problems.append((at, f"{action.value} needs missed.number, the number to forward to"))
+                problems.append((at, f"To {MISSED_ACTIONS[action.value]}, give the phone number to forward to"))
             elif action is MissedAction.FORWARD_MOBILE:
                 person = agents.get(g.responsible)
                 if person is not None and not person.mobile:
-                    problems.append((at, f'{action.value} needs a mobile: agent "{person.id}" has none'))
+                    problems.append((at, f"To {MISSED_ACTIONS[action.value]}, the responsible person needs a mobile "
+                                         f'number: agent "{person.id}" has none'))
             elif action is MissedAction.FORWARD_GROUP:
                 if not m.group:
-                    problems.append((at, f"{action.value} needs missed.group, the group to forward to"))
+                    problems.append((at, f"To {MISSED_ACTIONS[action.value]}, choose the queue group to forward to"))
                 elif m.group == g.id:
                     problems.append((("groups", gi, "missed", "group"), "a group cannot forward to itself"))
                 elif m.group not in groups:

@@ -43,6 +43,17 @@ LABELS = {
     "idle_seconds": "Time before passing a conversation on (seconds)",
     "port": "Port",
 }
+# the missed-call actions as the group form says them (Bitrix24's "Missed-call processing")
+MISSED_ACTIONS = {
+    "voicemail": "send to voicemail",
+    "forward_mobile": "forward to the responsible person's mobile",
+    "forward_number": "forward to a phone number",
+    "forward_group": "forward to another queue group",
+    "keep_waiting": "keep the caller waiting (music), ringing again",
+    "hangup": "play a message and hang up",
+}
+
+
 # the generic part of a sentence this module wrote (pages that say a field their own
 # way replace only these)
 GENERIC = re.compile(r"^[^:]*: (enter |choose |use |required$|not in the form)|^unknown setting")

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from ..settings_words import MISSED_ACTIONS as SETTINGS_MISSED_ACTIONS
+
 UTC_ZONE = ZoneInfo("UTC")
 
 # the group's settings as Bitrix24 names them (its queue-group form), value -> words
@@ -28,14 +30,7 @@ MODE_HINTS = {
     "evenly": "each call goes to the member offered a call longest ago",
     "all": "every free member's phone rings at the same time; the first to answer takes it",
 }
-MISSED_ACTIONS = {
-    "voicemail": "send to voicemail",
-    "forward_mobile": "forward to the responsible person's mobile",
-    "forward_number": "forward to a phone number",
-    "forward_group": "forward to another queue group",
-    "keep_waiting": "keep the caller waiting (music), ringing again",
-    "hangup": "play a message and hang up",
-}
+MISSED_ACTIONS = SETTINGS_MISSED_ACTIONS  # one list of words: the configuration's checks say them too
 # the call's outcome in the history and filters
 OUTCOMES = {
     "answered": "answered",
