@@ -101,3 +101,12 @@ def test_the_call_page_tells_the_busy_calls_story_in_sentences(busy_service: Ser
     assert "Call from Maria Lopez (+4917000002) on +4930111111, for queue group Sales" in text
     assert "Ben Ortiz was skipped: offline" in text or "Rang Anna Berg" in text
     assert "The caller hung up after waiting" in text and "offered to Anna Berg" in text
+
+
+def test_acd_serves_its_own_favicon(busy_service: Service) -> None:
+    busy_service.user("sup", permissions={"telephony"})
+    client = login(busy_service.app, "sup")
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")
+    assert 'rel="icon" type="image/svg+xml"' in client.get("/history").text
