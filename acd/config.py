@@ -51,8 +51,9 @@ from pydantic import (
 
 from .connector_settings import SmtpSettings, TelegramSettings, WidgetSettings
 from .core import conversation_model as conv
+from .core.announcements import AnnouncePolicy, Spoken
 from .core.capacity import BUDGET_MAX, Capacity
-from .core.model import Agent, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
+from .core.model import Agent, CallbackPolicy, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
 from .settings_words import MISSED_ACTIONS, sentence
 
@@ -87,6 +88,9 @@ _EXTENSION = re.compile(r"^[A-Za-z0-9_.*#+-]+$")
 _MAILBOX = re.compile(r"^[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$")
 _SOUND = re.compile(r"^[A-Za-z0-9_./-]*$")  # goes into the dialplan: no spaces, commas, &
 _DIAL_CODE = re.compile(r"^[0-9*#]+$")
+# a sound under Asterisk's sounds directory, as Playback() names it: words of letters,
+# digits, '_' and '-' joined by '/'; no extension, no "..", nothing the dialplan reads
+_SOUND_FILE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 
 
 def _matching(pattern: re.Pattern[str], what: str, *, optional: bool = False) -> AfterValidator:
@@ -316,6 +320,44 @@ class MissedSettings(_Section):
     ] = ""
 
 
+class CallbackSettings(_Section):
+    """A callback that keeps the caller's place, offered to callers waiting in music
+    (missed-call processing keep_waiting): "press 1 to be called back"."""
+
+    enabled: bool = False
+    digit: Annotated[str, Field(pattern=r"^[0-9*#]$")] = "1"
+    offer_sound: Annotated[
+        str, Field(min_length=1, max_length=200), _matching(_SOUND, "not a sound name: no spaces, ',' or '&'")
+    ] = "acd-callback-offer"
+    accepted_sound: Annotated[
+        str, Field(max_length=200), _matching(_SOUND, "not a sound name: no spaces, ',' or '&'", optional=True)
+    ] = "auth-thankyou"
+    attempts: int = Field(default=3, ge=1, le=10)  # calls to the customer at most
+    spacing_seconds: Seconds = 300.0  # between two attempts (from the end of the last)
+    agent_ring_seconds: float = Field(default=20.0, ge=5, le=120)  # the member's phone
+    customer_ring_seconds: float = Field(default=30.0, ge=5, le=120)  # the customer's phone
+
+    def policy(self) -> CallbackPolicy:
+        return CallbackPolicy(self.digit, self.offer_sound, self.accepted_sound, self.attempts,
+                              self.spacing_seconds, self.agent_ring_seconds, self.customer_ring_seconds)
+
+
+class AnnounceSettings(_Section):
+    """What callers waiting in music hear (missed.action = keep_waiting): app_queue's
+    announce-position / announce-holdtime / periodic-announce, played by acd."""
+
+    say: Spoken = Spoken.OFF  # off | position | position_and_wait
+    # app_queue's min-announce-frequency is 15 s: an announcement takes a few seconds
+    every_seconds: float = Field(default=60.0, ge=15, le=3600)
+    message: Annotated[str, Field(max_length=100), _matching(
+        _SOUND_FILE, "not a sound name: letters, digits, '_' and '-', folders with '/', no extension",
+        optional=True)] = ""
+    message_every_seconds: float = Field(default=60.0, ge=15, le=3600)
+
+    def policy(self) -> AnnouncePolicy:
+        return AnnouncePolicy(self.say, self.every_seconds, self.message, self.message_every_seconds)
+
+
 class GroupCrmSettings(_Section):
     """The CRM options of a queue group (Bitrix24's, each on by default)."""
 
@@ -324,6 +366,17 @@ class GroupCrmSettings(_Section):
     owner_follows_transfer: bool = True  # a manual transfer makes the new agent the owner
     create_lead: bool = True  # an unknown caller becomes a lead owned by the agent who answered
     record_missed: bool = True  # a missed call is noted on the client
+
+
+class ServiceLevelSettings(_Section):
+    """A queue group's service-level target, as the wallboard and reports measure it:
+    ``goal_percent`` of calls answered within ``answer_within_seconds``."""
+
+    answer_within_seconds: int = Field(default=20, ge=1, le=3600)
+    goal_percent: int = Field(default=80, ge=1, le=100)
+    # the wallboard's tile turns red when a caller has waited longer than this
+    # (amber already past answer_within_seconds)
+    longest_wait_alert_seconds: int = Field(default=60, ge=1, le=86400)
 
 
 class GroupSettings(_Section):
@@ -338,7 +391,10 @@ class GroupSettings(_Section):
     # skip a member whose chats, e-mails and forms fill their [capacity] budget
     skip_when_busy_in_other_channels: bool = False
     missed: MissedSettings = Field(default_factory=MissedSettings)
+    announce: AnnounceSettings = Field(default_factory=AnnounceSettings)
     crm: GroupCrmSettings = Field(default_factory=GroupCrmSettings)
+    callback: CallbackSettings = Field(default_factory=CallbackSettings)
+    service_level: ServiceLevelSettings = Field(default_factory=ServiceLevelSettings)
 
     @model_validator(mode="after")
     def _defaults(self) -> GroupSettings:
@@ -548,7 +604,9 @@ class Settings(_Section):
                 allow_pickup=g.allow_pickup,
                 wrapup_s=g.wrapup_seconds,
                 skip_when_busy_in_other_channels=g.skip_when_busy_in_other_channels,
+                announce=g.announce.policy(),
                 owner_first=g.crm.check_client and g.crm.owner_first,
+                callback=g.callback.policy() if g.callback.enabled else None,
             )
             for g in self.groups
         }
@@ -715,6 +773,16 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
         if m.after_wait is MissedAction.KEEP_WAITING:
             problems.append((("groups", gi, "missed", "after_wait"),
                              "After the longest wait: choose something other than keeping the caller waiting again"))
+        if m.action is not MissedAction.KEEP_WAITING:
+            # only a caller who keeps waiting hears music, and announcements play in it
+            if g.announce.say is not Spoken.OFF:
+                problems.append((("groups", gi, "announce", "say"),
+                                 "callers hear announcements only while they keep waiting in music: "
+                                 "set missed.action to keep_waiting, or say to off"))
+            if g.announce.message:
+                problems.append((("groups", gi, "announce", "message"),
+                                 "callers hear the message only while they keep waiting in music: "
+                                 "set missed.action to keep_waiting, or leave the message empty"))
         actions = [("action", m.action)]
         if m.action is MissedAction.KEEP_WAITING:
             actions.append(("after_wait", m.after_wait))

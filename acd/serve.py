@@ -25,12 +25,21 @@ from .channels import Desk, WorkCalendar, customer_connectors, routes_from, tele
 from .clock import Clock
 from .config import Settings
 from .core.commands import Record, RefusePickup
-from .core.events import AgentWorkChanged, CallArrived, Event, OtherChannelsLoadChanged, PickupRequested, Resynced
+from .core.events import (
+    AgentWorkChanged,
+    CallArrived,
+    CallbacksRestored,
+    Event,
+    OtherChannelsLoadChanged,
+    PickupRequested,
+    Resynced,
+)
 from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
+from .store.callback_requests import open_requests
 from .store.schema import ensure_current
 from .web.app import WebContext, create_app
 from .web.bootstrap import bootstrap_admin
@@ -38,10 +47,14 @@ from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
 from .web.security import forwarded_headers
 from .web.telegram_webhook import telegram_webhook_router
+from .web.wallboard import install_wallboard
 from .web.widget_api import widget_router
 from .web.workspace import install_workspace
 
 log = logging.getLogger(__name__)
+
+
+STREAMS_CLOSE_S = 2.0  # at shutdown, open server-sent event streams are closed after this
 
 
 class CannotListen(Exception):
@@ -97,12 +110,15 @@ class Acd:
         log.info("database schema", extra={"result": schema})
         self.history = HistoryWriter(self.store)
         routing = settings.routing()
-        self.router = Router(routing, last_offered=self.store.load_offers())
+        self.router = Router(routing, last_offered=self.store.load_offers(),
+                             recent_waits=self.store.recent_waits(list(routing.groups)))
         target = ami or AmiTarget(settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret)
         self.pbx = AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
                                secret=target.secret if target.secret is not None else "",
                                dialplan=Dialplan(trunk=settings.ami.trunk), timing=timing, now=self.clock.now)
         self.distributor = Distributor(self.router, self.clock, self.pbx, self.history)
+        # open callback requests wait for the first look at the PBX before any is called
+        self.distributor.feed(CallbacksRestored(open_requests(self.store)))
         self.pbx.attach(self.feed)
         self.live = LiveFeed()
         self.distributor.listeners.append(self.live)
@@ -134,6 +150,7 @@ class Acd:
                                                          widget_router(self.desk, lambda: self.settings),
                                                          telegram_webhook_router(self.desk, lambda: self.settings)])
         install_workspace(self.web, self.desk)
+        self.wallboard = install_wallboard(self.web, self.desk)
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
@@ -228,6 +245,8 @@ class Acd:
         try:
             if http:  # nobody could sign in without a first administrator
                 await asyncio.to_thread(bootstrap_admin, self.store)
+            # today's figures again from the history, before anything adds to them
+            await asyncio.to_thread(self.wallboard.rebuild, self.store.engine)
             await self.desk.start()  # restores open conversations; then work states to telephony
             for agent_id, (working, reason) in self.desk.work_states().items():
                 if not working:
@@ -264,8 +283,10 @@ class Acd:
 
     async def _serve_http(self) -> None:
         host, port = self.web_address
+        # live pages' streams (a wallboard on a wall) never end by themselves: without a
+        # limit, stopping acd would wait for every browser to leave
         config = uvicorn.Config(self.web, host=host, port=port, log_level="warning", lifespan="off",
-                                **forwarded_headers(self.settings.service))
+                                timeout_graceful_shutdown=STREAMS_CLOSE_S, **forwarded_headers(self.settings.service))
         self._server = uvicorn.Server(config)
         # the CLI owns SIGINT/SIGTERM (Acd.stop); uvicorn would re-raise them after its own exit
         self._server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

@@ -33,8 +33,9 @@ def simulator_for(settings: Settings, clock: Clock, rng: random.Random | None = 
     secret = secrets.token_urlsafe(16)
     sim = Simulator(
         dialplan=DIALPLAN, clock=clock, trunk=settings.ami.trunk,
-        manager_users={settings.ami.username: ManagerUser(secret=secret, read=("system", "call", "user"),
+        manager_users={settings.ami.username: ManagerUser(secret=secret, read=("system", "call", "user", "dtmf"),
                                                           write=("system", "call", "originate"))},
+        channelvars=("ACD_DID", "ACD_CALLBACK"),  # as asterisk/manager.conf
     )
     for agent in settings.agents:
         tech, _, name = agent.endpoint.partition("/")

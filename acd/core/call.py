@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from .announcements import AnnounceSchedule
 from .model import QueueGroup
 
 
@@ -46,6 +47,7 @@ class Call:
     groups_visited: list[str] = field(default_factory=list)  # the first group, then every forward
     owner: str | None = None  # the CRM's responsible person: rung first, once
     owner_tried: bool = False
+    announce: AnnounceSchedule | None = None  # while waiting: when the next announcement falls due
 
     @property
     def group_id(self) -> str:

@@ -35,6 +35,19 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Announce:
+    """Play an announcement to a caller waiting in music, then back to the music.
+    ``position``: their place in line (1: "you are now first in line"), None: not said;
+    ``wait_minutes``: the estimated wait, 0 meaning "less than one minute", None: not
+    said; ``message``: a sound to play after them, "" for none."""
+
+    call_id: str
+    position: int | None
+    wait_minutes: int | None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SendToVoicemail:
     call_id: str
     mailbox: str
@@ -104,10 +117,33 @@ class ReportPhoneCalls:
     calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class OfferCallback:
+    """Play the callback offer to a caller waiting in music, then back to music."""
+
+    call_id: str
+    sound: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallBack:
+    """Ring the member; when they answer, call the customer through the trunk and
+    connect them (AMI Originate into the callback context)."""
+
+    request_id: str
+    attempt: int
+    agent_id: str
+    number: str
+    agent_ring_s: float
+    customer_ring_s: float
+    presented: str = ""  # the number the customer sees: the one they called (the DID)
+
+
 Command = (
     Ring
     | Forward
     | Hold
+    | Announce
     | SendToVoicemail
     | HangUp
     | StartTimer
@@ -117,4 +153,6 @@ Command = (
     | Record
     | ReportManualTransfer
     | ReportPhoneCalls
+    | OfferCallback
+    | CallBack
 )

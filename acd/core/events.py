@@ -207,6 +207,84 @@ class Resynced:
     # when the PBX listed them: their ages (LiveCall.ringing_s) are as of then, and the
     # ACD may apply the list noticeably later (device states, the history, a busy loop)
     listed_at: float | None = None
+    # callback requests with a channel on the PBX now (an attempt still under way)
+    callbacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DigitPressed:
+    """The caller pressed a key (DTMFEnd, transcripts 14: one event per key, no string)."""
+
+    call_id: str
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAgentAnswered:
+    """The member answered the callback's Originate; the customer is being dialled."""
+
+    request_id: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAgentFailed:
+    """The member's phone did not take the callback (busy, no answer, unreachable):
+    the customer was not called (transcripts 15 part 3, the ``failed`` extension)."""
+
+    request_id: str
+    attempt: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackEnded:
+    """The customer's Dial of a callback attempt returned: ``dial_status`` is Asterisk's
+    DIALSTATUS (ANSWER after the talk, NOANSWER, BUSY, CHANUNAVAIL...)."""
+
+    request_id: str
+    attempt: int
+    dial_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackCancelled:
+    request_id: str
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackMoved:
+    """A supervisor moves a waiting request to ``position`` (1 = first) in its group's line."""
+
+    request_id: str
+    position: int
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCallback:
+    """A callback request as the store kept it (restored after an acd restart)."""
+
+    request_id: str
+    group_id: str
+    number: str
+    place: float
+    requested_at: float
+    attempts: int = 0  # calls to the customer made so far
+    tries: int = 0  # Originates sent so far (numbers the attempts)
+    state: str = "waiting"  # CallbackState's value: calling/connecting = an attempt was out
+    counted: bool = False  # that attempt is already in ``attempts``
+    not_before: float = 0.0
+    outcomes: tuple[str, ...] = ()
+    did: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbacksRestored:
+    """At start, before the first Resynced: the open requests from the store."""
+
+    requests: tuple[StoredCallback, ...]
 
 
 Event = (
@@ -225,4 +303,11 @@ Event = (
     | TransferredByHand
     | TransferFailed
     | Resynced
+    | DigitPressed
+    | CallbackAgentAnswered
+    | CallbackAgentFailed
+    | CallbackEnded
+    | CallbackCancelled
+    | CallbackMoved
+    | CallbacksRestored
 )

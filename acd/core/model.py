@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .announcements import AnnouncePolicy
 from .capacity import Capacity
 
 
@@ -60,6 +61,19 @@ class MissedCallPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackPolicy:
+    """Offer callers waiting in music a callback that keeps their place (``callbacks``)."""
+
+    digit: str = "1"  # the key that accepts
+    offer_sound: str = "acd-callback-offer"  # "press 1 to be called back, you keep your place"
+    accepted_sound: str = "auth-thankyou"  # played before the caller is hung up
+    attempts: int = 3  # calls to the customer at most (answered, no answer, busy each count)
+    spacing_s: float = 300.0  # from the end of an unanswered attempt to the next one
+    agent_ring_s: float = 20.0  # how long the member's phone rings (Originate Timeout)
+    customer_ring_s: float = 30.0  # how long the customer's phone rings (Dial timeout)
+
+
+@dataclass(frozen=True, slots=True)
 class QueueGroup:
     id: str
     name: str
@@ -73,6 +87,8 @@ class QueueGroup:
     owner_first: bool = True  # a caller the CRM knows rings their responsible person first
     # skip a member whose chats, e-mails and forms fill their capacity budget (``capacity``)
     skip_when_busy_in_other_channels: bool = False
+    callback: CallbackPolicy | None = None  # None: callers are not offered a callback
+    announce: AnnouncePolicy = field(default_factory=AnnouncePolicy)  # what callers waiting in music hear
 
     @property
     def ring_time_s(self) -> float:

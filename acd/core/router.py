@@ -15,14 +15,16 @@ never races the dialplan's return to hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from . import missed_calls
+from . import announcements, missed_calls
 from .agents import AgentBook
 from .call import Call, Phase
+from .callbacks import CallbackRequest, CallbackRouting
 from .capacity import Load, full_because
 from .commands import (
+    Announce,
     CancelTimer,
     Command,
     Forward,
@@ -65,15 +67,22 @@ def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
     return f"{kind}|{ident}" if attempt is None else f"{kind}|{ident}|{attempt}"
 
 
-class Router:
-    def __init__(self, config: RoutingConfig, last_offered: Mapping[tuple[str, str], float] | None = None):
+class Router(CallbackRouting):
+    def __init__(self, config: RoutingConfig, last_offered: Mapping[tuple[str, str], float] | None = None,
+                 recent_waits: Mapping[str, Sequence[float]] | None = None):
         self.config = config
+        self._init_callbacks()
         self.agents = AgentBook()
         self.calls: dict[str, Call] = {}
         # evenly mode: group id -> agent id -> when the agent was last offered a call
         self.last_offered: dict[str, dict[str, float]] = {}
         for (group_id, agent_id), at in (last_offered or {}).items():
             self.last_offered.setdefault(group_id, {})[agent_id] = at
+        # group id -> app_queue's exponential average of hold times (announcements)
+        self.hold_average: dict[str, float] = {}
+        for group_id, waits in (recent_waits or {}).items():  # after a restart: the history's answered calls
+            for waited in waits:
+                self.hold_average[group_id] = announcements.next_hold_average(self.hold_average.get(group_id), waited)
         self._out: list[Command] = []
         self._now = 0.0
 
@@ -92,6 +101,8 @@ class Router:
         for call in self.calls.values():
             if call.group is not None and call.group.id in config.groups:
                 call.group = config.groups[call.group.id]
+                if call.phase is Phase.WAITING:
+                    self._start_announcements(call)  # switched on while the caller waits
         for agent_id in config.agents:
             self._offer_waiting_calls(agent_id)
         out, self._out = self._out, []
@@ -117,6 +128,8 @@ class Router:
         """Ring the next member(s) of the call's group; missed-call processing if none."""
         group = call.group
         assert group is not None
+        if self.callbacks:
+            self._serve_callbacks(group.id, before=call.arrived_at)  # requests ahead of this caller first
         if call.owner and group.owner_first and not call.owner_tried:
             call.owner_tried = True
             reason = self._unavailable_because(call.owner, call)
@@ -251,6 +264,9 @@ class Router:
         call.phase, call.in_hold, call.answered_at = Phase.CONNECTED, False, self._now
         detail: dict[str, Any] = {"waited_s": round(self._now - call.arrived_at, 3), "attempt": e.attempt}
         if e.agent_id:
+            if call.group is not None:  # a member's answer: the group's estimate learns from it
+                self.hold_average[call.group.id] = announcements.next_hold_average(
+                    self.hold_average.get(call.group.id), self._now - call.arrived_at)
             call.agent = e.agent_id
             self._talks(e.agent_id, call.id)
             detail["agent"] = e.agent_id
@@ -378,6 +394,8 @@ class Router:
             call.wait_started = True
             self._record(call, "waiting", max_wait_s=policy.max_wait_s)
             self._emit(StartTimer(timer_key("wait", call.id), policy.max_wait_s - (self._now - call.arrived_at)))
+            self._start_announcements(call)
+            self._offer_callback(call)
         self._emit(StartTimer(timer_key("retry", call.id), policy.retry_s))
 
     def _reoffer(self, call: Call, retry_due: bool = False) -> None:
@@ -392,25 +410,82 @@ class Router:
             self._emit(StartTimer(timer_key("retry", call.id), call.group.missed.retry_s if call.group else 5.0))
 
     def _offer_waiting_calls(self, agent_id: str) -> None:
-        """An agent became free: the longest-waiting caller of their groups goes first."""
-        waiting = sorted(
-            (c for c in self.calls.values()
-             if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members),
-            key=lambda c: c.arrived_at,
-        )
-        for call in waiting:
+        """An agent became free: the longest-waiting caller of their groups goes first
+        (a callback request counts from its caller's arrival)."""
+        groups = {c.group.id for c in self.calls.values()
+                  if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members}
+        if self.callbacks:  # only then is every group of the agent's worth a look
+            groups |= {g.id for g in self.config.groups.values() if agent_id in g.members}
+        for _, waiting in self._line(groups):
             if self.agents.unavailable_because(agent_id, self._now) is not None:
                 break
-            self._reoffer(call)
+            if isinstance(waiting, CallbackRequest):
+                self._start_callback(waiting)
+            else:
+                self._reoffer(waiting)
 
     def _hang_up(self, call: Call, message: str, **detail: Any) -> None:
         call.phase, call.in_hold = Phase.HANGING_UP, False
         self._record(call, "hangup", message=message, waited_s=self._waited(call), **detail)
         self._emit(HangUp(call.id, message))
 
+    # ------------------------------------------------------------------ announcements
+    def _start_announcements(self, call: Call) -> None:
+        if call.group is None or not call.group.announce.active or call.announce is not None:
+            return
+        call.announce = announcements.AnnounceSchedule.starting(call.group.announce, self._now)
+        self._next_announcement(call)
+
+    def _next_announcement(self, call: Call) -> None:
+        at = call.announce.next_at() if call.announce is not None else None
+        if at is not None:
+            self._emit(StartTimer(timer_key("announce", call.id), max(0.0, at - self._now)))
+
+    def _announce(self, call: Call) -> None:
+        """A waiting caller's announcement falls due. Only a caller in music hears it: one
+        being rung is skipped (the ring goes on; the part comes again a period later). A
+        ring decided while an announcement plays is not held up either: its Redirect
+        takes the caller out of the announcement at once."""
+        if call.announce is None or call.group is None:
+            return
+        policy = call.group.announce
+        if not policy.active or call.phase not in (Phase.WAITING, Phase.RINGING):
+            call.announce = None  # switched off, or the caller left the line (voicemail...)
+            return
+        if call.phase is not Phase.WAITING:
+            announcements.skip_due(call.announce, policy, self._now)
+        else:
+            parts = announcements.due_parts(call.announce, policy, self._now)
+            position = wait = None
+            if parts.position and policy.say is not announcements.Spoken.OFF:
+                position = self._place_in_line(call)
+                if policy.say is announcements.Spoken.POSITION_AND_WAIT:
+                    wait = announcements.wait_minutes(self.hold_average.get(call.group.id),
+                                                      self._now - call.arrived_at)
+            message = policy.message if parts.message else ""
+            if position is not None or message:
+                self._record(call, "announced", position=position, wait_minutes=wait, message=message)
+                self._emit(Announce(call.id, position, wait, message))
+        self._next_announcement(call)
+
+    def _place_in_line(self, call: Call) -> int:
+        """1 + the callers of the same group still waiting or being rung who came first
+        (the order _offer_waiting_calls serves them in)."""
+        me = (call.arrived_at, call.id)
+        return 1 + sum(1 for c in self.calls.values()
+                       if c.group_id == call.group_id and c.phase in (Phase.RINGING, Phase.WAITING)
+                       and (c.arrived_at, c.id) < me)
+
     # ------------------------------------------------------------------ timers
     def _on_TimerFired(self, e: TimerFired) -> None:
         kind, _, rest = e.key.partition("|")
+        if kind == "callback":
+            self._callback_timer(rest)
+            return
+        if kind == "callback-offer":
+            if rest in self.calls:
+                self._offer_callback(self.calls[rest], now=True)
+            return
         if kind == "wrapup":
             status = self.agents.status(rest)
             if status.wrapup_until <= self._now + 1e-6:
@@ -434,6 +509,8 @@ class Router:
                 self._apply_missed(call, call.group.missed.after_wait)
         elif kind == "retry" and call.phase is Phase.WAITING:
             self._reoffer(call, retry_due=True)
+        elif kind == "announce":
+            self._announce(call)
 
     def _cancel_attempt_timers(self, call: Call) -> None:
         if call.attempt:
@@ -444,6 +521,9 @@ class Router:
         self._cancel_attempt_timers(call)
         self._emit(CancelTimer(timer_key("wait", call.id)))
         self._emit(CancelTimer(timer_key("retry", call.id)))
+        if call.announce is not None:
+            call.announce = None
+            self._emit(CancelTimer(timer_key("announce", call.id)))
 
     # ------------------------------------------------------------------ agents
     def _on_DeviceStateChanged(self, e: DeviceStateChanged) -> None:
@@ -517,6 +597,7 @@ class Router:
         listed_ago = max(0.0, self._now - e.listed_at) if e.listed_at is not None else 0.0
         for found in e.calls:
             self._adopt(found, listed_ago)
+        self._callbacks_resynced(set(e.callbacks))
 
     def _adopt(self, found: LiveCall, listed_ago: float = 0.0) -> None:
         call = self.calls.get(found.call_id)

@@ -13,7 +13,19 @@ import logging
 import math
 import re
 
-from ..core.commands import Command, Forward, HangUp, Hold, PickUp, RefusePickup, Ring, SendToVoicemail
+from ..core.commands import (
+    Announce,
+    CallBack,
+    Command,
+    Forward,
+    HangUp,
+    Hold,
+    OfferCallback,
+    PickUp,
+    RefusePickup,
+    Ring,
+    SendToVoicemail,
+)
 from ..core.model import RoutingConfig
 from .dialplan import Dialplan
 from .tracker import Tracker
@@ -61,6 +73,17 @@ def translate(
     if isinstance(command, Hold):
         caller = _caller(command.call_id, tracker, "hold")
         return [redirect(caller, d.hold_context, "s")] if caller else []
+    if isinstance(command, Announce):
+        caller = _caller(command.call_id, tracker, "announce")
+        if not caller:
+            return []
+        # every variable set, even empty: a part of an earlier announcement must not play again
+        return [
+            setvar(caller, "ACD_POSITION", "" if command.position is None else str(command.position)),
+            setvar(caller, "ACD_WAIT_MINUTES", "" if command.wait_minutes is None else str(command.wait_minutes)),
+            setvar(caller, "ACD_ANNOUNCEMENT", command.message),
+            redirect(caller, d.announce_context, "s"),
+        ]
     if isinstance(command, SendToVoicemail):
         caller = _caller(command.call_id, tracker, "voicemail")
         if not caller:
@@ -72,6 +95,13 @@ def translate(
             return []
         # always set, even empty: a message from an earlier step must not play
         return [setvar(caller, "ACD_MESSAGE", command.message), redirect(caller, d.hangup_context, "s")]
+    if isinstance(command, OfferCallback):
+        caller = _caller(command.call_id, tracker, "callback offer")
+        if not caller:
+            return []
+        return [setvar(caller, "ACD_CALLBACK_PROMPT", command.sound), redirect(caller, d.callback_offer_context, "s")]
+    if isinstance(command, CallBack):
+        return _call_back(command, config, d)
     if isinstance(command, PickUp) and command.via == "web":
         return _intercept(command, tracker, config, d)
     if isinstance(command, PickUp):
@@ -109,6 +139,35 @@ def _intercept(command: PickUp, tracker: Tracker, config: RoutingConfig, d: Dial
         "Variable": f"ACD_PICKUP_TARGET={target}",
         "CallerID": f'"Intercept" <{command.call_id}>',
         "Timeout": "30000",
+        "Async": "true",
+    }]
+
+
+def _call_back(command: CallBack, config: RoutingConfig, d: Dialplan) -> list[Action]:
+    """Ring the member; [acd-callback] then dials the customer (transcripts 15). The
+    request and attempt travel as Variables, which also reach the ``failed`` extension."""
+    agent = config.agents.get(command.agent_id)
+    number = _NUMBER_JUNK.sub("", command.number)
+    if agent is None or not agent.endpoint or not number:
+        log.warning("callback: no member endpoint or no number", extra={"acd_call": command.request_id})
+        return []
+    variables = [
+        f"__{d.callback_variable}={command.request_id}",  # inherited by the customer's leg
+        f"ACD_CALLBACK_TRY={command.attempt}",
+        f"ACD_DIALSTRING=PJSIP/{number}@{d.trunk}",
+        f"ACD_TIMEOUT={max(1, math.ceil(command.customer_ring_s))}",
+    ]
+    return [{
+        "Action": "Originate",
+        "Channel": agent.endpoint,
+        "Context": d.callback_context,
+        "Exten": number,
+        "Priority": "1",
+        "Timeout": str(max(1000, math.ceil(command.agent_ring_s * 1000))),
+        # the member's phone shows whom they are about to call; the customer is shown the
+        # number they called (15: the customer's leg presents the Originate's CallerID)
+        "CallerID": f'"Callback {number}" <{_NUMBER_JUNK.sub("", command.presented)}>',
+        "Variable": ",".join(variables),
         "Async": "true",
     }]
 

@@ -23,9 +23,19 @@ class Dialplan:
     pickup_target_key: str = "ACDTarget"
     # channel variable set on inbound calls (manager.conf channelvars)
     did_variable: str = "ACD_DID"
+    # callbacks: the UserEvents of [acd-callback] and the variable marking its channels
+    callback_agent_up: str = "ACDCallbackAgentUp"
+    callback_result: str = "ACDCallbackResult"
+    callback_failed: str = "ACDCallbackFailed"
+    callback_key: str = "ACDCallback"
+    callback_reason_key: str = "ACDReason"
+    callback_variable: str = "ACD_CALLBACK"
+    callback_context: str = "acd-callback"
+    callback_offer_context: str = "acd-callback-offer"
     # contexts
     inbound_context: str = "acd-inbound"
     hold_context: str = "acd-hold"
+    announce_context: str = "acd-announce"  # prompts to a waiting caller, then back to hold (16)
     dial_context: str = "acd-dial"
     voicemail_context: str = "acd-voicemail"
     hangup_context: str = "acd-hangup"

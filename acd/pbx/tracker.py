@@ -20,9 +20,13 @@ from ..core.events import (
     AgentLegHungUp,
     AttemptEnded,
     CallArrived,
+    CallbackAgentAnswered,
+    CallbackAgentFailed,
+    CallbackEnded,
     CallerHungUp,
     DeviceState,
     DeviceStateChanged,
+    DigitPressed,
     Event,
     FailReason,
     LiveCall,
@@ -346,6 +350,33 @@ class Tracker:
                 out.append(TransferFailed(ch.uid))
         elif kind == d.pickup_request:
             self._pickup_request(ch, msg, out)
+        elif kind in (d.callback_agent_up, d.callback_result, d.callback_failed):
+            self._callback_event(kind, msg, out)
+
+    def _callback_event(self, kind: str, msg: Mapping[str, Any], out: list[Event]) -> None:
+        d = self.dialplan
+        request_id = _body(msg, d.callback_key)
+        attempt = count(_body(msg, self.dialplan.attempt_key))
+        if not request_id or attempt is None:
+            _not_understood(d.callback_key, f"{request_id}/{_body(msg, d.attempt_key)}", text(msg, "Uniqueid"))
+            return
+        if kind == d.callback_agent_up:
+            out.append(CallbackAgentAnswered(request_id, attempt))
+        elif kind == d.callback_result:
+            out.append(CallbackEnded(request_id, attempt, _body(msg, d.status_key).upper()))
+        else:
+            reason = _body(msg, d.callback_reason_key)
+            out.append(CallbackAgentFailed(request_id, attempt, _ORIGINATE_REASONS.get(reason, f"reason {reason}")))
+
+    # ------------------------------------------------------------------ keys pressed
+    def _on_DTMFEnd(self, msg: Mapping[str, Any], out: list[Event]) -> None:
+        # 14 (README 19): one DTMFBegin/DTMFEnd pair per key and no digit string;
+        # "Received" is a key the caller pressed (not one Asterisk sent)
+        ch = self.picture.observe(msg)
+        digit = text(msg, "Digit").strip()
+        if ch is not None and ch.uid in self._calls and len(digit) == 1 \
+                and text(msg, "Direction").lower() == "received":
+            out.append(DigitPressed(ch.uid, digit))
 
     def _call_waiting(self, ch: Channel, msg: Mapping[str, Any], out: list[Event]) -> None:
         if ch.uid in self._calls:
@@ -462,14 +493,17 @@ class Tracker:
             if event is not None:
                 self._devices[event.agent_id] = event.state
         out.extend(DeviceStateChanged(agent_id, state) for agent_id, state in self._devices.items())
-        out.append(Resynced(tuple(live), listed_at))
+        # a callback's legs carry ACD_CALLBACK (manager.conf channelvars): still under way
+        callbacks = sorted({v for ch in self.picture.channels.values()
+                            if (v := ch.variable(self.dialplan.callback_variable))})
+        out.append(Resynced(tuple(live), listed_at, tuple(callbacks)))
         return out
 
     def _is_caller(self, ch: Channel) -> bool:
         d = self.dialplan
         if is_local(ch.name) or self._agent_of(ch) is not None or ch.application == "AppDial":
             return False  # Local halves, agents' own channels, dialled legs (trunk forwards)
-        return bool(ch.variable(d.did_variable)) or ch.context in (d.hold_context, d.dial_context)
+        return bool(ch.variable(d.did_variable)) or ch.context in (d.hold_context, d.announce_context, d.dial_context)
 
     def _adopt(self, ch: Channel, legs: list[Channel], old_legs: Mapping[str, _Leg]) -> LiveCall | None:
         d = self.dialplan
@@ -481,7 +515,7 @@ class Tracker:
             self._connect(call, *(now or (None, None)))
             return LiveCall(ch.uid, did, number, "connected", (now[0],) if now else (), name, attempt)
         self._connect(call, None, None)
-        if ch.context == d.hold_context:
+        if ch.context in (d.hold_context, d.announce_context):  # an announcement ends back in hold (16)
             return LiveCall(ch.uid, did, number, "waiting", (), name, attempt)
         if ch.context == d.dial_context:
             ringing_at: list[str] = []
@@ -530,6 +564,12 @@ class Tracker:
             if caller.exten.isdigit():  # "²", or more digits than any attempt has
                 _not_understood("Exten", caller.exten, caller.uid)
         return call.attempt
+
+
+# OriginateResponse Reason / the failed extension's REASON (Asterisk's control frame
+# numbers): 15 and 07 show 0 for a busy phone and for an unknown endpoint, 3 for one that rang out
+_ORIGINATE_REASONS = {"0": "busy or not reachable", "1": "hung up", "3": "no answer", "5": "busy",
+                      "8": "congestion"}
 
 
 def _not_understood(key: str, value: str, uid: str) -> None:

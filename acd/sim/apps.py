@@ -8,6 +8,7 @@ or that the channel now belongs to someone else (DETACH, after a pickup).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from .channels import UP, Channel
@@ -126,6 +127,32 @@ async def playback(pbx: Pbx, chan: Channel, data: str) -> str:
     return NEXT
 
 
+def spoken_words(number: int) -> int:
+    """How many sound files SayNumber plays for ``number`` in English (digits/N,
+    digits/hundred, digits/thousand...): the sim's length of the saying (assumed)."""
+    words = 0
+    if number < 0:
+        words, number = 1, -number  # digits/minus
+    for size in (1_000_000, 1_000, 100):
+        if number >= size:
+            words += spoken_words(number // size) + 1
+            number %= size
+    if number >= 20:
+        words += 1  # digits/20..90
+        number %= 10
+    return words + (1 if number else 0) if words else 1
+
+
+async def say_number(pbx: Pbx, chan: Channel, data: str) -> str:
+    """SayNumber(n): no event, no variable (16, README 25); only the next Newexten shows it ended."""
+    text = split_args(data)[0].strip()
+    if not re.fullmatch(r"-?[0-9]{1,15}", text):
+        # assumed: Asterisk logs a warning and the dialplan goes on
+        return NEXT
+    await pbx.sleep(chan, spoken_words(int(text)) * pbx.features.say_word_s)
+    return NEXT
+
+
 async def voicemail(pbx: Pbx, chan: Channel, data: str) -> str:
     args = split_args(data)
     box_name = args[0].split("&")[0].strip()
@@ -210,6 +237,7 @@ APPLICATIONS: dict[str, App] = {
     "musiconhold": music_on_hold,
     "wait": wait,
     "playback": playback,
+    "saynumber": say_number,
     "voicemail": voicemail,
     "hangup": hangup,
     "dial": dial,

@@ -102,6 +102,8 @@ class Channel:
 
     @property
     def device(self) -> str:
+        if not self.tech:
+            return self.name  # 15: the stand-in "OutgoingSpoolFailed" is its own device
         if self.tech == "Local":
             # 10: Local/103@agents-00000001;1 -> device Local/103@agents
             return self.name.rsplit("-", 1)[0]

@@ -270,6 +270,8 @@ class Dial:
         if caller.state != UP:
             pbx.set_state(caller, UP)
         caller.hangupcause = 16  # 02: the caller's HangupRequest later shows Cause 16
+        if picked_by is None:  # 15 (README 23): so does the dialled leg's BYE; 09: not a picker's
+            chan.hangupcause = chan.hangupcause or 16
         pbx.set_var(caller, "DIALSTATUS", "ANSWER")
         pbx.set_var(caller, "DIALEDPEERNAME", chan.name)
         self.bridge = pbx.create_bridge(owner=self)
@@ -304,6 +306,11 @@ class Dial:
                     chan.hangupcause = 16  # 09: the picker's BYE in a bridge reads Cause 16
                 pbx.destroy(chan)
             caller = self.caller
+            if "g" in self.options:
+                # option g: the caller goes on at the next priority (15: the callback's
+                # member leg reports the result, then runs Hangup())
+                pbx.poke(caller)
+                return
             if not caller.hungup and caller.pending_goto is None:
                 caller.hangup_requested = True
                 if caller.hangup_source is None:

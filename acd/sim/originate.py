@@ -86,6 +86,8 @@ class Originate:
     def _respond(self, success: bool, reason: int) -> None:
         if not self.done.done():
             self.done.set_result(success)
+        if not success:
+            self._run_failed_extension(reason)
         if not self.notify:
             return
         chan = self.chan
@@ -112,6 +114,27 @@ class Originate:
             for var in self.pbx.channelvars:
                 pairs.append((f"ChanVariable({chan.name})", f"{var}={chan.get_var(var) or ''}"))
         self.pbx.emit("OriginateResponse", "call", pairs)
+
+    def _run_failed_extension(self, reason: int) -> None:
+        """15 (README 24): a failed Originate into a context with an extension ``failed``
+        runs it on a stand-in channel named ``OutgoingSpoolFailed`` (Down, its own
+        Uniqueid as Linkedid, the Originate's CallerID and Variables, REASON = the
+        OriginateResponse's Reason); its Newchannel comes before the OriginateResponse."""
+        pbx = self.pbx
+        if self.application or not self.context or not pbx.dialplan.exists(self.context, "failed"):
+            return
+        uid, seq = pbx._uniqueid()
+        num, name = self.callerid or ("", "")
+        chan = Channel(name="OutgoingSpoolFailed", uniqueid=uid, seq=seq, linkedid=uid, endpoint=None,
+                       state=DOWN, caller_num=num, caller_name=name, context=self.context, exten="failed",
+                       created=pbx.clock.now(), wake=asyncio.Event())
+        chan.tech = ""
+        pbx.channels[chan.name] = chan
+        pbx.chan_event("Newchannel", chan)
+        pbx.set_var(chan, "REASON", str(reason))
+        for var, value in self.variables:
+            pbx.set_var(chan, var, value)
+        pbx.start_pbx(chan, self.context, "failed", 1)
 
     # ------------------------------------------------------------ far-end signals
     def leg_ringing(self, chan: Channel) -> None:

@@ -70,6 +70,7 @@ class Features:
     answer_delay: float = 0.5
     answer_delay_media: float = 0.015
     playback_s: float = 1.0  # one sound file (beep: 0.25 s, 07)
+    say_word_s: float = 0.3  # one word of SayNumber (16: digits/3 took 0.30 s)
     vm_greeting_s: float = 3.0  # VoiceMail prompts before the beep (assumed)
     vm_minsecs: float = 1.0
     vm_maxsecs: float = 120.0

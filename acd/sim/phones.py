@@ -47,6 +47,8 @@ Behaviour = Answer | NeverAnswer | Busy | Absent | Unreachable
 
 # 02: 180 follows the INVITE within a millisecond or two; 486 likewise (05)
 REPLY_DELAY = 0.001
+# 14: DTMFBegin to DTMFEnd took 201-202 ms for sipp's 200 ms tone (DurationMs: 200)
+DTMF_TONE_S = 0.2
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Phone:
         self.rings: list[RingPeriod] = []
         self.answered: list[str] = []  # channel names of calls this phone answered
         self.calls: list[Call] = []  # calls placed from this phone
+        self.talked_with: list[str] = []  # endpoints this phone was bridged with, in order
         self._active: dict[str, Channel] = {}
         self._ringing: dict[str, RingPeriod] = {}
         self._timers: dict[str, list[asyncio.TimerHandle]] = {}
@@ -170,6 +173,10 @@ class Phone:
     def state_changed(self, chan: Channel) -> None:
         pass
 
+    def talking(self, chan: Channel, peer: Channel) -> None:
+        if peer.endpoint is not None and (not self.talked_with or self.talked_with[-1] != peer.endpoint):
+            self.talked_with.append(peer.endpoint)
+
     def _bye(self, chan: Channel) -> None:
         if not chan.hungup:
             self.pbx.far_hangup(chan, source=self.name)
@@ -251,10 +258,20 @@ class Trunk:
     def __init__(self, pbx: Pbx, endpoint: Endpoint, behaviour: Behaviour | None = None) -> None:
         self.phone = Phone(pbx, endpoint, behaviour or Answer(after=1.0))
         self.dialled: list[str] = []  # numbers called out through the trunk
+        self._customers: dict[str, Phone] = {}
+
+    def customer(self, number: str, behaviour: Behaviour) -> Phone:
+        """The phone behind one outside number (a customer called back): its own
+        behaviour, rings and answers; other numbers get the trunk's behaviour."""
+        phone = Phone(self.phone.pbx, self.phone.endpoint, behaviour)
+        self._customers[number] = phone
+        return phone
 
     def invite(self, pbx: Pbx, chan: Channel, number: str | None) -> None:
         self.dialled.append(number or "")
-        self.phone.invite(pbx, chan, number)
+        phone = self._customers.get(number or "", self.phone)
+        chan.owner = phone
+        phone.invite(pbx, chan, number)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.phone, name)
@@ -292,6 +309,18 @@ class Call:
     def channel_name(self) -> str:
         assert self.channel is not None
         return self.channel.name
+
+    async def press(self, digit: str) -> None:
+        """The caller presses a key (RFC 4733): DTMFBegin now, DTMFEnd 200 ms later, and
+        nothing else: music on hold goes on (transcripts 14, README 19-20)."""
+        chan = self.channel
+        if chan is None or chan.hungup:
+            return
+        self.pbx.chan_event("DTMFBegin", chan, [("Digit", digit), ("Direction", "Received")], cls="dtmf")
+        await self.pbx.clock.sleep(DTMF_TONE_S)
+        if not chan.hungup:
+            self.pbx.chan_event("DTMFEnd", chan, [("Digit", digit), ("DurationMs", str(round(DTMF_TONE_S * 1000))),
+                                                  ("Direction", "Received")], cls="dtmf")
 
     async def hangup(self) -> None:
         """The caller hangs up (BYE)."""

@@ -124,6 +124,21 @@ class Store:
             rows = session.scalars(select(GroupOfferRow))
             return {(r.group_id, r.agent_id): r.last_offered_at for r in rows}
 
+    def recent_waits(self, group_ids: Sequence[str], last: int = 20) -> dict[str, list[float]]:
+        """Group id -> the waits (arrival to a member's answer) of its last ``last``
+        answered calls, oldest first: the router's hold-time average restarts from them."""
+        waits: dict[str, list[float]] = {}
+        with self.session() as session:
+            for group_id in group_ids:
+                stmt = (select(CallRow.waited_s)
+                        .where(CallRow.group_id == group_id, CallRow.answered_by.is_not(None),
+                               CallRow.waited_s.is_not(None))
+                        .order_by(CallRow.answered_at.desc()).limit(last))
+                found = [w for w in session.scalars(stmt) if w is not None]
+                if found:
+                    waits[group_id] = found[::-1]
+        return waits
+
     def open_calls(self) -> list[CallSummary]:
         """Calls with no end yet, oldest first: what to look for on the PBX after a restart."""
         stmt = select(CallRow).where(CallRow.ended_at.is_(None)).order_by(CallRow.arrived_at, CallRow.call_id)

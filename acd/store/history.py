@@ -28,6 +28,11 @@ abandoned       outcome = abandoned, ended_at = at, hung_up_by = caller, waited_
                 tried += tried, missed = true (the core follows with "missed")
 ended           ended_at = at, hung_up_by = by; if no outcome yet: missed (missed and
                 never answered) or ended
+callback_requested  outcome = callback, missed = false (the request replaces the
+                missed-call processing; "missed" follows if it runs out of attempts)
+callback_attempt    outcome "answered": called_back = true, called_back_by = agent,
+                outcome = called_back; call_agents(agent, answered)
+callback        the request's whole state: callback_requests row (event only otherwise)
 anything else   event only (waiting, no_answer, failed, pickup, pickup_refused,
                 agent_left, transfer_failed, forward_failed, and kinds added later)
 ==============  =====================================================================
@@ -52,7 +57,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..core.commands import Record
-from .models import CallAgentRow, CallEventRow, CallRow, GroupOfferRow
+from .models import CallAgentRow, CallbackRow, CallEventRow, CallRow, GroupOfferRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,7 @@ class _Batch:
         } if call_ids else {}
         self.links: set[tuple[str, str, str]] = set()
         self.events: list[dict[str, Any]] = []
+        self.callbacks: dict[str, CallbackRow] = {}  # callback_requests rows touched (no flush between)
 
     def apply(self, record: Record) -> None:
         detail = _json_safe(record.detail)
@@ -249,7 +255,45 @@ def _ended(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
         row.outcome = "missed" if row.missed and row.answered_at is None else "ended"
 
 
+def _callback_requested(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    row.outcome = "callback"
+    row.missed, row.missed_reason = False, None
+    _waited(row, d)
+
+
+def _callback_attempt(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    if d.get("outcome") == "answered":
+        row.called_back, row.called_back_by = True, _text(d.get("agent"))[:64] or None
+        row.outcome = "called_back"
+        b.link(row, d.get("agent"), "answered")
+
+
+def _callback(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
+    """Upsert the request's row from the whole state the core recorded."""
+    cb = b.callbacks.get(r.call_id) or b.session.get(CallbackRow, r.call_id)
+    if cb is None:
+        cb = CallbackRow(request_id=r.call_id)
+        b.session.add(cb)
+    b.callbacks[r.call_id] = cb
+    cb.group_id = _text(d.get("group"))[:64]
+    cb.number = _text(d.get("number"))[:64]
+    cb.did = _text(d.get("did"))[:64]
+    cb.place = float(d.get("place") or 0.0)
+    cb.requested_at = float(d.get("requested_at") or r.at)
+    cb.state = _text(d.get("state"))[:16]
+    cb.attempts = int(d.get("attempts") or 0)
+    cb.tries = int(d.get("tries") or 0)
+    cb.counted = bool(d.get("counted"))
+    cb.agent_id = _text(d.get("agent"))[:64] or None
+    cb.not_before = float(d.get("not_before") or 0.0)
+    cb.outcomes = [str(o) for o in d.get("outcomes") or []]
+    cb.updated_at = r.at
+
+
 _UPDATES: dict[str, Callable[[_Batch, CallRow, Record, dict[str, Any]], None]] = {
+    "callback_requested": _callback_requested,
+    "callback_attempt": _callback_attempt,
+    "callback": _callback,
     "arrived": _arrived,
     "recovered": _arrived,
     "considered": _considered,

@@ -102,3 +102,25 @@ class GroupOfferRow(Base):
     group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_offered_at: Mapped[float]
+
+
+class CallbackRow(Base):
+    """A callback request (``acd.core.callbacks``) as last recorded: the open ones are
+    given back to the router after a restart; the rest are its history."""
+
+    __tablename__ = "callback_requests"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the call's Uniqueid
+    group_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(64))
+    did: Mapped[str] = mapped_column(String(64), default="")
+    place: Mapped[float]
+    requested_at: Mapped[float] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    counted: Mapped[bool] = mapped_column(Boolean, default=False)
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    not_before: Mapped[float] = mapped_column(default=0.0)
+    outcomes: Mapped[list[str]] = mapped_column(default=list)
+    updated_at: Mapped[float]

@@ -22,7 +22,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..distributor import Distributor
 from ..live import StateSince, agents_now, call_progress, calls_now
-from . import agents, calls, channel_queues, clients, outbox, telephony, users
+from . import agents, callbacks, calls, channel_queues, clients, outbox, queue_log_export, telephony, users
 from .accounts import Accounts
 from .audit import AuditLog
 from .limits import BodyLimit
@@ -76,7 +76,7 @@ class WebContext:
             c["agent_name"] = names.get(c["agent"], c["agent"]) if c["agent"] else None
             c["progress"] = CHAT_PHASES.get(c["phase"], c["phase"])
         return {"calls": calls_now(router, now), "agents": agents_now(router, now, self.states),
-                "conversations": conversations}
+                "conversations": conversations, "callbacks": callbacks.callbacks_now(router, now)}
 
     def call_progress(self, call_id: str) -> str:
         return call_progress(self.distributor.router, call_id)
@@ -100,6 +100,7 @@ class WebContext:
         if not (user.can("telephony") or user.can("agents")):
             data["calls"] = [c for c in data["calls"] if c["group"] in mine or user.agent_id == c["agent"]]
             data["agents"] = [a for a in data["agents"] if a["id"] == user.agent_id]
+            data["callbacks"] = [c for c in data["callbacks"] if c["group"] in mine]
         if not user.can("open_channels"):  # an agent sees the chats offered to or held by them
             data["conversations"] = [c for c in data["conversations"]
                                      if user.agent_id and user.agent_id in (c["agent"], *c["offered"])]
@@ -110,7 +111,8 @@ class WebContext:
                 user.agent_id and c["allow_pickup"] and c["ringing"] and c["agent"] is None
                 and c["group"] in mine and user.agent_id not in c["ringing"] and not on_a_call
             )
-        data["me"] = {"username": user.username, "agent_id": user.agent_id}
+        data["me"] = {"username": user.username, "agent_id": user.agent_id,
+                      "manages_callbacks": user.can("telephony")}
         return data
 
 
@@ -181,6 +183,8 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     channel_queues.install(app, changes, pages)  # open channels, mailboxes, CRM forms
     app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of, ctx.call_progress), pages,
                                     ctx.group_names, ctx.agent_names))
+    app.include_router(callbacks.router(ctx))
+    app.include_router(queue_log_export.router(ctx.store, ctx.settings))
     app.include_router(outbox.router(ctx.crm, pages, audit))
     app.include_router(clients.router(ctx.crm, ctx.store, changes, pages, audit))
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,6 +31,20 @@ class LiveFeed:
             if self.version == seen:
                 self._changed.clear()
                 await self._changed.wait()
+            await asyncio.sleep(self.min_interval_s)
+            seen = self.version
+            yield seen
+
+    async def changes_or_every(self, period_s: float) -> AsyncIterator[int]:
+        """Like ``changes``, and also every ``period_s`` without a change (a view whose
+        figures move with the clock, such as a waiting caller's time)."""
+        yield self.version
+        seen = self.version
+        while True:
+            if self.version == seen:
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), period_s)
             await asyncio.sleep(self.min_interval_s)
             seen = self.version
             yield seen

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ..config import ConfigError
+from ..core.announcements import Spoken
 from ..core.model import MissedAction, Mode
 from . import config_routes as cr
 from .limits import read_form
@@ -42,6 +43,9 @@ MISSED_FIELD_ACTIONS = {
     "forward_ring_seconds": ("forward_mobile", "forward_number"),
     "message": ("hangup",),
 }
+CALLBACK_FIELDS = ("digit", "offer_sound", "attempts", "spacing_seconds", "agent_ring_seconds", "customer_ring_seconds")
+ANNOUNCE_FIELDS = ("say", "every_seconds", "message", "message_every_seconds")
+SERVICE_LEVEL_FIELDS = ("answer_within_seconds", "goal_percent", "longest_wait_alert_seconds")
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")
 
 
@@ -68,6 +72,25 @@ def group_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str
         else:
             missed.pop(key, None)
     group["missed"] = missed
+    if form.get("callback.shown"):  # the callback fieldset was on the form
+        callback = dict(group.get("callback", {}))
+        callback["enabled"] = form.get("callback.enabled") in ("on", "true", "1")
+        for key in CALLBACK_FIELDS:
+            value = str(form.get(f"callback.{key}", "")).strip()
+            if value:
+                callback[key] = value
+            else:
+                callback.pop(key, None)
+        group["callback"] = callback
+    for section, fields in (("announce", ANNOUNCE_FIELDS), ("service_level", SERVICE_LEVEL_FIELDS)):
+        values = dict(group.get(section, {}))
+        for key in fields:
+            value = str(form.get(f"{section}.{key}", "")).strip()
+            if value:
+                values[key] = value
+            else:
+                values.pop(key, None)
+        group[section] = values
     if form.get("crm.shown"):  # the CRM integration checkboxes were on the form (unticked ones are not sent)
         group["crm"] = {key: form.get(f"crm.{key}") in ("on", "true", "1") for key in CRM_FIELDS}
     return group
@@ -134,6 +157,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
             "agents": {a.id: a for a in settings.agents}, "groups": [(g.id, g.name) for g in settings.groups],
             "modes": [m.value for m in Mode], "actions": [a.value for a in MissedAction],
             "mode_hints": MODE_HINTS, "missed_fields": MISSED_FIELD_ACTIONS,
+            "spoken": [s.value for s in Spoken],
         }, status_code=status_code)
 
     @r.get("/groups", response_class=HTMLResponse, include_in_schema=False)

@@ -40,6 +40,12 @@ Comparison rules (what must match):
   QueueMember, QueueSummary..., Queue:... devices, the QueueStatus/QueueSummary actions
   of 01, which the sim answers as an Asterisk without app_queue would).
 
+Assumed without a recording (16 shows one number, 3): SayNumber's length is one
+sim word (0.3 s, digits/3's length in 16) per sound file English needs for the number
+(twenty-three: digits/20 + digits/3), and a Redirect during an announcement cuts the
+Playback or SayNumber short and moves the caller at once, as it does from MusicOnHold
+(fact 8) and Dial (02).
+
 Not covered: 11a-queue-ringall and 11b-queue-linear. They exercise app_queue (Queue()),
 which the simulator does not implement: the ACD distributes calls itself and the project
 dialplan never calls Queue(). There is no test for them rather than a skipped one.
@@ -65,6 +71,7 @@ SCENARIOS = [
     "10-transfers",
     "12-voicemail",
     "13-dial-unavailable",
+    "16-announce-while-waiting",
 ]
 
 

@@ -52,8 +52,9 @@ class Stack:
         self.extra = extra
         self.sim = Simulator(
             dialplan=REPO / "asterisk" / "extensions.conf", clock=self.clock,
-            manager_users={"acd": ManagerUser(secret=SECRET, read=("system", "call", "user"),
+            manager_users={"acd": ManagerUser(secret=SECRET, read=("system", "call", "user", "dtmf"),
                                               write=("system", "call", "originate"))},
+            channelvars=("ACD_DID", "ACD_CALLBACK"),  # as asterisk/manager.conf
             trunk="trunk",
         )
         for agent, ext in AGENTS.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from acd.core.commands import (
+    Announce,
     CancelTimer,
     Forward,
     HangUp,
@@ -82,6 +83,17 @@ def test_hold_voicemail_and_hangup_move_the_caller() -> None:
     assert translate(HangUp("1.1", "sorry"), tracker, CONFIG) == [
         setvar(CALLER, "ACD_MESSAGE", "sorry"), redirect(CALLER, "acd-hangup", "s")]
     assert translate(HangUp("1.1"), tracker, CONFIG)[0] == setvar(CALLER, "ACD_MESSAGE", "")
+
+
+def test_an_announcement_sets_every_part_then_redirects_into_acd_announce() -> None:
+    tracker = tracker_with_a_call()
+    assert translate(Announce("1.1", 3, 0, "custom/busy"), tracker, CONFIG) == [
+        setvar(CALLER, "ACD_POSITION", "3"), setvar(CALLER, "ACD_WAIT_MINUTES", "0"),
+        setvar(CALLER, "ACD_ANNOUNCEMENT", "custom/busy"), redirect(CALLER, "acd-announce", "s")]
+    # parts not said are set empty, so an earlier announcement's parts do not play again
+    assert translate(Announce("1.1", None, None, "custom/busy"), tracker, CONFIG)[:2] == [
+        setvar(CALLER, "ACD_POSITION", ""), setvar(CALLER, "ACD_WAIT_MINUTES", "")]
+    assert translate(Announce("gone", 1, None), tracker, CONFIG) == []
 
 
 def test_the_current_channel_name_is_used_after_a_rename() -> None:

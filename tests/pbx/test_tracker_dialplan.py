@@ -136,3 +136,12 @@ def test_resync_tells_how_long_the_phones_of_a_ringing_call_have_rung() -> None:
     # an age that cannot be read is left out: the other leg's still counts
     (resynced,) = Tracker(CONFIG).resync(listed("6 s"))
     assert resynced.calls[0].ringing_s == 5  # type: ignore[union-attr]
+
+
+def test_resync_counts_a_caller_hearing_an_announcement_as_waiting() -> None:
+    """16: an announcement runs in acd-announce and ends back in acd-hold; a restart in the
+    middle of it must not lose the caller's place (ELSEWHERE would stop steering it)."""
+    channels = [{"Event": "CoreShowChannel", "ActionID": "r", "BridgeId": "", **CALLER,
+                 "Context": "acd-announce", "Exten": "s", "ChannelStateDesc": "Up", "Application": "SayNumber"}]
+    (resynced,) = Tracker(CONFIG).resync(channels)
+    assert resynced.calls == (LiveCall("1.1", "5000", "15550001", "waiting", (), "Ann", 0),)  # type: ignore[union-attr]

@@ -48,6 +48,16 @@ def test_02_caller_waits_rings_at_agent101_who_answers_and_the_caller_hangs_up()
     ]
 
 
+def test_16_two_announcements_neither_announce_the_call_again_nor_end_it_and_the_caller_hangs_up() -> None:
+    """README 25: after each announcement the caller re-enters acd-hold with a fresh
+    MusicOnHoldStart, as a new caller would; only ACDCallWaiting makes a call arrive."""
+    c = "1796032029.7"
+    assert call_events("16") == [
+        CallArrived(c, "5000", "15550000016", "Caller 15550000016"),
+        CallerHungUp(c, by_caller=True),  # README 21: HangupRequest with no Cause line at all
+    ]
+
+
 def test_02_device_states_of_agents_only() -> None:
     replay = Replay()
     replay.run("02")

@@ -241,3 +241,32 @@ def test_phone_numbers_typed_with_spaces_and_brackets_are_kept_as_dialled(servic
     assert response.status_code == 200 and response.json()["mobile"] == "015112345602"
     response = api.put("/api/numbers", json={"numbers": {"+49 (0)30 111 111": "sales"}}, headers=token)
     assert response.status_code == 200 and response.json()["numbers"] == {"+4930111111": "sales"}
+
+
+def test_announcements_on_the_group_page_and_api_with_field_level_errors(service: Service) -> None:
+    service.user("ann", permissions={"telephony"})
+    client = login(service.app, "ann")
+    page = client.get("/groups/sales")
+    assert "What a waiting caller hears" in page.text and 'name="announce.say"' in page.text
+    form = {"csrf_token": client.csrf, "name": "Sales", "members": ["anna"], "mode": "strict",
+            "missed.action": "keep_waiting", "announce.say": "position_and_wait", "announce.every_seconds": "5",
+            "announce.message": "../secret", "announce.message_every_seconds": "90"}
+    page = client.post("/groups/sales", data=form)
+    assert page.status_code == 422
+    assert 'id="err-announce-every_seconds"' in page.text and "greater than or equal to 15" in page.text
+    assert 'id="err-announce-message"' in page.text and "not a sound name" in page.text
+    form.update({"announce.every_seconds": "30", "announce.message": "custom/sales-busy"})
+    assert client.post("/groups/sales", data=form, follow_redirects=False).status_code == 303
+    policy = service.distributor.router.config.groups["sales"].announce  # the router follows at once
+    assert (policy.say.value, policy.every_s, policy.message, policy.message_every_s) == (
+        "position_and_wait", 30, "custom/sales-busy", 90)
+    assert tomllib.loads(service.config_path.read_text())["groups"][0]["announce"]["say"] == "position_and_wait"
+    assert 'value="custom/sales-busy"' in client.get("/groups/sales").text
+    # the API carries the same options; a group whose callers never wait in music is refused
+    csrf = {"X-CSRF-Token": client.csrf}
+    assert client.get("/api/groups/sales").json()["announce"]["every_seconds"] == 30
+    response = client.put("/api/groups/sales", json={"members": ["anna"], "missed": {"action": "voicemail"},
+                                                     "announce": {"say": "position"}}, headers=csrf)
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["item"] == 'groups[0] "sales".announce.say' and "keep waiting" in problem["problem"]

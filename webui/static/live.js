@@ -101,6 +101,7 @@
       cell(row, a.state + (a.state_why ? ` (${a.state_why})` : ""), "state state-" + a.state.replace(/ /g, "-"));
       ticking(row.insertCell(), a.in_state_s, ` (since ${clock.format(new Date(a.state_since * 1000))})`);
     }
+    if (window.acdRenderCallbacks) window.acdRenderCallbacks(data);  // live_callbacks.js
     if (window.acdLabelTable) document.querySelectorAll("table.grid").forEach(window.acdLabelTable);
   }
   function connect() {

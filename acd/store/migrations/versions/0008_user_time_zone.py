@@ -1,7 +1,7 @@
 """Each user's own time zone for the pages (empty: the site's, [service] time_zone).
 
-Revision ID: 0007_user_time_zone
-Revises: 0006_web_audit
+Revision ID: 0008_user_time_zone
+Revises: 0007_callbacks
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.engine import Inspector
 
-revision = "0007_user_time_zone"
-down_revision = "0006_web_audit"
+revision = "0008_user_time_zone"
+down_revision = "0007_callbacks"
 branch_labels = None
 depends_on = None
 
