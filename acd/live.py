@@ -9,6 +9,10 @@ from typing import Any
 
 from .core.call import Phase
 from .core.router import Router
+from .wallboard.board import AGENT_STATES
+from .wallboard.board import agent_state as wallboard_state
+
+__all__ = ["AGENT_STATES", "StateSince", "agent_state", "agents_now", "call_progress", "calls_now"]
 
 # a call in progress as supervisors say it (history shows this until the call ends)
 PROGRESS = {
@@ -59,33 +63,20 @@ def calls_now(router: Router, now: float) -> list[dict[str, Any]]:
     ]
 
 
-# agents' states as supervisors say them, in the order a wallboard counts them
-AGENT_STATES = ("available", "on a call", "ringing", "wrap-up", "on a break", "offline")
-
-
 def agent_state(router: Router, agent_id: str, now: float) -> tuple[str, str]:
-    """(state, why) for one agent: one of AGENT_STATES and, where it helps, the reason in
-    words ("not clocked in", "phone not connected"); never Asterisk's device state."""
+    """(state, why) for one agent: the wallboard's state (one of AGENT_STATES, never
+    Asterisk's device state) and, where it helps, the reason in words ("not clocked
+    in", "phone not connected", "a call not from a queue")."""
     status = router.agents.status(agent_id)
-    if status.ringing:
-        return "ringing", ""
-    if status.calls:
-        return "on a call", ""
-    reason = router.agents.unavailable_because(agent_id, now)
-    if reason is None:
-        return "available", ""
-    if reason.startswith("not working"):
-        why = status.work_reason or "not working"
-        if "break" in why:  # "on a break", "on a scheduled break", "on a break: lunch"
-            return "on a break", why.removeprefix("on a break").removeprefix("on a ").strip(" :()")
-        return "offline", why
-    return {
-        "on a call": ("on a call", ""),
-        "busy": ("on a call", "a call not from a queue"),  # the phone is in use for a direct call
-        "ringing for another call": ("ringing", ""),
-        "wrap-up": ("wrap-up", ""),
-        "offline": ("offline", "phone not connected"),
-    }.get(reason, ("offline", reason))
+    state = wallboard_state(status, now)
+    why = ""
+    if state == "on a break":  # "on a break", "on a scheduled break", "on a break: lunch"
+        why = status.work_reason.removeprefix("on a break").removeprefix("on a ").strip(" :()")
+    elif state == "offline":
+        why = (status.work_reason or "not working") if not status.working else "phone not connected"
+    elif state == "on a call" and not status.calls:
+        why = "a call not from a queue"  # the phone is in use for a direct call
+    return state, why
 
 
 class StateSince:

@@ -39,6 +39,10 @@ LABELS = {
     "message": "Message played before hanging up",
     "allow_pickup": "Allow call pickup in this group",
     "time_zone": "Time zone",
+    "announce.say": "What a waiting caller hears",
+    "announce.every_seconds": "Announce every (seconds)",
+    "announce.message": "Message played while waiting",
+    "announce.message_every_seconds": "Play the message every (seconds)",
     "capacity": "Conversations at once",
     "idle_seconds": "Time before passing a conversation on (seconds)",
     "port": "Port",
@@ -60,10 +64,12 @@ GENERIC = re.compile(r"^[^:]*: (enter |choose |use |required$|not in the form)|^
 
 
 def label(loc: Sequence[str | int]) -> str:
-    """The field's label from the last name in its location."""
-    name = next((str(p) for p in reversed(loc) if isinstance(p, str) and p not in ("body", "query", "path")), "")
-    if name in LABELS:
-        return LABELS[name]
+    """The field's label from the last names in its location ("announce.message", else "message")."""
+    names = [str(p) for p in loc if isinstance(p, str) and p not in ("body", "query", "path")]
+    name = names[-1] if names else ""
+    for key in (".".join(names[-2:]), name):
+        if key in LABELS:
+            return LABELS[key]
     text = name.removesuffix("_seconds").replace("_", " ").strip() or "This value"
     return text[0].upper() + text[1:] + (" (seconds)" if name.endswith("_seconds") else "")
 
