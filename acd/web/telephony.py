@@ -30,7 +30,8 @@ Telephony = Annotated[User, Depends(require("telephony"))]
 MISSED_FIELDS = ("action", "person", "number", "group", "max_wait_seconds", "after_wait", "retry_seconds",
                  "forward_ring_seconds", "message")
 NUMBER_FIELDS = ("rings", "ring_seconds", "wrapup_seconds", "pause_after_missed", "auto_resume_minutes")
-CALLBACK_FIELDS = ("digit", "offer_sound", "attempts", "spacing_seconds", "agent_ring_seconds", "customer_ring_seconds")
+CALLBACK_FIELDS = ("digit", "offer_sound", "attempts", "spacing_seconds", "agent_ring_seconds", "customer_ring_seconds",
+                   "ask_number", "number_tries", "number_pattern")
 ANNOUNCE_FIELDS = ("say", "every_seconds", "message", "message_every_seconds")
 SERVICE_LEVEL_FIELDS = ("answer_within_seconds", "goal_percent", "longest_wait_alert_seconds")
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")
