@@ -56,6 +56,7 @@ from .core.callback_numbers import AskNumber
 from .core.capacity import BUDGET_MAX, Capacity
 from .core.model import Agent, CallbackPolicy, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
+from .settings_words import MISSED_ACTIONS, sentence
 
 SECRET_ENV = "ACD_AMI_SECRET"
 
@@ -735,17 +736,11 @@ def _pydantic_problem(err: Any, data: Mapping[str, Any]) -> tuple[str, str]:
     is_key = bool(loc) and loc[-1] == "[key]"
     if is_key:
         loc = loc[:-1]
-    kind, message = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        message = "unknown setting (misspelt?)"
-    elif kind == "missing":
-        message = "required but missing"
-    elif kind == "value_error":
-        message = message.removeprefix("Value error, ")
+    kind, message = err["type"], sentence(err, Settings)
     value = err.get("input")
     secret = "secret" in loc
-    if kind not in ("missing", "extra_forbidden") and not secret and isinstance(value, str | int | float):
-        message = f"{message} (got {value!r})"
+    if kind in ("value_error", "string_pattern_mismatch") and not secret and isinstance(value, str | int | float):
+        message = f"{message} (got {value!r})"  # which entry of a list it was, in a file
     item = _item(loc, data)
     return (f"{item} (the key)" if is_key else item), message
 
@@ -810,7 +805,8 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
         if m.person is not None and m.person not in agents:
             problems.append((("groups", gi, "missed", "person"), f'unknown agent "{m.person}"{known_agents}'))
         if m.after_wait is MissedAction.KEEP_WAITING:
-            problems.append((("groups", gi, "missed", "after_wait"), "cannot be keep_waiting again"))
+            problems.append((("groups", gi, "missed", "after_wait"),
+                             "After the longest wait: choose something other than keeping the caller waiting again"))
         if m.action is not MissedAction.KEEP_WAITING:
             # only a caller who keeps waiting hears music, and announcements play in it
             if g.announce.say is not Spoken.OFF:
@@ -827,14 +823,15 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
         for field, action in actions:
             at: Loc = ("groups", gi, "missed", field)
             if action is MissedAction.FORWARD_NUMBER and not m.number:
-                problems.append((at, f"{action.value} needs missed.number, the number to forward to"))
+                problems.append((at, f"To {MISSED_ACTIONS[action.value]}, give the phone number to forward to"))
             elif action is MissedAction.FORWARD_MOBILE:
                 person = agents.get(g.responsible)
                 if person is not None and not person.mobile:
-                    problems.append((at, f'{action.value} needs a mobile: agent "{person.id}" has none'))
+                    problems.append((at, f"To {MISSED_ACTIONS[action.value]}, the responsible person needs a mobile "
+                                         f'number: agent "{person.id}" has none'))
             elif action is MissedAction.FORWARD_GROUP:
                 if not m.group:
-                    problems.append((at, f"{action.value} needs missed.group, the group to forward to"))
+                    problems.append((at, f"To {MISSED_ACTIONS[action.value]}, choose the queue group to forward to"))
                 elif m.group == g.id:
                     problems.append((("groups", gi, "missed", "group"), "a group cannot forward to itself"))
                 elif m.group not in groups:

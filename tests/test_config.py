@@ -143,16 +143,18 @@ def test_default_group_must_exist() -> None:
 @pytest.mark.parametrize(
     ("missed", "expected"),
     [
-        ({"action": "forward_number"}, 'groups[0] "g".missed.action: forward_number needs missed.number'),
+        ({"action": "forward_number"},
+         'groups[0] "g".missed.action: To forward to a phone number, give the phone number to forward to'),
         ({"action": "forward_number", "number": "call me"}, 'groups[0] "g".missed.number: not a phone number'),
-        ({"action": "forward_mobile", "person": "ben"}, 'forward_mobile needs a mobile: agent "ben" has none'),
+        ({"action": "forward_mobile", "person": "ben"}, 'needs a mobile number: agent "ben" has none'),
         ({"action": "forward_group", "group": "g"}, 'groups[0] "g".missed.group: a group cannot forward to itself'),
         ({"action": "forward_group", "group": "x"}, 'groups[0] "g".missed.group: unknown group "x"'),
-        ({"action": "forward_group"}, "forward_group needs missed.group"),
+        ({"action": "forward_group"}, "To forward to another queue group, choose the queue group to forward to"),
         ({"action": "voicemail", "person": "zoe"}, 'groups[0] "g".missed.person: unknown agent "zoe"'),
-        ({"action": "keep_waiting", "after_wait": "keep_waiting"}, "missed.after_wait: cannot be keep_waiting"),
-        ({"action": "keep_waiting", "after_wait": "forward_number"}, "missed.after_wait: forward_number needs"),
-        ({"action": "fax"}, 'groups[0] "g".missed.action: Input should be'),
+        ({"action": "keep_waiting", "after_wait": "keep_waiting"},
+         "missed.after_wait: After the longest wait: choose something other than keeping the caller waiting"),
+        ({"action": "keep_waiting", "after_wait": "forward_number"}, "missed.after_wait: To forward to a phone number"),
+        ({"action": "fax"}, 'groups[0] "g".missed.action: If nobody answers: choose one of \'voicemail\''),
     ],
 )
 def test_missed_call_actions_are_checked(missed: dict[str, Any], expected: str) -> None:

@@ -188,7 +188,8 @@ class CallbackRouting:
             return
         call.number_tries = 0
         self._emit(Record(call.id, self._now, "callback_refused",
-                          {"reason": f"no usable number after {policy.number_tries} tries: the caller waits on"}))
+                          {"reason": f"no usable number after {policy.number_tries} tries, "
+                                     "the caller waits on in the line"}))
 
     def _keep_request(self, call: Call, number: str, policy: CallbackPolicy) -> None:
         """The caller's place becomes a request: thank them and hang up."""

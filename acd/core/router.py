@@ -154,7 +154,8 @@ class Router(CallbackRouting):
             # a waiting caller's passes repeat: a skip is logged again only when its reason changes
             if call.skips_logged.get(agent_id) != reason:
                 call.skips_logged[agent_id] = reason
-                self._record(call, "considered", agent=agent_id, decision="skip", reason=reason)
+                self._record(call, "considered", agent=agent_id, decision="skip", reason=reason,
+                             **self._busy_when(agent_id, reason))
         if members:
             self._ring(call, group, members)
             return True
@@ -176,6 +177,17 @@ class Router(CallbackRouting):
             if self._now - call.offer_ended.get(agent_id, float("-inf")) < pause:
                 return f"let this call ring out less than {pause:g} s ago"
         return reason
+
+    def _busy_when(self, agent_id: str, reason: str) -> dict[str, float]:
+        """When a skipped member's call began, or their wrap-up ends: the decision log
+        says "on a call since 10:42"."""
+        status = self.agents.status(agent_id)
+        if reason == "on a call":
+            began = [c.answered_at for cid in status.calls if (c := self.calls.get(cid)) and c.answered_at]
+            return {"since": min(began)} if began else {}
+        if reason == "wrap-up":
+            return {"until": status.wrapup_until}
+        return {}
 
     def _ring(self, call: Call, group: QueueGroup, members: tuple[str, ...], owner: bool = False) -> None:
         self._cancel_attempt_timers(call)

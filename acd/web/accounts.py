@@ -60,6 +60,7 @@ class UserRow(Base):
     agent_id: Mapped[str | None] = mapped_column(String(64))  # the agent this user is, if any
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float]
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)  # None: the site's
 
 
 class SessionRow(Base):
@@ -128,7 +129,7 @@ def _sha256(text: str) -> str:
 
 def _user(row: UserRow) -> User:
     perms = frozenset(PERMISSIONS) if row.role == "admin" else frozenset(row.permissions or ())
-    return User(row.id, row.username, row.role, perms, row.agent_id)
+    return User(row.id, row.username, row.role, perms, row.agent_id, row.time_zone or None)
 
 
 def _check(role: str, permissions: Iterable[str], agent_id: str | None) -> list[str]:
@@ -206,6 +207,16 @@ class Accounts:
                 row.password_hash = _hasher.hash(password)
             if password is not None or not active:  # a new password or a lock ends every login
                 s.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+            return _user(row)
+
+    def set_time_zone(self, user_id: int, time_zone: str | None) -> User:
+        """The zone this user's pages show times in (an IANA name); None: the site's."""
+        self._tokens_seen.clear()
+        with self.session() as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise AccountError("id", "no such user")
+            row.time_zone = time_zone or None
             return _user(row)
 
     def delete_user(self, user_id: int) -> None:

@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from ..config import ConfigError
 from ..core.capacity import BUDGET_MAX
 from ..core.conversation_model import CAPACITY_MAX
+from ..settings_words import GENERIC
 from . import config_routes as cr
 from .limits import read_form
 from .openapi import errors
@@ -51,7 +52,7 @@ NO_WEIGHTS = "an agent's budget needs a [capacity] section"  # acd.config's word
 def plain(errors: dict[str, str]) -> dict[str, str]:
     out = {}
     for field, message in errors.items():
-        if field in PLAIN and message.startswith(("Input should", "required but missing")):
+        if field in PLAIN and (GENERIC.match(message) or message.startswith(("Input should", "required but missing"))):
             message = PLAIN[field]
         elif field == "budget" and message.startswith(NO_WEIGHTS):
             message = ("Set the weights of each channel first (One capacity across channels, below): "

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.sse import EventSourceResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..clock import Clock
 from ..config import Settings
 from ..distributor import Distributor
-from ..live import agents_now, call_progress, calls_now
+from ..live import StateSince, agents_now, call_progress, calls_now
 from . import (
     agents,
     callbacks,
@@ -43,6 +43,7 @@ from .openapi import errors, json_errors
 from .pages import WEBUI, Pages, SecurityHeaders
 from .security import SignedIn, User, require, use_accounts
 from .settings_changes import SettingsChanges
+from .words import CHAT_PHASES
 
 __all__ = ["WEBUI", "WebContext", "create_app"]
 
@@ -69,13 +70,25 @@ class WebContext:
     crm: Any = None  # acd.crm.CrmFeed (or the CRM's engine), for the outbox page
     # open chats right now (acd.channels.Desk.live_conversations), for the live view
     conversations: Callable[[], list[dict[str, Any]]] | None = None
+    # since when each agent is in their state ("on a call for 3 min 10 s")
+    states: StateSince = field(default_factory=StateSince)
+
+    def __post_init__(self) -> None:
+        # noted on every change, so a state's start is right even when nobody is watching
+        self.distributor.listeners.append(lambda event, commands: self.states.observe(
+            self.distributor.router, self.clock.now()))
 
     def live(self) -> dict[str, Any]:
         now = self.clock.now()
         router = self.distributor.router
         conversations = self.conversations() if self.conversations is not None else []
-        return {"calls": calls_now(router, now), "agents": agents_now(router, now), "conversations": conversations,
-                "callbacks": callbacks.callbacks_now(router, now),
+        names = self.agent_names()
+        for c in conversations:  # the chat's people by name and its state in words, for pages
+            c["offered_names"] = [names.get(a, a) for a in c["offered"]]
+            c["agent_name"] = names.get(c["agent"], c["agent"]) if c["agent"] else None
+            c["progress"] = CHAT_PHASES.get(c["phase"], c["phase"])
+        return {"calls": calls_now(router, now), "agents": agents_now(router, now, self.states),
+                "conversations": conversations, "callbacks": callbacks.callbacks_now(router, now),
                 "pause_reasons": list(router.config.pause_reasons)}
 
     def call_progress(self, call_id: str) -> str:
@@ -88,6 +101,10 @@ class WebContext:
 
     def group_names(self) -> list[tuple[str, str]]:
         return [(g.id, g.name) for g in self.distributor.router.config.groups.values()]
+
+    def agent_names(self) -> dict[str, str]:
+        """Agent id -> name, for pages that list agents (the decision log, the history)."""
+        return {a.id: a.name or a.id for a in self.distributor.router.config.agents.values()}
 
     def live_for(self, user: User) -> dict[str, Any]:
         """The live picture this user may see, with what they may do about each call."""
@@ -135,6 +152,12 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     for router in routers:
         app.include_router(router)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        """Browsers and bookmarks ask here whatever the page says: acd's own icon (SVG)."""
+        return FileResponse(WEBUI / "static" / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def live_page(request: Request, user: SignedIn) -> HTMLResponse:
         return pages.render(request, "live.html", {"page": "live"})
@@ -174,7 +197,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     channel_queues.install(app, changes, pages)  # open channels, mailboxes, CRM forms
     reports.install(app, ctx.store, ctx.settings, pages)
     app.include_router(calls.router(calls.Calls(ctx.store, ctx.groups_of, ctx.call_progress), pages,
-                                    ctx.group_names))
+                                    ctx.group_names, ctx.agent_names))
     app.include_router(callbacks.router(ctx))
     app.include_router(queue_log_export.router(ctx.store, ctx.settings))
     app.include_router(outbox.router(ctx.crm, pages, audit))

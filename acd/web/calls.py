@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..store.views import CallDetail, CallSummary
+from .decision_log import CallStory
 from .limits import Limit, Offset, read_form
 from .openapi import errors
 from .pages import Pages
@@ -46,17 +47,19 @@ def considered(call: CallDetail, agent_id: str | None) -> bool:
     return agent_id is not None and any(e.detail.get("agent") == agent_id for e in call.events)
 
 
-def parse_time(text: str | None, field: str, *, end: bool = False) -> datetime | None:
-    """"2026-11-25" (a whole day, UTC; as an end: up to the day's end) or an ISO time."""
+def parse_time(text: str | None, field: str, *, end: bool = False, zone: tzinfo = UTC) -> datetime | None:
+    """"2026-11-25" (a whole day in ``zone``, the site's; as an end: up to the day's end)
+    or an ISO time (without an offset: in ``zone``)."""
     if not text:
         return None
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start + timedelta(days=1) if end else start
+            if end:
+                day += timedelta(days=1)
+            return datetime(day.year, day.month, day.day, tzinfo=zone)  # midnight there (a DST day is 23 or 25 h)
         moment = datetime.fromisoformat(text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
     except ValueError:
         raise HTTPException(422, [{"item": field, "problem": f"not a date (YYYY-MM-DD) or time: {text!r}"}]) from None
 
@@ -88,7 +91,8 @@ class Calls:
         return self.store
 
     def history(self, user: User, *, since: str | None, until: str | None, group: str | None,
-                outcome: str | None, agent: str | None, limit: int, offset: int) -> list[CallSummary]:
+                outcome: str | None, agent: str | None, limit: int, offset: int,
+                zone: tzinfo = UTC) -> list[CallSummary]:
         if outcome and outcome not in OUTCOMES:
             raise HTTPException(422, [{"item": "outcome", "problem": f"one of {', '.join(OUTCOMES)}"}])
         if not sees_all_calls(user):
@@ -96,7 +100,8 @@ class Calls:
                 return []
             agent = user.agent_id  # an agent's history is their own
         calls: list[CallSummary] = self._store().calls(
-            since=parse_time(since, "since"), until=parse_time(until, "until", end=True), group=group or None,
+            since=parse_time(since, "since", zone=zone), until=parse_time(until, "until", end=True, zone=zone),
+            group=group or None,
             outcome=outcome or None, agent=agent or None, limit=limit, offset=offset)
         return calls
 
@@ -112,9 +117,10 @@ class Calls:
         return call.missed and user.agent_id is not None and call.group_id in set(self.groups_of(user.agent_id))
 
     def missed(self, user: User, *, since: str | None, until: str | None, group: str | None,
-               called_back: bool | None, limit: int, offset: int) -> list[CallSummary]:
+               called_back: bool | None, limit: int, offset: int, zone: tzinfo = UTC) -> list[CallSummary]:
         store = self._store()
-        query = {"since": parse_time(since, "since"), "until": parse_time(until, "until", end=True),
+        query = {"since": parse_time(since, "since", zone=zone),
+                 "until": parse_time(until, "until", end=True, zone=zone),
                  "group": group or None, "called_back": called_back}
         if sees_all_calls(user):
             found: list[CallSummary] = store.missed_calls(**query, limit=limit, offset=offset)
@@ -133,8 +139,12 @@ class Calls:
         self._store().mark_called_back(call_id, by=user.agent_id or user.username, called_back=called_back)
 
 
-def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
+def router(calls: Calls, pages: Pages, groups: Any, agent_names: Callable[[], dict[str, str]] = dict) -> APIRouter:
     r = APIRouter()
+
+    def names() -> dict[str, Any]:
+        """Names for the ids a calls page shows (agents, queue groups)."""
+        return {"names": agent_names(), "group_names": dict(groups())}
 
     def filters(since: str | None, until: str | None, group: str | None, outcome: str | None,
                 agent: str | None) -> dict[str, Any]:
@@ -147,7 +157,8 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
                    outcome: Outcome | None = None, agent: str | None = None,
                    limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
         return [call_json(c, calls.progress) for c in calls.history(
-            user, since=since, until=until, group=group, outcome=outcome, agent=agent, limit=limit, offset=offset)]
+            user, since=since, until=until, group=group, outcome=outcome, agent=agent, limit=limit, offset=offset,
+            zone=pages.site_zone())]
 
     @r.get("/api/calls/{call_id}", responses=errors(401, 404, 422, 503),
            tags=["calls"], summary="One call with its timeline and decision log")
@@ -158,7 +169,8 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
     def list_missed(user: SignedIn, since: str | None = None, until: str | None = None, group: str | None = None,
                     called_back: bool | None = False, limit: Limit = 100, offset: Offset = 0) -> list[dict[str, Any]]:
         return [call_json(c, calls.progress) for c in calls.missed(user, since=since, until=until, group=group,
-                                                   called_back=called_back, limit=limit, offset=offset)]
+                                                   called_back=called_back, limit=limit, offset=offset,
+                                                   zone=pages.site_zone())]
 
     @r.post("/api/missed/{call_id}/called-back", responses=errors(401, 403, 404, 409, 422, 503),
             status_code=204, tags=["calls"],
@@ -174,7 +186,7 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
         errors: dict[str, str] = {}
         try:
             found = calls.history(user, since=since, until=until, group=group, outcome=outcome, agent=agent,
-                                  limit=100, offset=offset)
+                                  limit=100, offset=offset, zone=pages.zone_for(user))
         except HTTPException as e:
             if e.status_code != 422:
                 raise
@@ -184,14 +196,16 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
             "page": "history", "calls": found, "f": filters(since, until, group, outcome, agent), "errors": errors,
             "outcomes": OUTCOMES, "groups": groups(), "all_calls": sees_all_calls(user), "offset": offset,
             "progress": {c.call_id: calls.progress(c.call_id) for c in found if c.ended_at is None},
-            "now": time.time()},
+            "now": time.time(), **names()},
             status_code=422 if errors else 200)
 
     @r.get("/calls/{call_id}", response_class=HTMLResponse, include_in_schema=False)
     def call_page(request: Request, call_id: str, user: SignedIn) -> HTMLResponse:
         call = calls.call(user, call_id)
+        known = names()
+        story = CallStory(known["names"], known["group_names"], pages.zone_for(user))
         return pages.render(request, "call.html", {
-            "page": "history", "call": call, "now": time.time(),
+            "page": "history", "call": call, "now": time.time(), "lines": story.lines(call), **known,
             "progress": calls.progress(call_id) if call.ended_at is None else None})
 
     @r.get("/missed", response_class=HTMLResponse, include_in_schema=False)
@@ -201,7 +215,8 @@ def router(calls: Calls, pages: Pages, groups: Any) -> APIRouter:
         found = calls.missed(user, since=None, until=None, group=group, called_back=called_back, limit=100,
                              offset=offset)
         return pages.render(request, "missed.html", {"page": "missed", "calls": found, "show": show,
-                                                     "group": group or "", "groups": groups(), "offset": offset})
+                                                     "group": group or "", "groups": groups(), "offset": offset,
+                                                     **names()})
 
     @r.post("/missed/{call_id}", include_in_schema=False)
     async def missed_form(request: Request, call_id: str, user: Changing) -> Response:

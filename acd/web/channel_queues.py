@@ -34,6 +34,7 @@ from starlette.datastructures import FormData
 from ..config import CUSTOMER_TEXT_MAX, ConfigError
 from ..connector_settings import MESSAGE_MAX
 from ..core.conversation_model import CAPACITY_MAX
+from ..settings_words import GENERIC
 from . import config_routes as cr
 from .limits import read_form
 from .openapi import errors
@@ -143,7 +144,7 @@ def plain_errors(errors: dict[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, message in errors.items():
         field = next((key for key in PLAIN if name.startswith(key + ".")), name)
-        if field in PLAIN and message.startswith(_GENERIC):
+        if field in PLAIN and (message.startswith(_GENERIC) or GENERIC.match(message)):
             message = PLAIN[field]
         if out.get(field) not in (None, message):
             message = f"{out[field]}; {message}"

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..settings_words import sentence
+
 
 class Problem(BaseModel):
     item: str  # "body", "query.limit", "groups[0] \"sales\".rings"...
@@ -57,6 +59,7 @@ def json_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def problems_of(validation_errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """pydantic's errors as the 422's items (``query.limit``, ``members.2``); never the input."""
+    """pydantic's errors as the 422's items (``query.limit``, ``members.2``), each problem
+    a sentence naming the field and what it takes; never the input."""
     return [{"item": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
-             "problem": str(e.get("msg", "invalid"))} for e in validation_errors]
+             "problem": sentence(e)} for e in validation_errors]

@@ -9,10 +9,10 @@ mailboxes and forms pages do so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -26,6 +26,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .openapi import problems_of
 from .security import User
+from .words import (
+    CHAT_PHASES,
+    MISSED_ACTIONS,
+    MODES,
+    OUTCOMES,
+    PERMISSIONS,
+    caller,
+    clock,
+    duration,
+    name_list,
+    when,
+    zone_named,
+)
+
+__all__ = ["WEBUI", "NavLink", "Pages", "SecurityHeaders", "add_nav", "duration"]
 
 WEBUI = Path(__file__).resolve().parents[2] / "webui"
 
@@ -71,58 +86,45 @@ def add_nav(app: FastAPI, key: str, label: str, href: str, permission: str | Non
     nav.insert(at, NavLink(key, label, href, permission, staff_only=staff_only))
 
 
-def when(epoch: float | None) -> str:
-    """Epoch seconds as UTC text for tables."""
-    if epoch is None:
-        return ""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def duration(seconds: float | None) -> str:
-    """"45 s", "1 min 05 s", "2 h 03 min": how supervisors read a wait or a talk."""
-    if seconds is None:
-        return ""
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total} s"
-    if total < 3600:
-        return f"{total // 60} min {total % 60:02d} s"
-    return f"{total // 3600} h {total % 3600 // 60:02d} min"
-
-
-def detail_value(key: str, value: Any) -> str:
-    """A decision-log value as text: lists as names, seconds as a duration."""
-    if isinstance(value, list | tuple):
-        return ", ".join(dict.fromkeys(str(v) for v in value)) or "nobody"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float) and key.endswith("_s"):
-        return duration(float(value))
-    return str(value)
-
-
 class Pages:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self.templates = Jinja2Templates(directory=str(WEBUI / "templates"))
-        self.templates.env.filters["when"] = when
-        self.templates.env.filters["duration"] = duration
-        self.templates.env.globals["detail_value"] = detail_value
+        env = self.templates.env
+        env.filters["when"] = when  # in the reader's zone (``zone`` below)
+        env.filters["clock"] = clock
+        env.filters["duration"] = duration
+        env.globals.update(caller=caller, name_list=name_list, words={
+            "modes": MODES, "missed_actions": MISSED_ACTIONS, "outcomes": OUTCOMES, "chat_phases": CHAT_PHASES,
+            "permissions": PERMISSIONS})
         app.state.nav = list(DEFAULT_NAV)
 
     def render(self, request: Request, name: str, context: dict[str, Any] | None = None,
                status_code: int = 200) -> HTMLResponse:
         user: User | None = getattr(request.state, "user", None)
         nav: list[NavLink] = self.app.state.nav
+        zone = self.zone_for(user)
         base = {
             "user": user,
             "csrf": getattr(request.state, "csrf", ""),
             "nav": [link for link in nav if user is not None and link.shown_to(user)],
             "page": "",
+            "zone": zone, "zone_name": zone.key,
             # e.g. the demo's "sign in as admin / demo"
             "login_hint": getattr(getattr(self.app.state, "ctx", None), "extra", {}).get("login_hint", ""),
         }
         return self.templates.TemplateResponse(request, name, {**base, **(context or {})}, status_code=status_code)
+
+    def site_zone(self) -> ZoneInfo:
+        """``[service] time_zone``: the zone pages show times in."""
+        settings = getattr(getattr(self.app.state, "ctx", None), "settings", None)
+        name = settings().service.time_zone if settings is not None else "UTC"
+        return zone_named(name) or ZoneInfo("UTC")
+
+    def zone_for(self, user: User | None) -> ZoneInfo:
+        """The user's own zone when they chose one, else the site's."""
+        own = zone_named(getattr(user, "time_zone", None))
+        return own or self.site_zone()
 
     def _methods_at(self, scope: Scope) -> list[str]:
         """Every method some route answers at this path (a 405's ``Allow``)."""

@@ -57,6 +57,7 @@ class User:
     role: str  # "admin" | "supervisor" | "agent"
     permissions: frozenset[str]
     agent_id: str | None  # the agent this user is on the phones, if any
+    time_zone: str | None = None  # pages show times in it; None: the site's ([service] time_zone)
 
     def can(self, permission: str) -> bool:
         """An admin can everything; anyone else what they were given."""

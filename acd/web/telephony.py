@@ -24,12 +24,25 @@ from .openapi import errors
 from .pages import Pages
 from .security import User, require
 from .settings_changes import SettingsChanges, field_errors
+from .words import MODE_HINTS
 
 Telephony = Annotated[User, Depends(require("telephony"))]
 
 MISSED_FIELDS = ("action", "person", "number", "group", "max_wait_seconds", "after_wait", "retry_seconds",
                  "forward_ring_seconds", "message")
 NUMBER_FIELDS = ("rings", "ring_seconds", "wrapup_seconds", "pause_after_missed", "auto_resume_minutes")
+# which missed-call actions use each field: the form shows a field only for those
+# (acd.core.missed_calls.plan reads them so)
+MISSED_FIELD_ACTIONS = {
+    "max_wait_seconds": ("keep_waiting",),
+    "retry_seconds": ("keep_waiting",),
+    "after_wait": ("keep_waiting",),
+    "person": ("voicemail", "forward_mobile"),
+    "number": ("forward_number",),
+    "group": ("forward_group",),
+    "forward_ring_seconds": ("forward_mobile", "forward_number"),
+    "message": ("hangup",),
+}
 CALLBACK_FIELDS = ("digit", "offer_sound", "attempts", "spacing_seconds", "agent_ring_seconds", "customer_ring_seconds",
                    "ask_number", "number_tries", "number_pattern")
 ANNOUNCE_FIELDS = ("say", "every_seconds", "message", "message_every_seconds")
@@ -142,8 +155,9 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
             version = cr.version(stored) if stored is not None and not new else ""
         return pages.render(request, "group.html", {
             "page": "groups", "group": group, "new": new, "errors": errors or {}, "notice": notice, "version": version,
-            "agents": {a.id: a for a in settings.agents}, "groups": [g.id for g in settings.groups],
+            "agents": {a.id: a for a in settings.agents}, "groups": [(g.id, g.name) for g in settings.groups],
             "modes": [m.value for m in Mode], "actions": [a.value for a in MissedAction],
+            "mode_hints": MODE_HINTS, "missed_fields": MISSED_FIELD_ACTIONS,
             "spoken": [s.value for s in Spoken],
         }, status_code=status_code)
 
@@ -151,7 +165,8 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
     def groups_page(request: Request, user: Telephony) -> HTMLResponse:
         settings = cr.current(changes)
         return pages.render(request, "groups.html", {"page": "groups", "groups": cr.items(changes, "groups"),
-                                                     "agents": {a.id: a for a in settings.agents}})
+                                                     "agents": {a.id: a for a in settings.agents},
+                                                     "group_names": {g.id: g.name for g in settings.groups}})
 
     @r.get("/groups/new", response_class=HTMLResponse, include_in_schema=False)
     def new_group_page(request: Request, user: Telephony) -> HTMLResponse:
@@ -175,6 +190,9 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         new = existing is None
         move, add = str(form.get("move", "")), str(form.get("add_member", ""))
         sent_version = str(form.get("version", ""))
+        if form.get("action") == "show":  # no script: the fields of the missed-call action just chosen
+            return group_page(request, group, new=new, notice="Not saved yet: fill in the settings, then Save.",
+                              version=sent_version if not new else "")
         if move or form.get("action") == "add":
             if move:
                 group["members"] = moved(group["members"], move)

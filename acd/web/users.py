@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from .accounts import (
@@ -38,6 +38,7 @@ from .limits import Limit, Offset, RowId, read_form, row_id
 from .openapi import errors
 from .pages import Pages
 from .security import PERMISSIONS, ROLES, SESSION_COOKIE, SignedIn, User, require
+from .words import zone_choices, zone_named
 
 ManageUsers = Annotated[User, Depends(require("users"))]
 Changing = Annotated[User, Depends(require(None))]
@@ -64,6 +65,21 @@ class UserChange(BaseModel):
     agent_id: AgentId | None = None
     active: bool = True
     password: Password | None = None  # a new password, if given
+    time_zone: TimeZone | None = None  # the pages' zone for this user; "" = the site's; None: unchanged
+
+
+def _known_zone(name: str) -> str:
+    if name and zone_named(name) is None:
+        raise ValueError('Time zone: unknown; use a name like "Europe/Berlin", or leave it empty for the site\'s')
+    return name
+
+
+# an IANA zone name; empty: the site's ([service] time_zone)
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_known_zone)]
+
+
+class TimeZoneChange(BaseModel):
+    time_zone: TimeZone = ""
 
 
 class PasswordChange(BaseModel):
@@ -77,7 +93,8 @@ class NewToken(BaseModel):
 
 def user_json(user: User, active: bool = True) -> dict[str, Any]:
     return {"id": user.id, "username": user.username, "role": user.role,
-            "permissions": sorted(user.permissions), "agent_id": user.agent_id, "active": active}
+            "permissions": sorted(user.permissions), "agent_id": user.agent_id, "active": active,
+            "time_zone": user.time_zone}
 
 
 def token_json(t: TokenInfo) -> dict[str, Any]:
@@ -199,6 +216,8 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         try:
             after = accounts.update_user(user_id, role=body.role, permissions=body.permissions,
                                          agent_id=body.agent_id or None, active=body.active, password=body.password)
+            if body.time_zone is not None:
+                after = accounts.set_time_zone(user_id, body.time_zone or None)
         except AccountError as e:
             raise _field_error(e) from None
         changes = [{"item": k, "before": v, "after": user_json(after, body.active)[k]}
@@ -363,10 +382,16 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         audit.write(user, "token revoked", f"token:{token_id}")
         return Response(status_code=204)
 
+    def account_page(request: Request, user: User, *, new_token: Any = None, errors: dict[str, str] | None = None,
+                     status_code: int = 200) -> HTMLResponse:
+        """The user's own page: password, time zone, API tokens."""
+        return pages.render(request, "tokens.html", {
+            "page": "tokens", "tokens": visible_tokens(user), "new_token": new_token, "errors": errors or {},
+            "zones": zone_choices(), "site_zone": pages.site_zone().key}, status_code=status_code)
+
     @r.get("/tokens", response_class=HTMLResponse, include_in_schema=False)
     def tokens_page(request: Request, user: SignedIn) -> HTMLResponse:
-        return pages.render(request, "tokens.html", {"page": "tokens", "tokens": visible_tokens(user),
-                                                     "new_token": None, "errors": {}})
+        return account_page(request, user)
 
     @r.post("/tokens", include_in_schema=False)
     async def tokens_form(request: Request, user: Changing) -> Response:
@@ -379,8 +404,7 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         if name:
             made = await run_in_threadpool(create_token, NewToken(name=name), user)
         status = 201 if made else 422
-        return pages.render(request, "tokens.html", {"page": "tokens", "tokens": visible_tokens(user),
-                                                     "new_token": made, "errors": {"name": error} if error else {}},
+        return account_page(request, user, new_token=made, errors={"name": error} if error else {},
                             status_code=status)
 
     # ---------------------------------------------------------------- your own password
@@ -403,6 +427,28 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
         change_password(user, body.current, body.new)
         return Response(status_code=204)
 
+    # ---------------------------------------------------------------- your own time zone
+    def change_time_zone(user: User, zone: str) -> User:
+        changed = accounts.set_time_zone(user.id, zone or None)
+        audit.write(user, "time zone changed", f"user:{user.username}",
+                    [{"item": "time_zone", "before": user.time_zone or "", "after": zone}])
+        return changed
+
+    @r.put("/api/me/time-zone", responses=errors(400, 401, 403, 413, 422), tags=["accounts"],
+           summary="Your own time zone for the pages (an IANA name; empty: the site's)")
+    def change_time_zone_api(body: TimeZoneChange, user: Changing) -> dict[str, Any]:
+        return user_json(change_time_zone(user, body.time_zone))
+
+    @r.post("/account/time-zone", include_in_schema=False)
+    async def change_time_zone_form(request: Request, user: Changing) -> Response:
+        form = await read_form(request)
+        zone = str(form.get("time_zone", "")).strip()
+        if zone and zone_named(zone) is None:
+            return account_page(request, user, status_code=422, errors={
+                "time_zone": 'Time zone: unknown; choose one from the list, e.g. "Europe/Berlin"'})
+        await run_in_threadpool(change_time_zone, user, zone)
+        return RedirectResponse("/tokens?saved=1", status_code=303)
+
     @r.post("/account/password", include_in_schema=False)
     async def change_password_form(request: Request, user: Changing) -> Response:
         form = await read_form(request)
@@ -412,8 +458,7 @@ def router(accounts: Accounts, audit: AuditLog, pages: Pages, throttle: LoginThr
             if not isinstance(e.detail, list):
                 raise
             errors = {f"password.{p['item']}": p["problem"] for p in e.detail}
-            return pages.render(request, "tokens.html", {"page": "tokens", "tokens": visible_tokens(user),
-                                                         "new_token": None, "errors": errors}, status_code=422)
+            return account_page(request, user, errors=errors, status_code=422)
         response = RedirectResponse("/login?next=/tokens", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -83,7 +83,8 @@ def test_a_refused_number_is_asked_again_then_the_caller_waits_on_in_the_line() 
                                                                "try": 1}
     out = h.send(CallbackNumberEntered("c1", "0301234567", confirmed=False))
     assert not only(out, AskCallbackNumber) and not only(out, HangUp)  # two tries: no more
-    assert h.records("callback_refused")[-1].detail["reason"] == "no usable number after 2 tries: the caller waits on"
+    assert h.records("callback_refused")[-1].detail["reason"] == \
+        "no usable number after 2 tries, the caller waits on in the line"
     assert "c1" not in h.router.callbacks
     assert h.router.calls["c1"].phase.value == "waiting"  # still in the line, in music
     # a member frees up: the caller is rung as any waiting caller

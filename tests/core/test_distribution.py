@@ -167,7 +167,20 @@ def test_wrapup_keeps_a_member_from_the_next_call() -> None:
     h.send(DeviceStateChanged("anna", DeviceState.NOT_INUSE))
     assert only(h.send(CallArrived("c2", "5000", "2")), Ring)[0].agent_ids == ("boris",)
     skip = [r.detail for r in h.records("considered", "c2") if r.detail["decision"] == "skip"]
-    assert skip == [{"agent": "anna", "decision": "skip", "reason": "wrap-up"}]
+    assert skip == [{"agent": "anna", "decision": "skip", "reason": "wrap-up", "until": h.now + 30}]
     h.send(CallerHungUp("c2"))
     h.advance(31)
     assert only(h.send(CallArrived("c3", "5000", "3")), Ring)[0].agent_ids == ("anna",)
+
+
+def test_a_member_skipped_on_a_call_is_logged_with_when_their_call_began() -> None:
+    """The decision log says "Anna was skipped: on a call since 10:42"."""
+    h = Harness(config(group(Mode.STRICT)))
+    arrive(h, "c1")
+    h.advance(4)
+    h.send(MemberAnswered("c1", 1, "anna"))
+    answered_at = h.now
+    h.advance(60)
+    arrive(h, "c2")
+    skip = [r.detail for r in h.records("considered", "c2") if r.detail["decision"] == "skip"]
+    assert skip == [{"agent": "anna", "decision": "skip", "reason": "on a call", "since": answered_at}]

@@ -64,10 +64,10 @@ def test_a_call_page_shows_why_a_phone_did_not_ring(service: Service) -> None:
     considered = [e["detail"] for e in detail["events"] if e["kind"] == "considered"]
     assert {"agent": "anna", "decision": "skip", "reason": "offline"}.items() <= considered[0].items()
     page = sup.get("/calls/call-1").text
-    assert "reason: offline" in page and "considered: skip" in page
+    assert "Anna Berg was skipped: offline" in page and "Rang Ben Ortiz" in page
     service.user("anna", role="agent", agent_id="anna")  # skipped, never offered: still hers to ask about
     anna = login(service.app, "anna")
-    assert "reason: offline" in anna.get("/calls/call-1").text
+    assert "Anna Berg was skipped: offline" in anna.get("/calls/call-1").text
     service.user("chloe", role="agent", agent_id="chloe")  # not in sales at all
     assert login(service.app, "chloe").get("/calls/call-1").status_code == 404
 
@@ -88,7 +88,7 @@ def test_a_call_in_progress_reads_as_in_progress_and_an_answered_one_is_not_call
     assert "waiting" in history and "missed" not in history.split('id="calls"')[1]
     assert "Now</dt><dd>waiting" in sup.get("/calls/call-1").text
     service.distributor.feed(DeviceStateChanged("anna", DeviceState.NOT_INUSE))  # anna rings, still in progress
-    assert "Offered to</dt><dd>anna</dd>" in sup.get("/calls/call-1").text
+    assert "Offered to</dt><dd>Anna Berg</dd>" in sup.get("/calls/call-1").text
     service.distributor.feed(DeviceStateChanged("anna", DeviceState.INUSE))
     service.distributor.feed(DeviceStateChanged("ben", DeviceState.NOT_INUSE))
     ring = [c for c in service.pbx.commands if isinstance(c, Ring) and c.call_id == "call-1"][-1]
@@ -105,7 +105,9 @@ def test_the_decision_log_shows_names_and_durations_not_python_values(service: S
     missed(service, "call-7", "+4930111111")  # anna rings, the caller gives up
     service.user("sup", permissions={"telephony"})
     page = login(service.app, "sup").get("/calls/call-7").text
-    assert "tried: anna" in page and "[" not in page.split("Timeline")[1]
+    log = page.split("Timeline")[1]
+    assert "The caller hung up after waiting 0 s; offered to Anna Berg" in log
+    assert "[" not in log and "tried" not in log and "waited s" not in log
 
 
 def test_history_filters_by_date_and_bad_dates_are_field_errors(service: Service) -> None:

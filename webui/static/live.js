@@ -10,6 +10,30 @@
   }
   const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const said = document.getElementById("live-said");
+  // "1 min 05 s", as the pages say durations (acd.web.words.duration)
+  function duration(seconds) {
+    const total = Math.max(0, Math.round(seconds));
+    if (total < 60) return `${total} s`;
+    const pad = (n) => String(n).padStart(2, "0");
+    if (total < 3600) return `${Math.floor(total / 60)} min ${pad(total % 60)} s`;
+    return `${Math.floor(total / 3600)} h ${pad(Math.floor((total % 3600) / 60))} min`;
+  }
+  const zone = (document.getElementById("live") || { dataset: {} }).dataset.zone || "UTC";
+  const clock = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: zone });
+  // durations count on between the server's updates: each cell knows when its clock started
+  let received = Date.now();
+  function ticking(td, seconds, suffix) {
+    td.dataset.seconds = String(seconds);
+    td.dataset.suffix = suffix || "";
+    td.textContent = duration(seconds) + (suffix || "");
+    return td;
+  }
+  setInterval(() => {
+    const gone = (Date.now() - received) / 1000;
+    document.querySelectorAll("td[data-seconds]").forEach((td) => {
+      td.textContent = duration(Number(td.dataset.seconds) + gone) + td.dataset.suffix;
+    });
+  }, 1000);
   // "Intercept": take a call ringing a colleague in a pickup group to my own phone
   function interceptButton(td, c) {
     const button = document.createElement("button");
@@ -63,6 +87,7 @@
     td.append(select, " ", pause);
   }
   function render(data) {
+    received = Date.now();
     const calls = document.querySelector("#calls tbody");
     calls.replaceChildren();
     if (!data.calls.length) {
@@ -73,15 +98,15 @@
     for (const c of data.calls) {
       const row = calls.insertRow();
       row.dataset.callId = c.call_id;
-      cell(row, c.caller_name ? `${c.caller_name} (${c.caller_number})` : c.caller_number);
+      cell(row, c.caller_name && c.caller_name !== c.caller_number ? `${c.caller_name} (${c.caller_number})` : c.caller_number);
       cell(row, c.did);
       cell(row, c.group_name || c.group);
-      cell(row, c.phase, "state state-" + c.phase);
-      const ringing = cell(row, c.ringing.join(", ") + (c.dialling.length ? ` (dialling ${c.dialling.join(", ")})` : ""));
+      cell(row, c.progress, "state state-" + c.phase);
+      const ringing = cell(row, c.ringing_names.join(", ") + (c.dialling_names.length ? ` (dialling ${c.dialling_names.join(", ")})` : ""));
       ringing.className = "ringing";
       if (c.can_intercept) interceptButton(ringing, c);
-      cell(row, c.agent);
-      cell(row, `${Math.round(c.waited_s)} s`);
+      cell(row, c.agent_name);
+      if (c.agent) cell(row, duration(c.waited_s)); else ticking(row.insertCell(), c.waited_s);
     }
     const chats = document.querySelector("#conversations tbody");
     chats.replaceChildren();
@@ -95,10 +120,10 @@
       row.dataset.conversationId = c.id;
       cell(row, c.client);
       cell(row, c.queue_name || c.queue);
-      cell(row, c.phase, "state state-" + c.phase);
-      cell(row, c.offered.join(", "));
-      cell(row, c.agent);
-      cell(row, `${Math.round(c.waited_s)} s`);
+      cell(row, c.progress, "state state-" + c.phase);
+      cell(row, c.offered_names.join(", "));
+      cell(row, c.agent_name);
+      ticking(row.insertCell(), c.waited_s);
     }
     const agents = document.querySelector("#agents tbody");
     agents.replaceChildren();
@@ -106,9 +131,9 @@
       const row = agents.insertRow();
       row.dataset.agentId = a.id;
       cell(row, a.name);
-      cell(row, a.extension || a.endpoint);
-      cell(row, a.state, "state");
-      cell(row, a.device);
+      cell(row, a.extension);
+      cell(row, a.state + (a.state_why ? ` (${a.state_why})` : ""), "state state-" + a.state.replace(/ /g, "-"));
+      ticking(row.insertCell(), a.in_state_s, ` (since ${clock.format(new Date(a.state_since * 1000))})`);
       pauseControls(row.insertCell(), a, data.pause_reasons || []);
     }
     if (window.acdRenderCallbacks) window.acdRenderCallbacks(data);  // live_callbacks.js
