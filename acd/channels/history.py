@@ -43,7 +43,9 @@ class ItemRow(Base):
     __table_args__ = (Index("ix_channel_items_agent_status", "agent_id", "status"),
                       # the reports: items of a range, read from the index alone
                       Index("ix_channel_items_report", "created_at", "kind", "queue_id", "agent_id",
-                            "first_response_at"))
+                            "first_response_at"),
+                      # the reports: the items changed since the last monthly roll-up
+                      Index("ix_channel_items_updated_at", "updated_at"))
 
     item_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))  # chat | email | form

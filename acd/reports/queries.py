@@ -27,10 +27,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..channels.history import EventRow, ItemRow
-from . import rollup
+from . import agent_times, items, rollup
 from .rollup import ANSWERED, MISSED, OUTCOMES, LocalTime, Rollup
-from .tables import HOURS, ReportAgentsRow, ReportCallsRow, ReportWaitsRow
+from .tables import HOURS, ReportAgentsRow, ReportAgentTimesRow, ReportCallsRow, ReportWaitsRow
 
 CHANNELS = ("calls", "chat", "email", "form")
 MAX_DAYS = 3700  # ten years: a range longer than that is refused
@@ -119,9 +118,14 @@ class Reports:
 
     def refresh(self, zone: str, now: float) -> float:
         """Roll up the calls ended since the last time (the reports do it themselves)."""
+        for other in (items.refresh, agent_times.refresh):
+            try:
+                other(self.engine, zone, now)
+            except IntegrityError:  # the first roll-up, started twice at once: the other one adds them
+                pass
         try:
             return rollup.refresh(self.engine, zone, now)
-        except IntegrityError:  # the first roll-up, started twice at once: the other one adds them
+        except IntegrityError:
             return 0.0
 
     def run(self, names: Iterable[str], site: Site, f: Filters, now: float) -> dict[str, Report]:
@@ -277,64 +281,61 @@ class _Window:
             Column("on_break", "On a break", "seconds"), Column("wrap_up", "Wrap-up", "seconds"),
             Column("chats", "Chats"), Column("chat_response_avg", "Avg first response (chats)", "seconds")], out)
 
-    def _items(self, *keys: Any) -> list[tuple[Any, ...]]:
-        """channel_items of the range, by ``keys``: count, responded, response sum, response max."""
+    def _items(self, *keys: str) -> list[tuple[Any, ...]]:
+        """The chats, e-mails and forms created in the range, by ``keys`` (columns of
+        channel_items): count, responded, response sum, response max. Whole months come
+        from report_items once rolled up, the days at either end from the items."""
         kinds = self.f.kinds()
         if not kinds:
             return []
-        response = ItemRow.first_response_at - ItemRow.created_at
-        stmt = select(*keys, func.count(), func.count(ItemRow.first_response_at), func.sum(response),
-                      func.max(response)).where(ItemRow.created_at >= self.start, ItemRow.created_at < self.end,
-                                                ItemRow.kind.in_(kinds)).group_by(*keys)
-        if self.f.group is not None:
-            stmt = stmt.where(ItemRow.queue_id == self.f.group)
-        return [tuple(row) for row in self.session.execute(stmt)]
+        found: dict[tuple[Any, ...], items.Sums] = {}
+        months, _ = _periods(self.f.first, self.f.last)
+        spans = [(self.start, self.end)]
+        if months and items.is_rolled(self.session, self.site.zone):
+            items.merge(found, items.rolled(self.session, keys, months, kinds, self.f.group))
+            spans = [(self.start, items.month_start(months[0], self.site.zone)),
+                     (items.month_start(items.next_month(months[-1]), self.site.zone), self.end)]
+        for start, end in spans:
+            if start < end:
+                items.merge(found, items.summed(self.session, keys, start, end, kinds, self.f.group))
+        return [(*key, *sums) for key, sums in found.items()]
 
     def _chats_by_agent(self) -> dict[str, tuple[int, float | None]]:
         if "chat" not in self.f.kinds():
             return {}
         found: dict[str, tuple[int, float | None]] = {}
-        for agent, kind, n, responded, total, _ in self._items(ItemRow.agent_id, ItemRow.kind):
+        for agent, kind, n, responded, total, _ in self._items("agent_id", "kind"):
             if agent is not None and kind == "chat":
                 found[agent] = (int(n), _mean(float(total or 0), responded))
         return found
 
     def _agent_times(self) -> dict[str, tuple[float, float]]:
         """(clocked in, on a break) seconds within the range, from the agents' own lines:
-        those of the range, and the last of each kind before it (the state at its start)."""
-        items = [f"agent:{a}" for a in self.site.agents]
-        kinds = ("clocked_in", "clocked_out", "break_started", "break_ended")
-        if not items:
+        the days rolled up in report_agent_times, then the lines of the rest of the range
+        and the last of each kind before it (the state at its start)."""
+        if not self.site.agents:
             return {}
-        e = EventRow
-        before = (select(e.item_id, e.kind, func.max(e.at)).where(e.item_id.in_(items), e.kind.in_(kinds),
-                                                                   e.at < self.start).group_by(e.item_id, e.kind))
-        inside = select(e.item_id, e.kind, e.at).where(e.item_id.in_(items), e.kind.in_(kinds), e.at >= self.start,
-                                                        e.at < self.end)
-        lines: dict[str, list[tuple[float, str]]] = defaultdict(list)
-        for item_id, kind, at in [*self.session.execute(before), *self.session.execute(inside)]:
-            lines[item_id.removeprefix("agent:")].append((at, kind))
-        until = min(self.end, self.now)
         found: dict[str, tuple[float, float]] = {}
-        for agent, steps in lines.items():
-            steps.sort()
-            spent = {"clocked": 0.0, "break": 0.0}
-            state = {"clocked": False, "break": False}
-            for (at, kind), (following, _) in zip(steps, [*steps[1:], (until, "")], strict=True):
-                if kind in ("clocked_in", "clocked_out"):
-                    state["clocked"] = kind == "clocked_in"
-                else:
-                    state["break"] = kind == "break_started"
-                overlap = max(0.0, min(following, until) - max(at, self.start))
-                for name, on in state.items():
-                    spent[name] += overlap if on else 0.0
-            found[agent] = (spent["clocked"], spent["break"])
+        rolled = agent_times.rolled_until(self.session, self.site.zone)
+        if rolled > self.start:
+            t = ReportAgentTimesRow
+            stmt = select(t.agent_id, func.sum(t.clocked_s), func.sum(t.break_s)).where(
+                t.day >= self.f.first.isoformat(), t.day <= self.f.last.isoformat(),
+                t.agent_id.in_(list(self.site.agents))).group_by(t.agent_id)
+            found = {a: (float(c), float(b)) for a, c, b in self.session.execute(stmt)}
+        start = max(self.start, rolled)
+        if start < self.end:
+            until = min(self.end, self.now)
+            for agent, steps in agent_times.lines(self.session, start, self.end, self.site.agents).items():
+                clocked, on_break = agent_times.spent(steps, [(start, max(start, until))])[0]
+                was = found.get(agent, (0.0, 0.0))
+                found[agent] = (was[0] + clocked, was[1] + on_break)
         return found
 
     # ------------------------------------------------------------------ chat queues, mailboxes, forms
     def queues(self) -> Report:
         rows = []
-        for queue, kind, n, responded, total, longest in sorted(self._items(ItemRow.queue_id, ItemRow.kind)):
+        for queue, kind, n, responded, total, longest in sorted(self._items("queue_id", "kind")):
             rows.append({"queue": self.site.queues.get(queue, (queue, kind))[0], "kind": KIND_LABELS.get(kind, kind),
                          "items": int(n), "responded": int(responded),
                          "response_avg": _mean(float(total or 0), responded),
@@ -345,7 +346,7 @@ class _Window:
             Column("response_max", "Longest time to first response", "seconds")], rows)
 
     def distribution(self) -> Report:
-        found = self._items(ItemRow.queue_id, ItemRow.agent_id)
+        found = self._items("queue_id", "agent_id")
         totals: dict[str, int] = defaultdict(int)
         for queue, _, n, *_ in found:
             totals[queue] += int(n)

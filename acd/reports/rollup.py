@@ -207,12 +207,46 @@ def refresh(engine: Engine, zone: str, now: float) -> float:
                 for table in (ReportCallsRow, ReportWaitsRow, ReportAgentsRow):
                     session.execute(delete(table))
         local = LocalTime(zone)
+        months: dict[tuple[str, str, str, int], int] = defaultdict(int)  # the waits per month, of every chunk
         for chunk in read_calls(session, start, until):
-            _store(session, summarise(chunk, read_links(session, chunk), local))
+            _store(session, summarise(chunk, read_links(session, chunk), local), months)
+        if months:  # once, not per chunk: a month of a first roll-up would have a row per chunk and key
+            session.execute(insert(ReportWaitsRow), [
+                {"period": p, "group_id": g, "kind": k, "wait_s": w, "calls": n} for (p, g, k, w), n in months.items()])
+        if start:  # the day (and month) the last refresh stopped in got rows from every refresh since
+            (day, _), (until_day, _) = local(start), local(until)
+            if day < until_day:
+                _compact(session, day, day[:7] if day[:7] < until_day[:7] else None)
         return until
 
 
-def _store(session: Session, rollup: Rollup) -> None:
+# per table: the column of its period, its key's other columns, its sums, its maximum (if any)
+_COMPACTED = ((ReportCallsRow, "day", ("group_id", "outcome"),
+               ("calls", "waited_n", "waited_sum", "talk_n", "talk_sum", *HOURS), "waited_max"),
+              (ReportWaitsRow, "period", ("group_id", "kind", "wait_s"), ("calls",), None),
+              (ReportAgentsRow, "day", ("agent_id", "group_id"),
+               ("offers", "answers", "rang_out", "talk_s", "pickups", "transfers_made", "transfers_taken"), None))
+
+
+def _compact(session: Session, day: str, month: str | None) -> None:
+    """Sum a day that is over (and its month, if over too) into one row per key: rows
+    are added at each refresh, and a report reads every row of its range."""
+    for table, period, keys, sums, most in _COMPACTED:
+        for value in (day, month) if period == "period" else (day,):
+            if value is None:
+                continue
+            key_columns = [getattr(table, k) for k in keys]
+            figures = [*(func.sum(getattr(table, c)) for c in sums),
+                       *((func.max(getattr(table, most)),) if most else ())]
+            where = getattr(table, period) == value
+            rows = session.execute(select(*key_columns, *figures).where(where).group_by(*key_columns)).all()
+            session.execute(delete(table).where(where))
+            names = [*keys, *sums, *((most,) if most else ())]
+            if rows:
+                session.execute(insert(table), [{period: value, **dict(zip(names, row, strict=True))} for row in rows])
+
+
+def _store(session: Session, rollup: Rollup, months: dict[tuple[str, str, str, int], int]) -> None:
     if rollup.calls:
         session.execute(insert(ReportCallsRow), [
             {"day": d, "group_id": g, "outcome": o, "calls": int(s[0]), "waited_n": int(s[1]),
@@ -220,12 +254,11 @@ def _store(session: Session, rollup: Rollup) -> None:
              **{column: int(n) for column, n in zip(HOURS, s[6:], strict=True)}}
             for (d, g, o), s in rollup.calls.items()])
     if rollup.waits:
-        months: dict[tuple[str, str, str, int], int] = defaultdict(int)
         for (d, g, k, w), n in rollup.waits.items():
             months[(d[:7], g, k, w)] += n
         session.execute(insert(ReportWaitsRow), [
-            {"period": p, "group_id": g, "kind": k, "wait_s": w, "calls": n}
-            for (p, g, k, w), n in [*rollup.waits.items(), *months.items()]])
+            {"period": d, "group_id": g, "kind": k, "wait_s": w, "calls": n}
+            for (d, g, k, w), n in rollup.waits.items()])
     if rollup.agents:
         session.execute(insert(ReportAgentsRow), [
             {"day": d, "agent_id": a, "group_id": g, "offers": int(s[0]), "answers": int(s[1]),

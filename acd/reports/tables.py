@@ -4,9 +4,13 @@ They hold the call history summed per local day of the site's time zone, with th
 calls per local hour in 24 columns (``report_calls``: a year is some 30,000 rows), the
 waits of answered and abandoned calls per whole second (``report_waits``: the service
 level for any target), per day and again per month (a long range reads whole months),
-and per agent and day (``report_agents``). ``report_state`` says up to when (epoch seconds of arrival) the
-calls are summed and in which zone: rows are only ever added (a key may have several
-rows; the queries sum them), and a change of zone sums everything again.
+and per agent and day (``report_agents``); the chats, e-mails and forms per local month
+(``report_items``: a month is rebuilt whenever an item created in it changes, see
+items.py); the agents' time clocked in and on a break per day (``report_agent_times``,
+see agent_times.py). ``report_state`` says up to when each is summed and in which zone:
+report_calls, report_waits and report_agents get rows at each refresh (a key may have
+several rows; the queries sum them), summed into one row per key once their day (or
+month) is over; a change of zone sums everything again.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ class ReportCallsRow(Base):
 
 class ReportWaitsRow(Base):
     __tablename__ = "report_waits"
-    __table_args__ = (Index("ix_report_waits_period_group", "period", "group_id"),)
+    # the service level reads a range's rows from the index alone
+    __table_args__ = (Index("ix_report_waits_period_group", "period", "group_id", "kind", "wait_s", "calls"),)
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     period: Mapped[str] = mapped_column(String(10))  # a local date (YYYY-MM-DD) or a whole month (YYYY-MM)
@@ -76,4 +81,30 @@ class ReportAgentsRow(Base):
     transfers_taken: Mapped[int] = mapped_column(Integer)
 
 
-TABLES = (ReportStateRow, ReportCallsRow, ReportWaitsRow, ReportAgentsRow)
+class ReportItemsRow(Base):
+    __tablename__ = "report_items"
+    __table_args__ = (Index("ix_report_items_month", "month"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))  # local month of creation, YYYY-MM
+    kind: Mapped[str] = mapped_column(String(8))  # chat | email | form
+    queue_id: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[str] = mapped_column(String(64))  # '' for nobody yet
+    items: Mapped[int] = mapped_column(Integer)
+    responded: Mapped[int] = mapped_column(Integer)
+    response_sum: Mapped[float]  # seconds from creation to the first response, summed
+    response_max: Mapped[float | None]
+
+
+class ReportAgentTimesRow(Base):
+    __tablename__ = "report_agent_times"
+    __table_args__ = (Index("ix_report_agent_times_day", "day"),)
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    day: Mapped[str] = mapped_column(String(10))  # local date, YYYY-MM-DD
+    agent_id: Mapped[str] = mapped_column(String(64))
+    clocked_s: Mapped[float]  # clocked in, within the day
+    break_s: Mapped[float]  # on a break, within the day
+
+
+TABLES = (ReportStateRow, ReportCallsRow, ReportWaitsRow, ReportAgentsRow, ReportItemsRow, ReportAgentTimesRow)

@@ -47,7 +47,8 @@ def agent_state(status: AgentStatus, now: float) -> str:
     if status.ringing:
         return "ringing"
     if not status.working:
-        return "on a break" if status.work_reason in _BREAKS else "offline"
+        # "on a break", "on a break: lunch" (acd.core.work_time), "on a scheduled break"
+        return "on a break" if status.work_reason.startswith(_BREAKS) else "offline"
     if status.device in _OFFLINE:
         return "offline"
     if status.wrapup_until > now:

@@ -50,50 +50,40 @@ SERVICE_LEVEL_FIELDS = ("answer_within_seconds", "goal_percent", "longest_wait_a
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")
 
 
+def _filled(form: FormData, held: dict[str, Any], fields: tuple[str, ...], prefix: str = "") -> dict[str, Any]:
+    """``held`` with the form's values of ``fields`` (named ``prefix`` + field): a filled
+    field sets its value, an empty one removes it (the default applies again)."""
+    out = dict(held)
+    for key in fields:
+        value = str(form.get(prefix + key, "")).strip()
+        if value:
+            out[key] = value
+        else:
+            out.pop(key, None)
+    return out
+
+
+def _ticked(form: FormData, name: str) -> bool:
+    return form.get(name) in ("on", "true", "1")
+
+
 def group_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str, Any]:
     """The group as the form describes it, over what the settings hold (keys the form
     does not show are kept)."""
-    group = dict(existing or {})
-    missed = dict(group.get("missed", {}))
+    group = _filled(form, dict(existing or {}), NUMBER_FIELDS)
     group["id"] = str(form.get("id", "")).strip() if existing is None else existing["id"]
     group["name"] = str(form.get("name", "")).strip()
     group["members"] = [str(m) for m in form.getlist("members") if str(m)]
     group["mode"] = str(form.get("mode", "strict"))
-    for key in NUMBER_FIELDS:
-        value = str(form.get(key, "")).strip()
-        if value:
-            group[key] = value
-        else:
-            group.pop(key, None)
-    group["allow_pickup"] = form.get("allow_pickup") in ("on", "true", "1")
-    for key in MISSED_FIELDS:
-        value = str(form.get(f"missed.{key}", "")).strip()
-        if value:
-            missed[key] = value
-        else:
-            missed.pop(key, None)
-    group["missed"] = missed
+    group["allow_pickup"] = _ticked(form, "allow_pickup")
+    group["missed"] = _filled(form, group.get("missed", {}), MISSED_FIELDS, "missed.")
     if form.get("callback.shown"):  # the callback fieldset was on the form
-        callback = dict(group.get("callback", {}))
-        callback["enabled"] = form.get("callback.enabled") in ("on", "true", "1")
-        for key in CALLBACK_FIELDS:
-            value = str(form.get(f"callback.{key}", "")).strip()
-            if value:
-                callback[key] = value
-            else:
-                callback.pop(key, None)
-        group["callback"] = callback
+        group["callback"] = {**_filled(form, group.get("callback", {}), CALLBACK_FIELDS, "callback."),
+                             "enabled": _ticked(form, "callback.enabled")}
     for section, fields in (("announce", ANNOUNCE_FIELDS), ("service_level", SERVICE_LEVEL_FIELDS)):
-        values = dict(group.get(section, {}))
-        for key in fields:
-            value = str(form.get(f"{section}.{key}", "")).strip()
-            if value:
-                values[key] = value
-            else:
-                values.pop(key, None)
-        group[section] = values
+        group[section] = _filled(form, group.get(section, {}), fields, f"{section}.")
     if form.get("crm.shown"):  # the CRM integration checkboxes were on the form (unticked ones are not sent)
-        group["crm"] = {key: form.get(f"crm.{key}") in ("on", "true", "1") for key in CRM_FIELDS}
+        group["crm"] = {key: _ticked(form, f"crm.{key}") for key in CRM_FIELDS}
     return group
 
 

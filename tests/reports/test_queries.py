@@ -115,3 +115,48 @@ def test_months_and_days_of_a_range() -> None:
         ["2026-03"], ["2026-02-27", "2026-02-28", "2026-04-01", "2026-04-02"])
     assert _periods(date(2026, 3, 1), date(2026, 3, 30)) == ([], [f"2026-03-{d:02d}" for d in range(1, 31)])
     assert _periods(date(2025, 12, 1), date(2026, 1, 31)) == (["2025-12", "2026-01"], [])
+
+
+
+def test_a_roll_up_in_many_chunks_keeps_one_monthly_wait_row_per_key(store: Store,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from acd.reports import rollup
+    from acd.reports.tables import ReportWaitsRow
+
+    monkeypatch.setattr(rollup, "CHUNK", 2)  # the calls in chunks of two
+    # c12 waits 12 s as c1 did, hours later: another chunk, the same monthly key
+    store.apply_records(h._call("c12", "sales", h.local(13, 0), (12, "answered", {"agent": "ben", "waited_s": 12}),
+                                (70, "ended", {"by": "caller"})))
+    found = run(store, "rolled", Filters(date(2026, 3, 1), date(2026, 3, 31)))
+    sales = found["groups"].rows[0]  # type: ignore[attr-defined]
+    assert (sales["offered"], sales["answered"], sales["service_level"]) == (8, 4, 42.9)  # c1 c10 c12 of 7
+    with Session(store.engine) as session:
+        keys = session.execute(select(ReportWaitsRow.group_id, ReportWaitsRow.kind, ReportWaitsRow.wait_s,
+                                      ReportWaitsRow.calls).where(ReportWaitsRow.period == "2026-03")).all()
+    assert len(keys) == 7 and ("sales", "answered", 12, 2) in keys  # one row per key, whatever the chunks
+
+
+def test_a_day_rolled_up_over_many_refreshes_is_summed_into_one_row_per_key_once_over(store: Store) -> None:
+    from acd.reports.tables import ReportAgentsRow, ReportWaitsRow
+
+    h.fill(store)
+    reports = Reports(store.engine)
+    reports.create_tables()
+    for now in (h.local(9, 30), h.local(10, 20), h.local(20, 30)):  # c3 and c4 (sales, abandoned) apart
+        reports.refresh(h.ZONE, now)
+    april = h.local(12, 0, date(2026, 4, 2))  # the 10th and March are over
+    found = reports.run(NAMES, h.SITE, h.FILTERS, april)
+    assert found["groups"].rows == h.GROUPS and found["agents"].rows == h.AGENTS
+    assert [r["total"] for r in found["hourly"].rows if r["total"]] == [1, 3, 2, 3, 1]
+    with Session(store.engine) as session:
+        for table, period, keys in ((ReportCallsRow, "day", ("group_id", "outcome")),
+                                    (ReportAgentsRow, "day", ("agent_id", "group_id")),
+                                    (ReportWaitsRow, "period", ("group_id", "kind", "wait_s"))):
+            for value in ("2026-03-10", "2026-03") if table is ReportWaitsRow else ("2026-03-10",):
+                rows = session.execute(select(*(getattr(table, k) for k in keys))
+                                       .where(getattr(table, period) == value)).all()
+                assert rows and len(rows) == len(set(rows)), (table.__tablename__, value)
+        abandoned = session.scalars(select(ReportCallsRow.calls).where(
+            ReportCallsRow.day == "2026-03-10", ReportCallsRow.group_id == "sales",
+            ReportCallsRow.outcome == "abandoned")).all()
+        assert abandoned == [2]

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from acd.channels.history import Base as ChannelTables
 from acd.clock import Clock
 from acd.config import Settings, settings_from_dict
 from acd.core.commands import Command, Record
@@ -114,6 +115,7 @@ def build(tmp_path: Path | None = None, data: dict[str, Any] | None = None, *, w
                                '[service]\ndatabase = "sqlite:///real.db"\n')
     store = Store("sqlite://")
     store.create_all()
+    ChannelTables.metadata.create_all(store.engine)  # one database holds both, as in the service
     pbx = Pbx()
     clock = clock or StillClock()
     distributor = Distributor(Router(settings.routing()), clock, pbx, History(store))

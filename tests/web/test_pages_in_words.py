@@ -90,6 +90,8 @@ def test_no_page_shows_a_device_state_a_raw_value_or_a_python_value(busy_service
     for path in paths:
         response = client.get(path)
         assert response.status_code != 500, path  # 503: a part this process does not run (no CRM)
+        if not response.headers.get("content-type", "").startswith("text/html"):
+            continue  # a script or a download served beside the pages (the reports' plotly.js)
         text = visible_text(response.text)
         found = RAW.findall(text)
         assert not found, f"{path} shows {found}"

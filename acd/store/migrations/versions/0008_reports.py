@@ -18,7 +18,7 @@ down_revision = "0007_callbacks"
 branch_labels = None
 depends_on = None
 
-TABLES = ("report_state", "report_calls", "report_waits", "report_agents")
+TABLES = ("report_state", "report_calls", "report_waits", "report_agents", "report_items", "report_agent_times")
 
 
 def present(inspector: Inspector) -> bool:
@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.Column("group_id", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         *_sums("wait_s", "calls"),
-        indexes=(("ix_report_waits_period_group", ["period", "group_id"]),),
+        indexes=(("ix_report_waits_period_group", ["period", "group_id", "kind", "wait_s", "calls"]),),
     )
     create_table(
         "report_agents",
@@ -68,6 +68,26 @@ def upgrade() -> None:
         *_sums("talk_s", kind=sa.Double),
         *_sums("pickups", "transfers_made", "transfers_taken"),
         indexes=(("ix_report_agents_day_agent", ["day", "agent_id"]),),
+    )
+    create_table(
+        "report_items",
+        sa.Column("id", EventId, primary_key=True, autoincrement=True),
+        sa.Column("month", sa.String(7), nullable=False),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("queue_id", sa.String(64), nullable=False),
+        sa.Column("agent_id", sa.String(64), nullable=False),
+        *_sums("items", "responded"),
+        sa.Column("response_sum", sa.Double(), nullable=False),
+        sa.Column("response_max", sa.Double(), nullable=True),
+        indexes=(("ix_report_items_month", ["month"]),),
+    )
+    create_table(
+        "report_agent_times",
+        sa.Column("id", EventId, primary_key=True, autoincrement=True),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("agent_id", sa.String(64), nullable=False),
+        *_sums("clocked_s", "break_s", kind=sa.Double),
+        indexes=(("ix_report_agent_times_day", ["day"]),),
     )
     bind = op.get_bind()
     items = {c["name"] for c in sa.inspect(bind).get_columns("channel_items")}
@@ -81,6 +101,7 @@ def upgrade() -> None:
     # (clock-in, breaks) by agent, kind and time, not through the messages
     _index("ix_channel_items_report", "channel_items", ["created_at", "kind", "queue_id", "agent_id",
                                                          "first_response_at"])
+    _index("ix_channel_items_updated_at", "channel_items", ["updated_at"])  # the items changed since a roll-up
     _index("ix_channel_events_item_kind_at", "channel_events", ["item_id", "kind", "at"])
     # the calls an agent's phone rang out on, from the decision log so far
     agent = "json_extract(detail, '$.agent')" if bind.dialect.name == "sqlite" else "detail->>'agent'"
@@ -99,6 +120,7 @@ def _index(name: str, table: str, columns: list[str]) -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM call_agents WHERE role = 'rang_out'")
     op.drop_index("ix_channel_events_item_kind_at", "channel_events")
+    op.drop_index("ix_channel_items_updated_at", "channel_items")
     op.drop_index("ix_channel_items_report", "channel_items")
     with op.batch_alter_table("channel_items") as batch:
         batch.drop_column("first_response_at")
