@@ -52,6 +52,7 @@ from pydantic import (
 from .connector_settings import SmtpSettings, TelegramSettings, WidgetSettings
 from .core import conversation_model as conv
 from .core.announcements import AnnouncePolicy, Spoken
+from .core.callback_numbers import AskNumber
 from .core.capacity import BUDGET_MAX, Capacity
 from .core.model import Agent, CallbackPolicy, MissedAction, MissedCallPolicy, Mode, QueueGroup, RoutingConfig
 from .core.work_time import Interval, WorkSchedule
@@ -320,6 +321,14 @@ class MissedSettings(_Section):
     ] = ""
 
 
+def _check_number_pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return value
+
+
 class CallbackSettings(_Section):
     """A callback that keeps the caller's place, offered to callers waiting in music
     (missed-call processing keep_waiting): "press 1 to be called back"."""
@@ -336,10 +345,16 @@ class CallbackSettings(_Section):
     spacing_seconds: Seconds = 300.0  # between two attempts (from the end of the last)
     agent_ring_seconds: float = Field(default=20.0, ge=5, le=120)  # the member's phone
     customer_ring_seconds: float = Field(default=30.0, ge=5, le=120)  # the customer's phone
+    # the number called back: never (the caller id) | when_unknown | always (the caller types it)
+    ask_number: AskNumber = AskNumber.NEVER
+    number_tries: int = Field(default=3, ge=1, le=5)  # entries before the caller just waits on
+    # an entered number must match it in full, e.g. "0[1-9][0-9]{6,12}" ("": any 5-15 digits)
+    number_pattern: Annotated[str, Field(max_length=200), AfterValidator(_check_number_pattern)] = ""
 
     def policy(self) -> CallbackPolicy:
         return CallbackPolicy(self.digit, self.offer_sound, self.accepted_sound, self.attempts,
-                              self.spacing_seconds, self.agent_ring_seconds, self.customer_ring_seconds)
+                              self.spacing_seconds, self.agent_ring_seconds, self.customer_ring_seconds,
+                              self.ask_number, self.number_tries, self.number_pattern)
 
 
 class AnnounceSettings(_Section):

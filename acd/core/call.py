@@ -48,6 +48,10 @@ class Call:
     owner: str | None = None  # the CRM's responsible person: rung first, once
     owner_tried: bool = False
     announce: AnnounceSchedule | None = None  # while waiting: when the next announcement falls due
+    # the caller types the number for a callback ([acd-callback-number]): tries so far, and
+    # until when no announcement may cut the entry short
+    number_tries: int = 0
+    number_entry_until: float = 0.0
 
     @property
     def group_id(self) -> str:

@@ -32,13 +32,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .call import Call, Phase
-from .commands import CallBack, CancelTimer, Command, HangUp, OfferCallback, Record, ReportPhoneCalls, StartTimer
+from .callback_numbers import ENTRY_GUARD_S, MAX_DIGITS, must_ask, refusal, usable_number
+from .commands import (
+    AskCallbackNumber,
+    CallBack,
+    CancelTimer,
+    Command,
+    HangUp,
+    OfferCallback,
+    Record,
+    ReportPhoneCalls,
+    StartTimer,
+)
 from .events import (
     CallbackAgentAnswered,
     CallbackAgentFailed,
     CallbackCancelled,
     CallbackEnded,
     CallbackMoved,
+    CallbackNumberEntered,
     CallbacksRestored,
     DigitPressed,
 )
@@ -98,13 +110,6 @@ class CallbackRequest:
                 "outcomes": list(self.outcomes), "did": self.did}
 
 
-def usable_number(number: str) -> str:
-    """The caller id as a number the trunk can dial, or "" (anonymous, withheld, junk)."""
-    digits = number.strip()
-    body = digits[1:] if digits.startswith("+") else digits
-    return digits if body.isdigit() and 3 <= len(body) <= 20 else ""
-
-
 class CallbackRouting:
     """Mixed into the Router: it owns ``callbacks`` and shares the router's agents,
     calls, clock value and output."""
@@ -146,10 +151,49 @@ class CallbackRouting:
         policy = call.group.callback
         if e.digit != policy.digit or call.phase is not Phase.WAITING or call.id in self.callbacks:
             return
+        if must_ask(policy.ask_number, call.caller_number):
+            call.number_tries = 0
+            self._ask_number(call, policy)
+            return
         number = usable_number(call.caller_number)
         if not number:
             self._emit(Record(call.id, self._now, "callback_refused", {"reason": "the caller's number is not known"}))
             return
+        self._keep_request(call, number, policy)
+
+    def _ask_number(self, call: Call, policy: CallbackPolicy) -> None:
+        call.number_tries += 1
+        call.number_entry_until = self._now + ENTRY_GUARD_S
+        self._emit(Record(call.id, self._now, "callback_number_asked", {"try": call.number_tries}))
+        self._emit(AskCallbackNumber(call.id, MAX_DIGITS))
+
+    def _on_CallbackNumberEntered(self, e: CallbackNumberEntered) -> None:
+        """The caller typed a number (or gave up): keep the request on it, ask again, or
+        after the last try leave the caller waiting in the line as before."""
+        call = self.calls.get(e.call_id)
+        if call is None or call.group is None or call.group.callback is None or call.number_tries == 0:
+            return
+        call.number_entry_until = 0.0  # back in music: announcements may play again
+        if call.phase is not Phase.WAITING or call.id in self.callbacks:
+            return
+        policy = call.group.callback
+        reason = refusal(e.number, e.confirmed, policy.number_pattern)
+        if reason is None:
+            self._keep_request(call, e.number, policy)
+            return
+        self._emit(Record(call.id, self._now, "callback_number_refused",
+                          {"reason": reason, "try": call.number_tries}))
+        if call.number_tries < policy.number_tries:
+            self._ask_number(call, policy)
+            return
+        call.number_tries = 0
+        self._emit(Record(call.id, self._now, "callback_refused",
+                          {"reason": f"no usable number after {policy.number_tries} tries, "
+                                     "the caller waits on in the line"}))
+
+    def _keep_request(self, call: Call, number: str, policy: CallbackPolicy) -> None:
+        """The caller's place becomes a request: thank them and hang up."""
+        assert call.group is not None
         req = CallbackRequest(call.id, call.group.id, number, call.arrived_at, self._now, did=call.did)
         self.callbacks[req.id] = req
         self._release_all(call)

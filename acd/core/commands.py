@@ -153,6 +153,15 @@ class OfferCallback:
 
 
 @dataclass(frozen=True, slots=True)
+class AskCallbackNumber:
+    """Let a caller waiting in music type the number to be called back on, hear it read
+    back and confirm it ([acd-callback-number]); then back to music."""
+
+    call_id: str
+    max_digits: int
+
+
+@dataclass(frozen=True, slots=True)
 class CallBack:
     """Ring the member; when they answer, call the customer through the trunk and
     connect them (AMI Originate into the callback context)."""
@@ -184,5 +193,6 @@ Command = (
     | ResumeAgent
     | AlertSupervisors
     | OfferCallback
+    | AskCallbackNumber
     | CallBack
 )

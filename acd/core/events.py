@@ -230,6 +230,16 @@ class DigitPressed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackNumberEntered:
+    """The caller typed a number for the callback ([acd-callback-number]'s UserEvent):
+    ``confirmed`` when they pressed the confirmation key after hearing it read back."""
+
+    call_id: str
+    number: str
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackAgentAnswered:
     """The member answered the callback's Originate; the customer is being dialled."""
 
@@ -315,6 +325,7 @@ Event = (
     | TransferFailed
     | Resynced
     | DigitPressed
+    | CallbackNumberEntered
     | CallbackAgentAnswered
     | CallbackAgentFailed
     | CallbackEnded

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .announcements import AnnouncePolicy
+from .callback_numbers import AskNumber
 from .capacity import Capacity
 
 
@@ -71,6 +72,11 @@ class CallbackPolicy:
     spacing_s: float = 300.0  # from the end of an unanswered attempt to the next one
     agent_ring_s: float = 20.0  # how long the member's phone rings (Originate Timeout)
     customer_ring_s: float = 30.0  # how long the customer's phone rings (Dial timeout)
+    # the number called back: the caller id, or one the caller enters and confirms
+    # (``callback_numbers``): never / when the caller id is unknown / always
+    ask_number: AskNumber = AskNumber.NEVER
+    number_tries: int = 3  # entries refused or not confirmed before the caller just waits on
+    number_pattern: str = ""  # a regular expression an entered number must match in full ("": any)
 
 
 @dataclass(frozen=True, slots=True)

@@ -474,7 +474,8 @@ class Router(CallbackRouting):
         if not policy.active or call.phase not in (Phase.WAITING, Phase.RINGING):
             call.announce = None  # switched off, or the caller left the line (voicemail...)
             return
-        if call.phase is not Phase.WAITING:
+        if call.phase is not Phase.WAITING or call.number_entry_until > self._now:
+            # being rung, or typing a number for a callback: not in music to hear it
             announcements.skip_due(call.announce, policy, self._now)
         else:
             parts = announcements.due_parts(call.announce, policy, self._now)

@@ -15,6 +15,7 @@ import re
 
 from ..core.commands import (
     Announce,
+    AskCallbackNumber,
     CallBack,
     Command,
     Forward,
@@ -100,6 +101,12 @@ def translate(
         if not caller:
             return []
         return [setvar(caller, "ACD_CALLBACK_PROMPT", command.sound), redirect(caller, d.callback_offer_context, "s")]
+    if isinstance(command, AskCallbackNumber):
+        caller = _caller(command.call_id, tracker, "callback number")
+        if not caller:
+            return []
+        return [setvar(caller, "ACD_NUMBER_MAX", str(command.max_digits)),
+                redirect(caller, d.callback_number_context, "s")]
     if isinstance(command, CallBack):
         return _call_back(command, config, d)
     if isinstance(command, PickUp) and command.via == "web":

@@ -35,6 +35,11 @@ class Dialplan:
     callback_variable: str = "ACD_CALLBACK"
     callback_context: str = "acd-callback"
     callback_offer_context: str = "acd-callback-offer"
+    # the caller types the number to be called back on, and confirms it
+    callback_number_context: str = "acd-callback-number"
+    callback_number: str = "ACDCallbackNumber"
+    number_key: str = "ACDNumber"
+    confirm_key: str = "ACDConfirm"
     # contexts
     inbound_context: str = "acd-inbound"
     hold_context: str = "acd-hold"

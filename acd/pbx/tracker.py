@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.callback_numbers import CONFIRM_KEY
 from ..core.events import (
     AgentLegHungUp,
     AttemptEnded,
@@ -23,6 +24,7 @@ from ..core.events import (
     CallbackAgentAnswered,
     CallbackAgentFailed,
     CallbackEnded,
+    CallbackNumberEntered,
     CallerHungUp,
     DeviceState,
     DeviceStateChanged,
@@ -353,6 +355,10 @@ class Tracker:
             self._pickup_request(ch, msg, out)
         elif kind == d.pause_request:
             self._pause_request(ch, msg, out)
+        elif kind == d.callback_number:
+            if ch.uid in self._calls:
+                out.append(CallbackNumberEntered(ch.uid, _body(msg, d.number_key),
+                                                 _body(msg, d.confirm_key) == CONFIRM_KEY))
         elif kind in (d.callback_agent_up, d.callback_result, d.callback_failed):
             self._callback_event(kind, msg, out)
 
@@ -378,7 +384,8 @@ class Tracker:
         ch = self.picture.observe(msg)
         digit = text(msg, "Digit").strip()
         if ch is not None and ch.uid in self._calls and len(digit) == 1 \
-                and text(msg, "Direction").lower() == "received":
+                and text(msg, "Direction").lower() == "received" \
+                and ch.context != self.dialplan.callback_number_context:  # digits of a number Read() takes
             out.append(DigitPressed(ch.uid, digit))
 
     def _call_waiting(self, ch: Channel, msg: Mapping[str, Any], out: list[Event]) -> None:

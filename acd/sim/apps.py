@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from .channels import UP, Channel
 from .dialplan import DialplanError, split_args, truthy
+from .digits import read, say_digits
 from .pbx import DETACH, HANGUP, JUMPED, NEXT, Mailbox, Pbx
 
 App = Callable[[Pbx, Channel, str], Awaitable[str]]
@@ -238,6 +239,8 @@ APPLICATIONS: dict[str, App] = {
     "wait": wait,
     "playback": playback,
     "saynumber": say_number,
+    "saydigits": say_digits,
+    "read": read,
     "voicemail": voicemail,
     "hangup": hangup,
     "dial": dial,

@@ -94,6 +94,7 @@ class Channel:
     soft_emitted: bool = False
     moh_active: bool = False
     pulled: bool = False  # taken out of its dialplan into a bridge (Bridge action, 08)
+    keys: list[str] | None = None  # the keys a running Read() has not taken yet (None: no Read runs)
     pending_callerid: tuple[str, str] | None = None  # a Local ;2 caller id Asterisk shows late
 
     @property

@@ -312,7 +312,8 @@ class Call:
 
     async def press(self, digit: str) -> None:
         """The caller presses a key (RFC 4733): DTMFBegin now, DTMFEnd 200 ms later, and
-        nothing else: music on hold goes on (transcripts 14, README 19-20)."""
+        nothing else: music on hold goes on (transcripts 14, README 19-20). A Read() that
+        runs takes the key (``digits``)."""
         chan = self.channel
         if chan is None or chan.hungup:
             return
@@ -321,6 +322,9 @@ class Call:
         if not chan.hungup:
             self.pbx.chan_event("DTMFEnd", chan, [("Digit", digit), ("DurationMs", str(round(DTMF_TONE_S * 1000))),
                                                   ("Direction", "Received")], cls="dtmf")
+            if chan.keys is not None:  # a Read() takes the key (the application gets it at its end)
+                chan.keys.append(digit)
+                self.pbx.poke(chan)
 
     async def hangup(self) -> None:
         """The caller hangs up (BYE)."""

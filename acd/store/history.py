@@ -34,6 +34,8 @@ callback_requested  outcome = callback, missed = false (the request replaces the
 callback_attempt    outcome "answered": called_back = true, called_back_by = agent,
                 outcome = called_back; call_agents(agent, answered)
 callback        the request's whole state: callback_requests row (event only otherwise)
+callback_number_asked, callback_number_refused, callback_refused
+                event only: the caller typed a number for a callback, or got none
 anything else   event only (waiting, failed, pickup, pickup_refused,
                 agent_left, transfer_failed, forward_failed, and kinds added later)
 ==============  =====================================================================

@@ -184,6 +184,16 @@ class CallStory:
     def _pickup_refused(self, e: CallEvent, _: Mapping[str, float]) -> str:
         return f"{self.name(e.detail.get('by'))} could not pick up the call: {e.detail.get('reason')}"
 
+    def _callback_number_asked(self, e: CallEvent, _: Mapping[str, float]) -> str:
+        again = " again" if (e.detail.get("try") or 1) > 1 else ""
+        return f"The caller was asked{again} to type the number to be called back on"
+
+    def _callback_number_refused(self, e: CallEvent, _: Mapping[str, float]) -> str:
+        return f"The number typed for the callback was not taken: {e.detail.get('reason') or 'not usable'}"
+
+    def _callback_refused(self, e: CallEvent, _: Mapping[str, float]) -> str:
+        return f"No callback: {e.detail.get('reason') or 'not possible'}"
+
     def _note(self, d: Mapping[str, Any]) -> str:
         return f" ({d['note']})" if d.get("note") else ""  # the core's note is in words
 

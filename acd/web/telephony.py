@@ -43,7 +43,8 @@ MISSED_FIELD_ACTIONS = {
     "forward_ring_seconds": ("forward_mobile", "forward_number"),
     "message": ("hangup",),
 }
-CALLBACK_FIELDS = ("digit", "offer_sound", "attempts", "spacing_seconds", "agent_ring_seconds", "customer_ring_seconds")
+CALLBACK_FIELDS = ("digit", "offer_sound", "attempts", "spacing_seconds", "agent_ring_seconds", "customer_ring_seconds",
+                   "ask_number", "number_tries", "number_pattern")
 ANNOUNCE_FIELDS = ("say", "every_seconds", "message", "message_every_seconds")
 SERVICE_LEVEL_FIELDS = ("answer_within_seconds", "goal_percent", "longest_wait_alert_seconds")
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")

@@ -8,6 +8,8 @@ from typing import Any
 from acd.core.events import (
     AttemptEnded,
     CallArrived,
+    CallbackNumberEntered,
+    DigitPressed,
     FailReason,
     LiveCall,
     MemberAnswered,
@@ -145,3 +147,16 @@ def test_resync_counts_a_caller_hearing_an_announcement_as_waiting() -> None:
                  "Context": "acd-announce", "Exten": "s", "ChannelStateDesc": "Up", "Application": "SayNumber"}]
     (resynced,) = Tracker(CONFIG).resync(channels)
     assert resynced.calls == (LiveCall("1.1", "5000", "15550001", "waiting", (), "Ann", 0),)  # type: ignore[union-attr]
+
+
+def test_keys_typed_in_the_number_entry_are_no_callback_key_and_the_entry_is_reported() -> None:
+    tracker = announced()
+    key = {"Event": "DTMFEnd", **CALLER, "Digit": "1", "DurationMs": "200", "Direction": "Received"}
+    assert tracker.handle({**key, "Context": "acd-hold", "Exten": "s"}) == [DigitPressed("1.1", "1")]
+    assert tracker.handle({**key, "Context": "acd-callback-number", "Exten": "s"}) == []
+    done = {"Event": "UserEvent", "UserEvent": "ACDCallbackNumber", **CALLER, "Context": "acd-callback-number",
+            "Exten": "s"}
+    assert tracker.handle({**done, "ACDNumber": "4930123456", "ACDConfirm": "1"}) == [
+        CallbackNumberEntered("1.1", "4930123456", True)]
+    assert tracker.handle({**done, "ACDNumber": "4930123456", "ACDConfirm": ""}) == [
+        CallbackNumberEntered("1.1", "4930123456", False)]

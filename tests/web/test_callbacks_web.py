@@ -108,3 +108,23 @@ def test_the_group_page_turns_the_callback_on_and_refuses_a_bad_value(service: S
     assert client.post("/groups/sales", data={k: v for k, v in form.items() if k != "callback.enabled"},
                        follow_redirects=False).status_code == 303
     assert service.distributor.router.config.groups["sales"].callback is None
+
+
+def test_the_group_page_sets_which_number_is_called_back_and_refuses_a_bad_pattern(service: Service) -> None:
+    service.user("ann", permissions={"telephony"})
+    client = login(service.app, "ann")
+    assert 'id="callback.ask_number"' in client.get("/groups/sales").text
+    form = {"csrf_token": client.csrf, "name": "Sales", "members": ["anna", "ben"], "mode": "strict",
+            "missed.action": "keep_waiting", "callback.shown": "1", "callback.enabled": "on",
+            "callback.ask_number": "when_unknown", "callback.number_tries": "2",
+            "callback.number_pattern": "0[1-9][0-9]{6,12}"}
+    assert client.post("/groups/sales", data=form, follow_redirects=False).status_code == 303
+    policy = service.distributor.router.config.groups["sales"].callback
+    assert policy is not None
+    assert (policy.ask_number.value, policy.number_tries, policy.number_pattern) == \
+        ("when_unknown", 2, "0[1-9][0-9]{6,12}")
+    assert 'value="when_unknown" selected' in client.get("/groups/sales").text
+    response = client.post("/groups/sales", data={**form, "callback.number_pattern": "0[1-9"})
+    assert response.status_code == 422 and 'id="err-callback-number_pattern"' in response.text
+    response = client.post("/groups/sales", data={**form, "callback.ask_number": "sometimes"})
+    assert response.status_code == 422 and 'id="err-callback-ask_number"' in response.text

@@ -58,3 +58,18 @@ def test_words_durations_names_and_the_caller() -> None:
     assert [duration(s) for s in (4.6, 65, 3725)] == ["5 s", "1 min 05 s", "1 h 02 min"]
     assert name_list(["farid", "anna", "farid", "zoe"], NAMES) == "Farid, Anna, zoe"
     assert caller("Maria", "+4917") == "Maria (+4917)" and caller("", "+4917") == "+4917"
+
+
+def test_a_typed_callback_number_reads_as_sentences() -> None:
+    lines = story().lines(call(
+        (10, "callback_number_asked", {"try": 1}),
+        (30, "callback_number_refused", {"reason": "the number is shorter than 5 digits", "try": 1}),
+        (30, "callback_number_asked", {"try": 2}),
+        (60, "callback_refused", {"reason": "no usable number after 2 tries, the caller waits on in the line"}),
+    ))
+    assert [line.text for line in lines] == [
+        "The caller was asked to type the number to be called back on",
+        "The number typed for the callback was not taken: the number is shorter than 5 digits",
+        "The caller was asked again to type the number to be called back on",
+        "No callback: no usable number after 2 tries, the caller waits on in the line",
+    ]
