@@ -32,7 +32,7 @@ def test_a_supervisor_pauses_an_agent_with_a_reason_from_the_live_page_and_resum
     page.get_by_text("Anna Berg is paused: training.").wait_for()
     page.get_by_role("button", name="Resume Anna").wait_for()  # the live picture followed
     row = page.locator("#agents tr[data-agent-id=anna]")
-    assert "on a break: training" in row.inner_text()
+    assert "on a break (training)" in row.inner_text()  # the state as people say it, and why
     page.screenshot(path=str(tmp_path / "live-paused.png"), full_page=True)
     service = running.service
     service.pbx.commands.clear()
