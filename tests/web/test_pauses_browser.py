@@ -10,8 +10,7 @@ from typing import Any
 from acd.core.commands import Ring
 from acd.core.events import CallArrived
 
-from .conftest import PASSWORD
-from .test_browser import ARGS, CHROMIUM, sync_api  # noqa: F401 - the module skips without Chromium
+from .test_browser import ARGS, CHROMIUM, sign_in, sync_api  # noqa: F401 - the module skips without Chromium
 from .test_workspace_browser import Running, browser, running  # noqa: F401 - fixtures
 
 
@@ -22,11 +21,7 @@ def test_a_supervisor_pauses_an_agent_with_a_reason_from_the_live_page_and_resum
     running.service.user("tess", "supervisor", {"open_channels", "agents"})
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     url = running.server.url
-    page.goto(url + "/login")
-    page.get_by_label("Username").fill("tess")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.goto(url + "/")
+    sign_in(page, url, "tess")  # on the live page
     page.get_by_label("Reason to pause Anna").select_option("training")
     page.get_by_role("button", name="Pause Anna").click()
     page.get_by_text("Anna Berg is paused: training.").wait_for()
@@ -49,10 +44,7 @@ def test_pause_settings_on_the_agents_and_group_pages_in_the_browser(
     running.service.user("tess", "supervisor", {"agents", "telephony"})
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     url = running.server.url
-    page.goto(url + "/login")
-    page.get_by_label("Username").fill("tess")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, url, "tess")
     page.goto(url + "/agents")
     page.get_by_label("One reason a line").fill("lunch\ncoaching")
     page.get_by_role("button", name="Save pause reasons").click()
