@@ -9,7 +9,8 @@ out its commands, one at a time on the event loop (no locks):
 - timelines, items and alerts written to the history database (``ChannelHistory``)
   in worker threads, batched; the router's snapshot with them, so a restart keeps
   every open conversation, line and idle deadline (``start`` restores it with
-  ``ConversationRouter.restore``);
+  ``ConversationRouter.restore``): its conversations one row each, a write carrying
+  only those that changed (``ConversationRouter.take_changed``);
 - ``CreateLead`` and transfer reports turned into CRM changes by the CRM hook
   (``CrmFeed``) and written in the same transaction as the lines that caused them;
   the client's owner asked with a short budget;
@@ -80,7 +81,7 @@ from ..core.conversations import ConversationRouter
 from ..core.events import TimerFired
 from ..crm.identity import MESSENGER, InvalidIdentity, normalise_email, parse_client
 from ..timers import Timers
-from .history import ITEM_ID_MAX, Batch, ChannelHistory, CrmChange, Line, NewItem
+from .history import ITEM_ID_MAX, Batch, ChannelHistory, ConversationState, CrmChange, Line, NewItem
 from .outgoing import Outgoing, routes_from
 from .work_calendar import WorkCalendar
 
@@ -183,6 +184,10 @@ class Desk:
         # here; without one the text is only recorded in the conversation's thread
         self.deliver_to_customer: CustomerDelivery | None = None
         self._open: dict[str, str] = {}  # "<queue>|<client>" -> open chat conversation
+        self._key_of: dict[str, str] = {}  # the other way round
+        self._ranks: dict[str, int] = {}  # open conversation -> its order in the stored rows
+        self._rank_seq = 0
+        self._unsaved: set[str] = set()  # conversations to write besides the router's changed ones
         self._seen: set[str] = set()  # e-mail / form item ids taken this run
         self._batch = Batch()
         self._dirty = False
@@ -217,6 +222,12 @@ class Desk:
         if saved and saved.get("version") == STATE_VERSION:
             self.router, out = ConversationRouter.restore(self.config, saved["router"], now)
             self._open = {k: v for k, v in saved.get("open", {}).items() if v in self.router.conversations}
+            self._key_of = {v: k for k, v in self._open.items()}
+            self._ranks = {cid: n for n, cid in enumerate(self.router.conversations, 1)}
+            self._rank_seq = len(self._ranks)
+            # written again once, one row each (a snapshot from before the rows held them all)
+            self._unsaved = set(self.router.conversations)
+            self._dirty = True
             log.info("channels.restored", extra={"conversations": len(self.router.conversations)})
         else:
             out = self.router.reconfigure(self.config, now)  # starts work time and the shift timers
@@ -313,6 +324,7 @@ class Desk:
             batch, self._batch = self._batch, Batch()
             if self._dirty:
                 batch.snapshot, batch.snapshot_at = self._state(), self.clock.now()
+                batch.conversations.update(self._changed_conversations())
                 self._dirty = False
             # whoever waits for these changes waits for this write
             done, self._gathered = self._gathered or _future(), None
@@ -397,6 +409,7 @@ class Desk:
         if new:
             cid = f"chat-{uuid.uuid4().hex}"
             self._open[key] = cid
+            self._key_of[cid] = key
             self._batch.items.append(NewItem(cid, ChannelKind.CHAT.value, queue_id, client, now, {"channel": queue_id}))
             self.handle(ConversationArrived(cid, queue_id, client, owner))
         assert cid is not None
@@ -523,9 +536,7 @@ class Desk:
 
     def close_conversation(self, cid: str, by: str = "agent") -> None:
         conv = self._conversation(cid)
-        for key, open_id in list(self._open.items()):
-            if open_id == conv.id:
-                del self._open[key]
+        self._forget(conv.id)
         self.handle(ConversationClosed(cid, by))
 
     async def close_item(self, item_id: str, by: str, agent_id: str | None = None) -> None:
@@ -747,7 +758,36 @@ class Desk:
             log.exception("channels.crm_change_failed")
 
     def _state(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "router": self.router.snapshot(), "open": dict(self._open)}
+        """The router's snapshot but its conversations: each is a row of its own
+        (``_changed_conversations``), with the "<queue>|<client>" it was opened for."""
+        return {"version": STATE_VERSION, "router": self.router.shared_snapshot()}
+
+    def _changed_conversations(self) -> dict[str, ConversationState | None]:
+        """The rows to write: the state of each conversation changed since the last
+        write, None for those closed."""
+        changed = dict.fromkeys(self.router.take_changed())
+        changed.update(dict.fromkeys(self._unsaved))
+        self._unsaved = set()
+        rows: dict[str, ConversationState | None] = {}
+        for cid in changed:
+            conv = self.router.conversations.get(cid)
+            if conv is None:
+                self._forget(cid)
+                rows[cid] = None
+            else:
+                rank = self._ranks.get(cid)
+                if rank is None:
+                    self._rank_seq += 1
+                    rank = self._ranks[cid] = self._rank_seq
+                rows[cid] = ConversationState(rank, self._key_of.get(cid), conv.to_data())
+        return rows
+
+    def _forget(self, cid: str) -> None:
+        """A conversation is closed: its client's next message opens a new one."""
+        key = self._key_of.pop(cid, None)
+        if key is not None and self._open.get(key) == cid:
+            del self._open[key]
+        self._ranks.pop(cid, None)
 
     # ------------------------------------------------------------------ checks
     def _queue(self, queue_id: str, kind: ChannelKind) -> ChannelQueue:

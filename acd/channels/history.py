@@ -7,8 +7,10 @@ Own tables next to ``calls`` (``acd.store``), float epoch seconds in every time 
 - ``channel_events``: every line of every item's timeline (the core's
   ``TimelineRecord`` plus messages and the agents' own steps, under ``agent:<id>``);
 - ``channel_alerts``: supervisor alerts ("nobody_available", "recovered");
-- ``channel_router_state``: the conversation router's snapshot, so that a restart keeps
-  every open conversation, line and idle deadline.
+- ``channel_router_state``: the conversation router's snapshot but its conversations,
+  and ``channel_conversations``: one row per open chat conversation, so that a restart
+  keeps every open conversation, line and idle deadline. A write carries only the
+  conversations that changed: its cost does not grow with the open conversations.
 
 ``ChannelHistory`` is blocking and thread-safe (one session per call): the ``Desk``
 calls it from worker threads. A write may carry the CRM's changes too (a lead, an
@@ -23,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Double, Engine, Index, Integer, String, func, insert, select
+from sqlalchemy import JSON, BigInteger, Double, Engine, Index, Integer, String, delete, func, insert, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,24 @@ class RouterStateRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class ConversationRow(Base):
+    """An open chat conversation as the router keeps it (``Conversation.to_data``)."""
+
+    __tablename__ = "channel_conversations"
+
+    conversation_id: Mapped[str] = mapped_column(String(ITEM_ID_MAX), primary_key=True)
+    rank: Mapped[int] = mapped_column(BigInteger)  # the router's order (arrival), kept across restarts
+    chat_key: Mapped[str | None] = mapped_column(String(400))  # "<queue>|<client>" it was opened for
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    rank: int
+    chat_key: str | None
+    data: dict[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class Line:
     """One timeline line to write."""
@@ -122,8 +142,10 @@ class Batch:
     items: list[NewItem] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     alerts: list[Line] = field(default_factory=list)  # item_id holds the queue id
-    snapshot: dict[str, Any] | None = None
+    snapshot: dict[str, Any] | None = None  # the router's, but its conversations
     snapshot_at: float = 0.0
+    # the conversations changed since the last write: their state, None once closed
+    conversations: dict[str, ConversationState | None] = field(default_factory=dict)
     # the CRM's changes these lines caused (``acd.crm.CrmFeed.lead_change``...)
     crm: list[CrmChange] = field(default_factory=list)
     # texts to customers these lines record (``acd.channels.outgoing``): all or nothing with them
@@ -131,13 +153,14 @@ class Batch:
 
     def __bool__(self) -> bool:
         return bool(self.items or self.lines or self.alerts or self.snapshot is not None or self.crm
-                    or self.outgoing)
+                    or self.outgoing or self.conversations)
 
     def put_back(self, failed: Batch) -> None:
         """A write of ``failed`` did not commit: its content goes first into this one."""
         self.items[:0], self.lines[:0], self.alerts[:0] = failed.items, failed.lines, failed.alerts
         self.crm[:0] = failed.crm
         self.outgoing[:0] = failed.outgoing
+        self.conversations = {**failed.conversations, **self.conversations}  # the newer state wins
 
 
 
@@ -173,12 +196,19 @@ class ChannelHistory:
             if batch.alerts:
                 session.execute(insert(AlertRow), [{"queue_id": alert.item_id, "at": alert.at, "kind": alert.kind,
                                                     "detail": alert.detail} for alert in batch.alerts])
-            if batch.snapshot is not None:
-                state = session.get(RouterStateRow, "conversations")
-                if state is None:
+            if batch.snapshot is not None:  # an UPDATE: loading the old row would parse its JSON for nothing
+                if not session.execute(update(RouterStateRow).where(RouterStateRow.name == "conversations")
+                                       .values(saved_at=batch.snapshot_at, data=batch.snapshot)).rowcount:
                     session.add(RouterStateRow(name="conversations", saved_at=batch.snapshot_at, data=batch.snapshot))
-                else:
-                    state.saved_at, state.data = batch.snapshot_at, batch.snapshot
+            if batch.conversations:
+                changed = list(batch.conversations)
+                for chunk in range(0, len(changed), 500):  # bounded IN lists
+                    session.execute(delete(ConversationRow).where(
+                        ConversationRow.conversation_id.in_(changed[chunk:chunk + 500])))
+                rows = [{"conversation_id": cid, "rank": state.rank, "chat_key": state.chat_key, "data": state.data}
+                        for cid, state in batch.conversations.items() if state is not None]
+                if rows:
+                    session.execute(insert(ConversationRow), rows)
             session.flush()  # the transaction has begun (pysqlite begins at the first write) before a savepoint
             for job in batch.outgoing:  # no savepoint: a reply is never acknowledged without its job
                 job(session)
@@ -191,9 +221,21 @@ class ChannelHistory:
 
     # -------------------------------------------------------------- reads
     def snapshot(self) -> dict[str, Any] | None:
+        """The desk's state as written: the router's snapshot with its conversations
+        (from their rows; a snapshot from before them holds them itself) and the open
+        chats by "<queue>|<client>"."""
         with Session(self.engine) as session:
             row = session.get(RouterStateRow, "conversations")
-            return None if row is None else dict(row.data)
+            if row is None:
+                return None
+            saved = dict(row.data)
+            if "conversations" not in saved.get("router", {}):
+                rows = list(session.scalars(select(ConversationRow).order_by(ConversationRow.rank,
+                                                                              ConversationRow.conversation_id)))
+                saved["router"] = {**saved["router"], "conversations": [r.data for r in rows]}
+                saved["open"] = {**saved.get("open", {}),
+                                 **{r.chat_key: r.conversation_id for r in rows if r.chat_key is not None}}
+            return saved
 
     def timeline(self, item_id: str) -> list[dict[str, Any]]:
         stmt = select(EventRow).where(EventRow.item_id == item_id).order_by(EventRow.id)

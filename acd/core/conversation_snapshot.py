@@ -24,10 +24,15 @@ VERSION = 1
 
 
 def dump(router: ConversationRouter) -> dict[str, Any]:
+    return {**dump_shared(router), "conversations": [c.to_data() for c in router.conversations.values()]}
+
+
+def dump_shared(router: ConversationRouter) -> dict[str, Any]:
+    """Everything but the open conversations: a store may keep those one row each and
+    write only the changed ones (``ConversationRouter.take_changed``)."""
     return {
         "version": VERSION,
         "seq": router.seq,
-        "conversations": [c.to_data() for c in router.conversations.values()],
         "lines": {queue_id: router.waiting(queue_id) for queue_id in router.queues},
         "queues": {queue_id: {"last_offered": dict(s.last_offered), "alerted": s.alerted}
                    for queue_id, s in router.queues.items()},

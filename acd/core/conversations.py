@@ -138,6 +138,9 @@ class ConversationRouter:
         self._avoid: dict[str, set[str]] = {}  # this step: who just let a conversation go
         self._loads: dict[str, None] = {}  # this step: agents whose load may have changed
         self._reported: dict[str, tuple[int, int, int]] = {}  # agent -> load last told to telephony
+        # conversations changed (or closed) since ``take_changed``: the desk writes only
+        # those rows, not every open conversation at each write
+        self._changed: dict[str, None] = {}
 
     # ------------------------------------------------------------------ entry points
     def handle(self, event: ConversationEvent, now: float) -> list[ConversationCommand]:
@@ -234,6 +237,7 @@ class ConversationRouter:
             return
         conv = Conversation(e.conversation_id, queue.id, e.client, e.owner_agent, self._now)
         self.conversations[conv.id] = conv
+        self._touch(conv)
         self._record(conv.id, "arrived", queue=queue.id, client=e.client, owner=e.owner_agent)
         self._greet(conv, queue)
         self._distribute(conv, front=False)
@@ -251,6 +255,7 @@ class ConversationRouter:
 
     def _distribute(self, conv: Conversation, front: bool) -> None:
         """Offer now if the queue's line is empty (or to a recognised client's owner), else wait."""
+        self._touch(conv)
         conv.phase = Phase.WAITING
         queue = self.config.queues.get(conv.queue_id)
         if queue is not None:
@@ -287,6 +292,7 @@ class ConversationRouter:
             else:
                 (again if member in conv.tried else fresh).append(member)
         if not fresh and again:
+            self._touch(conv)
             conv.tried.clear()  # everyone who can take it had it: a new pass
             conv.passes += 1
             fresh, again = again, []
@@ -304,6 +310,7 @@ class ConversationRouter:
 
     # ------------------------------------------------------------------ chats: offers and lines
     def _offer(self, conv: Conversation, queue: ChannelQueue | None, agents: tuple[str, ...], to_all: bool) -> None:
+        self._touch(conv)
         conv.phase, conv.agent, conv.to_all = Phase.OFFERED, None, to_all
         conv.attempt += 1
         conv.offered = {}
@@ -317,6 +324,7 @@ class ConversationRouter:
         self._start_idle(conv, idle_s)
 
     def _hand(self, conv: Conversation, agent_id: str) -> None:
+        self._touch(conv)
         conv.offered[agent_id] = None
         conv.tried.add(agent_id)
         conv.owner_offered = conv.owner_offered or agent_id == conv.owner
@@ -326,6 +334,7 @@ class ConversationRouter:
         self._refresh(agent_id)
 
     def _enqueue(self, conv: Conversation, front: bool) -> None:
+        self._touch(conv)
         state = self.queue_state(conv.queue_id)
         self.seq += 1
         conv.phase, conv.wait_token = Phase.WAITING, self.seq
@@ -339,6 +348,7 @@ class ConversationRouter:
 
     def _leave_line(self, conv: Conversation) -> None:
         if conv.phase is Phase.WAITING and conv.wait_token:
+            self._touch(conv)
             state = self.queue_state(conv.queue_id)
             state.waiting -= 1
             conv.wait_token = 0  # its line entry is now stale and skipped
@@ -390,6 +400,7 @@ class ConversationRouter:
     def _on_ConversationAnswered(self, e: ConversationAnswered) -> None:
         conv = self._respond(e.conversation_id, e.agent_id, "answered")
         if conv is not None and conv.agent == e.agent_id and not conv.answered:
+            self._touch(conv)
             conv.answered = True
             self._record(conv.id, "answered", agent=e.agent_id, response_s=round(self._now - conv.arrived_at, 3))
 
@@ -408,6 +419,7 @@ class ConversationRouter:
         state = self.availability.agent(agent_id)
         state.offered.pop(conv.id, None)
         state.active[conv.id] = None
+        self._touch(conv)
         conv.offered, conv.phase, conv.agent, conv.to_all = {}, Phase.ACTIVE, agent_id, False
         self.queue_state(conv.queue_id).to_all.pop(conv.id, None)
         self._record(conv.id, "accepted", agent=agent_id, how=how, waited_s=round(self._now - conv.arrived_at, 3))
@@ -422,6 +434,7 @@ class ConversationRouter:
         conv = self.conversations.pop(e.conversation_id, None)
         if conv is None:
             return
+        self._touch(conv)  # gone: its row is deleted
         agent_id, phase = conv.agent, conv.phase
         self._leave_line(conv)
         self._stop_idle(conv)
@@ -469,6 +482,7 @@ class ConversationRouter:
                 self._emit(ReportConversationTransfer(conv.id, conv.client, from_agent, e.to_agent, e.by))
         elif target is not None:
             self._record(conv.id, "returned_to_queue", agents=list(holders), reason="transferred", queue=target.id)
+            self._touch(conv)
             conv.queue_id, conv.tried, conv.passes = target.id, set(), 0
             self._avoid.setdefault(conv.id, set()).update(holders)
             self._distribute(conv, front=False)
@@ -476,6 +490,7 @@ class ConversationRouter:
     # ------------------------------------------------------------------ chats: letting go
     def _let_go(self, conv: Conversation, agent_id: str, reason: str) -> None:
         """``agent_id`` gives the conversation back: the next agent, or the line."""
+        self._touch(conv)
         self._withdraw(conv, (agent_id,), reason)
         if conv.offered:  # a "to all" offer: the others still have it
             self._record(conv.id, "offer_withdrawn", agents=[agent_id], reason=reason)
@@ -495,6 +510,7 @@ class ConversationRouter:
             self._drop(conv, agent_id)
 
     def _drop(self, conv: Conversation, agent_id: str) -> None:
+        self._touch(conv)
         conv.offered.pop(agent_id, None)
         if conv.agent == agent_id:
             conv.agent = None
@@ -504,6 +520,7 @@ class ConversationRouter:
         self._refresh(agent_id)
 
     def _idle_timeout(self, conv: Conversation) -> None:
+        self._touch(conv)
         queue = self.config.queues.get(conv.queue_id)
         holders = tuple(conv.offered)
         conv.deadline = None
@@ -522,11 +539,13 @@ class ConversationRouter:
         self._offer(conv, queue, chosen, to_all)
 
     def _start_idle(self, conv: Conversation, idle_s: float | None) -> None:
+        self._touch(conv)
         conv.deadline = None if idle_s is None else self._now + idle_s
         if idle_s is not None:
             self._emit(StartTimer(f"{IDLE}|{conv.id}|{conv.attempt}", idle_s))
 
     def _stop_idle(self, conv: Conversation) -> None:
+        self._touch(conv)
         if conv.deadline is not None:
             conv.deadline = None
             self._emit(CancelTimer(f"{IDLE}|{conv.id}|{conv.attempt}"))
@@ -683,6 +702,19 @@ class ConversationRouter:
         if state is None:
             state = self.queues[queue_id] = QueueState()
         return state
+
+    def _touch(self, conv: Conversation) -> None:
+        self._changed[conv.id] = None
+
+    def take_changed(self) -> list[str]:
+        """The conversations changed since the last call, closed ones included (no
+        longer in ``conversations``): what a store of one row per conversation writes."""
+        changed, self._changed = list(self._changed), {}
+        return changed
+
+    def shared_snapshot(self) -> dict[str, Any]:
+        """``snapshot`` without the conversations (stored one row each, see ``take_changed``)."""
+        return conversation_snapshot.dump_shared(self)
 
     def _record(self, item_id: str, kind: str, /, **detail: Any) -> None:
         self._emit(TimelineRecord(item_id, self._now, kind, detail))
