@@ -201,6 +201,11 @@ class Acd:
         elif isinstance(event, CallArrived) and event.owner_agent is None:
             group = self.router.config.group_for(event.did)
             if group is not None and group.owner_first and event.call_id not in self.router.calls:
+                # from the owner index in memory: routed in this same step, no task to wait for
+                known, owner = self.crm.owner_known(event.caller_number, group.id)
+                if known:
+                    self.distributor.feed(replace(event, owner_agent=owner))
+                    return
                 self._held[event.call_id] = []
                 task = asyncio.ensure_future(self._with_owner(event, group.id))
                 self._tasks.add(task)

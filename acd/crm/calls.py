@@ -54,6 +54,17 @@ class CallCrm:
             return None
         return await self.feed.owner_for(identity, queue=group, budget_s=budget_s)
 
+    def owner_known(self, caller_number: str, group: str | None) -> tuple[bool, str | None]:
+        """``owner_of`` answered at once from the CRM's owner index: (True, owner or
+        None); (False, None) while the index is not loaded (then await ``owner_of``)."""
+        options = self.feed.options.get(group or "")
+        if options is not None and not (options.check_client and options.owner_first):
+            return True, None
+        identity = parse_phone(caller_number, self.region)
+        if identity is None:
+            return True, None
+        return self.feed.owner_known(identity, queue=group)
+
     # a Distributor listener: every event and the commands it caused
     def __call__(self, event: Event | None, commands: list[Command]) -> None:
         for command in commands:

@@ -125,6 +125,16 @@ class CrmFeed:
 
     # -- questions: awaited, but with a short budget ------------------------------------
 
+    def owner_known(self, *identities: Identity, queue: str | None = None) -> tuple[bool, str | None]:
+        """(True, the owner or None) from the owner index once ``run`` has loaded it;
+        (False, None) before: then ask ``owner_for``, which reads the database."""
+        if self._owners is None:
+            return False, None
+        opts = options_for(self.options, queue)
+        if not (opts.check_client and opts.owner_first):
+            return True, None
+        return True, next((o for i in identities if (o := self._owners.get((i.kind, i.value)))), None)
+
     async def owner_for(self, *identities: Identity, queue: str | None = None, budget_s: float = 0.2) -> str | None:
         """The known client's owner, or None if there is none or the database does not
         answer within ``budget_s``: routing then goes on as for an unknown caller.
