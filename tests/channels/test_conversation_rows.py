@@ -71,3 +71,24 @@ async def test_a_snapshot_from_before_the_rows_is_read_and_then_written_as_rows(
             assert {r.conversation_id for r in session.query(ConversationRow)} == set(ids)
             state = session.get(RouterStateRow, "conversations")
             assert state is not None and "conversations" not in state.data["router"]
+
+
+async def test_a_downgrade_folds_the_rows_back_into_the_snapshot_the_acd_before_reads(tmp_path: object) -> None:
+    from alembic import command
+
+    from acd.store import make_engine, schema
+
+    url = f"sqlite:///{tmp_path}/acd.db"
+    engine = make_engine(url)
+    schema.ensure_current(engine)
+    async with Service(CONFIG, url, FakeClock()) as svc:
+        ids = [await svc.chat(f"telegram:{n}") for n in range(3)]
+        before = svc.desk.history.snapshot()
+    with schema._transaction(engine) as connection:
+        command.downgrade(schema._config(connection), "0009_user_time_zone")
+    with Session(engine) as session:
+        state = session.get(RouterStateRow, "conversations")
+        assert state is not None and before is not None
+        assert [c["id"] for c in state.data["router"]["conversations"]] == ids
+        assert state.data["open"] == before["open"] and state.data["router"] == before["router"]
+    engine.dispose()
