@@ -49,7 +49,7 @@ class AgentBook:
             return "offline"
         if status.calls:
             return "on a call"
-        if status.ringing - {for_call}:
+        if len(status.ringing) > (for_call in status.ringing):  # ringing for a call but this one
             return "ringing for another call"
         if status.wrapup_until > now:
             return "wrap-up"

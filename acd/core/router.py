@@ -66,6 +66,7 @@ from .events import (
 from .model import MissedAction, QueueGroup, RoutingConfig
 from .pauses import MissedInARow, reason_for_code
 from .strategies import next_members
+from .waiting_callers import WaitingCallers
 from .work_time import on_break
 
 
@@ -80,6 +81,7 @@ class Router(CallbackRouting):
         self._init_callbacks()
         self.agents = AgentBook()
         self.calls: dict[str, Call] = {}
+        self.waiting = WaitingCallers()
         # evenly mode: group id -> agent id -> when the agent was last offered a call
         self.last_offered: dict[str, dict[str, float]] = {}
         for (group_id, agent_id), at in (last_offered or {}).items():
@@ -107,6 +109,7 @@ class Router(CallbackRouting):
         """New settings apply to the next step of every call; waiting calls are re-offered."""
         self._out, self._now = [], now
         self.config = config
+        self.waiting.settings_changed(config.groups)
         for call in self.calls.values():
             if call.group is not None and call.group.id in config.groups:
                 call.group = config.groups[call.group.id]
@@ -409,6 +412,7 @@ class Router(CallbackRouting):
         assert call.group is not None
         policy = call.group.missed
         call.phase = Phase.WAITING
+        self.waiting.add(call, self.config.groups)
         if not call.in_hold:
             call.in_hold = True
             self._emit(Hold(call.id))
@@ -434,10 +438,11 @@ class Router(CallbackRouting):
     def _offer_waiting_calls(self, agent_id: str) -> None:
         """An agent became free: the longest-waiting caller of their groups goes first
         (a callback request counts from its caller's arrival)."""
-        groups = {c.group.id for c in self.calls.values()
-                  if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members}
+        groups = {group_id for group_id in (*self.config.groups_of(agent_id), *self.waiting.removed_groups())
+                  if any(c.group is self.config.groups.get(group_id) or agent_id in c.group.members
+                         for c in self.waiting.in_group(group_id, self.calls) if c.group is not None)}
         if self.callbacks:  # only then is every group of the agent's worth a look
-            groups |= {g.id for g in self.config.groups.values() if agent_id in g.members}
+            groups.update(self.config.groups_of(agent_id))
         for _, waiting in self._line(groups):
             if self.agents.unavailable_because(agent_id, self._now) is not None:
                 break
