@@ -59,8 +59,8 @@ from .strategies import next_members
 
 if TYPE_CHECKING:
     from .agents import AgentBook
+    from .calls_by_group import CallsByGroup
     from .model import RoutingConfig
-    from .waiting_callers import WaitingCallers
 
 
 class CallbackState(enum.Enum):
@@ -118,7 +118,8 @@ class CallbackRouting:
     config: RoutingConfig
     agents: AgentBook
     calls: dict[str, Call]
-    waiting: WaitingCallers
+    waiting: CallsByGroup
+    in_group: CallsByGroup
     last_offered: dict[str, dict[str, float]]
     _now: float
 
@@ -220,9 +221,8 @@ class CallbackRouting:
 
     def callback_position(self, req: CallbackRequest) -> int:
         """1 = first in the group's line, counting callers still waiting and requests."""
-        ahead = sum(1 for c in self.calls.values()
-                    if c.group is not None and c.group.id == req.group_id
-                    and c.phase in (Phase.WAITING, Phase.RINGING) and c.arrived_at < req.place)
+        ahead = sum(1 for c in self.in_group.in_group(req.group_id, self.calls)
+                    if c.phase in (Phase.WAITING, Phase.RINGING) and c.arrived_at < req.place)
         ahead += sum(1 for r in self.callbacks.values()
                      if r.group_id == req.group_id and r.state in OPEN and r.id != req.id and r.place < req.place)
         return ahead + 1
@@ -392,8 +392,8 @@ class CallbackRouting:
         if req is None or req.state is not CallbackState.WAITING:
             return
         others = sorted(
-            [c.arrived_at for c in self.calls.values()
-             if c.group is not None and c.group.id == req.group_id and c.phase in (Phase.WAITING, Phase.RINGING)]
+            [c.arrived_at for c in self.in_group.in_group(req.group_id, self.calls)
+             if c.phase in (Phase.WAITING, Phase.RINGING)]
             + [r.place for r in self.callbacks.values()
                if r.group_id == req.group_id and r.state in OPEN and r.id != req.id])
         position = max(1, min(e.position, len(others) + 1))

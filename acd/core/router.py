@@ -22,6 +22,7 @@ from . import announcements, missed_calls, watchdog
 from .agents import AgentBook
 from .call import Call, Phase
 from .callbacks import CallbackRequest, CallbackRouting
+from .calls_by_group import CallsByGroup
 from .capacity import Load, full_because
 from .commands import (
     AlertSupervisors,
@@ -66,7 +67,6 @@ from .events import (
 from .model import MissedAction, QueueGroup, RoutingConfig
 from .pauses import MissedInARow, reason_for_code
 from .strategies import next_members
-from .waiting_callers import WaitingCallers
 from .work_time import on_break
 
 
@@ -81,7 +81,8 @@ class Router(CallbackRouting):
         self._init_callbacks()
         self.agents = AgentBook()
         self.calls: dict[str, Call] = {}
-        self.waiting = WaitingCallers()
+        self.waiting = CallsByGroup(frozenset({Phase.WAITING}))  # callers in music, by group
+        self.in_group = CallsByGroup()  # every call, by group: places in line
         # evenly mode: group id -> agent id -> when the agent was last offered a call
         self.last_offered: dict[str, dict[str, float]] = {}
         for (group_id, agent_id), at in (last_offered or {}).items():
@@ -110,6 +111,7 @@ class Router(CallbackRouting):
         self._out, self._now = [], now
         self.config = config
         self.waiting.settings_changed(config.groups)
+        self.in_group.settings_changed(config.groups)
         for call in self.calls.values():
             if call.group is not None and call.group.id in config.groups:
                 call.group = config.groups[call.group.id]
@@ -128,6 +130,7 @@ class Router(CallbackRouting):
         call = Call(e.call_id, e.did, e.caller_number, e.caller_name, group, self._now)
         call.owner = e.owner_agent if e.owner_agent in self.config.agents else None
         self.calls[call.id] = call
+        self.in_group.add(call, self.config.groups)
         self._record(call, "arrived", did=e.did, caller_number=e.caller_number,
                      caller_name=e.caller_name, group=call.group_id, owner=call.owner)
         if group is None:
@@ -398,6 +401,7 @@ class Router(CallbackRouting):
         elif step.action is MissedAction.FORWARD_GROUP:
             call.groups_visited = [*visited, step.group]
             call.group = self.config.groups[step.group]
+            self.in_group.add(call, self.config.groups)
             call.tried.clear()
             call.passes, call.missed_recorded = 0, False
             call.phase = Phase.RINGING
@@ -500,9 +504,8 @@ class Router(CallbackRouting):
         """1 + the callers of the same group still waiting or being rung who came first
         (the order _offer_waiting_calls serves them in)."""
         me = (call.arrived_at, call.id)
-        return 1 + sum(1 for c in self.calls.values()
-                       if c.group_id == call.group_id and c.phase in (Phase.RINGING, Phase.WAITING)
-                       and (c.arrived_at, c.id) < me)
+        return 1 + sum(1 for c in self.in_group.in_group(call.group_id, self.calls)
+                       if c.phase in (Phase.RINGING, Phase.WAITING) and (c.arrived_at, c.id) < me)
 
     # ------------------------------------------------------------------ timers
     def _on_TimerFired(self, e: TimerFired) -> None:
@@ -734,6 +737,7 @@ class Router(CallbackRouting):
             call = Call(found.call_id, found.did, found.caller_number, found.caller_name,
                         self.config.group_for(found.did), arrived)
             self.calls[call.id] = call
+            self.in_group.add(call, self.config.groups)
             self._record(call, "recovered", state=found.state, did=found.did,
                          caller_number=found.caller_number, group=call.group_id)
         if found.state == "connected":

@@ -5,13 +5,17 @@ both follow the settings as they change."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from acd.core.commands import Ring
+from acd.core.announcements import AnnouncePolicy, Spoken
+from acd.core.call import Call
+from acd.core.commands import Announce, Ring
 from acd.core.events import (
     CallArrived,
     CallbacksRestored,
     DeviceState,
     DeviceStateChanged,
+    LiveCall,
     Resynced,
     StoredCallback,
 )
@@ -128,3 +132,56 @@ def test_callers_who_arrived_at_the_same_moment_in_two_groups_are_served_in_the_
     out = h.send(DeviceStateChanged("anna", DeviceState.NOT_INUSE))
 
     assert [r.call_id for r in only(out, Ring)] == ["first"]
+
+
+class CountedCalls(dict[str, Call]):
+    """The router's calls, counting every pass over all of them."""
+
+    passes = 0
+
+    def values(self) -> Any:
+        CountedCalls.passes += 1
+        return super().values()
+
+    def __iter__(self) -> Iterator[str]:
+        CountedCalls.passes += 1
+        return super().__iter__()
+
+
+ANNOUNCE = AnnouncePolicy(Spoken.POSITION, every_s=30)
+
+
+def test_an_announcement_counts_the_callers_ahead_in_its_group_without_reading_every_call() -> None:
+    sales = group(id="sales", members=("anna",), missed=WAIT, announce=ANNOUNCE)
+    support = group(id="support", members=("boris",), missed=WAIT)
+    h = Harness(config(sales, support, **{"5000": "sales", "5001": "support"}))
+    busy(h, "anna", "boris")
+    for n in range(50):  # callers of another group
+        h.send(CallArrived(f"other{n}", "5001", "15550002"))
+    for n in range(1, 4):
+        h.send(CallArrived(f"c{n}", "5000", "15550001"))
+        h.advance(1)
+    h.router.calls = CountedCalls(h.router.calls)
+    CountedCalls.passes = 0
+
+    out = h.advance(30)
+
+    assert [(a.call_id, a.position) for a in only(out, Announce)] == [("c1", 1), ("c2", 2), ("c3", 3)]
+    assert CountedCalls.passes == 0
+
+
+def test_a_caller_forwarded_from_another_group_or_found_after_a_restart_counts_in_the_line() -> None:
+    first = group(id="first", members=("boris",), missed=MissedCallPolicy(MissedAction.FORWARD_GROUP, group="sales"))
+    sales = group(id="sales", members=("anna",), missed=WAIT, announce=ANNOUNCE)
+    h = Harness(config(first, sales, **{"5000": "sales", "5001": "first"}))
+    busy(h, "anna", "boris")
+    h.send(CallArrived("forwarded", "5001", "15550001"))  # nobody free in "first": on to sales
+    h.advance(1)
+    h.send(Resynced((LiveCall("forwarded", "5001", "15550001", "waiting", arrived_at=h.now - 1),
+                     LiveCall("found", "5000", "15550002", "waiting", arrived_at=h.now - 0.5))))
+    h.send(CallArrived("last", "5000", "15550003"))
+
+    out = h.advance(30)
+
+    assert [(a.call_id, a.position) for a in only(out, Announce)][-3:] == [
+        ("forwarded", 1), ("found", 2), ("last", 3)]
