@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import resource
 import time
@@ -274,12 +275,14 @@ def figures(samples: list[tuple[float, float]]) -> dict[str, float]:
 
 
 def report(label: str, samples: list[tuple[float, float]], target: bool) -> dict[str, float]:
-    """Wall-clock figures; the CPU time's p99 beside them tells acd's own cost from time
-    the process spent descheduled on a busy machine. The target is judged on the wall clock."""
+    """Wall-clock figures, and the p99 of the CPU time the core spent: on a shared machine
+    the wall clock also counts the time the process waited for a CPU. The verdict names both."""
     f = figures(samples or [(0.0, 0.0)])
     verdict = ""
     if target:
-        verdict = f"  target p99 < {TARGET_S * 1e3:g} ms {'met' if f['p99_us'] < TARGET_S * 1e6 else 'missed'}"
+        limit = TARGET_S * 1e6
+        verdict = (f"  target p99 < {TARGET_S * 1e3:g} ms: CPU {'met' if f['cpu_p99_us'] < limit else 'missed'}, "
+                   f"wall {'met' if f['p99_us'] < limit else 'missed'}")
     print(f"scale {label:48s} p50 {f['p50_us']:>7} us  p99 {f['p99_us']:>7} us (CPU {f['cpu_p99_us']:>7} us)  "
           f"max {f['max_us']:>9} us  ({f['events']:,} events){verdict}", flush=True)
     return f
@@ -296,8 +299,10 @@ def main() -> None:
     data = settings_data(groups, agents)
     sizes = group_sizes(data)
     out: dict[str, Any] = {"groups": groups, "agents": agents, "group_sizes": sizes, "waiting_calls": waiting_calls}
+    out["load_average"] = os.getloadavg()[0]
     print(f"scale: {groups:,} groups, {agents:,} agents, {sizes['memberships']:,} memberships; group sizes "
-          f"min {sizes['min']} median {sizes['median']} p99 {sizes['p99']} max {sizes['max']}", flush=True)
+          f"min {sizes['min']} median {sizes['median']} p99 {sizes['p99']} max {sizes['max']}; "
+          f"machine load {out['load_average']:.1f} on {os.cpu_count()} CPUs", flush=True)
 
     config, out["startup"] = startup(data)
     s = out["startup"]

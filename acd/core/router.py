@@ -187,12 +187,12 @@ class Router(CallbackRouting):
     def _busy_when(self, agent_id: str, reason: str) -> dict[str, float]:
         """When a skipped member's call began, or their wrap-up ends: the decision log
         says "on a call since 10:42"."""
-        status = self.agents.status(agent_id)
         if reason == "on a call":
-            began = [c.answered_at for cid in status.calls if (c := self.calls.get(cid)) and c.answered_at]
+            calls = self.agents.status(agent_id).calls
+            began = [c.answered_at for cid in calls if (c := self.calls.get(cid)) and c.answered_at]
             return {"since": min(began)} if began else {}
         if reason == "wrap-up":
-            return {"until": status.wrapup_until}
+            return {"until": self.agents.status(agent_id).wrapup_until}
         return {}
 
     def _ring(self, call: Call, group: QueueGroup, members: tuple[str, ...], owner: bool = False) -> None:
