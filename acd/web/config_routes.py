@@ -39,6 +39,17 @@ def items(changes: SettingsChanges, section: str) -> list[dict[str, Any]]:
     return data
 
 
+def page_of(changes: SettingsChanges, section: str, offset: int, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    """Items ``offset`` to ``offset + limit`` (all from ``offset`` if no limit) as ``items``
+    shows them, and how many there are in all: only the items shown are dumped."""
+    settings = current(changes)
+    every = getattr(settings, section)
+    if offset == 0 and limit is None:
+        return items(changes, section), len(every)  # one dump of the section beats one per item
+    shown = every[offset:] if limit is None else every[offset:offset + limit]
+    return [x.model_dump(mode="json", exclude_none=True) for x in shown], len(every)
+
+
 def find(changes: SettingsChanges, section: str, item_id: str) -> dict[str, Any]:
     """One item as ``items`` shows it, without dumping the whole list (40,000 groups)."""
     found = next((x for x in getattr(current(changes), section) if x.id == item_id), None)

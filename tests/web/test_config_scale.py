@@ -106,3 +106,38 @@ def test_a_group_naming_an_unknown_agent_is_still_refused(service: Service) -> N
 
 def client_put(service: Service, token: str, body: dict[str, Any]) -> Any:
     return TestClient(service.app).put("/api/groups/sales", json=body, headers=bearer(token))
+
+
+def with_groups(tmp_path: Path, count: int) -> Service:
+    groups = [{"id": f"g{n:04d}", "members": ["anna"]} for n in range(count)]
+    return build(tmp_path, {**SETTINGS, "groups": SETTINGS["groups"] + groups})
+
+
+def test_the_groups_page_shows_500_groups_a_page(tmp_path: Path) -> None:
+    service = with_groups(tmp_path, 1_098)  # 1,100 with sales and support
+    service.user("ann", permissions={"telephony"})
+    client = login(service.app, "ann")
+
+    first, last = client.get("/groups"), client.get("/groups?page=3")
+
+    assert first.text.count('<a href="/groups/') == 500
+    assert "Queue groups 1–500 of 1,100" in first.text
+    assert 'href="?page=2" rel="next"' in first.text and 'rel="prev"' not in first.text
+    assert last.text.count('<a href="/groups/') == 100 and ">g1097<" in last.text.replace('"hint">', ">")
+    assert "Queue groups 1,001–1,100 of 1,100" in last.text
+    assert 'href="?page=2" rel="prev"' in last.text and 'rel="next"' not in last.text
+    assert "No queue groups on this page." in client.get("/groups?page=4").text
+    assert client.get("/groups?page=0").status_code == 422
+    service.store.close()
+
+
+def test_the_group_list_api_gives_a_page_given_offset_and_limit(service: Service) -> None:
+    service.user("ann", permissions={"telephony"})
+    client = login(service.app, "ann")
+
+    assert [g["id"] for g in client.get("/api/groups").json()] == ["sales", "support"]
+    assert [g["id"] for g in client.get("/api/groups?limit=1").json()] == ["sales"]
+    assert [g["id"] for g in client.get("/api/groups?offset=1&limit=5").json()] == ["support"]
+    assert client.get("/api/groups?offset=2").json() == []
+    assert client.get("/api/groups?limit=0").status_code == 422
+    assert client.get("/api/groups?limit=10001").status_code == 422
