@@ -52,6 +52,7 @@ class Call:
     # until when no announcement may cut the entry short
     number_tries: int = 0
     number_entry_until: float = 0.0
+    server: str = ""  # the Asterisk server the caller is on ("": the only one)
 
     @property
     def group_id(self) -> str:
