@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.config import ConfigError, load_settings
+from acd.config import ConfigError, Settings, load_settings
 
 TWO_SERVERS = """
 [[asterisk]]
@@ -39,7 +39,7 @@ members = ["anna", "max"]
 """
 
 
-def load(tmp_path: Path, text: str) -> object:
+def load(tmp_path: Path, text: str) -> Settings:
     path = tmp_path / "acd.toml"
     path.write_text(text, encoding="utf-8")
     return load_settings(path)
@@ -54,9 +54,10 @@ def error_of(tmp_path: Path, text: str) -> str:
 def test_an_ami_section_is_one_server_named_main(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACD_AMI_SECRET", "s3cr3t")
     settings = load(tmp_path, '[ami]\nhost = "10.0.0.9"\n[[agents]]\nid = "anna"\nendpoint = "PJSIP/101"\n')
-    [main] = settings.servers()  # type: ignore[attr-defined]
-    assert (main.name, main.link.host, main.secret.get_secret_value(), main.trunks) == ("main", "10.0.0.9", "s3cr3t", {})
-    assert settings.routing().agents["anna"].server == "main"  # type: ignore[attr-defined]
+    [main] = settings.servers()
+    assert (main.name, main.link.host, main.trunks) == ("main", "10.0.0.9", {})
+    assert main.secret is not None and main.secret.get_secret_value() == "s3cr3t"
+    assert settings.routing().agents["anna"].server == "main"
 
 
 def test_several_servers_each_with_its_secret_from_its_own_variable(
@@ -64,12 +65,13 @@ def test_several_servers_each_with_its_secret_from_its_own_variable(
     monkeypatch.setenv("ACD_AMI_SECRET_BERLIN", "b-secret")
     monkeypatch.delenv("ACD_AMI_SECRET_MUNICH", raising=False)
     settings = load(tmp_path, TWO_SERVERS)
-    berlin, munich = settings.servers()  # type: ignore[attr-defined]
+    berlin, munich = settings.servers()
     assert (berlin.name, berlin.link.host, berlin.trunks) == ("berlin", "10.0.0.1", {"munich": "to-munich"})
-    assert berlin.secret.get_secret_value() == "b-secret" and munich.secret is None
-    agents = settings.routing().agents  # type: ignore[attr-defined]
+    assert berlin.secret is not None and berlin.secret.get_secret_value() == "b-secret"
+    assert munich.secret is None
+    agents = settings.routing().agents
     assert (agents["anna"].server, agents["max"].server) == ("berlin", "munich")  # the first server by default
-    assert "b-secret" not in str(settings.to_dict())  # type: ignore[attr-defined]
+    assert "b-secret" not in str(settings.to_dict())
 
 
 def test_a_secret_in_a_servers_table_is_refused(tmp_path: Path) -> None:
