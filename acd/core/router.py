@@ -69,6 +69,11 @@ from .strategies import next_members
 from .work_time import on_break
 
 
+def _server(call: Call) -> dict[str, str]:
+    """The history's note of the call's Asterisk server (none when there is only one)."""
+    return {"server": call.server} if call.server else {}
+
+
 def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
     return f"{kind}|{ident}" if attempt is None else f"{kind}|{ident}|{attempt}"
 
@@ -126,7 +131,7 @@ class Router(CallbackRouting):
         call.owner = e.owner_agent if e.owner_agent in self.config.agents else None
         self.calls[call.id] = call
         self._record(call, "arrived", did=e.did, caller_number=e.caller_number,
-                     caller_name=e.caller_name, group=call.group_id, owner=call.owner)
+                     caller_name=e.caller_name, group=call.group_id, owner=call.owner, **_server(call))
         if group is None:
             self._record_missed(call, "number not routed to a queue group")
             self._hang_up(call, "")
@@ -733,7 +738,7 @@ class Router(CallbackRouting):
                         self.config.group_for(found.did), arrived, server=server)
             self.calls[call.id] = call
             self._record(call, "recovered", state=found.state, did=found.did,
-                         caller_number=found.caller_number, group=call.group_id)
+                         caller_number=found.caller_number, group=call.group_id, **_server(call))
         if found.state == "connected":
             self._release_all(call)
             self._cancel_call_timers(call)
