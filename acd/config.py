@@ -749,12 +749,13 @@ class Settings(_Section):
         """A new Settings with whole top-level sections replaced (``{"groups": [...]}``),
         validated as a whole; the AMI secret and database URL carry over unless given."""
         data = {**self._dump(), **changes}
-        if "secret" not in data.get("ami", {}) and self.ami.secret is not None:
+        if "ami" in data and "secret" not in data["ami"] and self.ami.secret is not None:
             data["ami"] = {**data.get("ami", {}), "secret": self.ami.secret.get_secret_value()}
         return settings_from_dict(data, source)
 
     def _dump(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        # one of [ami] (the only server) or [[asterisk]] (several), never both
+        return self.model_dump(mode="json", exclude_none=True, exclude={"asterisk"} if not self.asterisk else {"ami"})
 
 
 # ------------------------------------------------------------------ loading

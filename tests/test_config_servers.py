@@ -103,3 +103,13 @@ def test_a_trunk_to_an_unknown_server_is_refused(tmp_path: Path) -> None:
 def test_a_group_spanning_servers_needs_a_trunk_each_way(tmp_path: Path) -> None:
     message = error_of(tmp_path, TWO_SERVERS.replace('trunks = { berlin = "to-berlin" }\n', ""))
     assert 'groups[0] "sales".members' in message and 'server "munich" needs a trunk to "berlin"' in message
+
+
+def test_a_change_saved_from_the_pages_keeps_the_servers_and_writes_no_ami_section(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACD_AMI_SECRET", "from-env")  # [ami]'s variable: no [ami] appears for it
+    settings = load(tmp_path, TWO_SERVERS)
+    changed = settings.with_changes({"groups": [{"id": "sales", "members": ["max"]}]})
+    assert [s.name for s in changed.servers()] == ["berlin", "munich"]
+    assert "ami" not in changed.to_dict() and len(changed.to_dict()["asterisk"]) == 2
+    assert "asterisk" not in load(tmp_path, '[ami]\nhost = "x"\n').to_dict()  # one server: as before
