@@ -542,12 +542,14 @@ class Tracker:
             ages: list[int] = []
             for leg_ch in legs:
                 agent = self._agent_of(leg_ch)
-                if agent is None:
-                    continue
                 old = old_legs.get(leg_ch.uid)
+                # a trunk leg to another server's member: the list does not name them, the leg we knew did
+                agent_id = agent.id if agent is not None else old.agent_id if old is not None else None
+                if agent_id is None:
+                    continue
                 ringing = _is_ringing(leg_ch.state, "") or (old is not None and old.ringing)
-                self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent.id, ringing=ringing)
-                ringing_at.append(agent.id)
+                self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent_id, ringing=ringing)
+                ringing_at.append(agent_id)
                 if leg_ch.age_s is not None:
                     ages.append(leg_ch.age_s)
             call.attempt = attempt

@@ -94,3 +94,22 @@ def test_events_carry_the_server_and_commands_go_back_as_uniqueids() -> None:
     munich._emit([CallArrived("1.1", "5000", "15550001")])
     assert heard == [CallArrived("1.1@munich", "5000", "15550001", server="munich")]
     assert munich._to_uniqueids(Hold("1.1@munich")) == Hold("1.1")
+
+
+def test_a_trunk_leg_ringing_across_a_reconnect_still_answers_for_its_member() -> None:
+    tracker = berlin_with_a_call()
+    leg = {"Channel": CALLER, "Uniqueid": "1.1", "Context": "acd-dial", "Exten": "1",
+           "DestChannel": "PJSIP/to-munich-00000002", "DestUniqueid": "1.2", "DestLinkedid": "1.1"}
+    tracker.handle({"Event": "DialBegin", **leg, "DialString": "201@to-munich", "DestChannelStateDesc": "Ringing"})
+
+    def item(**fields: str) -> dict[str, str]:
+        return {"Event": "CoreShowChannel", "ActionID": "r", "BridgeId": "", **fields}
+
+    resynced = tracker.resync([  # CoreShowChannel does not say whom a trunk leg rings
+        item(Channel=CALLER, Uniqueid="1.1", Linkedid="1.1", Context="acd-dial", Exten="1",
+             ChannelStateDesc="Up", Application="Dial", ChanVariable="ACD_DID=5000"),
+        item(Channel="PJSIP/to-munich-00000002", Uniqueid="1.2", Linkedid="1.1", Context="acd-from-server",
+             Exten="", ChannelStateDesc="Ringing", Application="AppDial"),
+    ])[-1]
+    assert resynced.calls[0].agents == ("max",)  # type: ignore[union-attr]
+    assert tracker.handle({"Event": "DialEnd", **leg, "DialStatus": "ANSWER"}) == [MemberAnswered("1.1", 1, "max")]
