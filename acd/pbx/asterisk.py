@@ -56,7 +56,8 @@ class AsteriskPbx:
         self.feed = feed
         self.connection = AmiConnection(host, port, username, secret, on_event=self._on_event,
                                         on_resync=self._on_resync, timing=timing,
-                                        wanted_events=Tracker.handled_events(), now=now, on_lost=self._on_lost)
+                                        wanted_events=Tracker.handled_events(), now=now,
+                                        on_lost=self._agents_unreachable)
 
     def attach(self, feed: Feed) -> None:
         """Where core events go (the distributor's ``feed``); call before ``run()``."""
@@ -67,6 +68,7 @@ class AsteriskPbx:
         self.tracker.config = config
 
     async def run(self) -> None:
+        self._agents_unreachable()  # until this server's first resync reports their phones
         await self.connection.run()
 
     def close(self) -> None:
@@ -96,10 +98,10 @@ class AsteriskPbx:
     async def _on_event(self, message: Message) -> None:
         self._emit(self.tracker.handle(message))
 
-    def _on_lost(self) -> None:
-        """One of several servers is gone: its agents are offline for every call, so the
-        others' calls ring somebody reachable instead of the dead trunk. The next
-        resync reports their phones again. (With the only server, nothing rings anyway.)"""
+    def _agents_unreachable(self) -> None:
+        """One of several servers is gone (or not reached yet): its agents are offline for
+        every call, so the others' calls ring somebody reachable instead of a dead trunk.
+        The next resync reports their phones again. (The only server: nothing rings anyway.)"""
         if self.first_server is None:
             return
         offline: list[Event] = [DeviceStateChanged(a.id, DeviceState.UNAVAILABLE)

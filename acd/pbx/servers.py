@@ -5,7 +5,8 @@ One ``AsteriskPbx`` (one AMI connection, one tracker) per server. A call is on t
 server it arrived on (``core.call_keys``); a pickup from a phone is on the picker's
 server; callbacks are placed on the first server, which rings a member on another
 server through its trunk. Losing one server's link touches only that server's calls
-and makes its agents offline (``AsteriskPbx._on_lost``); the others keep routing.
+and makes its agents offline (``AsteriskPbx._agents_unreachable``); the others keep
+routing. A server not reached yet is the same: its agents are offline until its first resync.
 """
 
 from __future__ import annotations

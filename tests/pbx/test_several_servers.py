@@ -4,6 +4,8 @@ its call is on; the core hears (server, Uniqueid) keys."""
 
 from __future__ import annotations
 
+import asyncio
+
 from acd.core.commands import CallBack, Hold, PickUp, RefusePickup, Ring
 from acd.core.events import CallArrived, DeviceState, DeviceStateChanged, MemberAnswered, MemberRinging
 from acd.core.model import Agent, RoutingConfig
@@ -113,3 +115,15 @@ def test_a_trunk_leg_ringing_across_a_reconnect_still_answers_for_its_member() -
     ])[-1]
     assert resynced.calls[0].agents == ("max",)  # type: ignore[union-attr]
     assert tracker.handle({"Event": "DialEnd", **leg, "DialStatus": "ANSWER"}) == [MemberAnswered("1.1", 1, "max")]
+
+
+async def test_a_servers_agents_are_offline_until_it_is_reached() -> None:
+    heard: list[object] = []
+    munich = AsteriskPbx(CONFIG, host="127.0.0.1", port=1, username="acd", secret="",  # nobody answers there
+                         dialplan=Dialplan(server="munich", trunks={"berlin": "to-berlin"}), first_server="berlin")
+    munich.attach(heard.append)
+    task = asyncio.create_task(munich.run())
+    await asyncio.sleep(0.05)
+    munich.close()
+    await asyncio.wait_for(task, 5)
+    assert heard == [DeviceStateChanged("max", DeviceState.UNAVAILABLE)]  # anna is berlin's
