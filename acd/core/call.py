@@ -57,6 +57,7 @@ class Call:
     number_entry_until: float = 0.0
     # the order the router took calls in: callers who arrived at the same moment are served in it
     seq: int = field(default_factory=lambda: next(_taken_in))
+    server: str = ""  # the Asterisk server the caller is on ("": the only one)
 
     @property
     def group_id(self) -> str:

@@ -42,6 +42,7 @@ class Agent:
     extension: str = ""  # what colleagues dial (directed pickup, transfers)
     mobile: str = ""
     mailbox: str = ""  # e.g. "101@default"
+    server: str = ""  # the Asterisk server the endpoint is registered on ("": the only one)
 
     @property
     def mailbox_or_default(self) -> str:

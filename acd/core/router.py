@@ -70,6 +70,11 @@ from .strategies import next_members
 from .work_time import on_break
 
 
+def _server(call: Call) -> dict[str, str]:
+    """The history's note of the call's Asterisk server (none when there is only one)."""
+    return {"server": call.server} if call.server else {}
+
+
 def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
     return f"{kind}|{ident}" if attempt is None else f"{kind}|{ident}|{attempt}"
 
@@ -127,12 +132,12 @@ class Router(CallbackRouting):
         if e.call_id in self.calls:
             return  # already known (seen again after a reconnect)
         group = self.config.group_for(e.did)
-        call = Call(e.call_id, e.did, e.caller_number, e.caller_name, group, self._now)
+        call = Call(e.call_id, e.did, e.caller_number, e.caller_name, group, self._now, server=e.server)
         call.owner = e.owner_agent if e.owner_agent in self.config.agents else None
         self.calls[call.id] = call
         self.in_group.add(call, self.config.groups)
         self._record(call, "arrived", did=e.did, caller_number=e.caller_number,
-                     caller_name=e.caller_name, group=call.group_id, owner=call.owner)
+                     caller_name=e.caller_name, group=call.group_id, owner=call.owner, **_server(call))
         if group is None:
             self._record_missed(call, "number not routed to a queue group")
             self._hang_up(call, "")
@@ -718,7 +723,9 @@ class Router(CallbackRouting):
     # ------------------------------------------------------------------ reconnect / restart
     def _on_Resynced(self, e: Resynced) -> None:
         live = {c.call_id: c for c in e.calls}
-        for call_id in [cid for cid in self.calls if cid not in live]:
+        # one server's list says nothing about the calls on the others
+        for call_id in [cid for cid, call in self.calls.items()
+                        if cid not in live and (e.server is None or call.server == e.server)]:
             call = self.calls.pop(call_id)
             self._release_all(call)
             self._cancel_call_timers(call)
@@ -727,19 +734,20 @@ class Router(CallbackRouting):
             self._record(call, "ended", by="unknown", reason="ended while the ACD could not see the PBX")
         listed_ago = max(0.0, self._now - e.listed_at) if e.listed_at is not None else 0.0
         for found in e.calls:
-            self._adopt(found, listed_ago)
-        self._callbacks_resynced(set(e.callbacks))
+            self._adopt(found, listed_ago, e.server or "")
+        if e.callbacks is not None:
+            self._callbacks_resynced(set(e.callbacks))
 
-    def _adopt(self, found: LiveCall, listed_ago: float = 0.0) -> None:
+    def _adopt(self, found: LiveCall, listed_ago: float = 0.0, server: str = "") -> None:
         call = self.calls.get(found.call_id)
         if call is None:
             arrived = found.arrived_at if found.arrived_at is not None else self._now
             call = Call(found.call_id, found.did, found.caller_number, found.caller_name,
-                        self.config.group_for(found.did), arrived)
+                        self.config.group_for(found.did), arrived, server=server)
             self.calls[call.id] = call
             self.in_group.add(call, self.config.groups)
             self._record(call, "recovered", state=found.state, did=found.did,
-                         caller_number=found.caller_number, group=call.group_id)
+                         caller_number=found.caller_number, group=call.group_id, **_server(call))
         if found.state == "connected":
             self._release_all(call)
             self._cancel_call_timers(call)

@@ -208,14 +208,17 @@ class AmiConnection:
         rng: random.Random | None = None,
         wanted_events: Collection[str] | None = None,
         now: Callable[[], float] = time.time,
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
         """``wanted_events``: the live events the consumer handles; others are dropped
         before they are parsed (None: every event is delivered). ``now``: the clock the
-        channel list is stamped with (the ACD's clock)."""
+        channel list is stamped with (the ACD's clock). ``on_lost``: called when a
+        session that was up ends (nothing is known of the PBX until the next resync)."""
         self.host, self.port, self.username = host, port, username
         self.wanted_events = None if wanted_events is None else frozenset(wanted_events) | {"Shutdown"}
         self._secret = secret if isinstance(secret, Secret) else Secret(secret)
         self._on_event, self._on_resync = on_event, on_resync
+        self._on_lost = on_lost
         self._now = now
         self.timing = timing or Timing()
         self._rng = rng or random.Random()
@@ -311,9 +314,14 @@ class AmiConnection:
                 await self._deliver(protocol)
                 keepalive.cancel()
         finally:
-            self._ready = False
+            was_up, self._ready = self._ready, False
             self._protocol = None
             protocol.close()
+            if was_up and self._on_lost is not None:
+                try:
+                    self._on_lost()
+                except Exception:
+                    log.exception("ami lost handler failed")
 
     async def _greeted(self, protocol: _AmiProtocol) -> None:
         where = f"{self.host}:{self.port}"

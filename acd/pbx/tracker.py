@@ -205,7 +205,8 @@ class Tracker:
             return  # not a ring attempt (a transfer's Dial, app_queue, a Local half)
         if dest.uid in self._legs:
             return
-        agent = self._agent_of(dest)
+        # a member on another server rings through the trunk to it: the leg is the trunk's
+        agent = self._agent_of(dest) or self.dialplan.remote_agent(text(msg, "DialString"), self.config)
         leg = _Leg(dest.uid, call.call_id, self._attempt(caller, call), agent.id if agent else None)
         self._legs[dest.uid] = leg
         if agent is not None and leg.attempt == call.attempt:
@@ -451,7 +452,7 @@ class Tracker:
         device = text(msg, "Device")
         # README 14: Queue:…, MWI:…, the trunk also report device states
         agent = self.config.agent_by_endpoint(device) if device.startswith("PJSIP/") else None
-        if agent is None:
+        if agent is None or not self._here(agent):
             return None
         return DeviceStateChanged(agent.id, DeviceState.parse(text(msg, "State")))
 
@@ -541,12 +542,14 @@ class Tracker:
             ages: list[int] = []
             for leg_ch in legs:
                 agent = self._agent_of(leg_ch)
-                if agent is None:
-                    continue
                 old = old_legs.get(leg_ch.uid)
+                # a trunk leg to another server's member: the list does not name them, the leg we knew did
+                agent_id = agent.id if agent is not None else old.agent_id if old is not None else None
+                if agent_id is None:
+                    continue
                 ringing = _is_ringing(leg_ch.state, "") or (old is not None and old.ringing)
-                self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent.id, ringing=ringing)
-                ringing_at.append(agent.id)
+                self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent_id, ringing=ringing)
+                ringing_at.append(agent_id)
                 if leg_ch.age_s is not None:
                     ages.append(leg_ch.age_s)
             call.attempt = attempt
@@ -571,7 +574,14 @@ class Tracker:
     def _agent_of(self, ch: Channel) -> Agent | None:
         if is_local(ch.name):
             return None
-        return self.config.agent_by_endpoint(ch.endpoint)
+        agent = self.config.agent_by_endpoint(ch.endpoint)
+        return agent if agent is not None and self._here(agent) else None
+
+    def _here(self, agent: Agent) -> bool:
+        """The agent's endpoint is on this server: another server's phone of the same
+        name is somebody else's (each server reports its own agents)."""
+        server = self.dialplan.server
+        return not server or not agent.server or agent.server == server
 
     def _attempt(self, caller: Channel, call: _Call) -> int:
         """Our dialplan carries the attempt in the extension: acd-dial,<attempt>,1. Another
