@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import re
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 from panoramisk.ami_protocol import AMIProtocol
@@ -209,12 +210,22 @@ async def acd_reader(payload: bytes, events: int) -> Rate:
     marks: list[float] = []
     handle = pbx._on_event
 
-    def timing(message: Message) -> None:
+    def timing(message: Message) -> Awaitable[None] | None:
         if not marks:
             marks.extend((time.perf_counter(), time.process_time()))
-        handle(message)
+        pending = handle(message)
+        if pending is not None:  # an older acd's coroutine handler (before/after runs)
+            return _then(pending, message)
+        _stop_at_the_end(message)
+        return None
+
+    def _stop_at_the_end(message: Message) -> None:
         if message.get("UserEvent") == "BenchEnd" and not done.done():
             done.set_result((time.perf_counter(), time.process_time()))
+
+    async def _then(pending: Awaitable[None], message: Message) -> None:
+        await pending
+        _stop_at_the_end(message)
 
     pbx.connection._on_event = timing
     pbx.attach(distributor.feed)
