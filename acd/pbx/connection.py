@@ -103,6 +103,7 @@ def error_response(reason: str, action_id: str = "") -> Message:
     return Message({"Response": "Error", "ActionID": action_id, "Message": reason})
 
 
+_FINAL = ("Success", "Error", "Fail", "Failure")  # answers that end an action (panoramisk's Action.completed)
 _ACTION_IDS = itertools.count(1)
 _ACTION_ID_PREFIX = f"acd/{uuid.uuid4().hex[:12]}/"  # ids unique across the ACD's sessions and restarts
 
@@ -121,6 +122,28 @@ class _Action(Action):  # type: ignore[misc]
         self.as_list = None
         self.responses = []
         self.future = future
+
+    def add_message(self, message: Message) -> bool | None:
+        """panoramisk's ``Action.add_message``, with the common case decided without its
+        case-folding look-ups: the first answer is final (Success, Error...) and says
+        nothing of a list or a queued Originate, so it is the result."""
+        store = getattr(message, "_store", None)
+        if self.responses or self.as_list is not None or store is None:
+            return super().add_message(message)  # type: ignore[no-any-return]
+        said = store.get("message", ("", ""))[1]
+        if not isinstance(said, str):
+            return super().add_message(message)  # type: ignore[no-any-return]
+        said = said.lower()
+        if (store.get("response", ("", ""))[1] in _FINAL and store.get("subevent", ("", ""))[1] != "Start"
+                and store.get("eventlist", ("", ""))[1] != "start" and "will follow" not in said
+                and not (said.startswith("added") and said.endswith("to queue"))
+                and not said.endswith("successfully queued")):
+            self.responses.append(message)
+            if not self.future.done():
+                self.future.set_result(message)
+                return True
+            return None
+        return super().add_message(message)  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
         lines = []
