@@ -162,7 +162,11 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
             acd = Acd(settings(port, f"sqlite:///{tmp}/bench.db"), ami=AmiTarget("127.0.0.1", port, "acd", SECRET))
             usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
             service = asyncio.create_task(acd.run(http=False))
-            out, _ = await child.communicate()
+            try:
+                out, _ = await asyncio.wait_for(child.communicate(), seconds + 60)
+            except TimeoutError:
+                raise SystemExit("first ring: the simulator did not finish (too busy a machine?); "
+                                 "no figures") from None
             usage1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
             sim_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
             acd.stop()
