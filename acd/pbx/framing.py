@@ -31,19 +31,8 @@ def event_name(frame: str) -> str:
 def parse_event(frame: str) -> Frame:
     """``Key: Value`` lines to a dict; a repeated key (ChanVariable, Variable, Output)
     collects its values in a list, as panoramisk does (transcripts README "Repeated keys")."""
-    lines = frame.split("\r\n")
-    try:
-        # the common frame, where every line has ": " and no key repeats, split in C
-        # (no Python code per line): as fast as the plainest reader's split
-        out: Frame = dict(map(str.split, lines, repeat(": "), repeat(1)))
-    except ValueError:  # a line without ": " (the banner, "AccountCode:"): line by line
-        return _parse_lines(lines)
-    return out if len(out) == len(lines) else _parse_lines(lines)  # a key repeats
-
-
-def _parse_lines(lines: list[str]) -> Frame:
     out: Frame = {}
-    for line in lines:
+    for line in frame.split("\r\n"):
         key, sep, value = line.partition(": ")
         if not sep:
             if not line.endswith(":"):

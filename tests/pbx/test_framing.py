@@ -53,26 +53,6 @@ def test_events_nobody_handles_are_dropped_unparsed_and_answers_stay_panoramisk_
     assert event_name("Response: Success") == ""
 
 
-def test_the_fast_split_reads_every_recorded_frame_as_the_line_by_line_parser() -> None:
-    from acd.pbx.framing import _parse_lines
-
-    for frame in FRAMES:
-        assert parse_event(frame) == _parse_lines(frame.split("\r\n")), frame[:80]
-
-
-@pytest.mark.parametrize("frame", [
-    "Asterisk Call Manager/11.0.0\r\nEvent: FullyBooted\r\nStatus: Fully Booted",  # the banner heads frame 1
-    "Event: Newexten\r\nAppData: Dial: PJSIP/101\r\nAccountCode:",  # ": " in a value, a stripped last line
-    "Event: VarSet\r\nVariable: A\r\nVariable: B",  # a repeated key
-    "Event: X\r\n\r\nUniqueid: 1",  # a stray blank line
-    "Event: X\r\nnot a header\r\nUniqueid: 1",
-])
-def test_frames_off_the_common_shape_are_read_line_by_line(frame: str) -> None:
-    from acd.pbx.framing import _parse_lines
-
-    assert parse_event(frame) == _parse_lines(frame.split("\r\n"))
-
-
 ANSWERS = [f for f in FRAMES if f.lstrip().startswith("Response: ")] + [
     "Response: Success\r\nActionID: a-1\r\nMessage: Variable Set",
     "Response: Error\r\nActionID: a-2\r\nMessage: Channel does not exist: PJSIP/trunk-00000001",
