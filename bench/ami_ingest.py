@@ -4,15 +4,31 @@ The stream is made of the real frames Asterisk sent in tests/fixtures/ami
 (calls answered, not answered, ringing three phones, busy, abandoned), replayed many
 times with fresh Uniqueids and channel names so the tracker and the router follow
 thousands of distinct calls. One run measures three readers of the same bytes over
-loopback TCP, so acd's own overhead is visible:
+loopback TCP, so acd's own overhead is visible. What each does with every frame:
 
-  reference   asyncio StreamReader.readuntil(CRLF CRLF) + split into (key, value) lines
-  panoramisk  panoramisk's AMIProtocol framing + Message.from_line (no handling)
-  acd         acd.pbx.AsteriskPbx: panoramisk framing, the tracker, the distributor and
-              the routing core (commands it issues go back over the same socket)
+  reference   the least any reader must do: asyncio StreamReader.readuntil(CRLF CRLF)
+              for the frame, decode it, split it into lines and each line into
+              (key, value); nothing is kept or handled
+  panoramisk  panoramisk's AMIProtocol: decode, split the stream into frames, and
+              Message.from_line (a case-insensitive dict) for each; nothing handled
+  acd         acd.pbx.AsteriskPbx as the service runs it: decode, split the stream
+              into frames; an event nobody handles is dropped after reading its name;
+              every other event becomes a dict (repeated keys as lists), goes to the
+              tracker, its core events to the distributor and the routing core; the
+              Setvar, Setvar, Redirect of each ring go back over the same socket in one
+              write, and their answers (from the stand-in PBX, in the timed span) are
+              read and matched to the actions
+
+The stand-in PBX (``serve``) runs in this process: it answers acd's actions between
+pieces of the stream, with one read and one write per batch. Each reader runs
+``rounds`` times, interleaved with the others; the best round counts (a shared
+machine only ever slows a round down) and the target compares acd with the reference
+of the same run. CPU per event is this process's CPU time (the median round) over
+the events, which a busy machine inflates far less than wall time.
 
 "all frames" is read=all as recorded (VarSet, Newexten...); "our classes" keeps only
-what manager.conf's read=system,call,user lets through. Run: python -m bench.ami_ingest [--quick]
+what manager.conf's read=system,call,user lets through, where nearly every event is
+handled. Run: python -m bench.ami_ingest [--quick]
 """
 
 from __future__ import annotations
