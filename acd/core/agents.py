@@ -32,12 +32,21 @@ class AgentBook:
 
     def __init__(self) -> None:
         self._status: dict[str, AgentStatus] = {}
+        # agents whose status was handed out (to be read or changed) since ``take_looked_at``:
+        # every change goes through ``status``, so an agent missing here kept its status
+        self._looked_at: set[str] = set()
 
     def status(self, agent_id: str) -> AgentStatus:
+        self._looked_at.add(agent_id)
         status = self._status.get(agent_id)
         if status is None:
             status = self._status[agent_id] = AgentStatus()
         return status
+
+    def take_looked_at(self) -> set[str]:
+        """The agents whose status may have changed since the last call (a superset)."""
+        looked_at, self._looked_at = self._looked_at, set()
+        return looked_at
 
     def all(self) -> dict[str, AgentStatus]:
         return self._status

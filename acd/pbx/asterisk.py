@@ -95,7 +95,7 @@ class AsteriskPbx:
     async def _on_resync(self, channels: list[Message], devices: list[Message], listed_at: float) -> None:
         self._emit(self.tracker.resync(channels, devices, listed_at))
 
-    async def _on_event(self, message: Message) -> None:
+    def _on_event(self, message: Message) -> None:
         self._emit(self.tracker.handle(message))
 
     def _agents_unreachable(self) -> None:

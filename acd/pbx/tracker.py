@@ -81,6 +81,8 @@ class Tracker:
         self._agent_legs: dict[str, str] = {}  # connected agent's channel uid -> call id
         self._transferring: set[str] = set()  # calls waiting to see their new agent
         self._devices: dict[str, DeviceState] = {}  # last state reported per agent
+        # event name -> its handler, looked up once rather than by name for every event
+        self._handlers = {name: getattr(self, "_on_" + name) for name in self.handled_events()}
 
     # ------------------------------------------------------------------ queries (actions.py)
     def has_call(self, call_id: str) -> bool:
@@ -125,10 +127,7 @@ class Tracker:
     # ------------------------------------------------------------------ live events
     def handle(self, msg: Mapping[str, Any]) -> list[Event]:
         """The core events one AMI event causes. Never raises: bad input is logged."""
-        name = text(msg, "Event")
-        if not name:
-            return []
-        handler = getattr(self, "_on_" + name, None)
+        handler = self._handlers.get(text(msg, "Event"))
         if handler is None:
             return []
         out: list[Event] = []
@@ -136,7 +135,7 @@ class Tracker:
             handler(msg, out)
         except Exception:  # malformed or unexpected input must not stop the link
             log.exception("ami event not understood",
-                          extra={"ami_event": name[:64], "ami_uniqueid": text(msg, "Uniqueid")[:64]})
+                          extra={"ami_event": text(msg, "Event")[:64], "ami_uniqueid": text(msg, "Uniqueid")[:64]})
         return out
 
     def _on_Newchannel(self, msg: Mapping[str, Any], out: list[Event]) -> None:
