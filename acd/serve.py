@@ -38,6 +38,7 @@ from .core.events import (
 from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
+from .ha.leadership import AlwaysActive, Leadership, LeadershipLost, Lease
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
 from .store.callback_requests import open_requests
@@ -113,11 +114,18 @@ class Acd:
         routing = settings.routing()
         self.router = Router(routing, last_offered=self.store.load_offers(),
                              recent_waits=self.store.recent_waits(list(routing.groups)))
+        # which node talks to Asterisk: this one alone, or the one holding the lease
+        self.leadership: Leadership = (
+            AlwaysActive() if settings.ha is None else
+            Lease(settings.service.database, node=settings.ha.node_name, lease_s=settings.ha.lease_seconds))
+        self.lost_leadership: str | None = None  # why this node stopped being active
         target = ami or AmiTarget(settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret)
         self.pbx = AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
                                secret=target.secret if target.secret is not None else "",
-                               dialplan=Dialplan(trunk=settings.ami.trunk), timing=timing, now=self.clock.now)
+                               dialplan=Dialplan(trunk=settings.ami.trunk), timing=timing, now=self.clock.now,
+                               active=None if settings.ha is None else self.leadership.active)
         self.distributor = Distributor(self.router, self.clock, self.pbx, self.history)
+        self.distributor.owns_calls = self.leadership.active
         # open callback requests wait for the first look at the PBX before any is called
         self.distributor.feed(CallbacksRestored(open_requests(self.store)))
         self.pbx.attach(self.feed)
@@ -266,7 +274,9 @@ class Acd:
     async def _run_tasks(self, http: bool) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.history.run(), name="history")
-            tasks.create_task(self.pbx.run(), name="ami")
+            tasks.create_task(self._ami_when_active(), name="ami")
+            lease = self.leadership if isinstance(self.leadership, Lease) else None
+            leading = [tasks.create_task(self._lead(lease), name="leadership")] if lease else []
             # the CRM's two tasks run until cancelled; the others end when closed
             crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
                    tasks.create_task(self.crm_sender.run(), name="crm-outbox"),
@@ -276,6 +286,10 @@ class Acd:
                 tasks.create_task(self._serve_http(), name="http")
             await self._stopping.wait()
             self.pbx.close()
+            for task in leading:
+                task.cancel()
+            if lease is not None and self.lost_leadership is None:
+                await lease.release()  # the link is closed: the standby may take over now
             if self._server is not None:
                 self._server.should_exit = True
             self.distributor.timers.cancel_all()
@@ -286,6 +300,29 @@ class Acd:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _lead(self, lease: Lease) -> None:
+        try:
+            await lease.run()
+        except LeadershipLost as lost:  # no AMI action leaves any more (the gate is shut)
+            self.lost_leadership = str(lost)
+            self.stop()
+
+    async def _ami_when_active(self) -> None:
+        """The AMI link, once this node is active for the server: a standby holds no
+        AMI session (connecting at takeover costs a connect and a Login, a few ms, and
+        a standby's session would send Login and Pings of its own)."""
+        if not isinstance(self.leadership, AlwaysActive):
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            active = asyncio.ensure_future(self.leadership.wait_active())
+            await asyncio.wait({stopping, active}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            active.cancel()
+            if self._stopping.is_set():
+                return
+            # callback requests the former active node recorded since this one started
+            self.distributor.feed(CallbacksRestored(await asyncio.to_thread(open_requests, self.store)))
+        await self.pbx.run()
 
     async def _serve_http(self) -> None:
         host, port = self.web_address

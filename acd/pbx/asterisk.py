@@ -40,14 +40,19 @@ class AsteriskPbx:
         dialplan: Dialplan | None = None,
         timing: Timing | None = None,
         now: Callable[[], float] = time.time,
+        active: Callable[[], bool] | None = None,
     ) -> None:
+        """``active``: whether this node is active for the server (acd/ha): when not,
+        no action is written and the server's events are not acted on."""
         self.config = config
+        self.active = active
         self.dialplan = dialplan or Dialplan()
         self.tracker = Tracker(config, self.dialplan)
         self.feed = feed
         self.connection = AmiConnection(host, port, username, secret, on_event=self._on_event,
                                         on_resync=self._on_resync, timing=timing,
-                                        wanted_events=Tracker.handled_events(), now=now)
+                                        wanted_events=Tracker.handled_events(), now=now,
+                                        may_send=active)
 
     def attach(self, feed: Feed) -> None:
         """Where core events go (the distributor's ``feed``); call before ``run()``."""
@@ -87,6 +92,8 @@ class AsteriskPbx:
         self._emit(self.tracker.handle(message))
 
     def _emit(self, events: list[Event]) -> None:
+        if self.active is not None and not self.active():
+            return  # a former leader: the calls are the new one's now
         if self.feed is None:
             if events:
                 log.warning("pbx events dropped: nothing attached", extra={"acd_events": len(events)})

@@ -118,6 +118,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         # None when the connection closed before a line came
         self.greeting: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self.unanswered: set[str] = set()  # ids of the actions the lost link left without an answer
+        self.may_send: Callable[[], bool] | None = None  # the fencing gate (AmiConnection's may_send)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += self._decoder.decode(data)
@@ -155,6 +156,15 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         if self.closed:
             for action in actions:
                 action.future.set_result(error_response("not connected", action.id))
+            return actions
+        if self.may_send is not None and not self.may_send():
+            # fencing (acd/ha/leadership.py): checked in the same step as the write, so
+            # not one byte leaves once this node's lease has run out; the link goes too
+            log.warning("ami action withheld: this node is not active for the server",
+                        extra={"ami_action": ",".join(a["action"] for a in actions)})
+            for action in actions:
+                action.future.set_result(error_response("not active", action.id))
+            self.transport.abort()
             return actions
         try:
             self.transport.write(b"".join(str(action).encode("utf-8") for action in actions))
@@ -208,10 +218,14 @@ class AmiConnection:
         rng: random.Random | None = None,
         wanted_events: Collection[str] | None = None,
         now: Callable[[], float] = time.time,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         """``wanted_events``: the live events the consumer handles; others are dropped
         before they are parsed (None: every event is delivered). ``now``: the clock the
-        channel list is stamped with (the ACD's clock)."""
+        channel list is stamped with (the ACD's clock). ``may_send``: asked before every
+        write, Login and Ping included; False withholds the actions and drops the link
+        (this node is not, or no longer, active for the server)."""
+        self.may_send = may_send
         self.host, self.port, self.username = host, port, username
         self.wanted_events = None if wanted_events is None else frozenset(wanted_events) | {"Shutdown"}
         self._secret = secret if isinstance(secret, Secret) else Secret(secret)
@@ -284,6 +298,7 @@ class AmiConnection:
             loop.create_connection(_AmiProtocol, self.host, self.port), self.timing.connect_timeout_s)
         assert isinstance(protocol, _AmiProtocol)
         protocol.wanted = self.wanted_events
+        protocol.may_send = self.may_send
         self._protocol = protocol
         try:
             await self._greeted(protocol)
