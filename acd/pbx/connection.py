@@ -292,6 +292,8 @@ class AmiConnection:
         return str(exc) if isinstance(exc, NotAsterisk) else f"{exc} ({where})"
 
     async def _session(self) -> None:
+        if self.may_send is not None and not self.may_send():
+            raise LinkDown("this node is not active for the server")  # not even a connect
         loop = asyncio.get_running_loop()
         log.info("ami connecting", extra={"ami_host": self.host, "ami_port": self.port})
         _, protocol = await asyncio.wait_for(

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy import create_engine
 
+from acd.ha.leadership import MARGIN_S, LeadershipLost, Lease, boottime
 from acd.ha.lease_table import LeaseRow
-from acd.ha.leadership import MARGIN_S, Lease, LeadershipLost, boottime
 
 from .conftest import POSTGRES_URL, needs_postgres
 
