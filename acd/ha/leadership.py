@@ -141,6 +141,7 @@ class Lease:
         self._db: psycopg.AsyncConnection[tuple[object, ...]] | None = None
         self._became_active = asyncio.Event()
         self._told_standby = False
+        self._failing = False  # the last claim or renewal failed
 
     def __repr__(self) -> str:
         return f"Lease(server={self.server!r}, node={self.node!r}, term={self.term}, active={self.active()})"
@@ -211,10 +212,15 @@ class Lease:
                                                   "lease_s": self.lease_s, "term": self.term or 0})
                 row = await cursor.fetchone()
         except (psycopg.Error, OSError, TimeoutError) as exc:
-            log.warning("lease not renewed" if self.term is not None else "lease not claimed",
-                        extra={"ha_server": self.server, "reason": type(exc).__name__})
+            if not self._failing:  # once per outage: a standby polls several times a second
+                log.warning("lease database unreachable" if self.term is None else "lease not renewed",
+                            extra={"ha_server": self.server, "reason": str(exc) or type(exc).__name__})
+            self._failing = True
             await self._disconnect()
             return exc
+        if self._failing:
+            self._failing = False
+            log.info("lease database reachable again", extra={"ha_server": self.server})
         return None if row is None else int(row[0])  # type: ignore[call-overload]
 
     async def _holder(self) -> str:

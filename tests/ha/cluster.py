@@ -41,8 +41,11 @@ class Received:
 
 
 def reset_database(url: str) -> None:
-    """An empty database: the nodes create the schema (as a first start does)."""
+    """An empty database brought to the current schema, with its first administrator:
+    the nodes can then start together (two first starts would both create him)."""
     from acd.cli import schema_metadata
+    from acd.store.schema import ensure_current
+    from acd.web.bootstrap import bootstrap_admin
 
     engine = create_engine(url)
     try:
@@ -50,6 +53,8 @@ def reset_database(url: str) -> None:
             metadata.drop_all(engine)
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        ensure_current(engine)
+        bootstrap_admin(engine, env={"ACD_ADMIN_PASSWORD": "ha-admin-pw"}, out=lambda _: None)
     finally:
         engine.dispose()
 
@@ -67,17 +72,22 @@ class Node:
         self.log = log
         self.process: asyncio.subprocess.Process | None = None
         self.started_at = 0.0
+        self.log_from = 0  # where the running process's lines begin in the log
 
     def text(self) -> str:
+        """The log of this node's processes, the last one's at the end."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def this_run(self) -> str:
+        return self.text()[self.log_from:]
 
     @property
     def active(self) -> bool:
-        return f"active for {SERVER}" in self.text()
+        return f"active for {SERVER}" in self.this_run()
 
     @property
     def standby(self) -> bool:
-        return f"standby for {SERVER}" in self.text()
+        return f"standby for {SERVER}" in self.this_run()
 
     @property
     def running(self) -> bool:
@@ -90,9 +100,12 @@ class Node:
 
 class Cluster:
     def __init__(self, tmp: Path, database: str, phones: Mapping[str, Behaviour], group: dict[str, Any],
-                 lease_s: float = 1.5, names: tuple[str, ...] = ("a", "b")) -> None:
+                 lease_s: float = 1.5, names: tuple[str, ...] = ("a", "b"),
+                 databases: Mapping[str, str] | None = None) -> None:
+        """``databases``: a node's own way to the database (tests/ha/db_proxy.py)."""
         self.tmp = tmp
         self.database = database
+        self.databases = dict(databases or {})
         self.sim = Simulator(
             dialplan=REPO / "asterisk" / "extensions.conf",
             manager_users={f"acd-{n}": ManagerUser(secret=SECRET, read=("system", "call", "user", "dtmf"),
@@ -148,7 +161,7 @@ class Cluster:
     def _config(self, name: str, sim_port: int) -> Path:
         agents = [{"id": f"agent{ext}", "name": f"Agent {ext}", "endpoint": f"PJSIP/{ext}"} for ext in self.phones]
         data = {
-            "service": {"database": self.database, "host": "127.0.0.1", "port": free_port()},
+            "service": {"database": self.databases.get(name, self.database), "host": "127.0.0.1", "port": free_port()},
             "ami": {"host": "127.0.0.1", "port": sim_port, "username": f"acd-{name}", "simulate": "never"},
             "ha": {"node_name": name, "lease_seconds": self.lease_s},
             "agents": agents,
@@ -163,6 +176,7 @@ class Cluster:
         node = self.nodes.get(name) or Node(name, self.nodes_config[name], self.tmp / f"acd-{name}.log")
         self.nodes[name] = node
         env = {**os.environ, "PYTHONPATH": str(REPO), "ACD_AMI_SECRET": SECRET, "ACD_ADMIN_PASSWORD": "ha-admin-pw"}
+        node.log_from = len(node.text())
         log = node.log.open("ab")
         node.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "acd.cli", "serve", "--config", str(node.config),
@@ -176,21 +190,20 @@ class Cluster:
         self._record()
         port = await self.sim.start("127.0.0.1", 0)
         self.nodes_config = {n: self._config(n, port) for n in self.names}
-        first = await self.start_node(self.names[0])
-        # it creates the schema and the first administrator; the others start meanwhile
-        await self.until(lambda: "first administrator" in first.text(), 30, why=lambda: first.text()[-2000:])
-        others = [await self.start_node(name) for name in self.names[1:]]
-        await self.until(lambda: first.active, 30, why=lambda: first.text()[-2000:])
-        for node in others:
-            await self.until(lambda node=node: node.standby, 30,  # type: ignore[misc]
-                             why=lambda node=node: node.text()[-2000:])  # type: ignore[misc]
+        nodes = [await self.start_node(name) for name in self.names]
+        await self.until(lambda: all(n.active or n.standby for n in nodes), 60,
+                         why=lambda: "\n".join(n.text()[-1500:] for n in nodes))
         return self
 
     def active(self) -> Node:
-        """The node that was last to become active (its log says so) and still runs."""
+        """The running node whose process said it became active."""
         running = [n for n in self.nodes.values() if n.running and n.active]
-        assert running, "no node is active"
-        return max(running, key=lambda n: n.text().rfind(f"active for {SERVER}"))
+        assert len(running) == 1, f"{len(running)} nodes active"
+        return running[0]
+
+    def standby(self) -> Node:
+        """A running node standing by."""
+        return next(n for n in self.nodes.values() if n.running and n.standby and not n.active)
 
     async def stop(self) -> None:
         for node in self.nodes.values():

@@ -25,18 +25,18 @@ SALES = {"id": "sales", "mode": "all", "rings": 2, "ring_seconds": 1,
 async def test_a_paused_former_leader_sends_no_ami_action_after_the_standby_took_over(tmp_path: Path) -> None:
     async with cluster(tmp_path, POSTGRES_URL, {p: NeverAnswer() for p in PHONES}, SALES) as c:
         await c.callers(3)
-        await c.until(lambda: len(c.actions("a", calls_only=True)) >= 3, 30)  # it rings them: Setvar, Redirect...
-        old, new = c.nodes["a"], c.nodes["b"]
+        old, new = c.active(), c.standby()
+        await c.until(lambda: len(c.actions(old.name, calls_only=True)) >= 3, 30)  # it rings them: Setvar, Redirect...
         stopped = time.monotonic()
         old.signal(signal.SIGSTOP)
-        await c.until(lambda: c.first("b", "Login", stopped) is not None, 10, why=new.text)
-        took_over = c.first("b", "Login", stopped)
+        await c.until(lambda: c.first(new.name, "Login", stopped) is not None, 10, why=new.text)
+        took_over = c.first(new.name, "Login", stopped)
         assert took_over is not None
-        await c.until(lambda: len(c.actions("b", took_over, calls_only=True)) >= 2, 20, why=new.text)
+        await c.until(lambda: len(c.actions(new.name, took_over, calls_only=True)) >= 2, 20, why=new.text)
         await asyncio.sleep(1.0)  # a's ring timers are overdue by now
         old.signal(signal.SIGCONT)
         assert old.process is not None
         assert await asyncio.wait_for(old.process.wait(), 20) == EXIT_NO_LONGER_ACTIVE
-        assert [r.action for r in c.actions("a", took_over)] == []  # not one action, not even a Ping
+        assert [r.action for r in c.actions(old.name, took_over)] == []  # not one action, not even a Ping
         assert "no longer active for default" in old.text()
-        assert new.running and len(c.actions("b", calls_only=True)) > 2  # b carries on
+        assert new.running and len(c.actions(new.name, calls_only=True)) > 2  # b carries on

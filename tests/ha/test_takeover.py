@@ -28,14 +28,14 @@ async def test_kill_9_of_the_active_node_the_standby_takes_over_within_3_s_and_e
         await c.until(lambda: c.ringing() > 0, 30)
         await asyncio.sleep(1.0)  # rings are being counted; the other callers wait
         assert c.ringing() > 0 and not any(call.answered.is_set() for call in calls)
-        old, new = c.active(), c.nodes["b"]
+        old, new = c.active(), c.standby()
         for p in PHONES:  # from now on the agents pick up: only the new active node can have them rung
             c.sim.phone(p).behaviour = Answer(after=0.3)
         killed = time.monotonic()
         old.signal(signal.SIGKILL)
-        await c.until(lambda: c.first("b", "DeviceStateList", killed) is not None, 10, why=new.text)
-        logged_in = c.first("b", "Login", killed)
-        resynced = c.first("b", "DeviceStateList", killed)
+        await c.until(lambda: c.first(new.name, "DeviceStateList", killed) is not None, 10, why=new.text)
+        logged_in = c.first(new.name, "Login", killed)
+        resynced = c.first(new.name, "DeviceStateList", killed)
         assert logged_in is not None and resynced is not None
         assert resynced - killed < TAKEOVER_TARGET_S, (logged_in - killed, resynced - killed)
         print(f"takeover: logged in {logged_in - killed:.3f} s, resynced {resynced - killed:.3f} s after kill -9")
