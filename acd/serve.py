@@ -6,6 +6,10 @@
 
 Start-up and shutdown read top to bottom in ``Acd.run``; a failing task cancels the
 others and the error reaches the caller (the CLI logs it and exits non-zero).
+
+With ``[ha]`` several nodes share one PostgreSQL database and only the one holding the
+server's lease (acd/ha/leadership.py) connects to Asterisk and runs the calls' timers;
+the others serve the web UI and wait. A node that loses the lease stops and exits (75).
 """
 
 from __future__ import annotations

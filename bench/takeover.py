@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -83,9 +84,11 @@ async def bench(database: str, runs: int, callers: int) -> dict[str, Any]:
     from acd.sim import NeverAnswer
     from tests.ha.cluster import cluster
 
-    with tempfile.TemporaryDirectory() as tmp:
-        async with cluster(Path(tmp), database, {p: NeverAnswer() for p in PHONES}, SALES) as c:
-            results = [await one_run(c, callers, n + 1) for n in range(runs)]
+    tmp = Path(tempfile.mkdtemp(prefix="acd-takeover-"))
+    print(f"the nodes' logs: {tmp}", flush=True)
+    async with cluster(tmp, database, {p: NeverAnswer() for p in PHONES}, SALES) as c:
+        results = [await one_run(c, callers, n + 1) for n in range(runs)]
+    shutil.rmtree(tmp)
     return {"runs": results}
 
 

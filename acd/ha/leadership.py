@@ -57,10 +57,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import psycopg
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,10 @@ class Lease:
         self.renew_s = lease_s / 5  # four renewals may fail before the lease runs out
         self.poll_s = max(0.05, lease_s / 10)  # a standby's look at an expired lease
         self.term: int | None = None  # the fencing token while active
+        import psycopg  # only where PostgreSQL is used ('.[postgres]'); SQLite needs none
+
+        self._psycopg = psycopg
+        self._errors = (psycopg.Error, OSError, TimeoutError)
         self._conninfo = conninfo(database_url)
         self._clock = clock
         self._valid_until = -math.inf
@@ -189,7 +195,7 @@ class Lease:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 db = await self._connection()
                 await db.execute(RELEASE, {"server": self.server, "node": self.node, "term": term})
-        except (psycopg.Error, OSError, TimeoutError):
+        except self._errors:
             log.warning("lease not released: the standby takes over when it expires",
                         extra={"ha_server": self.server})
         await self._disconnect()
@@ -211,7 +217,7 @@ class Lease:
                 cursor = await db.execute(CLAIM, {"server": self.server, "node": self.node,
                                                   "lease_s": self.lease_s, "term": self.term or 0})
                 row = await cursor.fetchone()
-        except (psycopg.Error, OSError, TimeoutError) as exc:
+        except self._errors as exc:
             if not self._failing:  # once per outage: a standby polls several times a second
                 log.warning("lease database unreachable" if self.term is None else "lease not renewed",
                             extra={"ha_server": self.server, "reason": str(exc) or type(exc).__name__})
@@ -228,13 +234,13 @@ class Lease:
             db = await self._connection()
             cursor = await db.execute(HOLDER, {"server": self.server})
             row = await cursor.fetchone()
-        except (psycopg.Error, OSError):
+        except self._errors:
             return "unknown"
         return "nobody" if row is None else f"{row[0]} (term {row[1]})"
 
     async def _connection(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
         if self._db is None or self._db.closed:
-            self._db = await psycopg.AsyncConnection.connect(
+            self._db = await self._psycopg.AsyncConnection.connect(
                 self._conninfo, autocommit=True, application_name=f"acd {self.node} lease {self.server}"[:63])
         return self._db
 
@@ -243,5 +249,5 @@ class Lease:
         if db is not None:
             try:
                 await db.close()
-            except (psycopg.Error, OSError):
+            except self._errors:
                 pass

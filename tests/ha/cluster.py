@@ -83,7 +83,9 @@ class Node:
 
     @property
     def active(self) -> bool:
-        return f"active for {SERVER}" in self.this_run()
+        """Its process said it became active, and has not said it no longer is."""
+        lines = self.this_run()
+        return lines.rfind(f"active for {SERVER}") > lines.rfind(f"no longer active for {SERVER}") + 10
 
     @property
     def standby(self) -> bool:
