@@ -40,7 +40,9 @@ stepping (let NTP slew it), and a process frozen in the microseconds between the
 and its write() call: Asterisk accepts no fencing token, so that window cannot be closed
 from our side.
 
-A renewal that fails or answers late is not fatal by itself: the lease counted locally
+The renewals run in a thread of their own: a busy event loop does not lose the lease
+(a stopped process or one cut off from the database still does). A renewal that fails
+or answers late is not fatal by itself: the lease counted locally
 may still hold. The node gives up when that runs out or a renewal finds the row taken:
 ``run`` raises LeadershipLost, and ``acd serve`` exits (status 75) for its supervisor
 (systemd, docker) to start it again as a standby, with a clean picture.
@@ -55,6 +57,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -75,6 +78,11 @@ def boottime() -> float:
     """Seconds on a clock that never goes back and keeps counting while the process is
     stopped or the machine suspended (CLOCK_MONOTONIC stops in a suspend)."""
     return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def _settle(future: asyncio.Future[str], why: str) -> None:
+    if not future.done():
+        future.set_result(why)
 
 
 class LeadershipLost(Exception):
@@ -148,6 +156,10 @@ class Lease:
         self._became_active = asyncio.Event()
         self._told_standby = False
         self._failing = False  # the last claim or renewal failed
+        self._lock = threading.Lock()  # the lease's thread and the service's loop both change the state
+        self._given_up = False
+        self._on_active: Callable[[], object] = lambda: None
+        self._on_lost: Callable[[str], object] = lambda why: None
 
     def __repr__(self) -> str:
         return f"Lease(server={self.server!r}, node={self.node!r}, term={self.term}, active={self.active()})"
@@ -161,23 +173,89 @@ class Lease:
 
     async def run(self) -> None:
         """Claim, then renew, until cancelled; raises LeadershipLost (gate already
-        closed) when a lease held was lost."""
+        closed) when a lease held was lost. The database work runs in a thread of its
+        own, on its own event loop: a busy loop here (200 callers answered at once on
+        a loaded machine) does not cost the lease, while a stopped or cut-off process
+        still loses it (every thread stops; no renewal reaches the database)."""
+        loop = asyncio.get_running_loop()
+        lost: asyncio.Future[str] = loop.create_future()
+        self._on_active = lambda: loop.call_soon_threadsafe(self._became_active.set)
+        self._on_lost = lambda why: loop.call_soon_threadsafe(_settle, lost, why)
+        stop = threading.Event()
+        threading.Thread(target=asyncio.run, args=(self._renewing(stop),), name=f"lease {self.server}",
+                         daemon=True).start()
         try:
             while True:
+                try:
+                    why = await asyncio.wait_for(asyncio.shield(lost), self.renew_s)
+                except TimeoutError:  # the thread may hang in a query: the clock decides
+                    if self.term is None or self.active():
+                        continue
+                    why = f"its lease ran out ({self.lease_s:g} s without a renewal reaching the database)"
+                term = self._give_up()
+                log.error(f"no longer active for {self.server}: {why}", extra={"ha_node": self.node, "ha_term": term})
+                raise LeadershipLost(f"no longer active for {self.server}: {why}")
+        finally:
+            stop.set()
+
+    async def release(self) -> None:
+        """At a clean stop, once no more AMI actions can leave: hand over at once."""
+        term = self._give_up()
+        if term is None:
+            return
+
+        def release() -> None:
+            try:
+                with self._psycopg.connect(self._conninfo, autocommit=True,
+                                           connect_timeout=int(CONNECT_TIMEOUT_S)) as db:
+                    db.execute(RELEASE, {"server": self.server, "node": self.node, "term": term})
+            except self._errors:
+                log.warning("lease not released: the standby takes over when it expires",
+                            extra={"ha_server": self.server})
+
+        thread = threading.Thread(target=release, name=f"lease {self.server} release", daemon=True)
+        thread.start()
+        await asyncio.to_thread(thread.join, CONNECT_TIMEOUT_S)
+
+    # ------------------------------------------------------------------ internals
+    def _give_up(self) -> int | None:
+        """Shut the gate for good; the term held, if any."""
+        with self._lock:
+            self._given_up = True
+            self._valid_until = -math.inf
+            term, self.term = self.term, None
+        return term
+
+    def _hold(self, term: int, sent: float) -> bool:
+        """Record a claim or renewal sent at ``sent`` (the lease's thread); False once given up."""
+        with self._lock:
+            if self._given_up:
+                return False
+            self.term = term
+            self._valid_until = sent + self.lease_s - MARGIN_S
+            return True
+
+    async def _renewing(self, stop: threading.Event) -> None:
+        """The lease's thread: claim, then renew, until ``stop`` or a loss (told to
+        ``run`` through ``_on_lost``)."""
+        try:
+            while not stop.is_set():
                 if self.term is not None and self._clock() >= self._valid_until:
-                    self._lose(f"its lease ran out ({self.lease_s:g} s without a renewal reaching the database)")
+                    self._on_lost(f"its lease ran out ({self.lease_s:g} s without a renewal reaching the database)")
+                    return
                 sent = self._clock()
                 term = await self._claim(sent)
                 if self.term is not None:
                     if term == self.term:
-                        self._valid_until = sent + self.lease_s - MARGIN_S
+                        self._hold(term, sent)
                     elif not isinstance(term, Exception):  # taken, or ours again only after another's term
-                        self._lose("another node took the lease over")
+                        self._on_lost("another node took the lease over")
+                        return
                 elif isinstance(term, int):
-                    self.term = term
-                    self._valid_until = sent + self.lease_s - MARGIN_S
+                    if not self._hold(term, sent):
+                        return
                     log.info(f"active for {self.server}", extra={"ha_node": self.node, "ha_term": term})
-                    self._became_active.set()
+                    self._on_active()
                 elif term is None and not self._told_standby:
                     self._told_standby = True
                     log.info(f"standby for {self.server}", extra={"ha_node": self.node,
@@ -185,27 +263,6 @@ class Lease:
                 await asyncio.sleep(self.renew_s if self.term is not None else self.poll_s)
         finally:
             await self._disconnect()
-
-    async def release(self) -> None:
-        """At a clean stop, once no more AMI actions can leave: hand over at once."""
-        term, self.term, self._valid_until = self.term, None, -math.inf
-        if term is None:
-            return
-        try:
-            async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                db = await self._connection()
-                await db.execute(RELEASE, {"server": self.server, "node": self.node, "term": term})
-        except self._errors:
-            log.warning("lease not released: the standby takes over when it expires",
-                        extra={"ha_server": self.server})
-        await self._disconnect()
-
-    # ------------------------------------------------------------------ internals
-    def _lose(self, why: str) -> None:
-        self._valid_until = -math.inf
-        term, self.term = self.term, None
-        log.error(f"no longer active for {self.server}: {why}", extra={"ha_node": self.node, "ha_term": term})
-        raise LeadershipLost(f"no longer active for {self.server}: {why}")
 
     async def _claim(self, sent: float) -> int | None | Exception:
         """The term granted, None when another node holds the lease, or the error that
