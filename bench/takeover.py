@@ -68,8 +68,9 @@ async def one_run(c: Any, callers: int, number: int) -> dict[str, Any]:
     lost = sum(1 for call in calls if not call.answered.is_set())
     assert old.process is not None
     await old.process.wait()
-    await c.start_node(old.name)  # back, as the standby
-    await c.until(lambda: old.standby, 60, why=old.this_run)
+    await c.start_node(old.name)  # back, as the standby (or active: the other gave way meanwhile)
+    await c.until(lambda: old.standby or old.active, 60, why=old.this_run)
+    await c.until(lambda: sum(n.active for n in c.nodes.values() if n.running) == 1, 60)
     figures = {"login_s": login - killed if login else None, "resynced_s": resynced - killed if resynced else None,
                "first_call_action_s": first_call_action - killed, "lost": lost,
                "connect_and_login_s": connect_cost(new.text())}
@@ -88,8 +89,10 @@ async def bench(database: str, runs: int, callers: int) -> dict[str, Any]:
     print(f"the nodes' logs: {tmp}", flush=True)
     async with cluster(tmp, database, {p: NeverAnswer() for p in PHONES}, SALES) as c:
         results = [await one_run(c, callers, n + 1) for n in range(runs)]
+        # an active node that gave way without being killed: a renewal stalled past its lease
+        gave_way = sum(node.text().count("no longer active for default") for node in c.nodes.values())
     shutil.rmtree(tmp)
-    return {"runs": results}
+    return {"runs": results, "gave_way": gave_way}
 
 
 def summary(results: list[dict[str, Any]], callers: int) -> dict[str, Any]:
@@ -115,7 +118,8 @@ def main() -> None:
         print("bench.takeover: needs PostgreSQL (--database or ACD_TEST_POSTGRES_URL); nothing measured")
         return
     runs, callers = (2, 50) if args.quick else (args.runs, args.callers)
-    figures = summary(asyncio.run(bench(args.database, runs, callers))["runs"], callers)
+    measured = asyncio.run(bench(args.database, runs, callers))
+    figures = {**summary(measured["runs"], callers), "gave_way": measured["gave_way"]}
     login, resynced, acted = figures["login_s"], figures["resynced_s"], figures["first_call_action_s"]
     print(f"takeover over {runs} runs, {callers} callers waiting and ringing, kill -9 of the active node:")
     print(f"  to the standby's first AMI action (Login): p50 {login['p50']:.3f} s, p99 {login['p99']:.3f} s")
@@ -124,7 +128,8 @@ def main() -> None:
     print(f"  of which AMI connect + Login after the lease: p50 {figures['connect_and_login_s']['p50'] * 1000:.1f} ms"
           " (what a standby kept logged in would save)")
     met = resynced["p99"] < TARGET_S and figures["lost"] == 0
-    print(f"  callers lost: {figures['lost']}")
+    print(f"  callers lost: {figures['lost']}; an active node gave way unkilled (a renewal stalled past its"
+          f" lease on a loaded machine) {figures['gave_way']} times")
     print(f"target takeover < {TARGET_S:g} s (p99, resynced) with 0 callers lost: {'met' if met else 'missed'}")
     print("saved", save("takeover" + ("-quick" if args.quick else ""), figures))
 

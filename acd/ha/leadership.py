@@ -267,7 +267,8 @@ class Lease:
     async def _claim(self, sent: float) -> int | None | Exception:
         """The term granted, None when another node holds the lease, or the error that
         left the answer unknown. Bounded by what is left of our lease."""
-        budget = self.lease_s if self.term is None else max(0.0, self._valid_until - sent)
+        held = self.term is not None
+        budget = self.lease_s if not held else max(0.0, self._valid_until - sent)
         try:
             async with asyncio.timeout(max(budget, 0.01)):
                 db = await self._connection()
@@ -276,7 +277,7 @@ class Lease:
                 row = await cursor.fetchone()
         except self._errors as exc:
             if not self._failing:  # once per outage: a standby polls several times a second
-                log.warning("lease database unreachable" if self.term is None else "lease not renewed",
+                log.warning("lease not renewed" if held else "lease database unreachable",
                             extra={"ha_server": self.server, "reason": str(exc) or type(exc).__name__})
             self._failing = True
             await self._disconnect()
