@@ -42,8 +42,8 @@ from our side.
 
 The renewals run in a thread of their own: a busy event loop does not lose the lease
 (a stopped process or one cut off from the database still does). A renewal that fails
-or answers late is not fatal by itself: the lease counted locally
-may still hold. The node gives up when that runs out or a renewal finds the row taken:
+or answers late is not fatal by itself: the lease counted locally may still hold. The
+node gives up when that runs out or a renewal finds the row taken:
 ``run`` raises LeadershipLost, and ``acd serve`` exits (status 75) for its supervisor
 (systemd, docker) to start it again as a standby, with a clean picture.
 
