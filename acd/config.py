@@ -29,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -610,6 +611,21 @@ class PauseSettings(_Section):
     stuck_state_seconds: float = Field(default=30.0, ge=0, le=3600)  # 0: no watchdog
 
 
+def _node_name() -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:64]
+    return name or "acd"
+
+
+class HaSettings(_Section):
+    """``[ha]``: this node is one of several on one PostgreSQL database; one of them is
+    active for the Asterisk server, the others stand by (acd/ha/leadership.py)."""
+
+    node_name: Id = Field(default_factory=_node_name)  # in logs and the lease table; the host's name by default
+    # how long a silent active node keeps the server: takeover comes within about this
+    # long after its death, plus the resync
+    lease_seconds: float = Field(default=1.5, ge=1.0, le=30.0)
+
+
 class Settings(_Section):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
@@ -622,6 +638,7 @@ class Settings(_Section):
     channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
     capacity: CapacitySettings | None = None  # None: each channel counts alone
     pauses: PauseSettings = Field(default_factory=PauseSettings)
+    ha: HaSettings | None = None  # None: this node alone, always active
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Settings:
@@ -855,6 +872,9 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
                 first[key] = i
 
     unique("agents", "id", [a.id for a in s.agents], "id")
+    if s.ha is not None and not s.service.database.startswith("postgresql"):
+        problems.append((("ha",), "several nodes share a PostgreSQL database: [service] database must be "
+                                  "postgresql+psycopg://...; leave [ha] out for one node on SQLite"))
     if s.capacity is None:
         for ai, a in enumerate(s.agents):
             if a.budget is not None:

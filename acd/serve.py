@@ -6,6 +6,10 @@
 
 Start-up and shutdown read top to bottom in ``Acd.run``; a failing task cancels the
 others and the error reaches the caller (the CLI logs it and exits non-zero).
+
+With ``[ha]`` several nodes share one PostgreSQL database and only the one holding the
+server's lease (acd/ha/leadership.py) connects to Asterisk and runs the calls' timers;
+the others serve the web UI and wait. A node that loses the lease stops and exits (75).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from .core.events import (
 from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
+from .ha.leadership import AlwaysActive, Leadership, LeadershipLost, Lease
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .pbx.servers import AsteriskServers
 from .store import HistoryWriter, Store
@@ -117,9 +122,17 @@ class Acd:
         routing = settings.routing()
         self.router = Router(routing, last_offered=self.store.load_offers(),
                              recent_waits=self.store.recent_waits(list(routing.groups)))
+        # which node talks to Asterisk: this one alone, or the one holding the lease. One
+        # lease covers every server: a group may span servers, and one router decides for
+        # all their members, so the servers cannot have different active nodes
+        self.leadership: Leadership = (
+            AlwaysActive() if settings.ha is None else
+            Lease(settings.service.database, node=settings.ha.node_name, lease_s=settings.ha.lease_seconds))
+        self.lost_leadership: str | None = None  # why this node stopped being active
         self.servers = self._asterisk_servers(settings, routing, ami, timing)
         self.pbx = self.servers.first  # the only server, or the first of several
         self.distributor = Distributor(self.router, self.clock, self.servers, self.history)
+        self.distributor.owns_calls = self.leadership.active
         # open callback requests wait for the first look at the PBX before any is called
         self.distributor.feed(CallbacksRestored(open_requests(self.store)))
         self.servers.attach(self.feed)
@@ -174,7 +187,8 @@ class Acd:
             links.append(AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
                                      secret=target.secret if target.secret is not None else "",
                                      dialplan=dialplan, timing=timing, now=self.clock.now,
-                                     first_server=servers[0].name if several else None))
+                                     first_server=servers[0].name if several else None,
+                                     active=None if settings.ha is None else self.leadership.active))
         return AsteriskServers(links)
 
     def apply_settings(self, settings: Settings) -> None:
@@ -287,7 +301,9 @@ class Acd:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.history.run(), name="history")
             for pbx in self.servers:
-                tasks.create_task(pbx.run(), name=f"ami-{pbx.server}")
+                tasks.create_task(self._ami_when_active(pbx), name=f"ami-{pbx.server}")
+            lease = self.leadership if isinstance(self.leadership, Lease) else None
+            leading = [tasks.create_task(self._lead(lease), name="leadership")] if lease else []
             # the CRM's two tasks run until cancelled; the others end when closed
             crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
                    tasks.create_task(self.crm_sender.run(), name="crm-outbox"),
@@ -297,6 +313,10 @@ class Acd:
                 tasks.create_task(self._serve_http(), name="http")
             await self._stopping.wait()
             self.servers.close()
+            for task in leading:
+                task.cancel()
+            if lease is not None and self.lost_leadership is None:
+                await lease.release()  # the links are closed: the standby may take over now
             if self._server is not None:
                 self._server.should_exit = True
             self.distributor.timers.cancel_all()
@@ -307,6 +327,30 @@ class Acd:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _lead(self, lease: Lease) -> None:
+        try:
+            await lease.run()
+        except LeadershipLost as lost:  # no AMI action leaves any more (the gate is shut)
+            self.lost_leadership = str(lost)
+            self.stop()
+
+    async def _ami_when_active(self, pbx: AsteriskPbx) -> None:
+        """A server's AMI link, once this node is active: a standby holds no
+        AMI session (connecting at takeover costs a connect and a Login, a few ms, and
+        a standby's session would send Login and Pings of its own)."""
+        if not isinstance(self.leadership, AlwaysActive):
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            active = asyncio.ensure_future(self.leadership.wait_active())
+            await asyncio.wait({stopping, active}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            active.cancel()
+            if self._stopping.is_set():
+                return
+            # callback requests the former active node recorded since this one started
+            if pbx is self.servers.first:
+                self.distributor.feed(CallbacksRestored(await asyncio.to_thread(open_requests, self.store)))
+        await pbx.run()
 
     async def _serve_http(self) -> None:
         host, port = self.web_address

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 BENCHMARKS = ("core", "scale", "ami_ingest", "first_ring", "e2e_calls", "http_assign", "widget_chats", "demo_soak",
-              "reports")
+              "reports", "takeover")
 
 
 def main() -> int:

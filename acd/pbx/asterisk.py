@@ -44,11 +44,15 @@ class AsteriskPbx:
         timing: Timing | None = None,
         now: Callable[[], float] = time.time,
         first_server: str | None = None,
+        active: Callable[[], bool] | None = None,
     ) -> None:
         """Several Asterisk servers: ``dialplan.server`` is this one's name and
         ``first_server`` the server whose calls keep their plain Uniqueid
-        (``core.call_keys``); None: the only server, the core's ids are Uniqueids."""
+        (``core.call_keys``); None: the only server, the core's ids are Uniqueids.
+        ``active``: whether this node is the active one (acd/ha): when not, no action
+        is written and the server's events are not acted on."""
         self.config = config
+        self.active = active
         self.dialplan = dialplan or Dialplan()
         self.server = self.dialplan.server
         self.first_server = first_server
@@ -57,7 +61,7 @@ class AsteriskPbx:
         self.connection = AmiConnection(host, port, username, secret, on_event=self._on_event,
                                         on_resync=self._on_resync, timing=timing,
                                         wanted_events=Tracker.handled_events(), now=now,
-                                        on_lost=self._agents_unreachable)
+                                        on_lost=self._agents_unreachable, may_send=active)
 
     def attach(self, feed: Feed) -> None:
         """Where core events go (the distributor's ``feed``); call before ``run()``."""
@@ -144,6 +148,8 @@ class AsteriskPbx:
         return command
 
     def _emit(self, events: list[Event], keyed: bool = False) -> None:
+        if self.active is not None and not self.active():
+            return  # a former leader: the calls are the new one's now
         if not keyed:
             events = [self._keyed(e) for e in events]
         if self.feed is None:

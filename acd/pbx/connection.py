@@ -178,6 +178,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         # None when the connection closed before a line came
         self.greeting: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self.unanswered: set[str] = set()  # ids of the actions the lost link left without an answer
+        self.may_send: Callable[[], bool] | None = None  # the fencing gate (AmiConnection's may_send)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += self._decoder.decode(data)
@@ -229,6 +230,15 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         if self.closed:
             for action in actions:
                 action.future.set_result(error_response("not connected", action.id))
+            return actions
+        if self.may_send is not None and not self.may_send():
+            # fencing (acd/ha/leadership.py): checked in the same step as the write, so
+            # not one byte leaves once this node's lease has run out; the link goes too
+            log.warning("ami action withheld: this node is not active for the server",
+                        extra={"ami_action": ",".join(a["action"] for a in actions)})
+            for action in actions:
+                action.future.set_result(error_response("not active", action.id))
+            self.transport.abort()
             return actions
         try:
             self.transport.write(b"".join(str(action).encode("utf-8") for action in actions))
@@ -282,11 +292,15 @@ class AmiConnection:
         wanted_events: Collection[str] | None = None,
         now: Callable[[], float] = time.time,
         on_lost: Callable[[], None] | None = None,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         """``wanted_events``: the live events the consumer handles; others are dropped
         before they are parsed (None: every event is delivered). ``now``: the clock the
         channel list is stamped with (the ACD's clock). ``on_lost``: called when a
-        session that was up ends (nothing is known of the PBX until the next resync)."""
+        session that was up ends (nothing is known of the PBX until the next resync).
+        ``may_send``: asked before every write, Login and Ping included; False withholds
+        the actions and drops the link (this node is not, or no longer, active)."""
+        self.may_send = may_send
         self.host, self.port, self.username = host, port, username
         self.wanted_events = None if wanted_events is None else frozenset(wanted_events) | {"Shutdown"}
         self._secret = secret if isinstance(secret, Secret) else Secret(secret)
@@ -354,12 +368,15 @@ class AmiConnection:
         return str(exc) if isinstance(exc, NotAsterisk) else f"{exc} ({where})"
 
     async def _session(self) -> None:
+        if self.may_send is not None and not self.may_send():
+            raise LinkDown("this node is not active for the server")  # not even a connect
         loop = asyncio.get_running_loop()
         log.info("ami connecting", extra={"ami_host": self.host, "ami_port": self.port})
         _, protocol = await asyncio.wait_for(
             loop.create_connection(_AmiProtocol, self.host, self.port), self.timing.connect_timeout_s)
         assert isinstance(protocol, _AmiProtocol)
         protocol.wanted = self.wanted_events
+        protocol.may_send = self.may_send
         self._protocol = protocol
         try:
             await self._greeted(protocol)
