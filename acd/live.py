@@ -5,13 +5,9 @@ Read from the router's state (never changed here), as plain JSON-able dicts.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .core.call import Call, Phase
-from .core.commands import Command
-from .core.events import Event, Resynced
+from .core.call import Phase
 from .core.router import Router
 from .wallboard.board import AGENT_STATES
 from .wallboard.board import agent_state as wallboard_state
@@ -86,41 +82,10 @@ def agent_state(router: Router, agent_id: str, now: float) -> tuple[str, str]:
 class StateSince:
     """Since when each agent has been in their state: noted as the router's picture
     changes (a Distributor listener) and whenever the live view is read. A wrap-up's end
-    is known exactly; after a restart, states count from the first look.
-
-    Each change looks at the agents it can concern (``changed``), not at all of them:
-    with 1,000 agents a look at everyone on every event was most of the service's CPU
-    at 100 calls a second, and delayed the next call's ring. Every ``SWEEP_S`` (and
-    after a resync or a new configuration) everyone is looked at anyway."""
-
-    SWEEP_S = 1.0
+    is known exactly; after a restart, states count from the first look."""
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[str, float]] = {}
-        self._by_call: dict[str, frozenset[str]] = {}  # live call -> its agents at the last look
-        self._swept_at = float("-inf")
-
-    def changed(self, router: Router, event: Event | None, commands: Iterable[Command], now: float) -> None:
-        """A Distributor listener: note the agents this step may have changed, i.e. every
-        agent the event or its commands name, and everyone on a call they name (before
-        and after the step: a caller hanging up puts the agent into wrap-up)."""
-        if event is None or isinstance(event, Resynced) or now - self._swept_at >= self.SWEEP_S:
-            self.observe(router, now)
-            return
-        agents = router.config.agents
-        named: set[str] = set()
-        calls: set[str] = set()
-        _mentions(event, agents, named, calls)
-        for command in commands:
-            _mentions(command, agents, named, calls)
-        for call_id in calls:
-            named.update(self._by_call.pop(call_id, ()))
-            call = router.calls.get(call_id)
-            if call is not None:
-                self._by_call[call_id] = people = _people(call)
-                named.update(people)
-        for agent_id in named:
-            self.note(router, agent_id, agent_state(router, agent_id, now)[0], now)
 
     def note(self, router: Router, agent_id: str, state: str, now: float) -> float:
         """Since when the agent is in ``state`` (now, if it just changed)."""
@@ -133,50 +98,15 @@ class StateSince:
         return since
 
     def observe(self, router: Router, now: float) -> None:
-        """Look at every agent (and note who is on which call)."""
-        self._swept_at = now
-        for agent_id in router.config.agents:
-            self.note(router, agent_id, agent_state(router, agent_id, now)[0], now)
-        self._by_call = {call_id: _people(call) for call_id, call in router.calls.items()}
-
-
-def _people(call: Call) -> frozenset[str]:
-    return frozenset({*call.pending, *call.ringing, *(a for a in (call.agent, call.last_agent) if a)})
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _mentions(thing: object, agents: Mapping[str, object], named: set[str], calls: set[str]) -> None:
-    """The agent ids and call ids an event or command names, in any of its fields
-    (strings, collections of them, a record's detail)."""
-    kind = type(thing)
-    names = _FIELDS.get(kind)
-    if names is None:
-        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(thing)) \
-            if dataclasses.is_dataclass(thing) else ()
-    for name in names:
-        value = getattr(thing, name)
-        if name == "call_id" and isinstance(value, str):
-            calls.add(value)
-        _strings(value, agents, named)
-
-
-def _strings(value: object, agents: Mapping[str, object], named: set[str], depth: int = 0) -> None:
-    if isinstance(value, str):
-        if value in agents:
-            named.add(value)
-        elif "|" in value:  # a timer's key: "<kind>|<agent or call>|..."
-            named.update(part for part in value.split("|") if part in agents)
-    elif depth < 3 and isinstance(value, Mapping):
-        for item in value.values():
-            _strings(item, agents, named, depth + 1)
-    elif depth < 3 and isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            _strings(item, agents, named, depth + 1)
-    elif depth < 3 and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for field in dataclasses.fields(value):
-            _strings(getattr(value, field.name), agents, named, depth + 1)
+        """After an event: the agents whose state it may have changed are those the router
+        looked at (every change goes through ``AgentBook.status``). Looking at every agent
+        instead cost 2 ms per event with 1,000 agents (bench/first_ring.py). The rest keep
+        their state; a wrap-up running out is dated from its end when next looked at."""
+        agents = router.config.agents
+        for agent_id in router.agents.take_looked_at():
+            if agent_id in agents:
+                self.note(router, agent_id, agent_state(router, agent_id, now)[0], now)
+        router.agents.take_looked_at()  # our own look changed nothing
 
 
 def _began(router: Router, agent_id: str, state: str, seen: tuple[str, float] | None) -> float | None:

@@ -75,8 +75,8 @@ class WebContext:
 
     def __post_init__(self) -> None:
         # noted on every change, so a state's start is right even when nobody is watching
-        self.distributor.listeners.append(lambda event, commands: self.states.changed(
-            self.distributor.router, event, commands, self.clock.now()))
+        self.distributor.listeners.append(lambda event, commands: self.states.observe(
+            self.distributor.router, self.clock.now()))
 
     def live(self) -> dict[str, Any]:
         now = self.clock.now()
