@@ -16,9 +16,9 @@ What else it does for its callers:
 - A refusal that is only the rate limit is waited out here (up to ``max_wait_s``), so
   the caller never sees it; beyond that it raises with ``rate_limited`` set.
 - ``OPERATION_TIME_LIMIT`` (429): that method waits until ``operating_reset_at`` of its
-  last answer. ``OVERLOAD_LIMIT`` (a manual block by Bitrix24's support) pauses the
-  portal for ``overload_pause_s``, ``PORTAL_DELETED`` is not retryable: repeating either
-  at once cannot help.
+  last answer. ``OVERLOAD_LIMIT`` (a manual block by Bitrix24's support) and
+  ``PORTAL_DELETED`` close the portal for ``overload_pause_s`` (every call in between
+  fails at once without a request); ``PORTAL_DELETED`` is not retryable.
 - 301/302/307/308 after a portal rename: the same POST goes to the new address, which
   is remembered (in the database when a ``store`` is given).
 - Auth problems (``WRONG_AUTH_TYPE``, ``insufficient_scope``, ``INVALID_CREDENTIALS``...)
@@ -35,6 +35,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 OAUTH_SERVER = "https://oauth.bitrix.info/oauth/token/"
 REDIRECTS = (301, 302, 307, 308)
+MIN_PAUSE_S, MAX_PAUSE_S = 0.25, 10.0  # after QUERY_LIMIT_EXCEEDED
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # per phase
 
 # what to do about each auth refusal, in the words of the portal's settings
@@ -233,7 +235,9 @@ class LeakyBucket:
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("the rate must be positive and the burst at least 1")
-        self.rate, self.burst, self.clock = rate, burst, clock
+        # a tenth of the burst kept in hand: the portal's clock starts when a request
+        # arrives, ours when it leaves, and the first requests' latency differs
+        self.rate, self.burst, self.clock = rate, max(1, burst - math.ceil(burst / 10)), clock
         self.level = 0.0
         self._at = clock()
 
@@ -323,6 +327,8 @@ class Bitrix24Portal:
         self.bucket = LeakyBucket(rate, burst, clock)
         self.requests = 0  # HTTP requests sent (for tests and the status)
         self._turns = _Turns()
+        self._refusals = 0  # QUERY_LIMIT_EXCEEDED in a row
+        self._closed: tuple[Bitrix24Error, float] | None = None  # OVERLOAD_LIMIT, PORTAL_DELETED: until clock()
         self._paused_until = 0.0  # clock(): everyone waits (QUERY_LIMIT_EXCEEDED, OVERLOAD_LIMIT)
         self._method_blocked: dict[str, float] = {}  # method -> clock() (OPERATION_TIME_LIMIT)
         self._reset_at: dict[str, float] = {}  # method -> operating_reset_at of its last answer
@@ -436,7 +442,7 @@ class Bitrix24Portal:
         except Bitrix24Error:
             self._tokens = previous
             raise
-        await self._save_tokens(candidate)
+        await self._save_tokens(self._tokens)  # the candidate, or what it was refreshed into
         log.info("bitrix24.installed", extra={"portal": self.name})
 
     async def _access_token(self) -> str:
@@ -514,6 +520,9 @@ class Bitrix24Portal:
                 raise
 
     async def _attempt(self, method: str, params: Mapping[str, Any], priority: int, give_up: float) -> dict[str, Any]:
+        if self._closed is not None and self.clock() < self._closed[1]:
+            closed = self._closed[0]
+            raise Bitrix24Error(closed.code, closed.description, closed.status, retry_at=closed.retry_at)
         try:
             async with asyncio.timeout(max(give_up - self.clock(), 0.0)):
                 await self._turns.acquire(priority)
@@ -526,6 +535,7 @@ class Bitrix24Portal:
         finally:
             self._turns.release()
         self._problems.pop(method, None)
+        self._refusals = 0
         return body
 
     async def _wait_for_room(self, method: str, give_up: float) -> None:
@@ -591,9 +601,12 @@ class Bitrix24Portal:
         error = Bitrix24Error(code, description, status)
         now = self.clock()
         if code == "QUERY_LIMIT_EXCEEDED":
-            # one pause for everyone: the bucket drains one request's worth before the next
+            # one pause for everyone, longer with each refusal in a row (another application on
+            # the same address spends the bucket too, so our own count cannot be trusted)
+            self._refusals += 1
+            pause = min(MAX_PAUSE_S, max(1.0 / self.bucket.rate, MIN_PAUSE_S) * 2 ** (self._refusals - 1))
             self.bucket.fill()
-            self._paused_until = max(self._paused_until, now + 1.0 / self.bucket.rate)
+            self._paused_until = max(self._paused_until, now + pause)
             log.info("bitrix24.query_limit", extra={"portal": self.name, "method": method})
         elif code == "OPERATION_TIME_LIMIT":
             reset = self._reset_at.get(method, 0.0)
@@ -602,8 +615,8 @@ class Bitrix24Portal:
             error.retry_at = self.now() + wait
             log.warning("bitrix24.operation_time_limit", extra={"portal": self.name, "method": method,
                                                                 "wait_s": round(wait, 1)})
-        elif code == "OVERLOAD_LIMIT":
-            self._paused_until = max(self._paused_until, now + self.overload_pause_s)
+        elif code in PORTAL_ADVICE:  # closed to everyone: ask again only after a long pause
+            self._closed = (error, now + self.overload_pause_s)
             error.retry_at = self.now() + self.overload_pause_s
         raise error
 
