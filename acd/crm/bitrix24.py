@@ -134,7 +134,8 @@ class Bitrix24Connector:
         agent = call.get("agent") or call.get("responsible") or self.responsibles.get(call.get("queue") or "")
         user = self._user(agent)
         try:
-            return await deliver_call(self.portal, call, user, ref=envelope.ref, progress=progress, cards=self.cards)
+            return await deliver_call(self.portal, call, user, ref=envelope.ref, progress=progress,
+                                      attempts=envelope.attempts, cards=self.cards)
         except Bitrix24Error as error:
             raise _Failed(_outcome(error, "telephony.externalcall")) from None
 

@@ -25,8 +25,9 @@ Idempotency (every step may lose its answer and be sent again):
   registers at the first ring, and the CALL_ID travels to the end of the call; a
   repeat of the card's register after a lost answer comes seconds later.
 - Without the card (or after a restart) the end of the call registers and finishes in
-  one batch. If that batch's answer is lost, the next attempt first looks the call up
-  (``voximplant.statistic.get`` by EXTERNAL_CALL_ID) instead of registering it twice.
+  one batch. Any later attempt (its answer lost, or the attempt cut short by the
+  outbox's deadline) first looks the call up (``voximplant.statistic.get`` by
+  EXTERNAL_CALL_ID) instead of registering it twice.
 - A repeated ``finish`` answers ``ERROR_CORE`` "Call is not found" (finish deletes the
   call): the call was delivered.
 - ``DURATION``: Bitrix24 calls a call answered when ``DURATION > 0``, so an answered call
@@ -97,6 +98,7 @@ class _Card:
     number: str
     line: str
     started_at: float
+    seen_at: float  # by our clock: when to forget a card nobody took
     bitrix_call_id: str | None = None
     registered_for: str | None = None  # the Bitrix24 user the call is registered for
     shown: set[str] = field(default_factory=set)  # Bitrix24 users seeing the card
@@ -147,7 +149,7 @@ class CallCards:
             number = self.region_number(str(detail.get("caller_number", "")))
             if number:
                 self._cards.setdefault(record.call_id, _Card(record.call_id, number, str(detail.get("did", "")),
-                                                             record.at))
+                                                             record.at, self.now()))
             self._forget_old()
             return
         card = self._cards.get(record.call_id)
@@ -252,22 +254,24 @@ class CallCards:
     def _forget_old(self) -> None:
         """Calls whose end never took their card (a group without Bitrix24, a lost job)."""
         limit = self.now() - KEEP_S
-        for call_id in [c for c, card in self._cards.items() if card.started_at < limit]:
+        for call_id in [c for c, card in self._cards.items() if card.seen_at < limit]:
             del self._cards[call_id]
 
 
 async def deliver_call(portal: Bitrix24Portal, call: Mapping[str, Any], user: str, *, ref: tuple[str, str] | None,
-                       progress: dict[str, Any], cards: CallCards | None = None) -> Outcome:
+                       progress: dict[str, Any], attempts: int = 0, cards: CallCards | None = None) -> Outcome:
     """The end of a call, as one outbox attempt. ``progress`` (kept between attempts)
-    gains ``bitrix_call_id`` and ``sent``; the caller returns it with the outcome."""
+    gains ``bitrix_call_id`` and ``sent``; the caller returns it with the outcome.
+    ``attempts``: the job's attempts before this one."""
     external_id = str(call["id"])
     live_call_id, shown, _ = cards.take(external_id) if cards is not None else (None, set(), None)
     if live_call_id and "bitrix_call_id" not in progress:
         progress["bitrix_call_id"] = live_call_id
         progress["shown"] = sorted(shown)
     call_id = progress.get("bitrix_call_id")
-    if call_id is None and progress.get("sent"):
-        # the register + finish batch went out and its answer was lost: done already?
+    if call_id is None and (progress.get("sent") or attempts > 0):
+        # the register + finish batch may have gone out and its answer been lost (or the
+        # attempt cut short before its progress was kept): done already?
         found = await portal.call(STATISTIC, {"FILTER": {"EXTERNAL_CALL_ID": external_id}})
         if isinstance(found, list) and found:
             return Outcome.delivered(200, note="already in Bitrix24 (an earlier answer was lost)")
@@ -282,15 +286,18 @@ async def deliver_call(portal: Bitrix24Portal, call: Mapping[str, Any], user: st
                                    "STATUS_CODE": "200" if call.get("answered") else "304", "ADD_TO_CHAT": 0})
     if call.get("recording_url"):
         commands["record"] = (ATTACH_RECORD, {"CALL_ID": call_id, "RECORD_URL": call["recording_url"]})
-    if "register" in commands:
-        progress["sent"] = True
     if len(commands) == 1:
         try:
             answer: dict[str, Any] = {"finish": await portal.call(FINISH, commands["finish"][1])}
         except Bitrix24Error as error:
             answer = {"finish": error}
     else:
-        answer = await portal.batch(commands, halt=True)
+        try:
+            answer = await portal.batch(commands, halt=True)
+        except Bitrix24Error as error:
+            if "register" in commands and not error.rate_limited:  # a rate-limit refusal did nothing
+                progress["sent"] = True
+            raise
     registered = answer.get("register")
     if isinstance(registered, Mapping) and registered.get("CALL_ID"):
         progress["bitrix_call_id"] = str(registered["CALL_ID"])
