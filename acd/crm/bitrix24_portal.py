@@ -72,7 +72,7 @@ AUTH_ADVICE = {
     "invalid_grant": "the refresh token was refused: reinstall the application on the portal",
     "invalid_client": "the client id or secret was refused: check the application's client id and secret",
     "NOT_INSTALLED": "the local application is not installed yet: install it on the portal (its install "
-                     "handler is acd's /bitrix24/install)",
+                     "handler is acd's /api/bitrix24/install)",
 }
 # the portal itself is closed to acd: repeating the request cannot help
 PORTAL_ADVICE = {
@@ -337,6 +337,7 @@ class Bitrix24Portal:
         self._loaded = store is None
         self._refreshing: asyncio.Lock | None = None
         self._http: httpx.AsyncClient | None = None
+        self._http_loop: asyncio.AbstractEventLoop | None = None
         self._secrets: dict[str, str] = {}
         if isinstance(auth, WebhookAuth):
             parts = urlsplit(auth.url.strip())
@@ -635,8 +636,10 @@ class Bitrix24Portal:
             guard_secrets({value: MASK})
 
     def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._http_loop is not loop:  # a client's connections belong to one loop
             self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+            self._http_loop = loop
         return self._http
 
 
