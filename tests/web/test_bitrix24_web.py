@@ -74,3 +74,17 @@ def test_the_install_handler_stores_tokens_the_portal_accepts_and_refuses_forged
     assert page.status_code == 200 and page.json() == {"installed": True, "portal": "bitrix24"}
     assert portal.status()["installed"] is True
     assert client.post("/api/bitrix24/install", data={"event": "ONAPPINSTALL"}).status_code == 400
+
+
+def test_the_outbox_page_says_what_the_portal_refuses_and_how_to_fix_it(service: Service) -> None:
+    from acd.web.app import create_app
+
+    create_all(service.store.engine)
+    portal = Bitrix24Portal("bitrix24", WebhookAuth("https://acme.bitrix24.de/rest/1/wh00kSECRET77/"))
+    portal._note_problem("telephony.externalcall.register",
+                         Bitrix24Error("insufficient_scope", "The request requires higher privileges", 403))
+    with_portal(service, portal)
+    service.user("crm", permissions={"crm"})
+    page = login(create_app(service.ctx), "crm").get("/outbox").text
+    assert "Bitrix24 (bitrix24) refuses" in page and "give it the scopes crm, telephony and user" in page
+    assert "wh00kSECRET77" not in page
