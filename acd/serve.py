@@ -15,6 +15,7 @@ import contextlib
 import errno
 import logging
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
 from .pbx import AsteriskPbx, Dialplan, Timing
+from .pbx.servers import AsteriskServers
 from .store import HistoryWriter, Store
 from .store.callback_requests import open_requests
 from .store.schema import ensure_current
@@ -95,12 +97,14 @@ class AmiTarget:
 
 
 class Acd:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, ami: AmiTarget | None = None,
+    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+                 ami: AmiTarget | Mapping[str, AmiTarget] | None = None,
                  timing: Timing | None = None, config_path: Path | None = None,
                  web_address: tuple[str, int] | None = None) -> None:
-        """``config_path``: the TOML file changes made in the web UI are written back to.
-        ``web_address``: (host, port) for the web server instead of the file's (``--host``/``--port``);
-        it is not written back."""
+        """``ami``: where to reach the (first) Asterisk server instead of the file's, or
+        server name -> where (simulators). ``config_path``: the TOML file changes made in
+        the web UI are written back to. ``web_address``: (host, port) for the web server
+        instead of the file's (``--host``/``--port``); it is not written back."""
         self.settings = settings
         self.web_address = web_address or (settings.service.host, settings.service.port)
         self._web_socket: socket.socket | None = None
@@ -113,14 +117,12 @@ class Acd:
         routing = settings.routing()
         self.router = Router(routing, last_offered=self.store.load_offers(),
                              recent_waits=self.store.recent_waits(list(routing.groups)))
-        target = ami or AmiTarget(settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret)
-        self.pbx = AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
-                               secret=target.secret if target.secret is not None else "",
-                               dialplan=Dialplan(trunk=settings.ami.trunk), timing=timing, now=self.clock.now)
-        self.distributor = Distributor(self.router, self.clock, self.pbx, self.history)
+        self.servers = self._asterisk_servers(settings, routing, ami, timing)
+        self.pbx = self.servers.first  # the only server, or the first of several
+        self.distributor = Distributor(self.router, self.clock, self.servers, self.history)
         # open callback requests wait for the first look at the PBX before any is called
         self.distributor.feed(CallbacksRestored(open_requests(self.store)))
-        self.pbx.attach(self.feed)
+        self.servers.attach(self.feed)
         self.live = LiveFeed()
         self.distributor.listeners.append(self.live)
         self.crm_feed, self.crm_sender, self.crm = build_crm(settings, self.clock, settings.service.database)
@@ -157,13 +159,31 @@ class Acd:
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
+    def _asterisk_servers(self, settings: Settings, routing: Any, ami: AmiTarget | Mapping[str, AmiTarget] | None,
+                          timing: Timing | None) -> AsteriskServers:
+        """One AMI link per Asterisk server. With several, a call's id carries its server
+        (core.call_keys) and a member on another server rings through the trunk to it."""
+        servers = settings.servers()
+        several = len(servers) > 1
+        targets = ami if isinstance(ami, Mapping) else ({servers[0].name: ami} if ami is not None else {})
+        links = []
+        for server in servers:
+            target = targets.get(server.name) or AmiTarget(server.link.host, server.link.port, server.link.username,
+                                                           server.secret)
+            dialplan = Dialplan(trunk=server.link.trunk, server=server.name, trunks=server.trunks)
+            links.append(AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
+                                     secret=target.secret if target.secret is not None else "",
+                                     dialplan=dialplan, timing=timing, now=self.clock.now,
+                                     first_server=servers[0].name if several else None))
+        return AsteriskServers(links)
+
     def apply_settings(self, settings: Settings) -> None:
         """Validated new settings (from the API): routing follows them at once. A bot
         token missing from the environment is a ConfigError before anything applies."""
         connectors = customer_connectors(settings)
         routing = settings.routing()
         self.settings = settings
-        self.pbx.reconfigure(routing)
+        self.servers.reconfigure(routing)
         self.distributor.reconfigure(routing)
         self.desk.reconfigure(settings.conversations())
         self.desk.outgoing.routes = routes_from(settings)
@@ -222,7 +242,7 @@ class Acd:
         """Callers found on the PBX keep their true arrival time across an acd restart;
         calls the history holds open but the PBX no longer has are closed."""
         try:
-            open_calls = {c.call_id: c for c in self.store.open_calls()}
+            open_calls = {c.call_id: c for c in self.store.open_calls(event.server)}
         except Exception:  # the history is down: routing goes on without it
             log.exception("history unavailable during resync")
             return event
@@ -266,7 +286,8 @@ class Acd:
     async def _run_tasks(self, http: bool) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.history.run(), name="history")
-            tasks.create_task(self.pbx.run(), name="ami")
+            for pbx in self.servers:
+                tasks.create_task(pbx.run(), name=f"ami-{pbx.server}")
             # the CRM's two tasks run until cancelled; the others end when closed
             crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
                    tasks.create_task(self.crm_sender.run(), name="crm-outbox"),
@@ -275,7 +296,7 @@ class Acd:
             if http:
                 tasks.create_task(self._serve_http(), name="http")
             await self._stopping.wait()
-            self.pbx.close()
+            self.servers.close()
             if self._server is not None:
                 self._server.should_exit = True
             self.distributor.timers.cancel_all()

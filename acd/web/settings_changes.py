@@ -52,11 +52,11 @@ class SettingsChanges:
         before = self.current()
         after = before.with_changes(changes)
         self._apply(after)
-        new = after.to_dict()
+        new = after.to_dict(*changes)  # only the sections changed: the others are the same
         if self.config_path is not None:
             write_toml(self.config_path, {key: new[key] for key in changes if key in new},
                        removed=[key for key in changes if key not in new])
-        self.audit.write(user, action, target, diff(before.to_dict(), new))
+        self.audit.write(user, action, target, diff(before.to_dict(*changes), new))
         return after
 
 
