@@ -8,13 +8,18 @@ and manual transfers become CRM reports, queued so routing never waits; and
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..core.commands import Command, Record, ReportManualTransfer
+from sqlalchemy import Engine
+
+from ..core.commands import Command, Record, ReportManualTransfer, Ring
 from ..core.events import Event
 from .bitrix24 import Bitrix24Connector
+from .bitrix24_portal import AppAuth, Bitrix24Portal, PortalStore, TokenCipher, WebhookAuth
+from .bitrix24_telephony import CallCards
 from .connectors import Connector
 from .decisions import Interaction
 from .feed import CrmFeed
@@ -26,7 +31,7 @@ from .webhook import WebhookConnector
 
 if TYPE_CHECKING:
     from ..clock import Clock
-    from ..config import Settings
+    from ..config import Bitrix24Settings, Settings
 
 
 @dataclass(slots=True)
@@ -40,9 +45,10 @@ class _CallNote:
 
 
 class CallCrm:
-    def __init__(self, feed: CrmFeed, region: str) -> None:
+    def __init__(self, feed: CrmFeed, region: str, cards: CallCards | None = None) -> None:
         self.feed = feed
         self.region = region
+        self.cards = cards  # Bitrix24's live call card, for the calls of groups that use the CRM
         self._calls: dict[str, _CallNote] = {}
 
     async def owner_of(self, caller_number: str, group: str | None, budget_s: float = 0.2) -> str | None:
@@ -56,9 +62,25 @@ class CallCrm:
 
     # a Distributor listener: every event and the commands it caused
     def __call__(self, event: Event | None, commands: list[Command]) -> None:
+        card: list[Command] = []
         for command in commands:
+            # a call is known from its "arrived" record until its end: ask before the end forgets it
+            if self.cards is not None and isinstance(command, Ring | Record) and self._uses_crm(command.call_id):
+                card.append(command)
             if isinstance(command, Record):
                 self._on_record(command)
+                if (self.cards is not None and command.kind in ("arrived", "recovered")
+                        and self._uses_crm(command.call_id)):
+                    card.append(command)
+        if card and self.cards is not None:
+            self.cards(event, card)
+
+    def _uses_crm(self, call_id: str) -> bool:
+        note = self._calls.get(call_id)
+        if note is None:
+            return False
+        options = self.feed.options.get(note.group or "")
+        return options is None or options.check_client
 
     def manual_transfer(self, transfer: ReportManualTransfer) -> None:
         note = self._calls.get(transfer.call_id)
@@ -134,19 +156,51 @@ def build_crm(settings: Settings, clock: Clock, database_url: str) -> tuple[CrmF
                 connectors.append(WebhookConnector(hook.name, url, secret, now=clock.now))
             except ValueError as error:
                 problems.append((item, str(error)))
+    cards: CallCards | None = None
     if settings.crm.bitrix24 is not None:
         b24 = settings.crm.bitrix24
-        url = env("crm.bitrix24.webhook_url_env", b24.webhook_url_env)
-        if url:
-            try:
-                connectors.append(Bitrix24Connector(b24.name, url, dict(b24.users), fallback_user=b24.fallback_user,
-                                                    now=clock.now))
-            except ValueError as error:
-                problems.append(("crm.bitrix24", str(error)))
+        portal = _bitrix24_portal(b24, engine, env, problems)
+        if portal is not None:
+            users = {agent: str(user) for agent, user in b24.users.items()}
+            if b24.live_card:
+                cards = CallCards(portal, users, region_number=partial(_e164, region=settings.crm.region))
+            connectors.append(Bitrix24Connector(
+                b24.name, portal, dict(b24.users), fallback_user=b24.fallback_user, now=clock.now, cards=cards,
+                responsibles={g.id: g.responsible for g in settings.groups}))
     if problems:
         raise ConfigError("<environment>", problems)
     sender = OutboxSender(engine, connectors, now=clock.now)
     feed = CrmFeed(engine, region=settings.crm.region, targets=[c.name for c in connectors],
                    options=crm_options(settings),
                    now=clock.now, sender=sender)
-    return feed, sender, CallCrm(feed, settings.crm.region)
+    return feed, sender, CallCrm(feed, settings.crm.region, cards=cards)
+
+
+def _bitrix24_portal(b24: Bitrix24Settings, engine: Engine, env: Callable[[str, str], str],
+                     problems: list[tuple[str, str]]) -> Bitrix24Portal | None:
+    """The portal as the settings connect it (webhook or application), or None with the
+    problem noted. Its address after a rename and the application's tokens live in the
+    database."""
+    try:
+        if b24.auth == "webhook":
+            assert b24.webhook_url_env is not None  # the settings check it
+            url = env("crm.bitrix24.webhook_url_env", b24.webhook_url_env)
+            return Bitrix24Portal(b24.name, WebhookAuth(url), store=PortalStore(engine, b24.name),
+                                  rate=b24.rate_per_second, burst=b24.burst) if url else None
+        assert b24.client_id_env and b24.client_secret_env and b24.token_key_env  # the settings check them
+        client_id = env("crm.bitrix24.client_id_env", b24.client_id_env)
+        secret = env("crm.bitrix24.client_secret_env", b24.client_secret_env)
+        key = env("crm.bitrix24.token_key_env", b24.token_key_env)
+        if not (client_id and secret and key):
+            return None
+        cipher = TokenCipher(key)
+        return Bitrix24Portal(b24.name, AppAuth(b24.portal_url, client_id, secret, member_id=b24.member_id),
+                              store=PortalStore(engine, b24.name, cipher), rate=b24.rate_per_second, burst=b24.burst)
+    except ValueError as error:
+        problems.append(("crm.bitrix24", str(error)))
+        return None
+
+
+def _e164(number: str, region: str) -> str:
+    phone = parse_phone(number, region)
+    return phone.value if phone is not None else ""
