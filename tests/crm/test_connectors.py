@@ -50,11 +50,13 @@ class FakeBitrix:
         form = request.form()
         if method == "crm.duplicate.findbycomm":
             return self.ok(self.known.get(form.get("values[0]", ""), []))
-        if method == "crm.lead.add":
+        if method == "crm.settings.mode.get":
+            return self.ok(1)  # classic CRM, with leads
+        if method == "crm.item.add":
             self.next_id += 1
-            return self.ok(self.next_id - 1)
-        if method in ("crm.lead.update", "crm.contact.update"):
-            return self.ok(True)
+            return self.ok({"item": {"id": self.next_id - 1}})
+        if method == "crm.item.update":
+            return self.ok({"item": {"id": int(form["id"])}})
         if method == "telephony.externalcall.register":
             return self.ok({"CALL_ID": "externalCall.c0ffee.1", "CRM_CREATED_LEAD": None})
         if method == "telephony.externalcall.finish":
@@ -136,13 +138,14 @@ async def test_a_transfer_reassigns_the_bitrix24_contact_found_by_phone(engine, 
             await until(lambda: len(server.delivered()) == 2)
             feed.manual_transfer(ReportManualTransfer("c1", "+49 30 1234567", "boris", "anna", "blind"))
             await until(lambda: len(server.delivered()) == 3)
-    assert methods(server) == ["crm.duplicate.findbycomm.json", "crm.contact.update.json", "crm.contact.update.json"]
+    assert methods(server) == ["crm.duplicate.findbycomm.json", "crm.item.update.json", "crm.item.update.json"]
     find, update, again = server.requests
     assert find.path == f"/rest/1/{TOKEN}/crm.duplicate.findbycomm.json"
     assert find.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert find.form() == {"type": "PHONE", "values[0]": "+49301234567"}
-    assert update.form() == {"id": "42", "fields[ASSIGNED_BY_ID]": "12", "params[REGISTER_SONET_EVENT]": "Y"}
-    assert again.form()["fields[ASSIGNED_BY_ID]"] == "11"  # the contact id was remembered: no second search
+    # E.164 and the national form: Bitrix24 compares numbers in its own normal form
+    assert find.form() == {"type": "PHONE", "values[0]": "+49301234567", "values[1]": "0301234567"}
+    assert update.form() == {"entityTypeId": "3", "id": "42", "fields[assignedById]": "12"}
+    assert again.form()["fields[assignedById]"] == "11"  # the contact id was remembered: no second search
     assert update.headers["x-acd-idempotency-key"] != again.headers["x-acd-idempotency-key"]
 
 
@@ -155,12 +158,13 @@ async def test_a_new_caller_becomes_a_bitrix24_lead_and_the_call_its_activity(en
         async with running(feed, sender):
             feed.answered(call, "anna")
             feed.call_finished(call, "anna", 93.4)
-            await until(lambda: len(server.delivered()) == 4)
-    assert methods(server) == ["crm.duplicate.findbycomm.json", "crm.lead.add.json",
+            await until(lambda: len(server.delivered()) == 5)
+    assert methods(server) == ["crm.duplicate.findbycomm.json", "crm.settings.mode.get.json", "crm.item.add.json",
                                "telephony.externalcall.register.json", "telephony.externalcall.finish.json"]
-    add, register, finish = (r.form() for r in server.requests[1:])
-    assert add["fields[ASSIGNED_BY_ID]"] == "11" and add["fields[PHONE][0][VALUE]"] == "+49301234567"
-    assert add["fields[SOURCE_ID]"] == "CALL"
+    add, register, finish = (r.form() for r in server.requests[2:])
+    assert add["entityTypeId"] == "1"  # a lead, through crm.item.add (crm.lead.add is deprecated)
+    assert add["fields[assignedById]"] == "11" and add["fields[fm][0][value]"] == "+49301234567"
+    assert add["fields[sourceId]"] == "CALL"
     assert register == {"USER_ID": "11", "PHONE_NUMBER": "+49301234567", "TYPE": "2",
                         "CALL_START_DATE": "2023-11-14T22:13:20+00:00", "CRM_CREATE": "0", "SHOW": "0",
                         "CRM_ENTITY_TYPE": "LEAD", "CRM_ENTITY_ID": "501", "LINE_NUMBER": "+4930555"}
@@ -174,12 +178,13 @@ async def test_a_failed_finish_is_retried_without_registering_the_call_twice(eng
         sender = fast_sender(engine, [bitrix(server)])
         feed = CrmFeed(engine, targets=["bitrix"], sender=sender)
         async with running(feed, sender):
-            server.script = [portal.ok([]), portal.ok(501), portal.ok({"CALL_ID": "externalCall.1"}), Reply(502)]
+            server.script = [portal.ok([]), portal.ok(1), portal.ok({"item": {"id": 501}}),
+                             portal.ok({"CALL_ID": "externalCall.1"}), Reply(502)]
             call = Interaction.call("c1", "030 1234567", NOW, region="DE")
             feed.answered(call, "anna")
             feed.call_finished(call, "anna", 10)
-            await until(lambda: len(server.delivered()) == 4)
-    assert methods(server)[2:] == ["telephony.externalcall.register.json", "telephony.externalcall.finish.json",
+            await until(lambda: len(server.delivered()) == 5)
+    assert methods(server)[3:] == ["telephony.externalcall.register.json", "telephony.externalcall.finish.json",
                                    "telephony.externalcall.finish.json"]
     assert server.requests[-1].form()["CALL_ID"] == "externalCall.1"
 
@@ -198,7 +203,7 @@ async def test_bitrix24_query_limit_is_retried(engine, session):
             feed.manual_transfer(ReportManualTransfer("c1", "030 1234567", "anna", "boris", "blind"))
             await until(lambda: len(server.delivered()) == 2)
     assert methods(server) == ["crm.duplicate.findbycomm.json", "crm.duplicate.findbycomm.json",
-                               "crm.lead.update.json"]
+                               "crm.item.update.json"]
 
 
 async def test_an_agent_without_a_bitrix24_user_is_a_dead_job_saying_so(engine, session):
