@@ -381,6 +381,9 @@ class GroupCrmSettings(_Section):
     owner_follows_transfer: bool = True  # a manual transfer makes the new agent the owner
     create_lead: bool = True  # an unknown caller becomes a lead owned by the agent who answered
     record_missed: bool = True  # a missed call is noted on the client
+    # Bitrix24: what a manual transfer makes the new agent responsible for: "client" (the
+    # contact, company or lead Bitrix24 finds first), "lead", "contact", "company" or "deal"
+    transfer_updates: Literal["client", "lead", "contact", "company", "deal"] = "client"
 
 
 class ServiceLevelSettings(_Section):

@@ -183,6 +183,7 @@ def _owner_follows(session: Session, interaction: Interaction, to_agent: str, fr
         "client": snapshot(client), "owner": change.owner, "previous_owner": change.previous,
         "revision": change.revision, "reason": "manual_transfer", "transfer_kind": kind,
         "channel": interaction.channel, "ref": interaction.id, "occurred_at": now,
+        "transfer_updates": options.transfer_updates,
     }
     return enqueue(session, OWNER_CHANGED, payload, targets=targets, now=now, client_id=client.id)
 
