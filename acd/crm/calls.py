@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.commands import Command, Record, ReportManualTransfer
 from ..core.events import Event
 from .bitrix24 import Bitrix24Connector
+from .bitrix24_responsible import ResponsibleLookup
 from .connectors import Connector
 from .decisions import Interaction
 from .feed import CrmFeed
@@ -40,18 +41,28 @@ class _CallNote:
 
 
 class CallCrm:
-    def __init__(self, feed: CrmFeed, region: str) -> None:
+    def __init__(self, feed: CrmFeed, region: str, responsible: ResponsibleLookup | None = None) -> None:
+        """``responsible``: ask Bitrix24 who is responsible for a caller before routing."""
         self.feed = feed
         self.region = region
+        self.responsible = responsible
         self._calls: dict[str, _CallNote] = {}
 
     async def owner_of(self, caller_number: str, group: str | None, budget_s: float = 0.2) -> str | None:
+        """Whom a known caller rings first: Bitrix24's responsible person when Bitrix24
+        answers within its budget and that person is an agent (acd's record then takes
+        the same owner), else acd's own record."""
         identity = parse_phone(caller_number, self.region)
         if identity is None:
             return None
         options = self.feed.options.get(group or "")
         if options is not None and not (options.check_client and options.owner_first):
             return None
+        if self.responsible is not None:
+            answer = await self.responsible.responsible(identity.value)
+            if answer is not None and answer.agent is not None:
+                self.feed.crm_owner([identity], answer.agent)
+                return answer.agent
         return await self.feed.owner_for(identity, queue=group, budget_s=budget_s)
 
     # a Distributor listener: every event and the commands it caused

@@ -386,3 +386,12 @@ class LocalPortal:
             return handler(dict(params), None)
         except CrmApiError as exc:
             raise self._error(exc) from None
+
+    async def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+        """Every command's result by its key (one request on a real portal)."""
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.down:
+            raise ConnectionError("the portal does not answer")
+        self.crm.calls.append(("batch", {"cmd": dict(commands)}))
+        return {key: self._methods[method.lower()](dict(params), None) for key, (method, params) in commands.items()}

@@ -41,7 +41,8 @@ def portal_transport(crm: FakeCrm) -> httpx.MockTransport:
         method = request.url.path.rsplit("/", 1)[1].removesuffix(".json").lower()
         handler = methods.get(method)
         if handler is None:
-            return httpx.Response(404, json={"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"})
+            return httpx.Response(404, json={"error": "ERROR_METHOD_NOT_FOUND",
+                                             "error_description": "Method not found!"})
         try:
             result = handler(php_form(request.content.decode()), None)
         except CrmApiError as error:
