@@ -19,15 +19,21 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .bitrix24_crm import CARD_ORDER, Call, Ref, phone_forms
 
 log = logging.getLogger(__name__)
 
-Batch = Callable[[Mapping[str, tuple[str, Mapping[str, Any]]]], Awaitable[Mapping[str, Any]]]
+Commands = Mapping[str, tuple[str, Mapping[str, Any]]]
+
+
+class BatchPortal(Protocol):
+    """What the look-up needs of :class:`~acd.crm.bitrix24_portal.Bitrix24Portal`."""
+
+    async def batch(self, commands: Commands, *, live: bool = False) -> Mapping[str, Any]: ...
 
 USER_PAGE = 50  # user.get answers at most 50 users a request
 
@@ -104,11 +110,11 @@ NOBODY = Responsible(None)
 
 
 class ResponsibleLookup:
-    def __init__(self, batch: Batch, users: UserMap, *, region: str = "DE", budget_s: float = 0.4,
+    def __init__(self, portal: BatchPortal, users: UserMap, *, region: str = "DE", budget_s: float = 0.4,
                  ttl_s: float = 300.0, cool_off_s: float = 30.0, max_cached: int = 10_000,
                  now: Callable[[], float] = time.monotonic) -> None:
-        """``batch``: the portal's ``Bitrix24Portal.batch`` (commands -> results)."""
-        self._batch = batch
+        """``portal``: the portal's :class:`~acd.crm.bitrix24_portal.Bitrix24Portal`."""
+        self._portal = portal
         self.region = region
         self.users = users
         self.budget_s = budget_s
@@ -155,7 +161,9 @@ class ResponsibleLookup:
         # portal's rate limit): Bitrix24 matches numbers the way they were typed in
         forms = phone_forms(number, self.region)
         method = "telephony.externalCall.searchCrmEntities"
-        results = await self._batch({f"n{i}": (method, {"PHONE_NUMBER": form}) for i, form in enumerate(forms)})
+        # live: a caller waits, so it goes before the outbox's requests
+        results = await self._portal.batch({f"n{i}": (method, {"PHONE_NUMBER": form}) for i, form in enumerate(forms)},
+                                           live=True)
         found = [entity for form in range(len(forms)) for entity in _entities(results.get(f"n{form}"))]
         answer = _pick(found, self.users)
         self._cache[number] = (self._now() + self.ttl_s, answer)

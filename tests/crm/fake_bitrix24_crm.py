@@ -80,7 +80,8 @@ class FakeCrm:
     item_api: bool = True  # crm.item.* present (older on-premise portals lack it)
     entities: dict[str, dict[int, dict[str, Any]]] = field(
         default_factory=lambda: {LEAD: {}, DEAL: {}, CONTACT: {}, COMPANY: {}})
-    users: dict[int, FakeUser] = field(default_factory=dict)
+    # the portal's employees: the same as the fake portal server's (tests/crm/fake_bitrix24.py)
+    users: dict[int, FakeUser] = field(default_factory=lambda: {u: FakeUser(u) for u in (1, 11, 12, 13, 14)})
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every method called, in order
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -387,7 +388,8 @@ class LocalPortal:
         except CrmApiError as exc:
             raise self._error(exc) from None
 
-    async def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    async def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *, live: bool = False
+                    ) -> dict[str, Any]:
         """Every command's result by its key (one request on a real portal)."""
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
