@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session
 from acd.core.commands import Ring
 from acd.core.events import CallArrived
 from acd.crm import CrmFeed, Identity, create_lead, find_client
+from acd.crm.bitrix24_crm import Bitrix24Crm
+from acd.crm.bitrix24_portal import Bitrix24Portal, WebhookAuth
 from acd.crm.bitrix24_responsible import ResponsibleLookup, UserMap, check_users
 from acd.crm.calls import CallCrm
 
-from .fake_bitrix24_crm import COMPANY, CONTACT, LEAD, FakeCrm, LocalPortal
+from .fake_bitrix24 import FakeBitrix24
+from .fake_bitrix24_crm import COMPANY, CONTACT, DEAL, LEAD, FakeCrm, LocalPortal
 from .support import running, tx
 from .test_feed import distributor
 
@@ -154,3 +157,22 @@ async def test_bitrix24s_owner_costs_no_database_work_when_acd_agrees(engine, se
         assert feed._queue.empty()
     with Session(engine) as s:
         assert find_client(s, Identity.phone(NUMBER, "DE")).revision == 0
+
+
+async def test_over_http_the_portal_carries_the_look_up_and_the_user_check():
+    crm = FakeCrm()
+    contact = crm.add(CONTACT, phones=("030 1234567",), assigned=BORIS)
+    crm.add(DEAL, contact_ids=[contact], assigned=BORIS)
+    async with FakeBitrix24(crm=crm) as fake:
+        portal = Bitrix24Portal("b24", WebhookAuth(fake.webhook()))
+        try:
+            responsible = ResponsibleLookup(portal, users())
+            assert (await responsible.responsible(NUMBER)).entity == (CONTACT, str(contact))
+            assert await check_users(portal.call, UserMap({"anna": ANNA, "zoe": 77})) == [
+                "agent 'zoe': Bitrix24 has no user 77"]
+            client = {"phones": [NUMBER], "emails": [], "messengers": []}
+            assert await Bitrix24Crm().transfer(portal.call, client, None, str(ANNA), "deal") == [(DEAL, "2")]
+        finally:
+            await portal.aclose()
+    assert crm.assigned(DEAL, 2) == ANNA
+    assert fake.requests("batch") == 1  # both forms of the number in one request
