@@ -449,6 +449,17 @@ class Bitrix24Settings(_Section):
     webhook_url_env: EnvName
     users: dict[Id, BitrixUser] = {}
     fallback_user: BitrixUser | None = None
+    # who is responsible for a known caller, asked before routing
+    # (telephony.externalCall.searchCrmEntities): within this budget, cached this long;
+    # slower or down, acd's own record decides
+    ask_responsible: bool = True
+    responsible_budget_ms: int = Field(default=400, ge=50, le=2000)
+    responsible_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    # an agent not in ``users`` is the employee whose internal number is the agent's extension
+    map_by_extension: bool = True
+    # the application token of Bitrix24's outgoing events (POST /bitrix24/events): the
+    # environment variable holding it; unset, the events are not taken
+    events_token_env: EnvName | None = None
 
 
 class CrmSettings(_Section):

@@ -31,7 +31,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from pydantic import SecretStr
 
-from .bitrix24_crm import Bitrix24Crm, Call, find, first
+from .bitrix24_crm import Bitrix24Crm, Call, find, first, transfer_updates
 from .connectors import MASK, excerpt, guard_secrets, mask_text, retry_after, reveal
 from .outbox import CALL_FINISHED, LEAD_CREATED, OWNER_CHANGED, Envelope, Outcome
 from .webhook import KEY_HEADER
@@ -120,7 +120,7 @@ class Bitrix24Connector:
 
     async def _owner_changed(self, http: httpx.AsyncClient, envelope: Envelope) -> Outcome:
         user = self._user(envelope.payload["owner"])
-        updates = envelope.payload.get("transfer_updates") or "client"
+        updates = transfer_updates(envelope.payload.get("transfer_updates"))
         changed = await self.crm.transfer(self._caller(http, envelope), envelope.payload["client"], envelope.ref,
                                           user, updates)
         if not changed:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import phonenumbers
 
@@ -43,6 +43,14 @@ _IM_TYPES = {"telegram": "TELEGRAM", "facebook": "FACEBOOK", "vk": "VK", "skype"
              "instagram": "INSTAGRAM", "imol": "IMOL"}
 
 Ref = tuple[str, str]  # (entity type, id)
+
+
+def transfer_updates(value: object) -> TransferUpdates:
+    """A job's ``transfer_updates`` (made before the setting existed: the client)."""
+    for known in get_args(TransferUpdates):
+        if value == known:
+            return cast(TransferUpdates, known)
+    return "client"
 
 
 def phone_forms(number: str, region: str = "DE") -> list[str]:
@@ -155,7 +163,7 @@ class Bitrix24Crm:
         if not await self.simple_mode(call):
             return LEAD, await self.add(call, LEAD, fields)
         found = await find(call, client["phones"], client["emails"], region=self.region)
-        contact = (found.get(CONTACT) or [None])[0]
+        contact = next(iter(found.get(CONTACT, [])), None)
         if contact is None:
             contact = await self.add(call, CONTACT, {k: v for k, v in fields.items() if k != "TITLE"})
         if not await self.open_deals(call, {CONTACT: [contact]}):

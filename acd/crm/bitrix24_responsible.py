@@ -84,10 +84,10 @@ async def check_users(call: Call, users: UserMap) -> list[str]:
     extensions = users.unmapped_extensions
     if extensions:
         for user in await call("user.get", {"FILTER": {"UF_PHONE_INNER": sorted(extensions), "ACTIVE": True}}) or []:
-            agent = extensions.get(str(user.get("UF_PHONE_INNER")))
-            if agent is not None and agent not in users.users:
-                users.learn(agent, str(user["ID"]))
-                log.info("crm.bitrix24_user_by_extension", extra={"agent": agent, "bitrix24_user": user["ID"]})
+            extension_of = extensions.get(str(user.get("UF_PHONE_INNER")))
+            if extension_of is not None and extension_of not in users.users:
+                users.learn(extension_of, str(user["ID"]))
+                log.info("crm.bitrix24_user_by_extension", extra={"agent": extension_of, "bitrix24_user": user["ID"]})
         for ext, agent in sorted(users.unmapped_extensions.items()):
             problems.append(f"agent {agent!r}: no active Bitrix24 user has the internal number {ext}")
     for problem in problems:

@@ -7,6 +7,7 @@ and manual transfers become CRM reports, queued so routing never waits; and
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from ..core.commands import Command, Record, ReportManualTransfer
 from ..core.events import Event
 from .bitrix24 import Bitrix24Connector
-from .bitrix24_responsible import ResponsibleLookup
+from .bitrix24_crm import Call
+from .bitrix24_events import OwnerSync
+from .bitrix24_portal import Bitrix24Portal, WebhookAuth
+from .bitrix24_responsible import ResponsibleLookup, UserMap, check_users
 from .connectors import Connector
 from .decisions import Interaction
 from .feed import CrmFeed
@@ -27,7 +31,9 @@ from .webhook import WebhookConnector
 
 if TYPE_CHECKING:
     from ..clock import Clock
-    from ..config import Settings
+    from ..config import Bitrix24Settings, Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -46,6 +52,10 @@ class CallCrm:
         self.feed = feed
         self.region = region
         self.responsible = responsible
+        self.owner_sync: OwnerSync | None = None  # Bitrix24's events, when a token is configured
+        self.bitrix24_users: UserMap | None = None
+        self._bitrix24_call: Call | None = None
+        self._bitrix24_connector: Bitrix24Connector | None = None
         self._calls: dict[str, _CallNote] = {}
 
     async def owner_of(self, caller_number: str, group: str | None, budget_s: float = 0.2) -> str | None:
@@ -64,6 +74,40 @@ class CallCrm:
                 self.feed.crm_owner([identity], answer.agent)
                 return answer.agent
         return await self.feed.owner_for(identity, queue=group, budget_s=budget_s)
+
+    def use_bitrix24(self, b24: Bitrix24Settings, connector: Bitrix24Connector, settings: Settings) -> None:
+        """Bitrix24 says who is responsible (asked before routing) and tells acd when that
+        changes (its outgoing events), through the same portal as the outbox's jobs."""
+        # one portal object per portal: its rate limit is shared by everything acd asks
+        portal = getattr(connector, "portal", None) or Bitrix24Portal(b24.name, WebhookAuth(
+            os.environ[b24.webhook_url_env]))
+        extensions = {a.id: a.extension or a.endpoint.partition("/")[2] for a in settings.agents} \
+            if b24.map_by_extension else {}
+        self.bitrix24_users = UserMap(dict(b24.users), extensions)
+        self._bitrix24_call = portal.call
+        self._bitrix24_connector = connector
+        if b24.ask_responsible:
+            self.responsible = ResponsibleLookup(portal, self.bitrix24_users, region=self.region,
+                                                 budget_s=b24.responsible_budget_ms / 1000,
+                                                 ttl_s=b24.responsible_cache_seconds)
+        token = os.environ.get(b24.events_token_env or "", "")
+        if token:
+            self.owner_sync = OwnerSync(portal.call, self.bitrix24_users, self.feed, application_token=token,
+                                        region=self.region, lookup=self.responsible)
+
+    async def check_bitrix24_users(self) -> None:
+        """At start: every mapped Bitrix24 user exists and is active (a clear log line
+        for each that is not); agents mapped by their extension get their user."""
+        if self.bitrix24_users is None or self._bitrix24_call is None:
+            return
+        try:
+            await check_users(self._bitrix24_call, self.bitrix24_users)
+        except Exception as error:  # the portal is down at start: the outbox's jobs will say more
+            log.warning("crm.bitrix24_user_check_failed: %s", type(error).__name__)
+            return
+        if self._bitrix24_connector is not None:  # the outbox's calls and leads use the same users
+            for agent, user in self.bitrix24_users.users.items():
+                self._bitrix24_connector.users.setdefault(agent, user)
 
     # a Distributor listener: every event and the commands it caused
     def __call__(self, event: Event | None, commands: list[Command]) -> None:
@@ -145,13 +189,17 @@ def build_crm(settings: Settings, clock: Clock, database_url: str) -> tuple[CrmF
                 connectors.append(WebhookConnector(hook.name, url, secret, now=clock.now))
             except ValueError as error:
                 problems.append((item, str(error)))
+    bitrix24: Bitrix24Connector | None = None
     if settings.crm.bitrix24 is not None:
         b24 = settings.crm.bitrix24
         url = env("crm.bitrix24.webhook_url_env", b24.webhook_url_env)
+        if b24.events_token_env:
+            env("crm.bitrix24.events_token_env", b24.events_token_env)
         if url:
             try:
-                connectors.append(Bitrix24Connector(b24.name, url, dict(b24.users), fallback_user=b24.fallback_user,
-                                                    now=clock.now))
+                bitrix24 = Bitrix24Connector(b24.name, url, dict(b24.users), fallback_user=b24.fallback_user,
+                                             now=clock.now, region=settings.crm.region)
+                connectors.append(bitrix24)
             except ValueError as error:
                 problems.append(("crm.bitrix24", str(error)))
     if problems:
@@ -160,4 +208,7 @@ def build_crm(settings: Settings, clock: Clock, database_url: str) -> tuple[CrmF
     feed = CrmFeed(engine, region=settings.crm.region, targets=[c.name for c in connectors],
                    options=crm_options(settings),
                    now=clock.now, sender=sender)
-    return feed, sender, CallCrm(feed, settings.crm.region)
+    calls = CallCrm(feed, settings.crm.region)
+    if bitrix24 is not None and settings.crm.bitrix24 is not None:
+        calls.use_bitrix24(settings.crm.bitrix24, bitrix24, settings)
+    return feed, sender, calls
