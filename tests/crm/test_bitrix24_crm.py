@@ -11,11 +11,15 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from acd.crm import Bitrix24Connector
+from acd.config import settings_from_dict
+from acd.core.commands import ReportManualTransfer
+from acd.crm import Bitrix24Connector, CrmOptions, Identity, create_lead, on_manual_transfer
 from acd.crm.bitrix24_crm import Bitrix24Crm, find, first, phone_forms
+from acd.crm.calls import crm_options
 from acd.crm.outbox import DELIVERED, LEAD_CREATED, OWNER_CHANGED, Envelope
 
 from .fake_bitrix24_crm import COMPANY, CONTACT, DEAL, LEAD, SIMPLE_MODE, CrmApiError, FakeCrm, LocalPortal
+from .support import tx
 
 TOKEN = "s3cr3tt0k3n"
 ANNA, BORIS = 11, 12
@@ -172,3 +176,24 @@ async def test_the_fake_refuses_what_bitrix24_refuses():
         await portal.call("crm.lead.get", {"id": "x"})
     with pytest.raises(CrmApiError, match="PHONE_NUMBER is empty"):
         await portal.call("telephony.externalCall.searchCrmEntities", {})
+
+
+def test_the_groups_transfer_setting_travels_with_the_owner_change(session):
+    with tx(session):
+        create_lead(session, [Identity.phone("+49301234567", "DE")], "anna", now=1.0)
+    with tx(session):
+        [job] = on_manual_transfer(session, ReportManualTransfer("c1", "030 1234567", "anna", "boris", "blind"),
+                                   CrmOptions(transfer_updates="deal"), region="DE", targets=["bitrix"], now=2.0)
+    assert job.payload["transfer_updates"] == "deal" and job.payload["owner"] == "boris"
+
+
+def test_a_queue_groups_setting_reaches_the_crm_options():
+    settings = settings_from_dict({
+        "agents": [{"id": "anna", "endpoint": "PJSIP/101"}],
+        "groups": [{"id": "sales", "members": ["anna"], "crm": {"transfer_updates": "company"}}],
+        "numbers": {"5000": "sales"}}, "<test>")
+    assert crm_options(settings)["sales"].transfer_updates == "company"
+    with pytest.raises(Exception, match="transfer_updates"):
+        settings_from_dict({"agents": [{"id": "anna", "endpoint": "PJSIP/101"}],
+                            "groups": [{"id": "s", "members": ["anna"], "crm": {"transfer_updates": "invoice"}}],
+                            "numbers": {"5000": "s"}}, "<test>")
