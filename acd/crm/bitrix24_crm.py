@@ -110,50 +110,48 @@ class Bitrix24Crm:
 
     async def add(self, call: Call, entity: str, fields: Mapping[str, Any]) -> str:
         """A new record from upper-case fields (``ASSIGNED_BY_ID``, ``PHONE``...); its id."""
-        if self._items is not False:
-            try:
-                result = await call("crm.item.add", {"entityTypeId": ENTITY_TYPE_IDS[entity],
-                                                     "fields": _item_fields(fields)})
-                self._items = True
-                return str(result["item"]["id"])
-            except Exception as error:
-                if not method_missing(error):
-                    raise
-                self._not_supported()
-        return str(await call(f"crm.{entity.lower()}.add", {"fields": dict(fields),
-                                                            "params": {"REGISTER_SONET_EVENT": "Y"}}))
+        items, result = await self._either(
+            call, ("crm.item.add", {"entityTypeId": ENTITY_TYPE_IDS[entity], "fields": _item_fields(fields)}),
+            (f"crm.{entity.lower()}.add", {"fields": dict(fields), "params": {"REGISTER_SONET_EVENT": "Y"}}))
+        return str(result["item"]["id"] if items else result)
 
     async def set_responsible(self, call: Call, ref: Ref, user: str) -> None:
         entity, record_id = ref
-        if self._items is not False:
-            try:
-                await call("crm.item.update", {"entityTypeId": ENTITY_TYPE_IDS[entity], "id": record_id,
-                                               "fields": {"assignedById": user}})
-                self._items = True
-                return
-            except Exception as error:
-                if not method_missing(error):
-                    raise
-                self._not_supported()
-        await call(f"crm.{entity.lower()}.update", {"id": record_id, "fields": {"ASSIGNED_BY_ID": user},
-                                                    "params": {"REGISTER_SONET_EVENT": "Y"}})
+        await self._either(
+            call, ("crm.item.update", {"entityTypeId": ENTITY_TYPE_IDS[entity], "id": record_id,
+                                       "fields": {"assignedById": user}}),
+            (f"crm.{entity.lower()}.update", {"id": record_id, "fields": {"ASSIGNED_BY_ID": user},
+                                              "params": {"REGISTER_SONET_EVENT": "Y"}}))
 
     async def open_deals(self, call: Call, found: Mapping[str, Sequence[str]]) -> list[str]:
         """The open deals (in progress) of the contacts and companies found."""
         deals: list[str] = []
         for entity, key in ((CONTACT, "contactId"), (COMPANY, "companyId")):
             for record_id in list(found.get(entity, []))[:MAX_UPDATED]:
-                if self._items is False:
-                    result = await call("crm.deal.list", {"filter": {f"={entity}_ID": record_id, "CLOSED": "N"},
-                                                          "select": ["ID"]})
-                    ids = [str(d["ID"]) for d in result or []]
-                else:
-                    result = await call("crm.item.list", {"entityTypeId": ENTITY_TYPE_IDS[DEAL],
-                                                          "filter": {f"={key}": record_id, "=stageSemanticId": "P"},
-                                                          "select": ["id"]})
-                    ids = [str(d["id"]) for d in (result or {}).get("items", [])]
+                items, result = await self._either(
+                    call, ("crm.item.list", {"entityTypeId": ENTITY_TYPE_IDS[DEAL], "select": ["id"],
+                                             "filter": {f"={key}": record_id, "=stageSemanticId": "P"}}),
+                    ("crm.deal.list", {"filter": {f"={entity}_ID": record_id, "CLOSED": "N"}, "select": ["ID"]}))
+                ids = [str(d["id"]) for d in (result or {}).get("items", [])] if items else \
+                    [str(d["ID"]) for d in result or []]
                 deals += [d for d in ids if d not in deals]
         return deals[:MAX_UPDATED]
+
+    async def _either(self, call: Call, item: tuple[str, Mapping[str, Any]],
+                      legacy: tuple[str, Mapping[str, Any]]) -> tuple[bool, Any]:
+        """``item`` (crm.item.*) on a portal that has it, else ``legacy``; (which, result)."""
+        if self._items is not False:
+            try:
+                result = await call(*item)
+                self._items = True
+                return True, result
+            except Exception as error:
+                if not method_missing(error):
+                    raise
+                if self._items is None:
+                    log.warning("crm.bitrix24_item_methods_missing: using crm.lead/contact/company/deal.* instead")
+                self._items = False
+        return False, await call(*legacy)
 
     async def create(self, call: Call, client: Mapping[str, Any], user: str, *, channel: str) -> Ref:
         """A new client in Bitrix24: a lead, or in the simple CRM a contact with an open
@@ -191,11 +189,6 @@ class Bitrix24Crm:
         for target in targets:
             await self.set_responsible(call, target, user)
         return targets
-
-    def _not_supported(self) -> None:
-        if self._items is not False:
-            log.warning("crm.bitrix24_item_methods_missing: using crm.lead/contact/company/deal.* instead")
-        self._items = False
 
 
 def _client_fields(client: Mapping[str, Any], user: str, channel: str) -> dict[str, Any]:

@@ -122,6 +122,7 @@ class FakeCrm:
             table[f"crm.{name}.get"] = _bind(self._legacy_get, entity)
             table[f"crm.{name}.update"] = _bind(self._legacy_update, entity)
             table[f"crm.{name}.add"] = _bind(self._legacy_add, entity)
+            table[f"crm.{name}.list"] = _bind(self._legacy_list, entity)
         if self.item_api:
             table |= {"crm.item.add": self._item_add, "crm.item.update": self._item_update,
                       "crm.item.get": self._item_get, "crm.item.list": self._item_list}
@@ -178,6 +179,21 @@ class FakeCrm:
     def _legacy_add(self, entity: str, params: dict[str, Any]) -> int:
         fields = {k.upper(): v for k, v in _fields(params.get("fields")).items()}
         return self._store(entity, fields)
+
+    def _legacy_list(self, entity: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        wanted = params.get("filter") or {}
+        if not isinstance(wanted, Mapping):
+            raise CrmApiError(400, "", "Parameter 'filter' must be array")
+        found = []
+        for record_id in sorted(self.entities[entity]):
+            record = {"ID": str(record_id), **_upper_view(self.entities[entity][record_id])}
+            record["CLOSED"] = "N" if record.get("STAGE_SEMANTIC_ID", "P") == "P" else "Y"
+            accepted = all(str(record.get(str(key).lstrip("=@"))) in {str(v) for v in _list(value)}
+                           for key, value in wanted.items())
+            if accepted:
+                found.append(record)
+        start = int(params.get("start") or 0)
+        return found[start:start + PAGE]
 
     def _item_add(self, params: dict[str, Any]) -> dict[str, Any]:
         entity = _entity_type(params)

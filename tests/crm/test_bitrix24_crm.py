@@ -153,6 +153,17 @@ async def test_a_transfer_updates_what_the_group_names(updates, changed):
         e: BORIS if e in changed else ANNA for e in records}
 
 
+async def test_a_transfer_updates_the_open_deals_on_a_portal_without_crm_item():
+    crm = FakeCrm(item_api=False)
+    contact = crm.add(CONTACT, phones=("+49301234567",), assigned=ANNA)
+    open_deal = crm.add(DEAL, contact_ids=[contact], assigned=ANNA)
+    won = crm.add(DEAL, contact_ids=[contact], assigned=ANNA, stage_semantic_id="S")
+    payload = {"client": client(owner="boris"), "owner": "boris", "transfer_updates": "deal"}
+    assert (await deliver(crm, envelope(OWNER_CHANGED, payload))).state == DELIVERED
+    assert (crm.assigned(DEAL, open_deal), crm.assigned(DEAL, won)) == (BORIS, ANNA)
+    assert len(crm.called("crm.deal.update")) == 1
+
+
 async def test_a_transfer_for_a_client_bitrix24_does_not_know_changes_nothing():
     crm = FakeCrm()
     outcome = await deliver(crm, envelope(OWNER_CHANGED, {"client": client(), "owner": "boris"}))
