@@ -6,12 +6,16 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
+from acd.clock import Clock
+from acd.config import ConfigError, settings_from_dict
 from acd.crm import CrmFeed, Identity, create_lead, find_client
 from acd.crm.bitrix24_events import OwnerSync
 from acd.crm.bitrix24_responsible import ResponsibleLookup, UserMap
+from acd.crm.calls import build_crm
 from acd.web.bitrix24_events import bitrix24_events_router
 
 from .fake_bitrix24_crm import CONTACT, LEAD, FakeCrm, LocalPortal
@@ -104,3 +108,21 @@ async def test_a_record_deleted_since_is_a_clear_answer(engine):
     async with app(sync) as client:
         answer = await post(client, event("ONCRMCONTACTUPDATE", 999))
     assert answer.status_code == 200 and answer.json()["result"] == "CONTACT 999: not in Bitrix24 (any more)"
+
+
+async def test_the_settings_set_up_the_events_with_the_token_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("B24_WEBHOOK", "https://portal.example/rest/1/t0k3n/")
+    monkeypatch.setenv("B24_EVENTS_TOKEN", TOKEN)
+    settings = settings_from_dict({
+        "agents": [{"id": "anna", "endpoint": "PJSIP/101"}, {"id": "boris", "endpoint": "PJSIP/102"}],
+        "groups": [{"id": "sales", "members": ["anna", "boris"]}], "numbers": {"5000": "sales"},
+        "crm": {"bitrix24": {"webhook_url_env": "B24_WEBHOOK", "users": {"anna": 11},
+                             "events_token_env": "B24_EVENTS_TOKEN", "responsible_budget_ms": 300}}}, "<test>")
+    _, _, calls = build_crm(settings, Clock(), f"sqlite:///{tmp_path / 'acd.db'}")
+    assert calls.owner_sync is not None and calls.owner_sync.authentic({"auth[application_token]": TOKEN})
+    assert calls.responsible is not None and calls.responsible.budget_s == 0.3
+    assert calls.bitrix24_users.agent_of(11) == "anna"
+    assert calls.bitrix24_users.unmapped_extensions == {"102": "boris"}  # looked up at start
+    monkeypatch.delenv("B24_EVENTS_TOKEN")
+    with pytest.raises(ConfigError, match="B24_EVENTS_TOKEN"):
+        build_crm(settings, Clock(), f"sqlite:///{tmp_path / 'acd.db'}")
