@@ -18,7 +18,6 @@ from ..core.events import Event
 from .bitrix24 import Bitrix24Connector
 from .bitrix24_crm import Call
 from .bitrix24_events import OwnerSync
-from .bitrix24_portal import Bitrix24Portal, WebhookAuth
 from .bitrix24_responsible import ResponsibleLookup, UserMap, check_users
 from .connectors import Connector
 from .decisions import Interaction
@@ -79,8 +78,7 @@ class CallCrm:
         """Bitrix24 says who is responsible (asked before routing) and tells acd when that
         changes (its outgoing events), through the same portal as the outbox's jobs."""
         # one portal object per portal: its rate limit is shared by everything acd asks
-        portal = getattr(connector, "portal", None) or Bitrix24Portal(b24.name, WebhookAuth(
-            os.environ[b24.webhook_url_env]))
+        portal = connector.portal
         extensions = {a.id: a.extension or a.endpoint.partition("/")[2] for a in settings.agents} \
             if b24.map_by_extension else {}
         self.bitrix24_users = UserMap(dict(b24.users), extensions)
