@@ -430,6 +430,9 @@ class GroupCrmSettings(_Section):
     owner_follows_transfer: bool = True  # a manual transfer makes the new agent the owner
     create_lead: bool = True  # an unknown caller becomes a lead owned by the agent who answered
     record_missed: bool = True  # a missed call is noted on the client
+    # Bitrix24: what a manual transfer makes the new agent responsible for: "client" (the
+    # contact, company or lead Bitrix24 finds first), "lead", "contact", "company" or "deal"
+    transfer_updates: Literal["client", "lead", "contact", "company", "deal"] = "client"
 
 
 class ServiceLevelSettings(_Section):
@@ -512,6 +515,17 @@ class Bitrix24Settings(_Section):
     burst: int = Field(default=50, ge=1, le=10000)
     # the client's card pops up on the screen of the agent whose phone rings
     live_card: bool = True
+    # who is responsible for a known caller, asked before routing
+    # (telephony.externalCall.searchCrmEntities): within this budget, cached this long;
+    # slower or down, acd's own record decides
+    ask_responsible: bool = True
+    responsible_budget_ms: int = Field(default=400, ge=50, le=2000)
+    responsible_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    # an agent not in ``users`` is the employee whose internal number is the agent's extension
+    map_by_extension: bool = True
+    # the application token of Bitrix24's outgoing events (POST /bitrix24/events): the
+    # environment variable holding it; unset, the events are not taken
+    events_token_env: EnvName | None = None
 
     @model_validator(mode="after")
     def _auth_complete(self) -> Bitrix24Settings:

@@ -3,11 +3,13 @@ request goes through the portal's :class:`~acd.crm.bitrix24_portal.Bitrix24Porta
 (auth, the rate limit, redirects), form-encoded the way Bitrix24's own examples are
 (``fields[ASSIGNED_BY_ID]=7``).
 
-- ``owner.changed``: ``crm.lead.update`` / ``crm.contact.update`` with
-  ``fields[ASSIGNED_BY_ID]``. The record is the one learnt earlier, else found with
-  ``crm.duplicate.findbycomm`` by phone, then e-mail (a contact before a lead).
-- ``lead.created``: ``crm.lead.add``, unless ``crm.duplicate.findbycomm`` finds the
-  client already (a repeat after a lost answer must not make a second lead).
+- ``owner.changed`` (a manual transfer): the new responsible person on what the queue
+  group's ``transfer_updates`` names: the contact, company or lead Bitrix24 finds first
+  (``client``), every lead, contact or company with the number, or their open deals
+  (``crm.item.update``, see :mod:`acd.crm.bitrix24_crm`).
+- ``lead.created``: a lead, or in the simple CRM a contact with a deal, unless
+  ``crm.duplicate.findbycomm`` finds the client already as a contact, company or lead
+  (a repeat after a lost answer must not make a second one).
 - ``call.finished``: the call in the client's timeline (``acd.crm.bitrix24_telephony``:
   register and finish in one batch, or finish the live card's call).
 
@@ -25,14 +27,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from .bitrix24_crm import Bitrix24Crm, Call, find, first, transfer_updates
 from .bitrix24_portal import Bitrix24Error, Bitrix24Portal, WebhookAuth, flatten
 from .bitrix24_telephony import CallCards, deliver_call
 from .connectors import reveal
 from .outbox import CALL_FINISHED, LEAD_CREATED, OWNER_CHANGED, Envelope, Outcome
 
-# Bitrix24's IM field types for the messengers we know; anything else is OTHER
-_IM_TYPES = {"telegram": "TELEGRAM", "facebook": "FACEBOOK", "vk": "VK", "skype": "SKYPE", "viber": "VIBER",
-             "instagram": "INSTAGRAM", "imol": "IMOL"}
 __all__ = ["Bitrix24Connector", "flatten"]
 
 
@@ -55,6 +55,7 @@ class Bitrix24Connector:
         responsibles: Mapping[str, str] | None = None,
         cards: CallCards | None = None,
         now: Callable[[], float] = time.time,
+        region: str = "DE",
     ) -> None:
         """``portal``: the portal (or an inbound webhook's URL for one). ``users`` maps acd
         agent ids to Bitrix24 user ids; ``fallback_user`` (if set) takes calls and leads
@@ -70,6 +71,7 @@ class Bitrix24Connector:
         self.responsibles = dict(responsibles or {})
         self.cards = cards
         self._now = now
+        self.crm = Bitrix24Crm(region)  # what this portal supports: its CRM mode, crm.item.*
 
     def masked(self) -> str:
         return str(self.portal.status()["portal"])
@@ -97,34 +99,23 @@ class Bitrix24Connector:
 
     async def _owner_changed(self, http: httpx.AsyncClient, envelope: Envelope) -> Outcome:
         user = self._user(envelope.payload["owner"])
-        ref = envelope.ref or await self._find(http, envelope, envelope.payload["client"])
-        if ref is None:
-            return Outcome.dead("client not found in Bitrix24 by phone or e-mail")
-        entity, record_id = ref
-        await self._call(http, envelope, f"crm.{entity.lower()}.update",
-                         {"id": record_id, "fields": {"ASSIGNED_BY_ID": user}, "params": {"REGISTER_SONET_EVENT": "Y"}})
-        return Outcome.delivered(200, ref=ref)
+        updates = transfer_updates(envelope.payload.get("transfer_updates"))
+        changed = await self.crm.transfer(self._caller(http, envelope), envelope.payload["client"], envelope.ref,
+                                          user, updates)
+        if not changed:
+            return Outcome.delivered(200, note=f"nothing in Bitrix24 to update ({updates}) for this client")
+        ref = next((r for r in changed if r[0] != "DEAL"), envelope.ref)
+        return Outcome.delivered(200, ref=ref, note="updated " + ", ".join(f"{e} {i}" for e, i in changed))
 
     async def _lead_created(self, http: httpx.AsyncClient, envelope: Envelope) -> Outcome:
         client = envelope.payload["client"]
         user = self._user(client["owner"])
-        found = envelope.ref or await self._find(http, envelope, client)
+        call = self._caller(http, envelope)
+        found = envelope.ref or first(await find(call, client["phones"], client["emails"], region=self.crm.region))
         if found is not None:
             return Outcome.delivered(200, ref=found, note=f"already in Bitrix24 as {found[0]} {found[1]}")
-        fields: dict[str, Any] = {
-            "TITLE": client["name"] or f"{envelope.payload.get('channel', 'contact')}: {_first_identity(client)}",
-            "NAME": client["name"],
-            "ASSIGNED_BY_ID": user,
-            "SOURCE_ID": "CALL" if envelope.payload.get("channel") == "phone" else "OTHER",
-            "PHONE": [{"VALUE": p, "VALUE_TYPE": "WORK"} for p in client["phones"]],
-            "EMAIL": [{"VALUE": e, "VALUE_TYPE": "WORK"} for e in client["emails"]],
-            "IM": [{"VALUE": m["user_id"], "VALUE_TYPE": _IM_TYPES.get(m["channel"], "OTHER")}
-                   for m in client["messengers"]],
-        }
-        result = await self._call(http, envelope, "crm.lead.add",
-                                  {"fields": {k: v for k, v in fields.items() if v not in ("", [])},
-                                   "params": {"REGISTER_SONET_EVENT": "Y"}})
-        return Outcome.delivered(200, ref=("LEAD", str(result)))
+        ref = await self.crm.create(call, client, user, channel=str(envelope.payload.get("channel", "")))
+        return Outcome.delivered(200, ref=ref)
 
     async def _call_finished(self, http: httpx.AsyncClient, envelope: Envelope, progress: dict[str, Any]) -> Outcome:
         call = envelope.payload["call"]
@@ -145,18 +136,10 @@ class Bitrix24Connector:
             raise _Failed(Outcome.dead(f"agent {agent!r} has no Bitrix24 user in the mapping"))
         return user
 
-    async def _find(self, http: httpx.AsyncClient, envelope: Envelope,
-                    client: Mapping[str, Any]) -> tuple[str, str] | None:
-        for kind, values in (("PHONE", client["phones"]), ("EMAIL", client["emails"])):
-            if not values:
-                continue
-            result = await self._call(http, envelope, "crm.duplicate.findbycomm",
-                                      {"type": kind, "values": list(values)[:20]})
-            if isinstance(result, Mapping):  # an empty result comes as []
-                for entity in ("CONTACT", "LEAD"):
-                    if result.get(entity):
-                        return entity, str(result[entity][0])
-        return None
+    def _caller(self, http: httpx.AsyncClient, envelope: Envelope) -> Call:
+        async def call(method: str, params: Mapping[str, Any]) -> Any:
+            return await self._call(http, envelope, method, params)
+        return call
 
     async def _call(self, http: httpx.AsyncClient, envelope: Envelope, method: str, params: Mapping[str, Any]) -> Any:
         """One REST call: its ``result``, or _Failed with the outcome."""
@@ -178,10 +161,3 @@ def _outcome(error: Bitrix24Error, method: str) -> Outcome:
         return Outcome.again(note, error.status, retry_after)
     return Outcome.dead(note, error.status)
 
-
-def _first_identity(client: Mapping[str, Any]) -> str:
-    for value in (*client["phones"], *client["emails"]):
-        return str(value)
-    for messenger in client["messengers"]:
-        return f"{messenger['channel']} {messenger['user_id']}"
-    return "unknown"

@@ -51,11 +51,13 @@ class FakeBitrix:
         form = request.form()
         if method == "crm.duplicate.findbycomm":
             return self.ok(self.known.get(form.get("values[0]", ""), []))
-        if method == "crm.lead.add":
+        if method == "crm.settings.mode.get":
+            return self.ok(1)  # classic CRM, with leads
+        if method == "crm.item.add":
             self.next_id += 1
-            return self.ok(self.next_id - 1)
-        if method in ("crm.lead.update", "crm.contact.update"):
-            return self.ok(True)
+            return self.ok({"item": {"id": self.next_id - 1}})
+        if method == "crm.item.update":
+            return self.ok({"item": {"id": int(form["id"])}})
         if method == "telephony.externalcall.register":
             return self.ok({"CALL_ID": "externalCall.c0ffee.1", "CRM_CREATED_LEAD": None})
         if method == "telephony.externalcall.finish":
@@ -139,13 +141,14 @@ async def test_a_transfer_reassigns_the_bitrix24_contact_found_by_phone(engine, 
             await until(lambda: len(server.delivered()) == 2)
             feed.manual_transfer(ReportManualTransfer("c1", "+49 30 1234567", "boris", "anna", "blind"))
             await until(lambda: len(server.delivered()) == 3)
-    assert methods(server) == ["crm.duplicate.findbycomm.json", "crm.contact.update.json", "crm.contact.update.json"]
+    assert methods(server) == ["crm.duplicate.findbycomm.json", "crm.item.update.json", "crm.item.update.json"]
     find, update, again = server.requests
     assert find.path == f"/rest/1/{TOKEN}/crm.duplicate.findbycomm.json"
     assert find.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert find.form() == {"type": "PHONE", "values[0]": "+49301234567"}
-    assert update.form() == {"id": "42", "fields[ASSIGNED_BY_ID]": "12", "params[REGISTER_SONET_EVENT]": "Y"}
-    assert again.form()["fields[ASSIGNED_BY_ID]"] == "11"  # the contact id was remembered: no second search
+    # E.164 and the national form: Bitrix24 compares numbers in its own normal form
+    assert find.form() == {"type": "PHONE", "values[0]": "+49301234567", "values[1]": "0301234567"}
+    assert update.form() == {"entityTypeId": "3", "id": "42", "fields[assignedById]": "12"}
+    assert again.form()["fields[assignedById]"] == "11"  # the contact id was remembered: no second search
 
 
 async def test_bitrix24_query_limit_is_retried(engine, session):
@@ -162,7 +165,7 @@ async def test_bitrix24_query_limit_is_retried(engine, session):
             feed.manual_transfer(ReportManualTransfer("c1", "030 1234567", "anna", "boris", "blind"))
             await until(lambda: len(server.delivered()) == 2)
     assert methods(server) == ["crm.duplicate.findbycomm.json", "crm.duplicate.findbycomm.json",
-                               "crm.lead.update.json"]
+                               "crm.item.update.json"]
 
 
 async def test_an_agent_without_a_bitrix24_user_is_a_dead_job_saying_so(engine, session):

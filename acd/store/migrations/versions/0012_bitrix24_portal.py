@@ -1,7 +1,7 @@
 """A Bitrix24 portal's address after a rename and the local application's tokens (encrypted).
 
 Revision ID: 0012_bitrix24_portal
-Revises: 0010_multi_server
+Revises: 0011_ha_leadership
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.engine import Inspector
 from acd.store.migrations.steps import create_table, drop_tables, has_tables
 
 revision = "0012_bitrix24_portal"
-down_revision = "0010_multi_server"
+down_revision = "0011_ha_leadership"
 branch_labels = None
 depends_on = None
 
