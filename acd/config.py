@@ -430,6 +430,9 @@ class GroupCrmSettings(_Section):
     owner_follows_transfer: bool = True  # a manual transfer makes the new agent the owner
     create_lead: bool = True  # an unknown caller becomes a lead owned by the agent who answered
     record_missed: bool = True  # a missed call is noted on the client
+    # Bitrix24: what a manual transfer makes the new agent responsible for: "client" (the
+    # contact, company or lead Bitrix24 finds first), "lead", "contact", "company" or "deal"
+    transfer_updates: Literal["client", "lead", "contact", "company", "deal"] = "client"
 
 
 class ServiceLevelSettings(_Section):
@@ -476,6 +479,7 @@ class GroupSettings(_Section):
 
 
 BitrixUser = Annotated[int, Field(ge=1, le=2**31 - 1)]  # a Bitrix24 user id
+_PORTAL_URL = re.compile(r"https?://[^/\s]+/?")
 
 
 class WebhookSettings(_Section):
@@ -488,13 +492,51 @@ class WebhookSettings(_Section):
 
 
 class Bitrix24Settings(_Section):
-    """Bitrix24's inbound REST webhook (https://<portal>/rest/<user>/<token>/), from the
-    environment variable ``webhook_url_env``; acd agent ids -> Bitrix24 user ids."""
+    """A Bitrix24 portal. ``auth = "webhook"``: an inbound REST webhook
+    (https://<portal>/rest/<user>/<token>/) from the environment variable
+    ``webhook_url_env``. ``auth = "app"``: a local application at ``portal_url``, its
+    client id and secret from ``client_id_env``/``client_secret_env``, its tokens (sent by
+    the install event to acd's /api/bitrix24/install) stored encrypted with the Fernet key in
+    ``token_key_env``. acd agent ids -> Bitrix24 user ids in ``users``."""
 
     name: Id = "bitrix24"
-    webhook_url_env: EnvName
+    auth: Literal["webhook", "app"] = "webhook"
+    webhook_url_env: EnvName | None = None
+    portal_url: Annotated[str, Field(max_length=300),
+                          _matching(_PORTAL_URL, "https://<portal>, nothing after the name", optional=True)] = ""
+    client_id_env: EnvName | None = None
+    client_secret_env: EnvName | None = None
+    token_key_env: EnvName | None = None
+    member_id: str = Field(default="", max_length=64)  # if set, the install event must come from this portal
     users: dict[Id, BitrixUser] = {}
     fallback_user: BitrixUser | None = None
+    # the portal's leaky bucket (Bitrix24: 2/s and 50, Enterprise 5/s and 250)
+    rate_per_second: float = Field(default=2.0, gt=0, le=100)
+    burst: int = Field(default=50, ge=1, le=10000)
+    # the client's card pops up on the screen of the agent whose phone rings
+    live_card: bool = True
+    # who is responsible for a known caller, asked before routing
+    # (telephony.externalCall.searchCrmEntities): within this budget, cached this long;
+    # slower or down, acd's own record decides
+    ask_responsible: bool = True
+    responsible_budget_ms: int = Field(default=400, ge=50, le=2000)
+    responsible_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    # an agent not in ``users`` is the employee whose internal number is the agent's extension
+    map_by_extension: bool = True
+    # the application token of Bitrix24's outgoing events (POST /bitrix24/events): the
+    # environment variable holding it; unset, the events are not taken
+    events_token_env: EnvName | None = None
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> Bitrix24Settings:
+        if self.auth == "webhook" and not self.webhook_url_env:
+            raise ValueError('auth = "webhook" needs webhook_url_env')
+        if self.auth == "app":
+            missing = [k for k in ("portal_url", "client_id_env", "client_secret_env", "token_key_env")
+                       if not getattr(self, k)]
+            if missing:
+                raise ValueError(f'auth = "app" needs {", ".join(missing)}')
+        return self
 
 
 class CrmSettings(_Section):

@@ -50,6 +50,7 @@ from .store import HistoryWriter, Store
 from .store.callback_requests import open_requests
 from .store.schema import ensure_current
 from .web.app import WebContext, create_app
+from .web.bitrix24_events import bitrix24_events_router
 from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
@@ -166,7 +167,8 @@ class Acd:
             intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations)
         self.web = create_app(self.web_context, routers=[channels_router(self.desk),
                                                          widget_router(self.desk, lambda: self.settings),
-                                                         telegram_webhook_router(self.desk, lambda: self.settings)])
+                                                         telegram_webhook_router(self.desk, lambda: self.settings),
+                                                         bitrix24_events_router(lambda: self.crm.owner_sync)])
         install_workspace(self.web, self.desk)
         self.wallboard = install_wallboard(self.web, self.desk)
         self._server: uvicorn.Server | None = None
@@ -314,6 +316,7 @@ class Acd:
                    tasks.create_task(self.crm_sender.run(), name="crm-outbox"),
                    tasks.create_task(self.connectors.run(), name="telegram")]
             tasks.create_task(self.desk.run(), name="channels")
+            tasks.create_task(self.crm.check_bitrix24_users(), name="bitrix24-users")  # logs, then ends
             if http:
                 tasks.create_task(self._serve_http(), name="http")
             await self._stopping.wait()

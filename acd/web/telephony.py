@@ -84,7 +84,8 @@ def group_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str
     for section, fields in (("announce", ANNOUNCE_FIELDS), ("service_level", SERVICE_LEVEL_FIELDS)):
         group[section] = _filled(form, group.get(section, {}), fields, f"{section}.")
     if form.get("crm.shown"):  # the CRM integration checkboxes were on the form (unticked ones are not sent)
-        group["crm"] = {key: _ticked(form, f"crm.{key}") for key in CRM_FIELDS}
+        # over what the settings hold: the page does not show Bitrix24's transfer_updates
+        group["crm"] = {**group.get("crm", {}), **{key: _ticked(form, f"crm.{key}") for key in CRM_FIELDS}}
     return group
 
 

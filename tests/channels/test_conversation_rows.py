@@ -85,7 +85,7 @@ async def test_a_downgrade_folds_the_rows_back_into_the_snapshot_the_acd_before_
         ids = [await svc.chat(f"telegram:{n}") for n in range(3)]
         before = svc.desk.history.snapshot()
     with schema._transaction(engine) as connection:
-        command.downgrade(schema._config(connection), "0009_user_time_zone")
+        command.downgrade(schema._config(connection), "0012_bitrix24_portal")
     with Session(engine) as session:
         state = session.get(RouterStateRow, "conversations")
         assert state is not None and before is not None

@@ -4,8 +4,8 @@ router's snapshot, so that a write carries only the conversations it changed.
 A snapshot from before holds its conversations itself; the desk reads either and writes
 the rows at its first write. A downgrade folds the rows back into the snapshot.
 
-Revision ID: 0010_conversation_rows
-Revises: 0009_user_time_zone
+Revision ID: 0013_conversation_rows
+Revises: 0012_bitrix24_portal
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sqlalchemy.engine import Inspector
 
 from acd.store.migrations.steps import create_table, drop_tables, has_tables
 
-revision = "0010_conversation_rows"
-down_revision = "0009_user_time_zone"
+revision = "0013_conversation_rows"
+down_revision = "0012_bitrix24_portal"
 branch_labels = None
 depends_on = None
 
