@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import socket
 from collections.abc import Mapping
@@ -286,7 +287,9 @@ class Acd:
         if self._web_socket is None:
             self._web_socket = listening_socket(*self.web_address)
 
-    async def run(self, *, http: bool = True) -> None:
+    async def run(self, *, http: bool = True, freeze_gc: bool = False) -> None:
+        """``freeze_gc``: the process is this service's (acd serve, a benchmark), not a
+        test run that starts many: what start-up built is frozen (gc.freeze)."""
         if http:
             self.listen()
         try:
@@ -298,6 +301,11 @@ class Acd:
             for agent_id, (working, reason) in self.desk.work_states().items():
                 if not working:
                     self._work_state_changed(agent_id, working, reason)
+            # what start-up built (settings, indexes, modules) lives as long as the
+            # service: out of the collector's sight, a full collection no longer walks it
+            # while a caller waits for the first ring (bench.first_ring: p99)
+            if freeze_gc:
+                gc.freeze()
             await self._run_tasks(http)
         finally:
             if self._web_socket is not None:  # uvicorn closes it when it ran; else it is closed here

@@ -161,7 +161,7 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
             port = int(Path(port_file).read_text())
             acd = Acd(settings(port, f"sqlite:///{tmp}/bench.db"), ami=AmiTarget("127.0.0.1", port, "acd", SECRET))
             usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-            service = asyncio.create_task(acd.run(http=False))
+            service = asyncio.create_task(acd.run(http=False, freeze_gc=True))
             try:
                 out, _ = await asyncio.wait_for(child.communicate(), seconds + 60)
             except TimeoutError:
