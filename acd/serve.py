@@ -15,6 +15,7 @@ import contextlib
 import errno
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from .core.events import (
 from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
+from .ha.node import SharedNode
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .store import HistoryWriter, Store
 from .store.callback_requests import open_requests
@@ -109,6 +111,14 @@ class Acd:
         # an empty database is created; an older or unknown schema stops here (SchemaError)
         schema = ensure_current(self.store.engine, upgrade_older=settings.service.upgrade_database)
         log.info("database schema", extra={"result": schema})
+        # does this node follow the calls now? leadership answers it; alone, always
+        self.is_active: Callable[[], bool] = lambda: True
+        # several nodes on PostgreSQL: settings saved on any node, the live picture, the outbox's turn
+        self.shared = SharedNode.on(settings.service.database, self.store.engine, current=lambda: self.settings,
+                                    apply=self.apply_settings, is_active=lambda: self.is_active(),
+                                    now=self.clock.now)
+        if self.shared is not None:
+            settings = self.settings = self.shared.settings.at_start(settings)
         self.history = HistoryWriter(self.store)
         routing = settings.routing()
         self.router = Router(routing, last_offered=self.store.load_offers(),
@@ -148,12 +158,19 @@ class Acd:
         self.web_context = WebContext(
             self.distributor, self.clock, self.live, store=self.store,
             settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
-            intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations)
+            intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations,
+            share_settings=self.shared.settings.save if self.shared is not None else None)
         self.web = create_app(self.web_context, routers=[channels_router(self.desk),
                                                          widget_router(self.desk, lambda: self.settings),
                                                          telegram_webhook_router(self.desk, lambda: self.settings)])
         install_workspace(self.web, self.desk)
         self.wallboard = install_wallboard(self.web, self.desk)
+        if self.shared is not None:
+            live = self.shared.share_live(lambda: {"live": self.web_context.live(),
+                                                   "wallboard": self.wallboard.snapshot()}, self.live)
+            self.web_context.shared_live = lambda: live.shown("live")
+            self.wallboard.shared = lambda: live.shown("wallboard")
+            self.shared.deliver(self.crm_sender)
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
@@ -269,8 +286,10 @@ class Acd:
             tasks.create_task(self.pbx.run(), name="ami")
             # the CRM's two tasks run until cancelled; the others end when closed
             crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
-                   tasks.create_task(self.crm_sender.run(), name="crm-outbox"),
                    tasks.create_task(self.connectors.run(), name="telegram")]
+            # several nodes: the outbox is delivered by one of them at a time (self.shared)
+            crm.append(tasks.create_task(self.crm_sender.run() if self.shared is None else self.shared.run(),
+                                         name="crm-outbox" if self.shared is None else "shared"))
             tasks.create_task(self.desk.run(), name="channels")
             if http:
                 tasks.create_task(self._serve_http(), name="http")
