@@ -39,6 +39,7 @@ class OutboxTurn:
         self.idle_timeout_s = idle_timeout_s
         self.turns = 0  # how many times this node took the turn (tests, logs)
         self.holding = asyncio.Event()  # set while this node delivers (tests wait for it)
+        self.tried = asyncio.Event()  # set once this node has asked for the turn (tests wait for it)
         self._confirmed_at = float("-inf")  # monotonic: when the lock's session last answered
 
     async def run(self) -> None:
@@ -88,4 +89,5 @@ class OutboxTurn:
         async with asyncio.timeout(self.check_s * 5):
             cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (OUTBOX_LOCK,))
             row = await cursor.fetchone()
+        self.tried.set()
         return bool(row and row[0])
