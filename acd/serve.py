@@ -160,7 +160,8 @@ class Acd:
             settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
             intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations,
             share_settings=self.shared.settings.save if self.shared is not None else None)
-        self.web = create_app(self.web_context, routers=[channels_router(self.desk),
+        agent_work = self.shared.agent_work_on_active(self.desk) if self.shared is not None else None
+        self.web = create_app(self.web_context, routers=[channels_router(self.desk, agent_work),
                                                          widget_router(self.desk, lambda: self.settings),
                                                          telegram_webhook_router(self.desk, lambda: self.settings)])
         install_workspace(self.web, self.desk)

@@ -2,9 +2,10 @@
 
 ``SharedNode.on(url, ...)`` is None on SQLite (one node, as ever). On PostgreSQL it
 holds the listening connection (``notify``), the settings saved on any node
-(``shared_settings``), the active node's live picture (``shared_live``) and the
-outbox's turn (``outbox_turn``). ``is_active`` answers "does this node follow the
-calls now"; leadership plugs in there (every node is active until it does).
+(``shared_settings``), the active node's live picture (``shared_live``), agents'
+work changes made on a standby (``agent_work``) and the outbox's turn
+(``outbox_turn``). ``is_active`` answers "does this node follow the calls now";
+leadership plugs in there (every node is active until it does).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ..channels.desk import Desk
 from ..config import Settings
 from ..crm.sender import OutboxSender
 from ..web.live_feed import LiveFeed
+from .agent_work import AgentWorkOnActive
 from .notify import Notifications, is_postgresql
 from .outbox_turn import OutboxTurn
 from .shared_live import SharedLive
@@ -37,6 +40,7 @@ class SharedNode:
         self.settings.listen(self.notifications)
         self.live: SharedLive | None = None
         self.outbox: OutboxTurn | None = None
+        self.agent_work: AgentWorkOnActive | None = None
 
     @classmethod
     def on(cls, url: str, engine: Engine, **kw: Any) -> SharedNode | None:
@@ -46,6 +50,12 @@ class SharedNode:
         self.live = SharedLive(self.engine, picture, feed, self.is_active, now=self.now)
         self.live.listen(self.notifications)
         return self.live
+
+    def agent_work_on_active(self, desk: Desk) -> AgentWorkOnActive:
+        """Agents' work changes made here while standby are made on the active node."""
+        self.agent_work = AgentWorkOnActive(self.engine, desk, self.is_active)
+        self.agent_work.listen(self.notifications)
+        return self.agent_work
 
     def deliver(self, sender: OutboxSender) -> OutboxTurn:
         """The outbox's sender runs while this node has the turn, and claims jobs only

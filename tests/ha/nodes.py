@@ -23,7 +23,7 @@ def settings(database: str) -> Any:
         "service": {"database": database},
         "ami": {"host": "127.0.0.1", "port": 1, "secret": "unused", "simulate": "never"},
         "agents": [{"id": a, "name": a.title(), "endpoint": f"PJSIP/{101 + n}"} for n, a in enumerate(AGENTS)],
-        "groups": [{"id": "sales", "name": "Sales", "members": ["anna"]}],
+        "groups": [{"id": "sales", "name": "Sales", "members": ["anna", "boris"]}],
         "numbers": {"+4930111111": "sales"},
     }, "<ha test>")
 
