@@ -172,6 +172,7 @@ class Acd:
             self.web_context.shared_live = lambda: live.shown("live")
             self.wallboard.shared = lambda: live.shown("wallboard")
             self.shared.deliver(self.crm_sender)
+            self.shared.share_owners(self.crm_feed)
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 

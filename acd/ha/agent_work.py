@@ -65,9 +65,10 @@ class AgentWorkOnActive:
         ``Refusal`` / ``Unanswered``."""
         if step not in STEPS:
             raise ValueError(f"not an agent's work step: {step!r}")
-        ask = {"id": uuid.uuid4().hex, "step": step, "agent": agent_id, "args": list(args), "kwargs": kwargs}
+        ask_id = uuid.uuid4().hex
+        ask = {"id": ask_id, "step": step, "agent": agent_id, "args": list(args), "kwargs": kwargs}
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[ask["id"]] = answer
+        self._waiting[ask_id] = answer
         try:
             await asyncio.to_thread(self._tell, CHANNEL, ask)
             async with asyncio.timeout(self.timeout_s):
@@ -75,7 +76,7 @@ class AgentWorkOnActive:
         except TimeoutError:
             raise Unanswered("no active node answered; try again in a moment") from None
         finally:
-            self._waiting.pop(ask["id"], None)
+            self._waiting.pop(ask_id, None)
         if "refused" in done:
             raise Refusal(int(done["refused"]), str(done["problem"]))
         state: dict[str, Any] = done["state"]

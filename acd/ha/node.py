@@ -3,9 +3,10 @@
 ``SharedNode.on(url, ...)`` is None on SQLite (one node, as ever). On PostgreSQL it
 holds the listening connection (``notify``), the settings saved on any node
 (``shared_settings``), the active node's live picture (``shared_live``), agents'
-work changes made on a standby (``agent_work``) and the outbox's turn
-(``outbox_turn``). ``is_active`` answers "does this node follow the calls now";
-leadership plugs in there (every node is active until it does).
+work changes made on a standby (``agent_work``), clients' owners
+(``shared_owners``) and the outbox's turn (``outbox_turn``). ``is_active`` answers
+"does this node follow the calls now"; leadership plugs in there (every node is
+active until it does).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from sqlalchemy import Engine
 
 from ..channels.desk import Desk
 from ..config import Settings
+from ..crm.feed import CrmFeed
 from ..crm.sender import OutboxSender
 from ..web.live_feed import LiveFeed
 from .agent_work import AgentWorkOnActive
 from .notify import Notifications, is_postgresql
 from .outbox_turn import OutboxTurn
 from .shared_live import SharedLive
+from .shared_owners import SharedOwners
 from .shared_settings import SharedSettings
 
 
@@ -56,6 +59,12 @@ class SharedNode:
         self.agent_work = AgentWorkOnActive(self.engine, desk, self.is_active)
         self.agent_work.listen(self.notifications)
         return self.agent_work
+
+    def share_owners(self, feed: CrmFeed) -> SharedOwners:
+        """Clients' responsible persons changed on any node reach every node's index."""
+        owners = SharedOwners(self.engine, feed)
+        owners.listen(self.notifications)
+        return owners
 
     def deliver(self, sender: OutboxSender) -> OutboxTurn:
         """The outbox's sender runs while this node has the turn, and claims jobs only

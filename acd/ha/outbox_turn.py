@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import psycopg
 
@@ -29,7 +30,7 @@ OUTBOX_LOCK = 0x0ACD_0B0C  # pg_advisory_lock's key: the outbox's deliverer
 
 
 class OutboxTurn:
-    def __init__(self, url: str, deliver: Callable[[], Awaitable[None]], *, retry_s: float = 1.0,
+    def __init__(self, url: str, deliver: Callable[[], Coroutine[Any, Any, None]], *, retry_s: float = 1.0,
                  check_s: float = 1.0, idle_timeout_s: float = 5.0) -> None:
         """``deliver``: the sender's run (until cancelled), started while this node holds the turn."""
         self.conninfo = conninfo(url)

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 
 from acd.core.commands import Ring
 from acd.core.events import CallArrived, DeviceState, DeviceStateChanged
+from acd.crm import Identity, add_client
 from acd.ha.shared_settings import SharedSettings
 
 from .conftest import needs_postgres
@@ -104,3 +105,18 @@ async def test_an_agents_change_on_a_standby_with_no_active_node_is_a_503_saying
         reply = await client.post("/api/channels/agents/anna/break/start", json={"reason": "lunch"})
         assert reply.status_code == 503
         assert "no active node" in reply.text
+
+
+async def test_a_clients_owner_changed_on_the_standby_is_who_the_active_node_asks_for(pg_url: str) -> None:
+    phone = Identity.phone("+49 151 00000001")
+    async with two_nodes(pg_url) as (active, standby), api(standby) as client:
+        made = await active.crm_feed.apply(lambda session: add_client(session, [phone], owner="anna", now=0.0).id)
+        await until(lambda: standby.crm_feed._owners is not None
+                    and standby.crm_feed._owners.get((phone.kind, phone.value)) == "anna", 5)
+
+        reply = await client.put(f"/api/clients/{made}/owner", json={"owner": "boris"})
+        assert reply.status_code == 200, reply.text
+
+        await until(lambda: active.crm_feed._owners is not None
+                    and active.crm_feed._owners.get((phone.kind, phone.value)) == "boris", 5)
+        assert await active.crm_feed.owner_for(phone) == "boris"
