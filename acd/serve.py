@@ -173,6 +173,8 @@ class Acd:
             self.wallboard.shared = lambda: live.shown("wallboard")
             self.shared.deliver(self.crm_sender)
             self.shared.share_owners(self.crm_feed)
+            assert self.web_context.accounts is not None  # create_app made them
+            self.shared.share_accounts(self.web_context.accounts)
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 

@@ -21,13 +21,16 @@ from ..channels.desk import Desk
 from ..config import Settings
 from ..crm.feed import CrmFeed
 from ..crm.sender import OutboxSender
+from ..web.accounts import Accounts
 from ..web.live_feed import LiveFeed
 from .agent_work import AgentWorkOnActive
-from .notify import Notifications, is_postgresql
+from .notify import Notifications, is_postgresql, publish
 from .outbox_turn import OutboxTurn
 from .shared_live import SharedLive
 from .shared_owners import SharedOwners
 from .shared_settings import SharedSettings
+
+ACCOUNTS = "acd_accounts"  # users or tokens changed: no payload
 
 
 class SharedNode:
@@ -65,6 +68,16 @@ class SharedNode:
         owners = SharedOwners(self.engine, feed)
         owners.listen(self.notifications)
         return owners
+
+    def share_accounts(self, accounts: Accounts) -> None:
+        """A user changed or locked, or a token revoked, on any node: every node stops
+        trusting the tokens it had checked (``TOKEN_CACHE_S``) once that commits."""
+        accounts.change_listeners.append(lambda session: publish(session.connection(), ACCOUNTS, ""))
+
+        async def forget(_: str | None) -> None:
+            accounts.forget_tokens()
+
+        self.notifications.on(ACCOUNTS, forget)
 
     def deliver(self, sender: OutboxSender) -> OutboxTurn:
         """The outbox's sender runs while this node has the turn, and claims jobs only
