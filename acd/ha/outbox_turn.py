@@ -61,7 +61,10 @@ class OutboxTurn:
         async with connection:
             # a session that stops talking (its node paused or cut off) is ended by the
             # server, which frees the lock for another node
-            await connection.execute(f"SET idle_session_timeout = {int(self.idle_timeout_s * 1000)}")
+            try:
+                await connection.execute(f"SET idle_session_timeout = {int(self.idle_timeout_s * 1000)}")
+            except psycopg.errors.UndefinedObject:  # before PostgreSQL 14: only a closed connection frees it
+                log.warning("outbox.turn_without_idle_timeout")
             while not await self._try_lock(connection):
                 await asyncio.sleep(self.retry_s)
             self._confirmed_at = time.monotonic()
