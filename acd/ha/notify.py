@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
@@ -64,16 +64,18 @@ class Notifications:
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting after any failure."""
+        import psycopg  # only where PostgreSQL is used; SQLite needs none
+
         while True:
             try:
-                await self._listen()
+                await self._listen(psycopg)
             except (psycopg.Error, OSError, TimeoutError) as e:
                 log.warning("notify.connection_lost", extra={"reason": f"{type(e).__name__}: {e}"})
             finally:
                 self.listening.clear()
             await asyncio.sleep(self.retry_s)
 
-    async def _listen(self) -> None:
+    async def _listen(self, psycopg: Any) -> None:
         async with asyncio.timeout(self.check_s * 2):
             connection = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True,
                                                                application_name="acd notify")

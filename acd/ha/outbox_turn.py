@@ -20,8 +20,6 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import psycopg
-
 from .notify import conninfo
 
 log = logging.getLogger(__name__)
@@ -45,16 +43,18 @@ class OutboxTurn:
 
     async def run(self) -> None:
         """Take the turn whenever it is free and deliver while holding it, until cancelled."""
+        import psycopg  # only where PostgreSQL is used; SQLite needs none
+
         while True:
             try:
-                await self._take_and_deliver()
+                await self._take_and_deliver(psycopg)
             except (psycopg.Error, OSError, TimeoutError) as e:
                 log.warning("outbox.turn_lost", extra={"reason": f"{type(e).__name__}: {e}"})
             finally:
                 self.holding.clear()
             await asyncio.sleep(self.retry_s)
 
-    async def _take_and_deliver(self) -> None:
+    async def _take_and_deliver(self, psycopg: Any) -> None:
         async with asyncio.timeout(self.check_s * 5):
             connection = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True,
                                                                application_name="acd outbox")
@@ -89,7 +89,7 @@ class OutboxTurn:
         moved on while the checks did not), until the next check says whether it still is."""
         return self.holding.is_set() and time.monotonic() - self._confirmed_at < self.check_s * 2
 
-    async def _try_lock(self, connection: psycopg.AsyncConnection) -> bool:
+    async def _try_lock(self, connection: Any) -> bool:
         async with asyncio.timeout(self.check_s * 5):
             cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (OUTBOX_LOCK,))
             row = await cursor.fetchone()

@@ -49,7 +49,13 @@ async def two_nodes(database: str) -> AsyncIterator[tuple[Acd, Acd]]:
     finally:
         for node in (active, standby):
             node.stop()
-        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 15)
+        _, running = await asyncio.wait(tasks, timeout=15)
+        if running:  # name what did not stop instead of waiting for ever
+            stuck = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in running:
+                task.cancel()
+            raise AssertionError("a node did not stop: " + "; ".join(
+                f"{t.get_name()} at {t.get_stack(limit=3)}" for t in stuck))
 
 
 def api(node: Acd, username: str = "admin") -> httpx.AsyncClient:
