@@ -104,7 +104,7 @@ def schema_metadata() -> list[MetaData]:
     migration must produce."""
     from .channels import history as channels
     from .crm import models as crm
-    from .ha import shared_state  # noqa: F401  (on the store's base)
+    from .ha import lease_table, shared_state  # noqa: F401  (on the store's base)
     from .reports import tables  # noqa: F401  (on the store's base)
     from .store import models as store
     from .web import accounts, audit  # noqa: F401  (their tables are on the store's base)
@@ -137,6 +137,9 @@ def _run(coro: object) -> int:
     except CannotListen as error:  # one line, no traceback: the operator knows what to change
         print(f"acd: {error}", file=sys.stderr)
         return 2
+    except NoLongerActive as error:
+        print(f"acd: {error}; exiting to start again as a standby", file=sys.stderr)
+        return EXIT_NO_LONGER_ACTIVE
     except KeyboardInterrupt:
         pass
     return 0
@@ -150,6 +153,15 @@ async def _serve(settings: Settings, config_path: Path, web: tuple[str, int]) ->
         acd = Acd(settings, ami=target, config_path=config_path, web_address=web)
         _stop_on_signals(acd.stop)
         await acd.run()
+    if acd.lost_leadership is not None:  # its supervisor starts it again, as a standby
+        raise NoLongerActive(acd.lost_leadership)
+
+
+class NoLongerActive(Exception):
+    """This node lost the lease of its Asterisk server (another node is active now)."""
+
+
+EXIT_NO_LONGER_ACTIVE = 75  # EX_TEMPFAIL: try again (systemd Restart=, docker restart:)
 
 
 def _stop_on_signals(stop: object) -> None:

@@ -29,8 +29,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from types import MappingProxyType
@@ -189,12 +191,13 @@ class ServiceSettings(_Section):
     time_zone: Annotated[str, Field(max_length=64), AfterValidator(_check_zone)] = "UTC"
 
 
-class AmiSettings(_Section):
+class _AmiLink(_Section):
+    """What every Asterisk server's section holds: where its manager interface is, and
+    the names its dialplan uses."""
+
     host: str = Field(default="127.0.0.1", min_length=1, max_length=255)
     port: int = Field(default=5038, ge=1, le=65535)
     username: str = Field(default="acd", min_length=1, max_length=100)
-    # never dumped; the repr shows it masked
-    secret: SecretStr | None = Field(default=None, exclude=True)
     trunk: Id = "trunk"  # the PJSIP endpoint forwards to outside numbers go through
     pickup_code: Annotated[
         str, Field(max_length=16), _matching(_DIAL_CODE, "not a dial code: digits, '*' and '#'")
@@ -208,6 +211,13 @@ class AmiSettings(_Section):
     def simulated(self) -> bool:
         return self.simulate == "always"
 
+
+class AmiSettings(_AmiLink):
+    """The one Asterisk server of a configuration without ``[[asterisk]]`` (``[ami]``)."""
+
+    # never dumped; the repr shows it masked
+    secret: SecretStr | None = Field(default=None, exclude=True)
+
     @model_validator(mode="before")
     @classmethod
     def _secret_from_environment(cls, data: Any) -> Any:
@@ -216,9 +226,47 @@ class AmiSettings(_Section):
         return data
 
 
+MAIN_SERVER = "main"  # the name of the server an [ami] section describes
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class AsteriskSettings(_AmiLink):
+    """One of several Asterisk servers (``[[asterisk]]``). Its AMI secret is read from
+    the environment variable ``secret_env`` names, never from the file."""
+
+    name: Id  # calls of every server but the first are known as <Uniqueid>@<name>
+    secret_env: Annotated[
+        str, Field(max_length=100), _matching(_ENV_NAME, "not an environment variable name")
+    ] = SECRET_ENV
+    # another server's name -> the PJSIP endpoint on this server that leads to it: its
+    # members are rung as PJSIP/<their endpoint's name>@<that endpoint> (asterisk/trunks.conf.example)
+    trunks: dict[Id, Id] = Field(default={}, max_length=50)
+    simulate: Literal["never", "always"] = "never"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_in_the_file(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "secret" in data:
+            raise ValueError("a secret does not belong in the file: name an environment variable in secret_env")
+        return data
+
+    def secret(self) -> SecretStr | None:
+        value = os.environ.get(self.secret_env)
+        return SecretStr(value) if value else None
+
+
+@dataclass(frozen=True)
+class AsteriskServer:
+    """One Asterisk server as the service connects to it: ``[ami]`` or an ``[[asterisk]]``."""
+
+    name: str
+    link: _AmiLink
+    secret: SecretStr | None
+    trunks: Mapping[str, str]  # another server -> the PJSIP endpoint here leading to it
+
+
 # ------------------------------------------------------------------ work time (open channels)
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _weekly_spans(text: str) -> dict[int, tuple[Interval, ...]]:
@@ -293,6 +341,7 @@ class AgentSettings(_Section):
     ] = ""
     work: WorkSettings | None = None  # None: work time not tracked (always working) for the other channels
     budget: int | None = Field(default=None, ge=1, le=BUDGET_MAX)  # their own [capacity] budget
+    server: Id | None = None  # the [[asterisk]] their endpoint is on; None: the first one
 
     @model_validator(mode="after")
     def _defaults(self) -> AgentSettings:
@@ -381,6 +430,9 @@ class GroupCrmSettings(_Section):
     owner_follows_transfer: bool = True  # a manual transfer makes the new agent the owner
     create_lead: bool = True  # an unknown caller becomes a lead owned by the agent who answered
     record_missed: bool = True  # a missed call is noted on the client
+    # Bitrix24: what a manual transfer makes the new agent responsible for: "client" (the
+    # contact, company or lead Bitrix24 finds first), "lead", "contact", "company" or "deal"
+    transfer_updates: Literal["client", "lead", "contact", "company", "deal"] = "client"
 
 
 class ServiceLevelSettings(_Section):
@@ -427,6 +479,7 @@ class GroupSettings(_Section):
 
 
 BitrixUser = Annotated[int, Field(ge=1, le=2**31 - 1)]  # a Bitrix24 user id
+_PORTAL_URL = re.compile(r"https?://[^/\s]+/?")
 
 
 class WebhookSettings(_Section):
@@ -439,13 +492,51 @@ class WebhookSettings(_Section):
 
 
 class Bitrix24Settings(_Section):
-    """Bitrix24's inbound REST webhook (https://<portal>/rest/<user>/<token>/), from the
-    environment variable ``webhook_url_env``; acd agent ids -> Bitrix24 user ids."""
+    """A Bitrix24 portal. ``auth = "webhook"``: an inbound REST webhook
+    (https://<portal>/rest/<user>/<token>/) from the environment variable
+    ``webhook_url_env``. ``auth = "app"``: a local application at ``portal_url``, its
+    client id and secret from ``client_id_env``/``client_secret_env``, its tokens (sent by
+    the install event to acd's /api/bitrix24/install) stored encrypted with the Fernet key in
+    ``token_key_env``. acd agent ids -> Bitrix24 user ids in ``users``."""
 
     name: Id = "bitrix24"
-    webhook_url_env: EnvName
+    auth: Literal["webhook", "app"] = "webhook"
+    webhook_url_env: EnvName | None = None
+    portal_url: Annotated[str, Field(max_length=300),
+                          _matching(_PORTAL_URL, "https://<portal>, nothing after the name", optional=True)] = ""
+    client_id_env: EnvName | None = None
+    client_secret_env: EnvName | None = None
+    token_key_env: EnvName | None = None
+    member_id: str = Field(default="", max_length=64)  # if set, the install event must come from this portal
     users: dict[Id, BitrixUser] = {}
     fallback_user: BitrixUser | None = None
+    # the portal's leaky bucket (Bitrix24: 2/s and 50, Enterprise 5/s and 250)
+    rate_per_second: float = Field(default=2.0, gt=0, le=100)
+    burst: int = Field(default=50, ge=1, le=10000)
+    # the client's card pops up on the screen of the agent whose phone rings
+    live_card: bool = True
+    # who is responsible for a known caller, asked before routing
+    # (telephony.externalCall.searchCrmEntities): within this budget, cached this long;
+    # slower or down, acd's own record decides
+    ask_responsible: bool = True
+    responsible_budget_ms: int = Field(default=400, ge=50, le=2000)
+    responsible_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    # an agent not in ``users`` is the employee whose internal number is the agent's extension
+    map_by_extension: bool = True
+    # the application token of Bitrix24's outgoing events (POST /bitrix24/events): the
+    # environment variable holding it; unset, the events are not taken
+    events_token_env: EnvName | None = None
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> Bitrix24Settings:
+        if self.auth == "webhook" and not self.webhook_url_env:
+            raise ValueError('auth = "webhook" needs webhook_url_env')
+        if self.auth == "app":
+            missing = [k for k in ("portal_url", "client_id_env", "client_secret_env", "token_key_env")
+                       if not getattr(self, k)]
+            if missing:
+                raise ValueError(f'auth = "app" needs {", ".join(missing)}')
+        return self
 
 
 class CrmSettings(_Section):
@@ -562,10 +653,26 @@ class PauseSettings(_Section):
     stuck_state_seconds: float = Field(default=30.0, ge=0, le=3600)  # 0: no watchdog
 
 
+def _node_name() -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:64]
+    return name or "acd"
+
+
+class HaSettings(_Section):
+    """``[ha]``: this node is one of several on one PostgreSQL database; one of them is
+    active for the Asterisk server, the others stand by (acd/ha/leadership.py)."""
+
+    node_name: Id = Field(default_factory=_node_name)  # in logs and the lease table; the host's name by default
+    # how long a silent active node keeps the server: takeover comes within about this
+    # long after its death, plus the resync
+    lease_seconds: float = Field(default=1.5, ge=1.0, le=30.0)
+
+
 class Settings(_Section):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     crm: CrmSettings = Field(default_factory=CrmSettings)
     ami: AmiSettings = Field(default_factory=AmiSettings)  # made per load: reads the environment
+    asterisk: list[AsteriskSettings] = Field(default=[], max_length=50)  # several servers: instead of [ami]
     agents: list[AgentSettings] = []
     groups: list[GroupSettings] = []
     numbers: Annotated[dict[PhoneNumber, Id], BeforeValidator(_numbers_as_dialled)] = {}  # DID -> group id
@@ -573,6 +680,7 @@ class Settings(_Section):
     channels: list[ChannelSettings] = []  # chats, mailboxes, CRM forms
     capacity: CapacitySettings | None = None  # None: each channel counts alone
     pauses: PauseSettings = Field(default_factory=PauseSettings)
+    ha: HaSettings | None = None  # None: this node alone, always active
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> Settings:
@@ -601,6 +709,18 @@ class Settings(_Section):
         return found
 
     # -------------------------------------------------------------- use
+    def servers(self) -> list[AsteriskServer]:
+        """The Asterisk servers, first one first: the ``[[asterisk]]`` list, or the
+        ``[ami]`` section as one server named "main"."""
+        if not self.asterisk:
+            return [AsteriskServer(MAIN_SERVER, self.ami, self.ami.secret, {})]
+        return [AsteriskServer(a.name, a, a.secret(), dict(a.trunks)) for a in self.asterisk]
+
+    @property
+    def first_server(self) -> str:
+        """The server whose calls keep their plain Uniqueid as id (``acd.core.call_keys``)."""
+        return self.asterisk[0].name if self.asterisk else MAIN_SERVER
+
     def agent(self, agent_id: str) -> AgentSettings | None:
         return next((a for a in self.agents if a.id == agent_id), None)
 
@@ -610,7 +730,8 @@ class Settings(_Section):
     def routing(self) -> RoutingConfig:
         """The core's frozen model of agents, groups and numbers."""
         agents = {
-            a.id: Agent(a.id, a.name, a.endpoint, a.extension, a.mobile, a.mailbox) for a in self.agents
+            a.id: Agent(a.id, a.name, a.endpoint, a.extension, a.mobile, a.mailbox, a.server or self.first_server)
+            for a in self.agents
         }
         groups = {
             g.id: QueueGroup(
@@ -676,23 +797,33 @@ class Settings(_Section):
                                        capacity=self.budget())
 
     # -------------------------------------------------------------- dump and edit
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *sections: str) -> dict[str, Any]:
         """The TOML shape, for the API and for writing a file back: no AMI secret,
-        the database password masked, no None values (TOML has no null)."""
-        data = self._dump()
-        data["service"]["database"] = _mask_password(data["service"]["database"])
+        the database password masked, no None values (TOML has no null). Given section
+        names, only those: one list need not dump 75,000 agents and 40,000 groups."""
+        data = self._dump(set(sections) or None)
+        if "service" in data:
+            data["service"]["database"] = _mask_password(data["service"]["database"])
         return data
 
     def with_changes(self, changes: Mapping[str, Any], source: str = "<api>") -> Settings:
         """A new Settings with whole top-level sections replaced (``{"groups": [...]}``),
         validated as a whole; the AMI secret and database URL carry over unless given."""
-        data = {**self._dump(), **changes}
-        if "secret" not in data.get("ami", {}) and self.ami.secret is not None:
+        # the big lists not changed are kept as validated (their items are frozen): saving one
+        # group does not validate 75,000 agents again; the checks across sections still run
+        kept = {name: getattr(self, name) for name in _KEPT_AS_VALIDATED if name not in changes}
+        data = {**self._dump(exclude=set(kept)), **kept, **changes}
+        if "ami" in data and "secret" not in data["ami"] and self.ami.secret is not None:
             data["ami"] = {**data.get("ami", {}), "secret": self.ami.secret.get_secret_value()}
         return settings_from_dict(data, source)
 
-    def _dump(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+    def _dump(self, include: set[str] | None = None, exclude: set[str] | None = None) -> dict[str, Any]:
+        # one of [ami] (the only server) or [[asterisk]] (several), never both
+        excluded = (exclude or set()) | ({"asterisk"} if not self.asterisk else {"ami"})
+        return self.model_dump(mode="json", exclude_none=True, include=include, exclude=excluded)
+
+
+_KEPT_AS_VALIDATED = ("agents", "groups", "channels")
 
 
 # ------------------------------------------------------------------ loading
@@ -783,6 +914,9 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
                 first[key] = i
 
     unique("agents", "id", [a.id for a in s.agents], "id")
+    if s.ha is not None and not s.service.database.startswith("postgresql"):
+        problems.append((("ha",), "several nodes share a PostgreSQL database: [service] database must be "
+                                  "postgresql+psycopg://...; leave [ha] out for one node on SQLite"))
     if s.capacity is None:
         for ai, a in enumerate(s.agents):
             if a.budget is not None:
@@ -792,6 +926,7 @@ def _cross_problems(s: Settings) -> list[tuple[Loc, str]]:
     unique("agents", "endpoint", [a.endpoint for a in s.agents], "endpoint")
     unique("agents", "extension", [a.extension for a in s.agents], "extension")
     unique("groups", "id", [g.id for g in s.groups], "id")
+    problems.extend(_server_problems(s))
 
     for gi, g in enumerate(s.groups):
         seen: set[str] = set()
@@ -912,6 +1047,43 @@ def _forwarding_loops(s: Settings) -> list[tuple[Loc, str]]:
         reported.update(cycle)
         problems.append((("groups", index[first], "missed", "group"),
                          "missed calls would be forwarded in a loop: " + " -> ".join(f'"{x}"' for x in loop)))
+    return problems
+
+
+def _server_problems(s: Settings) -> list[tuple[Loc, str]]:
+    """Several Asterisk servers: unique names, agents on known servers, and a trunk from
+    each server of a group spanning several to each other one."""
+    problems: list[tuple[Loc, str]] = []
+    if s.asterisk and "ami" in s.model_fields_set:
+        problems.append((("ami",), "[ami] describes the only Asterisk server: with [[asterisk]] servers, "
+                                   "move its settings into them"))
+    names: dict[str, int] = {}
+    for i, a in enumerate(s.asterisk):
+        if a.name in names:
+            problems.append((("asterisk", i, "name"),
+                             f'server name "{a.name}" is already used by asterisk[{names[a.name]}]'))
+        names.setdefault(a.name, i)
+    servers = {server.name: server for server in s.servers()}
+    known = _known(set(servers))
+    for i, a in enumerate(s.asterisk):
+        for other in a.trunks:
+            if other == a.name:
+                problems.append((("asterisk", i, "trunks", other), "a server needs no trunk to itself"))
+            elif other not in servers:
+                problems.append((("asterisk", i, "trunks", other), f'unknown server "{other}"{known}'))
+    for ai, agent in enumerate(s.agents):
+        if agent.server is not None and agent.server not in servers:
+            problems.append((("agents", ai, "server"), f'unknown server "{agent.server}"{known}'))
+    first = s.first_server
+    server_of = {a.id: a.server or first for a in s.agents}
+    for gi, g in enumerate(s.groups):
+        spanned = sorted({server_of[m] for m in g.members if m in server_of} & set(servers))
+        for here in spanned:
+            for there in spanned:
+                if here != there and there not in servers[here].trunks:
+                    problems.append((("groups", gi, "members"),
+                                     f'members are on servers {", ".join(spanned)}: server "{here}" needs a trunk '
+                                     f'to "{there}" (trunks = {{ {there} = "<its PJSIP endpoint leading there>" }})'))
     return problems
 
 

@@ -54,7 +54,10 @@ class Distributor:
         self.clock = clock
         self.pbx = pbx
         self.history = history
-        self.timers = Timers(clock, lambda key: self.feed(TimerFired(key)))
+        self.timers = Timers(clock, self._timer_fired)
+        # False on a node that is not active for the PBX (acd/ha): the calls' timers are
+        # the active node's to run
+        self.owns_calls: Callable[[], bool] = lambda: True
         self.transfer_listeners: list[Callable[[ReportManualTransfer], None]] = []
         self.phone_calls_listeners: list[Callable[[str, int], None]] = []  # (agent id, calls talking on)
         self.pause_listeners: list[Callable[[PauseAgent | ResumeAgent | AlertSupervisors], None]] = []
@@ -71,6 +74,12 @@ class Distributor:
         for view in self.listeners:
             self._safely(view, event, commands)
         return commands
+
+    def _timer_fired(self, key: str) -> None:
+        if self.owns_calls():
+            self.feed(TimerFired(key))
+        else:
+            log.info("timer ignored: not the active node", extra={"timer": key})
 
     def reconfigure(self, config: RoutingConfig) -> list[Command]:
         """New settings from the API: the next step of every call follows them."""

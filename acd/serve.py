@@ -6,6 +6,10 @@
 
 Start-up and shutdown read top to bottom in ``Acd.run``; a failing task cancels the
 others and the error reaches the caller (the CLI logs it and exits non-zero).
+
+With ``[ha]`` several nodes share one PostgreSQL database and only the one holding the
+server's lease (acd/ha/leadership.py) connects to Asterisk and runs the calls' timers;
+the others serve the web UI and wait. A node that loses the lease stops and exits (75).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import contextlib
 import errno
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,12 +43,15 @@ from .core.events import (
 from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
+from .ha.leadership import AlwaysActive, Leadership, LeadershipLost, Lease
 from .ha.node import SharedNode
 from .pbx import AsteriskPbx, Dialplan, Timing
+from .pbx.servers import AsteriskServers
 from .store import HistoryWriter, Store
 from .store.callback_requests import open_requests
 from .store.schema import ensure_current
 from .web.app import WebContext, create_app
+from .web.bitrix24_events import bitrix24_events_router
 from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
 from .web.live_feed import LiveFeed
@@ -97,12 +104,14 @@ class AmiTarget:
 
 
 class Acd:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, ami: AmiTarget | None = None,
+    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+                 ami: AmiTarget | Mapping[str, AmiTarget] | None = None,
                  timing: Timing | None = None, config_path: Path | None = None,
                  web_address: tuple[str, int] | None = None) -> None:
-        """``config_path``: the TOML file changes made in the web UI are written back to.
-        ``web_address``: (host, port) for the web server instead of the file's (``--host``/``--port``);
-        it is not written back."""
+        """``ami``: where to reach the (first) Asterisk server instead of the file's, or
+        server name -> where (simulators). ``config_path``: the TOML file changes made in
+        the web UI are written back to. ``web_address``: (host, port) for the web server
+        instead of the file's (``--host``/``--port``); it is not written back."""
         self.settings = settings
         self.web_address = web_address or (settings.service.host, settings.service.port)
         self._web_socket: socket.socket | None = None
@@ -111,7 +120,7 @@ class Acd:
         # an empty database is created; an older or unknown schema stops here (SchemaError)
         schema = ensure_current(self.store.engine, upgrade_older=settings.service.upgrade_database)
         log.info("database schema", extra={"result": schema})
-        # does this node follow the calls now? leadership answers it; alone, always
+        # does this node follow the calls now? leadership answers it, below
         self.is_active: Callable[[], bool] = lambda: True
         # several nodes on PostgreSQL: settings saved on any node, the live picture, the outbox's turn
         self.shared = SharedNode.on(settings.service.database, self.store.engine, current=lambda: self.settings,
@@ -123,14 +132,21 @@ class Acd:
         routing = settings.routing()
         self.router = Router(routing, last_offered=self.store.load_offers(),
                              recent_waits=self.store.recent_waits(list(routing.groups)))
-        target = ami or AmiTarget(settings.ami.host, settings.ami.port, settings.ami.username, settings.ami.secret)
-        self.pbx = AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
-                               secret=target.secret if target.secret is not None else "",
-                               dialplan=Dialplan(trunk=settings.ami.trunk), timing=timing, now=self.clock.now)
-        self.distributor = Distributor(self.router, self.clock, self.pbx, self.history)
+        # which node talks to Asterisk: this one alone, or the one holding the lease. One
+        # lease covers every server: a group may span servers, and one router decides for
+        # all their members, so the servers cannot have different active nodes
+        self.leadership: Leadership = (
+            AlwaysActive() if settings.ha is None else
+            Lease(settings.service.database, node=settings.ha.node_name, lease_s=settings.ha.lease_seconds))
+        self.lost_leadership: str | None = None  # why this node stopped being active
+        self.is_active = self.leadership.active  # what the nodes share asks it (self.shared)
+        self.servers = self._asterisk_servers(settings, routing, ami, timing)
+        self.pbx = self.servers.first  # the only server, or the first of several
+        self.distributor = Distributor(self.router, self.clock, self.servers, self.history)
+        self.distributor.owns_calls = self.leadership.active
         # open callback requests wait for the first look at the PBX before any is called
         self.distributor.feed(CallbacksRestored(open_requests(self.store)))
-        self.pbx.attach(self.feed)
+        self.servers.attach(self.feed)
         self.live = LiveFeed()
         self.distributor.listeners.append(self.live)
         self.crm_feed, self.crm_sender, self.crm = build_crm(settings, self.clock, settings.service.database)
@@ -163,7 +179,8 @@ class Acd:
         agent_work = self.shared.agent_work_on_active(self.desk) if self.shared is not None else None
         self.web = create_app(self.web_context, routers=[channels_router(self.desk, agent_work),
                                                          widget_router(self.desk, lambda: self.settings),
-                                                         telegram_webhook_router(self.desk, lambda: self.settings)])
+                                                         telegram_webhook_router(self.desk, lambda: self.settings),
+                                                         bitrix24_events_router(lambda: self.crm.owner_sync)])
         install_workspace(self.web, self.desk)
         self.wallboard = install_wallboard(self.web, self.desk)
         if self.shared is not None:
@@ -178,13 +195,32 @@ class Acd:
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
+    def _asterisk_servers(self, settings: Settings, routing: Any, ami: AmiTarget | Mapping[str, AmiTarget] | None,
+                          timing: Timing | None) -> AsteriskServers:
+        """One AMI link per Asterisk server. With several, a call's id carries its server
+        (core.call_keys) and a member on another server rings through the trunk to it."""
+        servers = settings.servers()
+        several = len(servers) > 1
+        targets = ami if isinstance(ami, Mapping) else ({servers[0].name: ami} if ami is not None else {})
+        links = []
+        for server in servers:
+            target = targets.get(server.name) or AmiTarget(server.link.host, server.link.port, server.link.username,
+                                                           server.secret)
+            dialplan = Dialplan(trunk=server.link.trunk, server=server.name, trunks=server.trunks)
+            links.append(AsteriskPbx(routing, host=target.host, port=target.port, username=target.username,
+                                     secret=target.secret if target.secret is not None else "",
+                                     dialplan=dialplan, timing=timing, now=self.clock.now,
+                                     first_server=servers[0].name if several else None,
+                                     active=None if settings.ha is None else self.leadership.active))
+        return AsteriskServers(links)
+
     def apply_settings(self, settings: Settings) -> None:
         """Validated new settings (from the API): routing follows them at once. A bot
         token missing from the environment is a ConfigError before anything applies."""
         connectors = customer_connectors(settings)
         routing = settings.routing()
         self.settings = settings
-        self.pbx.reconfigure(routing)
+        self.servers.reconfigure(routing)
         self.distributor.reconfigure(routing)
         self.desk.reconfigure(settings.conversations())
         self.desk.outgoing.routes = routes_from(settings)
@@ -243,7 +279,7 @@ class Acd:
         """Callers found on the PBX keep their true arrival time across an acd restart;
         calls the history holds open but the PBX no longer has are closed."""
         try:
-            open_calls = {c.call_id: c for c in self.store.open_calls()}
+            open_calls = {c.call_id: c for c in self.store.open_calls(event.server)}
         except Exception:  # the history is down: routing goes on without it
             log.exception("history unavailable during resync")
             return event
@@ -287,7 +323,10 @@ class Acd:
     async def _run_tasks(self, http: bool) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.history.run(), name="history")
-            tasks.create_task(self.pbx.run(), name="ami")
+            for pbx in self.servers:
+                tasks.create_task(self._ami_when_active(pbx), name=f"ami-{pbx.server}")
+            lease = self.leadership if isinstance(self.leadership, Lease) else None
+            leading = [tasks.create_task(self._lead(lease), name="leadership")] if lease else []
             # the CRM's two tasks run until cancelled; the others end when closed
             crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
                    tasks.create_task(self.connectors.run(), name="telegram")]
@@ -295,10 +334,15 @@ class Acd:
             crm.append(tasks.create_task(self.crm_sender.run() if self.shared is None else self.shared.run(),
                                          name="crm-outbox" if self.shared is None else "shared"))
             tasks.create_task(self.desk.run(), name="channels")
+            tasks.create_task(self.crm.check_bitrix24_users(), name="bitrix24-users")  # logs, then ends
             if http:
                 tasks.create_task(self._serve_http(), name="http")
             await self._stopping.wait()
-            self.pbx.close()
+            self.servers.close()
+            for task in leading:
+                task.cancel()
+            if lease is not None and self.lost_leadership is None:
+                await lease.release()  # the links are closed: the standby may take over now
             if self._server is not None:
                 self._server.should_exit = True
             self.distributor.timers.cancel_all()
@@ -309,6 +353,30 @@ class Acd:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _lead(self, lease: Lease) -> None:
+        try:
+            await lease.run()
+        except LeadershipLost as lost:  # no AMI action leaves any more (the gate is shut)
+            self.lost_leadership = str(lost)
+            self.stop()
+
+    async def _ami_when_active(self, pbx: AsteriskPbx) -> None:
+        """A server's AMI link, once this node is active: a standby holds no
+        AMI session (connecting at takeover costs a connect and a Login, a few ms, and
+        a standby's session would send Login and Pings of its own)."""
+        if not isinstance(self.leadership, AlwaysActive):
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            active = asyncio.ensure_future(self.leadership.wait_active())
+            await asyncio.wait({stopping, active}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            active.cancel()
+            if self._stopping.is_set():
+                return
+            # callback requests the former active node recorded since this one started
+            if pbx is self.servers.first:
+                self.distributor.feed(CallbacksRestored(await asyncio.to_thread(open_requests, self.store)))
+        await pbx.run()
 
     async def _serve_http(self) -> None:
         host, port = self.web_address

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from .clock import Clock
-from .config import Settings
+from .config import AsteriskServer, Settings
 from .serve import AmiTarget
 from .sim import Answer, ManagerUser, Simulator
 
@@ -26,18 +26,24 @@ log = logging.getLogger(__name__)
 DIALPLAN = Path(__file__).resolve().parents[1] / "asterisk" / "extensions.conf"
 
 
-def simulator_for(settings: Settings, clock: Clock, rng: random.Random | None = None) -> tuple[Simulator, str]:
-    """A simulator with a phone for every configured agent (answering after 2-6 s) and
-    a manager user with a fresh random secret."""
+def simulator_for(settings: Settings, clock: Clock, rng: random.Random | None = None,
+                  server: AsteriskServer | None = None) -> tuple[Simulator, str]:
+    """A simulator for one Asterisk server (the first by default) with a phone for every
+    agent on it (answering after 2-6 s) and a manager user with a fresh random secret."""
     rng = rng or random.Random()
     secret = secrets.token_urlsafe(16)
+    server = server or settings.servers()[0]
+    link = server.link
     sim = Simulator(
-        dialplan=DIALPLAN, clock=clock, trunk=settings.ami.trunk,
-        manager_users={settings.ami.username: ManagerUser(secret=secret, read=("system", "call", "user", "dtmf"),
-                                                          write=("system", "call", "originate"))},
+        dialplan=DIALPLAN, clock=clock, trunk=link.trunk,
+        manager_users={link.username: ManagerUser(secret=secret, read=("system", "call", "user", "dtmf"),
+                                                  write=("system", "call", "originate"))},
         channelvars=("ACD_DID", "ACD_CALLBACK"),  # as asterisk/manager.conf
     )
+    on_server = {a.id for a in settings.routing().agents.values() if a.server == server.name}
     for agent in settings.agents:
+        if agent.id not in on_server:
+            continue
         tech, _, name = agent.endpoint.partition("/")
         if tech.upper() == "PJSIP" and name:
             sim.add_phone(name, Answer(after=rng.uniform(2, 6)), callerid=(agent.extension or name, agent.name))
@@ -45,17 +51,23 @@ def simulator_for(settings: Settings, clock: Clock, rng: random.Random | None = 
 
 
 @contextlib.asynccontextmanager
-async def simulator_if_asked(settings: Settings, clock: Clock | None = None) -> AsyncIterator[AmiTarget | None]:
-    """Yields where the service should connect: None for the configured Asterisk,
-    or, with ``simulate = "always"``, a simulator started here (and stopped on exit)."""
-    if not settings.ami.simulated:
-        yield None
-        return
-    sim, secret = simulator_for(settings, clock or Clock())
-    port = await sim.start("127.0.0.1", 0)  # a free port: it cannot be taken
-    log.warning('simulate = "always": the built-in simulator stands in for Asterisk; no real calls',
-                extra={"ami_port": port})
+async def simulator_if_asked(settings: Settings, clock: Clock | None = None) -> AsyncIterator[dict[str, AmiTarget]]:
+    """Yields where the service should connect to each server that has
+    ``simulate = "always"``: a simulator started here (and stopped on exit). The
+    others (none listed) are the configured Asterisk servers."""
+    targets: dict[str, AmiTarget] = {}
+    sims: list[Simulator] = []
     try:
-        yield AmiTarget("127.0.0.1", port, settings.ami.username, secret)
+        for server in settings.servers():
+            if not server.link.simulated:
+                continue
+            sim, secret = simulator_for(settings, clock or Clock(), server=server)
+            sims.append(sim)
+            port = await sim.start("127.0.0.1", 0)  # a free port: it cannot be taken
+            log.warning('simulate = "always": the built-in simulator stands in for Asterisk; no real calls',
+                        extra={"ami_port": port, "ami_server": server.name})
+            targets[server.name] = AmiTarget("127.0.0.1", port, server.link.username, secret)
+        yield targets
     finally:
-        await sim.stop()
+        for sim in sims:
+            await sim.stop()

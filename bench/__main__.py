@@ -7,7 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("core", "ami_ingest", "e2e_calls", "http_assign", "widget_chats", "demo_soak", "reports")
+BENCHMARKS = ("core", "scale", "ami_ingest", "first_ring", "e2e_calls", "http_assign", "widget_chats", "demo_soak",
+              "reports", "takeover")
 
 
 def main() -> int:

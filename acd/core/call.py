@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass, field
 
 from .announcements import AnnounceSchedule
 from .model import QueueGroup
+
+_taken_in = itertools.count()
 
 
 class Phase(enum.Enum):
@@ -52,6 +55,9 @@ class Call:
     # until when no announcement may cut the entry short
     number_tries: int = 0
     number_entry_until: float = 0.0
+    # the order the router took calls in: callers who arrived at the same moment are served in it
+    seq: int = field(default_factory=lambda: next(_taken_in))
+    server: str = ""  # the Asterisk server the caller is on ("": the only one)
 
     @property
     def group_id(self) -> str:

@@ -59,6 +59,7 @@ from .strategies import next_members
 
 if TYPE_CHECKING:
     from .agents import AgentBook
+    from .calls_by_group import CallsByGroup
     from .model import RoutingConfig
 
 
@@ -117,6 +118,8 @@ class CallbackRouting:
     config: RoutingConfig
     agents: AgentBook
     calls: dict[str, Call]
+    waiting: CallsByGroup
+    in_group: CallsByGroup
     last_offered: dict[str, dict[str, float]]
     _now: float
 
@@ -127,6 +130,8 @@ class CallbackRouting:
 
     def _init_callbacks(self) -> None:
         self.callbacks: dict[str, CallbackRequest] = {}
+        # the same requests by group: a phone going free looks only at its groups' requests
+        self._callbacks_of_group: dict[str, dict[str, CallbackRequest]] = {}
         self._callbacks_blind = False  # restored requests wait for the first Resynced
 
     # ------------------------------------------------------------------ the offer and the key
@@ -195,7 +200,7 @@ class CallbackRouting:
         """The caller's place becomes a request: thank them and hang up."""
         assert call.group is not None
         req = CallbackRequest(call.id, call.group.id, number, call.arrived_at, self._now, did=call.did)
-        self.callbacks[req.id] = req
+        self._keep_callback(req)
         self._release_all(call)
         self._cancel_call_timers(call)
         call.phase, call.in_hold = Phase.HANGING_UP, False
@@ -210,16 +215,14 @@ class CallbackRouting:
     def _callbacks_ready(self, group_id: str) -> list[CallbackRequest]:
         if self._callbacks_blind:
             return []
-        return sorted((r for r in self.callbacks.values()
-                       if r.group_id == group_id and r.state is CallbackState.WAITING
-                       and r.not_before <= self._now + 1e-6),
+        return sorted((r for r in self._callbacks_of_group.get(group_id, {}).values()
+                       if r.state is CallbackState.WAITING and r.not_before <= self._now + 1e-6),
                       key=lambda r: r.place)
 
     def callback_position(self, req: CallbackRequest) -> int:
         """1 = first in the group's line, counting callers still waiting and requests."""
-        ahead = sum(1 for c in self.calls.values()
-                    if c.group is not None and c.group.id == req.group_id
-                    and c.phase in (Phase.WAITING, Phase.RINGING) and c.arrived_at < req.place)
+        ahead = sum(1 for c in self.in_group.in_group(req.group_id, self.calls)
+                    if c.phase in (Phase.WAITING, Phase.RINGING) and c.arrived_at < req.place)
         ahead += sum(1 for r in self.callbacks.values()
                      if r.group_id == req.group_id and r.state in OPEN and r.id != req.id and r.place < req.place)
         return ahead + 1
@@ -227,8 +230,7 @@ class CallbackRouting:
     def _line(self, group_ids: set[str]) -> list[tuple[float, Call | CallbackRequest]]:
         """Waiting callers and ready requests of these groups, in the order they are served."""
         line: list[tuple[float, Call | CallbackRequest]] = [
-            (c.arrived_at, c) for c in self.calls.values()
-            if c.phase is Phase.WAITING and c.group is not None and c.group.id in group_ids]
+            (c.arrived_at, c) for c in self.waiting.in_groups(group_ids, self.calls)]
         for group_id in group_ids:
             line += [(r.place, r) for r in self._callbacks_ready(group_id)]
         return sorted(line, key=lambda item: item[0])
@@ -390,8 +392,8 @@ class CallbackRouting:
         if req is None or req.state is not CallbackState.WAITING:
             return
         others = sorted(
-            [c.arrived_at for c in self.calls.values()
-             if c.group is not None and c.group.id == req.group_id and c.phase in (Phase.WAITING, Phase.RINGING)]
+            [c.arrived_at for c in self.in_group.in_group(req.group_id, self.calls)
+             if c.phase in (Phase.WAITING, Phase.RINGING)]
             + [r.place for r in self.callbacks.values()
                if r.group_id == req.group_id and r.state in OPEN and r.id != req.id])
         position = max(1, min(e.position, len(others) + 1))
@@ -418,7 +420,7 @@ class CallbackRouting:
                                   did=stored.did)
             in_flight = stored.state in ("calling", "connecting", "uncertain")
             req.state = CallbackState.UNCERTAIN if in_flight else CallbackState.WAITING
-            self.callbacks[req.id] = req
+            self._keep_callback(req)
         self._callbacks_blind = True
 
     def _callbacks_resynced(self, live: set[str]) -> None:
@@ -466,6 +468,11 @@ class CallbackRouting:
         self._emit(Record(req.id, self._now, "callback", req.snapshot()))
         if req.state not in OPEN:
             self.callbacks.pop(req.id, None)  # done: the history keeps it
+            self._callbacks_of_group.get(req.group_id, {}).pop(req.id, None)
+
+    def _keep_callback(self, req: CallbackRequest) -> None:
+        self.callbacks[req.id] = req
+        self._callbacks_of_group.setdefault(req.group_id, {})[req.id] = req
 
     def open_callbacks(self) -> list[CallbackRequest]:
         return sorted((r for r in self.callbacks.values() if r.state in OPEN), key=lambda r: (r.group_id, r.place))

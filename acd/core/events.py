@@ -1,7 +1,8 @@
 """Events the routing core is fed. Small frozen values; the adapters build them.
 
 Identifiers: ``call_id`` is the caller channel's Asterisk Uniqueid (stable for the
-call's life, transcripts README 3); ``agent_id`` is the id from the configuration.
+call's life, transcripts README 3), with its server when acd follows several
+(``call_keys``); ``agent_id`` is the id from the configuration.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class CallArrived:
     caller_number: str
     caller_name: str = ""
     owner_agent: str | None = None  # the CRM's responsible person for this caller, if known
+    server: str = ""  # the Asterisk server the call arrived on ("": the only one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +219,12 @@ class Resynced:
     # when the PBX listed them: their ages (LiveCall.ringing_s) are as of then, and the
     # ACD may apply the list noticeably later (device states, the history, a busy loop)
     listed_at: float | None = None
-    # callback requests with a channel on the PBX now (an attempt still under way)
-    callbacks: tuple[str, ...] = ()
+    # callback requests with a channel on the PBX now (an attempt still under way);
+    # None: this server places no callbacks, whatever they are doing goes on
+    callbacks: tuple[str, ...] | None = ()
+    # the Asterisk server listed: only its calls are concerned, the other servers' calls
+    # go on untouched (None: every call, the only server)
+    server: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

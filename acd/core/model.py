@@ -42,6 +42,7 @@ class Agent:
     extension: str = ""  # what colleagues dial (directed pickup, transfers)
     mobile: str = ""
     mailbox: str = ""  # e.g. "101@default"
+    server: str = ""  # the Asterisk server the endpoint is registered on ("": the only one)
 
     @property
     def mailbox_or_default(self) -> str:
@@ -129,14 +130,26 @@ class RoutingConfig:
     # look-up indexes, built once: the AMI adapter maps an endpoint per event
     _by_endpoint: dict[str, Agent] = field(init=False, repr=False, compare=False)
     _by_extension: dict[str, Agent] = field(init=False, repr=False, compare=False)
+    # agent id -> the ids of the groups listing them: a device-state change looks only at
+    # these, never at every group's members (app_queue's O(queues x members) per change)
+    _groups_of: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_endpoint", {a.endpoint.lower(): a for a in self.agents.values()})
         object.__setattr__(self, "_by_extension", {a.extension: a for a in self.agents.values() if a.extension})
+        groups_of: dict[str, dict[str, None]] = {}
+        for group in self.groups.values():
+            for agent_id in group.members:
+                groups_of.setdefault(agent_id, {})[group.id] = None
+        object.__setattr__(self, "_groups_of", {a: tuple(g) for a, g in groups_of.items()})
 
     def group_for(self, did: str) -> QueueGroup | None:
         group_id = self.numbers.get(did, self.default_group)
         return self.groups.get(group_id) if group_id else None
+
+    def groups_of(self, agent_id: str) -> tuple[str, ...]:
+        """The groups listing the agent as a member, in the settings' order."""
+        return self._groups_of.get(agent_id, ())
 
     def agent_by_endpoint(self, endpoint: str) -> Agent | None:
         return self._by_endpoint.get(endpoint.lower())

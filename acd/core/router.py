@@ -22,6 +22,7 @@ from . import announcements, missed_calls, watchdog
 from .agents import AgentBook
 from .call import Call, Phase
 from .callbacks import CallbackRequest, CallbackRouting
+from .calls_by_group import CallsByGroup
 from .capacity import Load, full_because
 from .commands import (
     AlertSupervisors,
@@ -69,6 +70,11 @@ from .strategies import next_members
 from .work_time import on_break
 
 
+def _server(call: Call) -> dict[str, str]:
+    """The history's note of the call's Asterisk server (none when there is only one)."""
+    return {"server": call.server} if call.server else {}
+
+
 def timer_key(kind: str, ident: str, attempt: int | None = None) -> str:
     return f"{kind}|{ident}" if attempt is None else f"{kind}|{ident}|{attempt}"
 
@@ -80,6 +86,8 @@ class Router(CallbackRouting):
         self._init_callbacks()
         self.agents = AgentBook()
         self.calls: dict[str, Call] = {}
+        self.waiting = CallsByGroup(frozenset({Phase.WAITING}))  # callers in music, by group
+        self.in_group = CallsByGroup()  # every call, by group: places in line
         # evenly mode: group id -> agent id -> when the agent was last offered a call
         self.last_offered: dict[str, dict[str, float]] = {}
         for (group_id, agent_id), at in (last_offered or {}).items():
@@ -107,6 +115,8 @@ class Router(CallbackRouting):
         """New settings apply to the next step of every call; waiting calls are re-offered."""
         self._out, self._now = [], now
         self.config = config
+        self.waiting.settings_changed(config.groups)
+        self.in_group.settings_changed(config.groups)
         for call in self.calls.values():
             if call.group is not None and call.group.id in config.groups:
                 call.group = config.groups[call.group.id]
@@ -122,11 +132,12 @@ class Router(CallbackRouting):
         if e.call_id in self.calls:
             return  # already known (seen again after a reconnect)
         group = self.config.group_for(e.did)
-        call = Call(e.call_id, e.did, e.caller_number, e.caller_name, group, self._now)
+        call = Call(e.call_id, e.did, e.caller_number, e.caller_name, group, self._now, server=e.server)
         call.owner = e.owner_agent if e.owner_agent in self.config.agents else None
         self.calls[call.id] = call
+        self.in_group.add(call, self.config.groups)
         self._record(call, "arrived", did=e.did, caller_number=e.caller_number,
-                     caller_name=e.caller_name, group=call.group_id, owner=call.owner)
+                     caller_name=e.caller_name, group=call.group_id, owner=call.owner, **_server(call))
         if group is None:
             self._record_missed(call, "number not routed to a queue group")
             self._hang_up(call, "")
@@ -181,12 +192,12 @@ class Router(CallbackRouting):
     def _busy_when(self, agent_id: str, reason: str) -> dict[str, float]:
         """When a skipped member's call began, or their wrap-up ends: the decision log
         says "on a call since 10:42"."""
-        status = self.agents.status(agent_id)
         if reason == "on a call":
-            began = [c.answered_at for cid in status.calls if (c := self.calls.get(cid)) and c.answered_at]
+            calls = self.agents.status(agent_id).calls
+            began = [c.answered_at for cid in calls if (c := self.calls.get(cid)) and c.answered_at]
             return {"since": min(began)} if began else {}
         if reason == "wrap-up":
-            return {"until": status.wrapup_until}
+            return {"until": self.agents.status(agent_id).wrapup_until}
         return {}
 
     def _ring(self, call: Call, group: QueueGroup, members: tuple[str, ...], owner: bool = False) -> None:
@@ -395,6 +406,7 @@ class Router(CallbackRouting):
         elif step.action is MissedAction.FORWARD_GROUP:
             call.groups_visited = [*visited, step.group]
             call.group = self.config.groups[step.group]
+            self.in_group.add(call, self.config.groups)
             call.tried.clear()
             call.passes, call.missed_recorded = 0, False
             call.phase = Phase.RINGING
@@ -409,6 +421,7 @@ class Router(CallbackRouting):
         assert call.group is not None
         policy = call.group.missed
         call.phase = Phase.WAITING
+        self.waiting.add(call, self.config.groups)
         if not call.in_hold:
             call.in_hold = True
             self._emit(Hold(call.id))
@@ -434,10 +447,11 @@ class Router(CallbackRouting):
     def _offer_waiting_calls(self, agent_id: str) -> None:
         """An agent became free: the longest-waiting caller of their groups goes first
         (a callback request counts from its caller's arrival)."""
-        groups = {c.group.id for c in self.calls.values()
-                  if c.phase is Phase.WAITING and c.group is not None and agent_id in c.group.members}
+        groups = {group_id for group_id in (*self.config.groups_of(agent_id), *self.waiting.removed_groups())
+                  if any(c.group is self.config.groups.get(group_id) or agent_id in c.group.members
+                         for c in self.waiting.in_group(group_id, self.calls) if c.group is not None)}
         if self.callbacks:  # only then is every group of the agent's worth a look
-            groups |= {g.id for g in self.config.groups.values() if agent_id in g.members}
+            groups.update(self.config.groups_of(agent_id))
         for _, waiting in self._line(groups):
             if self.agents.unavailable_because(agent_id, self._now) is not None:
                 break
@@ -495,9 +509,8 @@ class Router(CallbackRouting):
         """1 + the callers of the same group still waiting or being rung who came first
         (the order _offer_waiting_calls serves them in)."""
         me = (call.arrived_at, call.id)
-        return 1 + sum(1 for c in self.calls.values()
-                       if c.group_id == call.group_id and c.phase in (Phase.RINGING, Phase.WAITING)
-                       and (c.arrived_at, c.id) < me)
+        return 1 + sum(1 for c in self.in_group.in_group(call.group_id, self.calls)
+                       if c.phase in (Phase.RINGING, Phase.WAITING) and (c.arrived_at, c.id) < me)
 
     # ------------------------------------------------------------------ timers
     def _on_TimerFired(self, e: TimerFired) -> None:
@@ -710,7 +723,9 @@ class Router(CallbackRouting):
     # ------------------------------------------------------------------ reconnect / restart
     def _on_Resynced(self, e: Resynced) -> None:
         live = {c.call_id: c for c in e.calls}
-        for call_id in [cid for cid in self.calls if cid not in live]:
+        # one server's list says nothing about the calls on the others
+        for call_id in [cid for cid, call in self.calls.items()
+                        if cid not in live and (e.server is None or call.server == e.server)]:
             call = self.calls.pop(call_id)
             self._release_all(call)
             self._cancel_call_timers(call)
@@ -719,18 +734,20 @@ class Router(CallbackRouting):
             self._record(call, "ended", by="unknown", reason="ended while the ACD could not see the PBX")
         listed_ago = max(0.0, self._now - e.listed_at) if e.listed_at is not None else 0.0
         for found in e.calls:
-            self._adopt(found, listed_ago)
-        self._callbacks_resynced(set(e.callbacks))
+            self._adopt(found, listed_ago, e.server or "")
+        if e.callbacks is not None:
+            self._callbacks_resynced(set(e.callbacks))
 
-    def _adopt(self, found: LiveCall, listed_ago: float = 0.0) -> None:
+    def _adopt(self, found: LiveCall, listed_ago: float = 0.0, server: str = "") -> None:
         call = self.calls.get(found.call_id)
         if call is None:
             arrived = found.arrived_at if found.arrived_at is not None else self._now
             call = Call(found.call_id, found.did, found.caller_number, found.caller_name,
-                        self.config.group_for(found.did), arrived)
+                        self.config.group_for(found.did), arrived, server=server)
             self.calls[call.id] = call
+            self.in_group.add(call, self.config.groups)
             self._record(call, "recovered", state=found.state, did=found.did,
-                         caller_number=found.caller_number, group=call.group_id)
+                         caller_number=found.caller_number, group=call.group_id, **_server(call))
         if found.state == "connected":
             self._release_all(call)
             self._cancel_call_timers(call)

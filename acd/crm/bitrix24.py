@@ -1,56 +1,39 @@
-"""Bitrix24 through an inbound REST webhook (``https://<portal>/rest/<user_id>/<token>/``).
+"""Bitrix24's side of the outbox: what each outbox event becomes on the portal. Every
+request goes through the portal's :class:`~acd.crm.bitrix24_portal.Bitrix24Portal`
+(auth, the rate limit, redirects), form-encoded the way Bitrix24's own examples are
+(``fields[ASSIGNED_BY_ID]=7``).
 
-Requests are form-encoded the way Bitrix24's own examples are (``fields[ASSIGNED_BY_ID]=7``)
-and POSTed to ``<webhook>/<method>.json``. What each outbox event becomes:
+- ``owner.changed`` (a manual transfer): the new responsible person on what the queue
+  group's ``transfer_updates`` names: the contact, company or lead Bitrix24 finds first
+  (``client``), every lead, contact or company with the number, or their open deals
+  (``crm.item.update``, see :mod:`acd.crm.bitrix24_crm`).
+- ``lead.created``: a lead, or in the simple CRM a contact with a deal, unless
+  ``crm.duplicate.findbycomm`` finds the client already as a contact, company or lead
+  (a repeat after a lost answer must not make a second one).
+- ``call.finished``: the call in the client's timeline (``acd.crm.bitrix24_telephony``:
+  register and finish in one batch, or finish the live card's call).
 
-- ``owner.changed``: ``crm.lead.update`` / ``crm.contact.update`` with
-  ``fields[ASSIGNED_BY_ID]``. The record is the one learnt earlier, else found with
-  ``crm.duplicate.findbycomm`` by phone, then e-mail (a contact before a lead).
-- ``lead.created``: ``crm.lead.add``, unless ``crm.duplicate.findbycomm`` finds the
-  client already (a repeat after a lost answer must not make a second lead).
-- ``call.finished``: ``telephony.externalcall.register`` then
-  ``telephony.externalcall.finish`` (the call's activity in the client's timeline).
-  Register's CALL_ID is kept in the job's progress, so a repeat only finishes.
-
-Bitrix24 has no idempotency key of its own; the key travels as a header for proxies
-and logs. Errors: ``QUERY_LIMIT_EXCEEDED`` (HTTP 503), 429 and 5xx are retried; 401
-(bad token) and other 4xx go dead at once with Bitrix24's error text.
+Errors: the rate limit is waited out and never counts as a failed attempt; a lost
+answer, 429 and 5xx are retried; an auth problem or another refusal goes dead at once
+with Bitrix24's error text and the fix.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import httpx
 from pydantic import SecretStr
 
-from .connectors import MASK, excerpt, guard_secrets, mask_text, retry_after, reveal
+from .bitrix24_crm import Bitrix24Crm, Call, find, first, transfer_updates
+from .bitrix24_portal import Bitrix24Error, Bitrix24Portal, WebhookAuth, flatten
+from .bitrix24_telephony import CallCards, deliver_call
+from .connectors import reveal
 from .outbox import CALL_FINISHED, LEAD_CREATED, OWNER_CHANGED, Envelope, Outcome
-from .webhook import KEY_HEADER
 
-# Bitrix24's IM field types for the messengers we know; anything else is OTHER
-_IM_TYPES = {"telegram": "TELEGRAM", "facebook": "FACEBOOK", "vk": "VK", "skype": "SKYPE", "viber": "VIBER",
-             "instagram": "INSTAGRAM", "imol": "IMOL"}
-_RETRYABLE_ERRORS = {"QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", "OPERATION_TIME_LIMIT"}
-
-
-def flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """PHP-style form fields: {"fields": {"PHONE": [{"VALUE": 1}]}} -> fields[PHONE][0][VALUE]=1."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in params.items():
-        name = f"{prefix}[{key}]" if prefix else str(key)
-        if isinstance(value, Mapping):
-            pairs += flatten(value, name)
-        elif isinstance(value, list | tuple):
-            pairs += flatten({str(i): v for i, v in enumerate(value)}, name)
-        elif value is not None:
-            pairs.append((name, "Y" if value is True else "N" if value is False else str(value)))
-    return pairs
+__all__ = ["Bitrix24Connector", "flatten"]
 
 
 class _Failed(Exception):
@@ -65,43 +48,41 @@ class Bitrix24Connector:
     def __init__(
         self,
         name: str,
-        webhook_url: str | SecretStr,
+        portal: Bitrix24Portal | str | SecretStr,
         users: Mapping[str, int | str],
         *,
         fallback_user: int | str | None = None,
+        responsibles: Mapping[str, str] | None = None,
+        cards: CallCards | None = None,
         now: Callable[[], float] = time.time,
+        region: str = "DE",
     ) -> None:
-        """``users`` maps acd agent ids to Bitrix24 user ids; ``fallback_user`` (if
-        set) takes calls and leads of an agent missing from the map, else such a job
-        goes dead with a note saying which agent to map."""
+        """``portal``: the portal (or an inbound webhook's URL for one). ``users`` maps acd
+        agent ids to Bitrix24 user ids; ``fallback_user`` (if set) takes calls and leads
+        of an agent missing from the map, else such a job goes dead with a note saying
+        which agent to map. ``responsibles``: each queue group's responsible person (who
+        a missed call is finished for). ``cards``: the live call card, whose CALL_ID the
+        end of the call finishes."""
         self.name = name
-        url = reveal(webhook_url).strip()
-        parts = urlsplit(url)
-        path = [p for p in parts.path.split("/") if p]
-        if parts.scheme not in ("http", "https") or len(path) != 3 or path[0] != "rest" or not path[1].isdigit():
-            raise ValueError(f"Bitrix24 {name!r}: the webhook URL must look like https://<portal>/rest/<user_id>/<token>/")
-        self._base = f"{parts.scheme}://{parts.netloc}/rest/{path[1]}/{path[2]}/"
-        self._token = path[2]
-        self._masked = f"{parts.scheme}://{parts.netloc}/rest/{path[1]}/{MASK}/"
+        self.portal = portal if isinstance(portal, Bitrix24Portal) else Bitrix24Portal(
+            name, WebhookAuth(reveal(portal)), now=now)
         self.users = {str(agent): str(user) for agent, user in users.items()}
         self.fallback_user = None if fallback_user is None else str(fallback_user)
+        self.responsibles = dict(responsibles or {})
+        self.cards = cards
         self._now = now
-        self._replacements = {self._base: self._masked, self._token: MASK}
-        guard_secrets(self._replacements)
+        self.crm = Bitrix24Crm(region)  # what this portal supports: its CRM mode, crm.item.*
 
     def masked(self) -> str:
-        return self._masked
+        return str(self.portal.status()["portal"])
 
     def __repr__(self) -> str:
-        return f"Bitrix24Connector(name={self.name!r}, webhook={self._masked!r})"
+        return f"Bitrix24Connector(name={self.name!r}, portal={self.masked()!r})"
 
     __str__ = __repr__
 
     def mask(self, text: str) -> str:
-        return mask_text(text, self._replacements)
-
-    def url(self, method: str) -> str:
-        return f"{self._base}{method}.json"
+        return self.portal.mask(text)
 
     async def deliver(self, http: httpx.AsyncClient, envelope: Envelope) -> Outcome:
         progress = dict(envelope.progress)
@@ -118,66 +99,36 @@ class Bitrix24Connector:
 
     async def _owner_changed(self, http: httpx.AsyncClient, envelope: Envelope) -> Outcome:
         user = self._user(envelope.payload["owner"])
-        ref = envelope.ref or await self._find(http, envelope, envelope.payload["client"])
-        if ref is None:
-            return Outcome.dead("client not found in Bitrix24 by phone or e-mail")
-        entity, record_id = ref
-        await self._call(http, envelope, f"crm.{entity.lower()}.update",
-                         {"id": record_id, "fields": {"ASSIGNED_BY_ID": user}, "params": {"REGISTER_SONET_EVENT": "Y"}})
-        return Outcome.delivered(200, ref=ref)
+        updates = transfer_updates(envelope.payload.get("transfer_updates"))
+        changed = await self.crm.transfer(self._caller(http, envelope), envelope.payload["client"], envelope.ref,
+                                          user, updates)
+        if not changed:
+            return Outcome.delivered(200, note=f"nothing in Bitrix24 to update ({updates}) for this client")
+        ref = next((r for r in changed if r[0] != "DEAL"), envelope.ref)
+        return Outcome.delivered(200, ref=ref, note="updated " + ", ".join(f"{e} {i}" for e, i in changed))
 
     async def _lead_created(self, http: httpx.AsyncClient, envelope: Envelope) -> Outcome:
         client = envelope.payload["client"]
         user = self._user(client["owner"])
-        found = envelope.ref or await self._find(http, envelope, client)
+        call = self._caller(http, envelope)
+        found = envelope.ref or first(await find(call, client["phones"], client["emails"], region=self.crm.region))
         if found is not None:
             return Outcome.delivered(200, ref=found, note=f"already in Bitrix24 as {found[0]} {found[1]}")
-        fields: dict[str, Any] = {
-            "TITLE": client["name"] or f"{envelope.payload.get('channel', 'contact')}: {_first_identity(client)}",
-            "NAME": client["name"],
-            "ASSIGNED_BY_ID": user,
-            "SOURCE_ID": "CALL" if envelope.payload.get("channel") == "phone" else "OTHER",
-            "PHONE": [{"VALUE": p, "VALUE_TYPE": "WORK"} for p in client["phones"]],
-            "EMAIL": [{"VALUE": e, "VALUE_TYPE": "WORK"} for e in client["emails"]],
-            "IM": [{"VALUE": m["user_id"], "VALUE_TYPE": _IM_TYPES.get(m["channel"], "OTHER")}
-                   for m in client["messengers"]],
-        }
-        result = await self._call(http, envelope, "crm.lead.add",
-                                  {"fields": {k: v for k, v in fields.items() if v not in ("", [])},
-                                   "params": {"REGISTER_SONET_EVENT": "Y"}})
-        return Outcome.delivered(200, ref=("LEAD", str(result)))
+        ref = await self.crm.create(call, client, user, channel=str(envelope.payload.get("channel", "")))
+        return Outcome.delivered(200, ref=ref)
 
     async def _call_finished(self, http: httpx.AsyncClient, envelope: Envelope, progress: dict[str, Any]) -> Outcome:
         call = envelope.payload["call"]
-        number = call.get("number")
-        if not number:
+        if not call.get("number"):
             return Outcome.delivered(note="no caller number: nothing to register")
-        user = self._user(call.get("agent") or call.get("responsible"))
-        if "bitrix_call_id" not in progress:
-            params: dict[str, Any] = {
-                "USER_ID": user,
-                "PHONE_NUMBER": number,
-                "TYPE": 2,  # incoming
-                "CALL_START_DATE": datetime.fromtimestamp(call["started_at"], UTC).isoformat(),
-                "CRM_CREATE": 0,  # leads are acd's decision (lead.created), not Bitrix24's
-                "SHOW": 0,
-            }
-            if envelope.ref is not None:
-                params |= {"CRM_ENTITY_TYPE": envelope.ref[0], "CRM_ENTITY_ID": envelope.ref[1]}
-            if call.get("line"):
-                params["LINE_NUMBER"] = call["line"]
-            result = await self._call(http, envelope, "telephony.externalcall.register", params)
-            if not isinstance(result, Mapping) or not result.get("CALL_ID"):
-                raise _Failed(Outcome.dead(f"register gave no CALL_ID: {str(result)[:200]}", 200))
-            progress["bitrix_call_id"] = str(result["CALL_ID"])
-        await self._call(http, envelope, "telephony.externalcall.finish", {
-            "CALL_ID": progress["bitrix_call_id"],
-            "USER_ID": user,
-            "DURATION": int(call.get("duration_s") or 0),
-            "STATUS_CODE": "200" if call.get("answered") else "304",  # 304: missed
-            "ADD_TO_CHAT": 0,
-        })
-        return Outcome.delivered(200)
+        # the agent who answered; for a missed call the group's responsible person (never nobody)
+        agent = call.get("agent") or call.get("responsible") or self.responsibles.get(call.get("queue") or "")
+        user = self._user(agent)
+        try:
+            return await deliver_call(self.portal, call, user, ref=envelope.ref, progress=progress,
+                                      attempts=envelope.attempts, cards=self.cards)
+        except Bitrix24Error as error:
+            raise _Failed(_outcome(error, "telephony.externalcall")) from None
 
     def _user(self, agent: str | None) -> str:
         user = self.users.get(agent or "", self.fallback_user)
@@ -185,48 +136,28 @@ class Bitrix24Connector:
             raise _Failed(Outcome.dead(f"agent {agent!r} has no Bitrix24 user in the mapping"))
         return user
 
-    async def _find(self, http: httpx.AsyncClient, envelope: Envelope,
-                    client: Mapping[str, Any]) -> tuple[str, str] | None:
-        for kind, values in (("PHONE", client["phones"]), ("EMAIL", client["emails"])):
-            if not values:
-                continue
-            result = await self._call(http, envelope, "crm.duplicate.findbycomm",
-                                      {"type": kind, "values": list(values)[:20]})
-            if isinstance(result, Mapping):  # an empty result comes as []
-                for entity in ("CONTACT", "LEAD"):
-                    if result.get(entity):
-                        return entity, str(result[entity][0])
-        return None
+    def _caller(self, http: httpx.AsyncClient, envelope: Envelope) -> Call:
+        async def call(method: str, params: Mapping[str, Any]) -> Any:
+            return await self._call(http, envelope, method, params)
+        return call
 
     async def _call(self, http: httpx.AsyncClient, envelope: Envelope, method: str, params: Mapping[str, Any]) -> Any:
         """One REST call: its ``result``, or _Failed with the outcome."""
         try:
-            response = await http.post(
-                self.url(method), content=urlencode(flatten(params)).encode(),
-                headers={"Content-Type": "application/x-www-form-urlencoded", KEY_HEADER: envelope.key,
-                         "User-Agent": "acd-crm-outbox"},
-            )
-        except httpx.TransportError as exc:
-            raise _Failed(Outcome.again(f"{method}: {type(exc).__name__}: {exc}")) from None
-        status = response.status_code
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            body = None
-        if 200 <= status < 300 and isinstance(body, dict) and "result" in body and "error" not in body:
-            return body["result"]
-        error = body.get("error", "") if isinstance(body, dict) else ""
-        detail = (f"{error}: {body.get('error_description', '')}" if error else excerpt(response)).strip(": ")
-        note = f"{method}: HTTP {status} {detail}".strip()
-        if status in (408, 429) or status >= 500 or error in _RETRYABLE_ERRORS or 200 <= status < 300:
-            # a 2xx without a result is a proxy or an outage page, not Bitrix24's verdict
-            raise _Failed(Outcome.again(note, status, retry_after(response, self._now())))
-        raise _Failed(Outcome.dead(note, status))
+            return await self.portal.call(method, params)
+        except Bitrix24Error as error:
+            raise _Failed(_outcome(error, method)) from None
 
 
-def _first_identity(client: Mapping[str, Any]) -> str:
-    for value in (*client["phones"], *client["emails"]):
-        return str(value)
-    for messenger in client["messengers"]:
-        return f"{messenger['channel']} {messenger['user_id']}"
-    return "unknown"
+def _outcome(error: Bitrix24Error, method: str) -> Outcome:
+    """A refusal as the outbox sees it: the rate limit is waited out without counting as an
+    attempt; a lost answer or an outage is tried again; anything else will not get better
+    by repeating it (an auth problem names its fix)."""
+    note = f"{method}: {error}" + (f" ({error.advice})" if error.advice else "")
+    retry_after = None if error.retry_at is None else max(error.retry_at - time.time(), 0.0)
+    if error.rate_limited:
+        return Outcome.again(note, error.status, retry_after, counted=False)
+    if error.retryable:
+        return Outcome.again(note, error.status, retry_after)
+    return Outcome.dead(note, error.status)
+

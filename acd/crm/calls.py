@@ -7,14 +7,23 @@ and manual transfers become CRM reports, queued so routing never waits; and
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..core.commands import Command, Record, ReportManualTransfer
+from sqlalchemy import Engine
+
+from ..core.commands import Command, Record, ReportManualTransfer, Ring
 from ..core.events import Event
 from .bitrix24 import Bitrix24Connector
+from .bitrix24_crm import Call
+from .bitrix24_events import OwnerSync
+from .bitrix24_portal import AppAuth, Bitrix24Portal, PortalStore, TokenCipher, WebhookAuth
+from .bitrix24_responsible import ResponsibleLookup, UserMap, check_users
+from .bitrix24_telephony import CallCards
 from .connectors import Connector
 from .decisions import Interaction
 from .feed import CrmFeed
@@ -26,7 +35,10 @@ from .webhook import WebhookConnector
 
 if TYPE_CHECKING:
     from ..clock import Clock
-    from ..config import Settings
+    from ..config import Bitrix24Settings, Settings
+
+log = logging.getLogger(__name__)
+
 
 
 @dataclass(slots=True)
@@ -40,25 +52,91 @@ class _CallNote:
 
 
 class CallCrm:
-    def __init__(self, feed: CrmFeed, region: str) -> None:
+    def __init__(self, feed: CrmFeed, region: str, responsible: ResponsibleLookup | None = None,
+                 cards: CallCards | None = None) -> None:
+        """``responsible``: ask Bitrix24 who is responsible for a caller before routing.
+        ``cards``: Bitrix24's live call card, for the calls of groups that use the CRM."""
         self.feed = feed
         self.region = region
+        self.responsible = responsible
+        self.cards = cards
+        self.owner_sync: OwnerSync | None = None  # Bitrix24's events, when a token is configured
+        self.bitrix24_users: UserMap | None = None
+        self._bitrix24_call: Call | None = None
+        self._bitrix24_connector: Bitrix24Connector | None = None
         self._calls: dict[str, _CallNote] = {}
 
     async def owner_of(self, caller_number: str, group: str | None, budget_s: float = 0.2) -> str | None:
+        """Whom a known caller rings first: Bitrix24's responsible person when Bitrix24
+        answers within its budget and that person is an agent (acd's record then takes
+        the same owner), else acd's own record."""
         identity = parse_phone(caller_number, self.region)
         if identity is None:
             return None
         options = self.feed.options.get(group or "")
         if options is not None and not (options.check_client and options.owner_first):
             return None
+        if self.responsible is not None:
+            answer = await self.responsible.responsible(identity.value)
+            if answer is not None and answer.agent is not None:
+                self.feed.crm_owner([identity], answer.agent)
+                return answer.agent
         return await self.feed.owner_for(identity, queue=group, budget_s=budget_s)
+
+    def use_bitrix24(self, b24: Bitrix24Settings, connector: Bitrix24Connector, settings: Settings) -> None:
+        """Bitrix24 says who is responsible (asked before routing) and tells acd when that
+        changes (its outgoing events), through the same portal as the outbox's jobs."""
+        # one portal object per portal: its rate limit is shared by everything acd asks
+        portal = connector.portal
+        extensions = {a.id: a.extension or a.endpoint.partition("/")[2] for a in settings.agents} \
+            if b24.map_by_extension else {}
+        self.bitrix24_users = UserMap(dict(b24.users), extensions)
+        self._bitrix24_call = portal.call
+        self._bitrix24_connector = connector
+        if b24.ask_responsible:
+            self.responsible = ResponsibleLookup(portal, self.bitrix24_users, region=self.region,
+                                                 budget_s=b24.responsible_budget_ms / 1000,
+                                                 ttl_s=b24.responsible_cache_seconds)
+        token = os.environ.get(b24.events_token_env or "", "")
+        if token:
+            self.owner_sync = OwnerSync(portal.call, self.bitrix24_users, self.feed, application_token=token,
+                                        region=self.region, lookup=self.responsible)
+
+    async def check_bitrix24_users(self) -> None:
+        """At start: every mapped Bitrix24 user exists and is active (a clear log line
+        for each that is not); agents mapped by their extension get their user."""
+        if self.bitrix24_users is None or self._bitrix24_call is None:
+            return
+        try:
+            await check_users(self._bitrix24_call, self.bitrix24_users)
+        except Exception as error:  # the portal is down at start: the outbox's jobs will say more
+            log.warning("crm.bitrix24_user_check_failed: %s", type(error).__name__)
+            return
+        if self._bitrix24_connector is not None:  # the outbox's calls and leads use the same users
+            for agent, user in self.bitrix24_users.users.items():
+                self._bitrix24_connector.users.setdefault(agent, user)
 
     # a Distributor listener: every event and the commands it caused
     def __call__(self, event: Event | None, commands: list[Command]) -> None:
+        card: list[Command] = []
         for command in commands:
+            # a call is known from its "arrived" record until its end: ask before the end forgets it
+            if self.cards is not None and isinstance(command, Ring | Record) and self._uses_crm(command.call_id):
+                card.append(command)
             if isinstance(command, Record):
                 self._on_record(command)
+                if (self.cards is not None and command.kind in ("arrived", "recovered")
+                        and self._uses_crm(command.call_id)):
+                    card.append(command)
+        if card and self.cards is not None:
+            self.cards(event, card)
+
+    def _uses_crm(self, call_id: str) -> bool:
+        note = self._calls.get(call_id)
+        if note is None:
+            return False
+        options = self.feed.options.get(note.group or "")
+        return options is None or options.check_client
 
     def manual_transfer(self, transfer: ReportManualTransfer) -> None:
         note = self._calls.get(transfer.call_id)
@@ -134,19 +212,58 @@ def build_crm(settings: Settings, clock: Clock, database_url: str) -> tuple[CrmF
                 connectors.append(WebhookConnector(hook.name, url, secret, now=clock.now))
             except ValueError as error:
                 problems.append((item, str(error)))
+    cards: CallCards | None = None
+    bitrix24: Bitrix24Connector | None = None
     if settings.crm.bitrix24 is not None:
         b24 = settings.crm.bitrix24
-        url = env("crm.bitrix24.webhook_url_env", b24.webhook_url_env)
-        if url:
-            try:
-                connectors.append(Bitrix24Connector(b24.name, url, dict(b24.users), fallback_user=b24.fallback_user,
-                                                    now=clock.now))
-            except ValueError as error:
-                problems.append(("crm.bitrix24", str(error)))
+        if b24.events_token_env:
+            env("crm.bitrix24.events_token_env", b24.events_token_env)
+        portal = _bitrix24_portal(b24, engine, env, problems)
+        if portal is not None:
+            users = {agent: str(user) for agent, user in b24.users.items()}
+            if b24.live_card:
+                cards = CallCards(portal, users, region_number=partial(_e164, region=settings.crm.region))
+            bitrix24 = Bitrix24Connector(
+                b24.name, portal, dict(b24.users), fallback_user=b24.fallback_user, now=clock.now, cards=cards,
+                responsibles={g.id: g.responsible for g in settings.groups}, region=settings.crm.region)
+            connectors.append(bitrix24)
     if problems:
         raise ConfigError("<environment>", problems)
     sender = OutboxSender(engine, connectors, now=clock.now)
     feed = CrmFeed(engine, region=settings.crm.region, targets=[c.name for c in connectors],
                    options=crm_options(settings),
                    now=clock.now, sender=sender)
-    return feed, sender, CallCrm(feed, settings.crm.region)
+    calls = CallCrm(feed, settings.crm.region, cards=cards)
+    if bitrix24 is not None and settings.crm.bitrix24 is not None:
+        calls.use_bitrix24(settings.crm.bitrix24, bitrix24, settings)
+    return feed, sender, calls
+
+
+def _bitrix24_portal(b24: Bitrix24Settings, engine: Engine, env: Callable[[str, str], str],
+                     problems: list[tuple[str, str]]) -> Bitrix24Portal | None:
+    """The portal as the settings connect it (webhook or application), or None with the
+    problem noted. Its address after a rename and the application's tokens live in the
+    database."""
+    try:
+        if b24.auth == "webhook":
+            assert b24.webhook_url_env is not None  # the settings check it
+            url = env("crm.bitrix24.webhook_url_env", b24.webhook_url_env)
+            return Bitrix24Portal(b24.name, WebhookAuth(url), store=PortalStore(engine, b24.name),
+                                  rate=b24.rate_per_second, burst=b24.burst) if url else None
+        assert b24.client_id_env and b24.client_secret_env and b24.token_key_env  # the settings check them
+        client_id = env("crm.bitrix24.client_id_env", b24.client_id_env)
+        secret = env("crm.bitrix24.client_secret_env", b24.client_secret_env)
+        key = env("crm.bitrix24.token_key_env", b24.token_key_env)
+        if not (client_id and secret and key):
+            return None
+        cipher = TokenCipher(key)
+        return Bitrix24Portal(b24.name, AppAuth(b24.portal_url, client_id, secret, member_id=b24.member_id),
+                              store=PortalStore(engine, b24.name, cipher), rate=b24.rate_per_second, burst=b24.burst)
+    except ValueError as error:
+        problems.append(("crm.bitrix24", str(error)))
+        return None
+
+
+def _e164(number: str, region: str) -> str:
+    phone = parse_phone(number, region)
+    return phone.value if phone is not None else ""

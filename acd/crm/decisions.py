@@ -69,6 +69,17 @@ def owner_for(session: Session, *identities: Identity, options: CrmOptions = DEF
     return client.owner if client is not None else None
 
 
+def take_crm_owner(session: Session, identities: Sequence[Identity], owner: str, *, crm: str,
+                   now: float) -> Client | None:
+    """An external CRM says ``owner`` is responsible for the client behind
+    ``identities``: acd's record agrees (no outbox job: the CRM knows already). An
+    unknown client stays unknown; acd makes leads when it answers a call."""
+    client = find_client(session, *identities)
+    if client is not None:
+        set_owner(session, client, owner, now=now, reason=crm)
+    return client
+
+
 def recognise(session: Session, identities: Iterable[Identity], *, now: float) -> Client | None:
     """The client behind any of ``identities``, with the others linked to it (the
     Telegram user who gives a phone number becomes one client with both)."""
@@ -183,6 +194,7 @@ def _owner_follows(session: Session, interaction: Interaction, to_agent: str, fr
         "client": snapshot(client), "owner": change.owner, "previous_owner": change.previous,
         "revision": change.revision, "reason": "manual_transfer", "transfer_kind": kind,
         "channel": interaction.channel, "ref": interaction.id, "occurred_at": now,
+        "transfer_updates": options.transfer_updates,
     }
     return enqueue(session, OWNER_CHANGED, payload, targets=targets, now=now, client_id=client.id)
 

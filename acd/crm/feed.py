@@ -39,6 +39,7 @@ from .decisions import (
     on_manual_transfer,
     on_missed,
     owner_for,
+    take_crm_owner,
 )
 from .identity import Identity, check_region
 from .models import Client, ClientIdentity
@@ -94,6 +95,14 @@ class CrmFeed:
         opts = options_for(self.options, queue)
         self._put(f"chat transfer {transfer.conversation_id}", partial(
             on_chat_transfer, transfer=transfer, options=opts, targets=self.targets, now=self.now()))
+
+    def crm_owner(self, identities: Sequence[Identity], owner: str, crm: str = "bitrix24") -> None:
+        """The external CRM named ``owner`` as the client's responsible person (asked
+        before routing): acd's record follows, on the CRM's task."""
+        if self._owners is not None and all(self._owners.get((i.kind, i.value)) == owner for i in identities):
+            return  # acd agrees already (most calls): no work for the database
+        self._put(f"owner from {crm}", partial(take_crm_owner, identities=tuple(identities), owner=owner, crm=crm,
+                                               now=self.now()))
 
     # -- changes for the caller's own transaction (the chat desk) ------------------------
 

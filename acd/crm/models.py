@@ -127,3 +127,19 @@ def make_engine(url: str) -> Engine:
 
 def create_all(engine: Engine) -> None:
     Base.metadata.create_all(engine)
+
+
+class Bitrix24PortalState(Base):
+    """What acd learns about a Bitrix24 portal and must keep across restarts: its
+    address after a rename (a redirect), and the local application's OAuth tokens,
+    encrypted (``acd.crm.bitrix24_portal.TokenCipher``). Never the webhook's token."""
+
+    __tablename__ = "crm_bitrix24_portals"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # the connector's name
+    origin: Mapped[str | None] = mapped_column(String(300))  # scheme://host[:port] after a rename
+    member_id: Mapped[str | None] = mapped_column(String(64))
+    access_token: Mapped[str | None] = mapped_column(Text)  # Fernet token
+    refresh_token: Mapped[str | None] = mapped_column(Text)  # Fernet token
+    expires_at: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)

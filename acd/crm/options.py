@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .bitrix24_crm import TransferUpdates
+
 
 @dataclass(frozen=True, slots=True)
 class CrmOptions:
@@ -19,6 +21,10 @@ class CrmOptions:
     owner_follows_transfer: bool = True  # a manual transfer makes the new agent the owner
     create_lead: bool = True  # unknown caller/sender: a lead owned by the agent who answered
     record_missed: bool = True  # a missed call goes into the client's activity log
+    # what a manual transfer makes the new agent responsible for in Bitrix24: the
+    # contact, company or lead it finds first ("client"), or every lead, contact, company
+    # with the number, or their open deals
+    transfer_updates: TransferUpdates = "client"
 
 
 DEFAULT_OPTIONS = CrmOptions()

@@ -63,14 +63,18 @@ class Outcome:
     retry_after: float | None = None  # seconds, from the CRM's Retry-After
     progress: dict[str, Any] = field(default_factory=dict)
     ref: tuple[str, str] | None = None
+    # False: the CRM only asked us to slow down (a rate limit): the attempt is not one
+    # of the job's max_attempts, so a busy CRM never kills a job
+    counted: bool = True
 
     @classmethod
     def delivered(cls, status: int | None = None, ref: tuple[str, str] | None = None, note: str = "") -> Outcome:
         return cls(DELIVERED, note, status, ref=ref)
 
     @classmethod
-    def again(cls, note: str, status: int | None = None, retry_after: float | None = None) -> Outcome:
-        return cls(PENDING, note, status, retry_after)
+    def again(cls, note: str, status: int | None = None, retry_after: float | None = None, *,
+              counted: bool = True) -> Outcome:
+        return cls(PENDING, note, status, retry_after, counted=counted)
 
     @classmethod
     def dead(cls, note: str, status: int | None = None) -> Outcome:

@@ -171,7 +171,8 @@ class OutboxSender:
             job = session.get(OutboxJob, envelope.id)
             if job is None or job.state != PENDING:
                 return
-            job.attempts += 1
+            if outcome.counted:
+                job.attempts += 1
             job.updated_at = now
             job.last_status = outcome.status
             job.last_error = note[:1000] or None

@@ -58,10 +58,13 @@ def translate(
         endpoints = []
         for agent_id in command.agent_ids:
             agent = config.agents.get(agent_id)
-            if agent is None or not agent.endpoint:
-                log.warning("ring: agent has no endpoint", extra={"acd_call": command.call_id, "acd_agent": agent_id})
+            target = d.dial_target(agent) if agent is not None and agent.endpoint else None
+            if target is None:
+                # no endpoint, or on a server no trunk leads to: the dial result reports them unavailable
+                log.warning("ring: agent has no endpoint reachable from here",
+                            extra={"acd_call": command.call_id, "acd_agent": agent_id})
             else:
-                endpoints.append(agent.endpoint)
+                endpoints.append(target)
         if not endpoints:
             return []
         return _dial(command.call_id, command.attempt, "&".join(endpoints), command.ceiling_s, tracker, d)
@@ -134,12 +137,13 @@ def _intercept(command: PickUp, tracker: Tracker, config: RoutingConfig, d: Dial
     PickupChan on the ringing leg (Originate into acd-pickup,take, transcripts 07/09)."""
     agent = config.agents.get(command.by_agent)
     target = tracker.ringing_leg(command.call_id, command.from_agent)
-    if agent is None or target is None:
+    channel = d.dial_target(agent) if agent is not None else None
+    if channel is None or target is None:
         log.info("intercept: nothing to take", extra={"acd_call": command.call_id, "acd_agent": command.from_agent})
         return []
     return [{
         "Action": "Originate",
-        "Channel": agent.endpoint,
+        "Channel": channel,
         "Context": d.pickup_context,
         "Exten": d.pickup_take,
         "Priority": "1",
@@ -155,7 +159,8 @@ def _call_back(command: CallBack, config: RoutingConfig, d: Dialplan) -> list[Ac
     request and attempt travel as Variables, which also reach the ``failed`` extension."""
     agent = config.agents.get(command.agent_id)
     number = _NUMBER_JUNK.sub("", command.number)
-    if agent is None or not agent.endpoint or not number:
+    channel = d.dial_target(agent) if agent is not None and agent.endpoint else None
+    if channel is None or not number:
         log.warning("callback: no member endpoint or no number", extra={"acd_call": command.request_id})
         return []
     variables = [
@@ -166,7 +171,7 @@ def _call_back(command: CallBack, config: RoutingConfig, d: Dialplan) -> list[Ac
     ]
     return [{
         "Action": "Originate",
-        "Channel": agent.endpoint,
+        "Channel": channel,
         "Context": d.callback_context,
         "Exten": number,
         "Priority": "1",

@@ -8,14 +8,17 @@ AMI actions (actions.py) written at once, in order, on the same link.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from panoramisk.message import Message  # type: ignore[import-untyped]
 
-from ..core.commands import Command, Forward, Ring
-from ..core.events import Event
+from ..core.call_keys import call_key, split_call_key
+from ..core.commands import Command, Forward, PickUp, RefusePickup, Ring
+from ..core.events import CallArrived, DeviceState, DeviceStateChanged, Event, PickupRequested, Resynced
 from ..core.model import RoutingConfig
 from .actions import translate
 from .connection import AmiConnection, Secret, SecretLike, Timing
@@ -40,14 +43,25 @@ class AsteriskPbx:
         dialplan: Dialplan | None = None,
         timing: Timing | None = None,
         now: Callable[[], float] = time.time,
+        first_server: str | None = None,
+        active: Callable[[], bool] | None = None,
     ) -> None:
+        """Several Asterisk servers: ``dialplan.server`` is this one's name and
+        ``first_server`` the server whose calls keep their plain Uniqueid
+        (``core.call_keys``); None: the only server, the core's ids are Uniqueids.
+        ``active``: whether this node is the active one (acd/ha): when not, no action
+        is written and the server's events are not acted on."""
         self.config = config
+        self.active = active
         self.dialplan = dialplan or Dialplan()
+        self.server = self.dialplan.server
+        self.first_server = first_server
         self.tracker = Tracker(config, self.dialplan)
         self.feed = feed
         self.connection = AmiConnection(host, port, username, secret, on_event=self._on_event,
                                         on_resync=self._on_resync, timing=timing,
-                                        wanted_events=Tracker.handled_events(), now=now)
+                                        wanted_events=Tracker.handled_events(), now=now,
+                                        on_lost=self._agents_unreachable, may_send=active)
 
     def attach(self, feed: Feed) -> None:
         """Where core events go (the distributor's ``feed``); call before ``run()``."""
@@ -58,6 +72,7 @@ class AsteriskPbx:
         self.tracker.config = config
 
     async def run(self) -> None:
+        self._agents_unreachable()  # until this server's first resync reports their phones
         await self.connection.run()
 
     def close(self) -> None:
@@ -67,6 +82,7 @@ class AsteriskPbx:
     def execute(self, command: Command) -> None:
         """The distributor's PbxPort: carry out one command now (its actions are written
         together, in order; their responses are checked later and failures logged)."""
+        command = self._to_uniqueids(command)
         if isinstance(command, Ring):
             self.tracker.note_attempt(command.call_id, command.attempt, command.agent_ids)
         elif isinstance(command, Forward):
@@ -83,10 +99,59 @@ class AsteriskPbx:
     async def _on_resync(self, channels: list[Message], devices: list[Message], listed_at: float) -> None:
         self._emit(self.tracker.resync(channels, devices, listed_at))
 
-    async def _on_event(self, message: Message) -> None:
+    def _on_event(self, message: Message) -> None:
         self._emit(self.tracker.handle(message))
 
-    def _emit(self, events: list[Event]) -> None:
+    def _agents_unreachable(self) -> None:
+        """One of several servers is gone (or not reached yet): its agents are offline for
+        every call, so the others' calls ring somebody reachable instead of a dead trunk.
+        The next resync reports their phones again. (The only server: nothing rings anyway.)"""
+        if self.first_server is None:
+            return
+        offline: list[Event] = [DeviceStateChanged(a.id, DeviceState.UNAVAILABLE)
+                   for a in self.config.agents.values() if a.server == self.server]
+        self._emit(offline, keyed=True)
+
+    # ------------------------------------------------------------------ (server, Uniqueid)
+    def key(self, uniqueid: str) -> str:
+        return uniqueid if self.first_server is None else call_key(self.server, uniqueid, self.first_server)
+
+    def uniqueid(self, call_id: str) -> str:
+        return call_id if self.first_server is None else split_call_key(call_id, self.first_server)[1]
+
+    def _keyed(self, event: Event) -> Event:
+        """The tracker speaks this server's Uniqueids; the core knows calls by (server, Uniqueid)."""
+        if isinstance(event, Resynced):
+            if self.first_server is None:
+                return event
+            calls = tuple(dataclasses.replace(c, call_id=self.key(c.call_id)) for c in event.calls)
+            # callbacks are placed on the first server (serve.py): the others leave them be
+            callbacks = event.callbacks if self.server == self.first_server else None
+            return dataclasses.replace(event, calls=calls, server=self.server, callbacks=callbacks)
+        if isinstance(event, CallArrived):
+            return dataclasses.replace(event, call_id=self.key(event.call_id), server=self.server)
+        if isinstance(event, PickupRequested):
+            return dataclasses.replace(event, request_id=self.key(event.request_id))
+        call_id = getattr(event, "call_id", None)
+        if isinstance(call_id, str) and self.first_server is not None:
+            return cast(Event, dataclasses.replace(cast(Any, event), call_id=self.key(call_id)))
+        return event
+
+    def _to_uniqueids(self, command: Command) -> Command:
+        if self.first_server is None:
+            return command
+        if isinstance(command, PickUp | RefusePickup):
+            command = dataclasses.replace(command, request_id=self.uniqueid(command.request_id))
+        call_id = getattr(command, "call_id", None)
+        if isinstance(call_id, str):
+            return cast(Command, dataclasses.replace(cast(Any, command), call_id=self.uniqueid(call_id)))
+        return command
+
+    def _emit(self, events: list[Event], keyed: bool = False) -> None:
+        if self.active is not None and not self.active():
+            return  # a former leader: the calls are the new one's now
+        if not keyed:
+            events = [self._keyed(e) for e in events]
         if self.feed is None:
             if events:
                 log.warning("pbx events dropped: nothing attached", extra={"acd_events": len(events)})

@@ -23,6 +23,8 @@ def text(msg: Mapping[str, Any], key: str) -> str:
     """One header as a string: the first of repeated keys (the channel's own header
     comes before a UserEvent body key of the same name), "" when absent."""
     value = msg.get(key)
+    if value.__class__ is str:  # nearly always: the rest of the checks are for the odd frame
+        return value  # type: ignore[no-any-return]
     if value is None:
         return ""
     if isinstance(value, list | tuple):
@@ -96,6 +98,35 @@ def local_partner(name: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _SnapshotKeys:
+    """The headers of one channel snapshot in an event: ``Uniqueid`` for the channel the
+    event is about, ``DestUniqueid`` for its Dest channel (README 3)..."""
+
+    uid: str
+    channel: str
+    linkedid: str
+    state: str
+    context: str
+    exten: str
+    caller_number: str
+    caller_name: str
+    variables: str
+
+
+_KEYS: dict[str, _SnapshotKeys] = {}
+
+
+def _snapshot_keys(prefix: str) -> _SnapshotKeys:
+    """Built once per prefix: observe() runs for nearly every event, often twice."""
+    keys = _KEYS.get(prefix)
+    if keys is None:
+        keys = _KEYS[prefix] = _SnapshotKeys(*(prefix + key for key in (
+            "Uniqueid", "Channel", "Linkedid", "ChannelStateDesc", "Context", "Exten", "CallerIDNum",
+            "CallerIDName", "ChanVariable")))
+    return keys
+
+
 @dataclass(slots=True)
 class Channel:
     uid: str
@@ -140,8 +171,9 @@ class Picture:
     def observe(self, msg: Mapping[str, Any], prefix: str = "") -> Channel | None:
         """Create or refresh the channel whose snapshot ``msg`` carries under ``prefix``
         (``Dest``, ``Transferee``, ``Target``...). Returns None without a usable one."""
-        uid = text(msg, f"{prefix}Uniqueid").strip()
-        name = text(msg, f"{prefix}Channel").strip()
+        keys = _snapshot_keys(prefix)
+        uid = text(msg, keys.uid).strip()
+        name = text(msg, keys.channel).strip()
         if not uid or uid == UNKNOWN or not name:
             return None
         ch = self.channels.get(uid)
@@ -150,23 +182,29 @@ class Picture:
         elif ch.name != name:
             self._rename(ch, name)
         self.by_name[name] = uid
-        linkedid = text(msg, f"{prefix}Linkedid")
+        linkedid = text(msg, keys.linkedid)
         if linkedid and linkedid != UNKNOWN and linkedid != ch.linkedid:
             if ch.linkedid:
                 # 08/09: an originated or picking-up channel adopts the older Linkedid
                 log.debug("linkedid changed", extra={"ami_uniqueid": uid, "ami_from": ch.linkedid,
                                                      "ami_to": linkedid})
             ch.linkedid = linkedid
-        for attr, key in (("state", "ChannelStateDesc"), ("context", "Context"), ("exten", "Exten")):
-            if f"{prefix}{key}" in msg:
-                setattr(ch, attr, text(msg, f"{prefix}{key}"))
-        for attr, key in (("caller_number", "CallerIDNum"), ("caller_name", "CallerIDName")):
-            if f"{prefix}{key}" in msg:
-                value = text(msg, f"{prefix}{key}")
-                setattr(ch, attr, "" if value == UNKNOWN else value)
-        variables = chan_variables(msg, prefix)
-        if variables:
-            ch.variables = {**(ch.variables or {}), **variables}
+        if keys.state in msg:
+            ch.state = text(msg, keys.state)
+        if keys.context in msg:
+            ch.context = text(msg, keys.context)
+        if keys.exten in msg:
+            ch.exten = text(msg, keys.exten)
+        if keys.caller_number in msg:
+            value = text(msg, keys.caller_number)
+            ch.caller_number = "" if value == UNKNOWN else value
+        if keys.caller_name in msg:
+            value = text(msg, keys.caller_name)
+            ch.caller_name = "" if value == UNKNOWN else value
+        if keys.variables in msg:
+            variables = chan_variables(msg, prefix)
+            if variables:
+                ch.variables = {**(ch.variables or {}), **variables}
         return ch
 
     def rename(self, uid: str, new_name: str) -> None:

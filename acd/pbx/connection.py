@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import itertools
 import logging
 import random
 import socket
 import time
+import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,7 +36,8 @@ from .framing import parse
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Message], Awaitable[None]]
+# a plain function, or a coroutine function when the consumer must wait for something
+EventHandler = Callable[[Message], Awaitable[None] | None]
 # (channels, devices, when the channel list was complete on the link's clock)
 ResyncHandler = Callable[[list[Message], list[Message], float], Awaitable[None]]
 
@@ -99,6 +103,59 @@ def error_response(reason: str, action_id: str = "") -> Message:
     return Message({"Response": "Error", "ActionID": action_id, "Message": reason})
 
 
+_FINAL = ("Success", "Error", "Fail", "Failure")  # answers that end an action (panoramisk's Action.completed)
+_ACTION_IDS = itertools.count(1)
+_ACTION_ID_PREFIX = f"acd/{uuid.uuid4().hex[:12]}/"  # ids unique across the ACD's sessions and restarts
+
+
+class _Action(Action):  # type: ignore[misc]
+    """panoramisk's Action, so its response matching (``add_message``: one response, or
+    a list until its ...Complete, or an Originate's OriginateResponse) is unchanged; built
+    in one step instead of one case-folding ``__setitem__`` per header, which cost more
+    than the router's decision for every ring (bench/ami_ingest.py)."""
+
+    def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any]) -> None:
+        # CaseInsensitiveDict's own storage: lower-cased key -> (key as written, value)
+        self._store = {key.lower(): (key, value) for key, value in fields.items()}
+        if "actionid" not in self._store:
+            self._store["actionid"] = ("ActionID", f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}")
+        self.as_list = None
+        self.responses = []
+        self.future = future
+
+    def add_message(self, message: Message) -> bool | None:
+        """panoramisk's ``Action.add_message``, with the common case decided without its
+        case-folding look-ups: the first answer is final (Success, Error...) and says
+        nothing of a list or a queued Originate, so it is the result."""
+        store = getattr(message, "_store", None)
+        if self.responses or self.as_list is not None or store is None:
+            return super().add_message(message)  # type: ignore[no-any-return]
+        said = store.get("message", ("", ""))[1]
+        if not isinstance(said, str):
+            return super().add_message(message)  # type: ignore[no-any-return]
+        said = said.lower()
+        if (store.get("response", ("", ""))[1] in _FINAL and store.get("subevent", ("", ""))[1] != "Start"
+                and store.get("eventlist", ("", ""))[1] != "start" and "will follow" not in said
+                and not (said.startswith("added") and said.endswith("to queue"))
+                and not said.endswith("successfully queued")):
+            self.responses.append(message)
+            if not self.future.done():
+                self.future.set_result(message)
+                return True
+            return None
+        return super().add_message(message)  # type: ignore[no-any-return]
+
+    def __str__(self) -> str:
+        lines = []
+        for key, value in self._store.values():
+            if isinstance(value, list | tuple):  # a repeated header (Variable: A=1, Variable: B=2)
+                lines.extend(f"{key}: {item}\r\n" for item in value)
+            else:
+                lines.append(f"{key}: {value}\r\n")
+        lines.append("\r\n")
+        return "".join(lines)
+
+
 class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's frame parsing and response matching, with our own lifecycle:
     events go to a queue, unanswered actions fail when the link goes (no replay)."""
@@ -108,7 +165,10 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.factory = self  # handle_message() dispatches events to factory.dispatch
         self.encoding = "utf-8"
         self.log = log
-        self.events: asyncio.Queue[Message | None] = asyncio.Queue()
+        # live events for the one consumer, in order; None: the link is gone. A deque and
+        # one wake-up per read, not an asyncio.Queue's bookkeeping for every event
+        self.events: deque[Message | None] = deque()
+        self._arrival: asyncio.Future[None] | None = None
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # one decoder for the stream: a character split across two reads stays whole
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -118,43 +178,67 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         # None when the connection closed before a line came
         self.greeting: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self.unanswered: set[str] = set()  # ids of the actions the lost link left without an answer
+        self.may_send: Callable[[], bool] | None = None  # the fencing gate (AmiConnection's may_send)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += self._decoder.decode(data)
         if not self.greeting.done() and ("\n" in self._buffer or len(self._buffer) > GREETING_MAX):
             self.greeting.set_result(self._buffer.partition("\n")[0].strip()[:GREETING_MAX])
         *frames, self._buffer = self._buffer.split("\r\n\r\n")
+        events, wanted = self.events, self.wanted
         for frame in frames:
             # the banner has no blank line of its own (README 1): it heads the first
             # frame as a line without ": " and the parser skips it
-            message = parse(frame, self.wanted)
+            message = parse(frame, wanted)
             if message is None:
                 continue
             if isinstance(message, dict):  # a live event: straight to the consumer
                 if message.get("Event") == "Shutdown":
                     self.connection_lost(None)
                 else:
-                    self.events.put_nowait(message)
+                    events.append(message)
                 continue
             try:
                 self.handle_message(message)
             except Exception:
                 log.exception("ami frame not handled", extra={"ami_event": message.get("Event", "")})
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.events and self._arrival is not None and not self._arrival.done():
+            self._arrival.set_result(None)
+
+    async def arrived(self) -> None:
+        """Wait until ``events`` holds something."""
+        if not self.events:
+            self._arrival = asyncio.get_running_loop().create_future()
+            await self._arrival
 
     def dispatch(self, message: Message) -> None:
-        self.events.put_nowait(message)
+        self.events.append(message)
+        self._wake()
 
     def send_action(self, fields: Mapping[str, str]) -> Action:
         return self.send_actions([fields])[0]
 
     def send_actions(self, many: Sequence[Mapping[str, str]]) -> list[Action]:
         """Write the actions in one go (one write, one TCP segment), in order."""
-        actions = [Action(dict(fields)) for fields in many]
+        loop = asyncio.get_running_loop()
+        actions = [_Action(fields, loop.create_future()) for fields in many]
         for action in actions:
             self.responses[action.id] = action
         if self.closed:
             for action in actions:
                 action.future.set_result(error_response("not connected", action.id))
+            return actions
+        if self.may_send is not None and not self.may_send():
+            # fencing (acd/ha/leadership.py): checked in the same step as the write, so
+            # not one byte leaves once this node's lease has run out; the link goes too
+            log.warning("ami action withheld: this node is not active for the server",
+                        extra={"ami_action": ",".join(a["action"] for a in actions)})
+            for action in actions:
+                action.future.set_result(error_response("not active", action.id))
+            self.transport.abort()
             return actions
         try:
             self.transport.write(b"".join(str(action).encode("utf-8") for action in actions))
@@ -174,7 +258,8 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
                     self.unanswered.add(action.id)
                     action.future.set_result(error_response("connection lost", action.id))
             self.responses.clear()
-            self.events.put_nowait(None)  # the consumer stops after what came before
+            self.events.append(None)  # the consumer stops after what came before
+            self._wake()
             self.lost.set_result(None)
             if not self.greeting.done():
                 self.greeting.set_result(None)
@@ -184,14 +269,12 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.transport.close()
 
 
-def _expire(protocol: _AmiProtocol, action: Action) -> None:
-    protocol.responses.pop(action.id, None)
-    if not action.future.done():
-        action.future.set_result(error_response("timeout", action.id))
-
-
-def _cancelling(handle: asyncio.TimerHandle) -> Callable[[object], None]:
-    return lambda _: handle.cancel()
+def _expire(protocol: _AmiProtocol, actions: Sequence[Action]) -> None:
+    """The actions written together that are still unanswered when their time is up."""
+    for action in actions:
+        if not action.future.done():
+            protocol.responses.pop(action.id, None)
+            action.future.set_result(error_response("timeout", action.id))
 
 
 class AmiConnection:
@@ -208,14 +291,21 @@ class AmiConnection:
         rng: random.Random | None = None,
         wanted_events: Collection[str] | None = None,
         now: Callable[[], float] = time.time,
+        on_lost: Callable[[], None] | None = None,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         """``wanted_events``: the live events the consumer handles; others are dropped
         before they are parsed (None: every event is delivered). ``now``: the clock the
-        channel list is stamped with (the ACD's clock)."""
+        channel list is stamped with (the ACD's clock). ``on_lost``: called when a
+        session that was up ends (nothing is known of the PBX until the next resync).
+        ``may_send``: asked before every write, Login and Ping included; False withholds
+        the actions and drops the link (this node is not, or no longer, active)."""
+        self.may_send = may_send
         self.host, self.port, self.username = host, port, username
         self.wanted_events = None if wanted_events is None else frozenset(wanted_events) | {"Shutdown"}
         self._secret = secret if isinstance(secret, Secret) else Secret(secret)
         self._on_event, self._on_resync = on_event, on_resync
+        self._on_lost = on_lost
         self._now = now
         self.timing = timing or Timing()
         self._rng = rng or random.Random()
@@ -278,12 +368,15 @@ class AmiConnection:
         return str(exc) if isinstance(exc, NotAsterisk) else f"{exc} ({where})"
 
     async def _session(self) -> None:
+        if self.may_send is not None and not self.may_send():
+            raise LinkDown("this node is not active for the server")  # not even a connect
         loop = asyncio.get_running_loop()
         log.info("ami connecting", extra={"ami_host": self.host, "ami_port": self.port})
         _, protocol = await asyncio.wait_for(
             loop.create_connection(_AmiProtocol, self.host, self.port), self.timing.connect_timeout_s)
         assert isinstance(protocol, _AmiProtocol)
         protocol.wanted = self.wanted_events
+        protocol.may_send = self.may_send
         self._protocol = protocol
         try:
             await self._greeted(protocol)
@@ -311,9 +404,14 @@ class AmiConnection:
                 await self._deliver(protocol)
                 keepalive.cancel()
         finally:
-            self._ready = False
+            was_up, self._ready = self._ready, False
             self._protocol = None
             protocol.close()
+            if was_up and self._on_lost is not None:
+                try:
+                    self._on_lost()
+                except Exception:
+                    log.exception("ami lost handler failed")
 
     async def _greeted(self, protocol: _AmiProtocol) -> None:
         where = f"{self.host}:{self.port}"
@@ -330,14 +428,25 @@ class AmiConnection:
                               f"not {BANNER!r}...")
 
     async def _deliver(self, protocol: _AmiProtocol) -> None:
-        """One consumer, arrival order, until the link is gone."""
-        while (message := await protocol.events.get()) is not None:
-            log.debug("ami event", extra={"ami_event": message.get("Event", ""),
-                                          "ami_uniqueid": message.get("Uniqueid", "")})
-            try:
-                await self._on_event(message)
-            except Exception:  # a bug in one event's handling must not drop the link
-                log.exception("ami event handler failed", extra={"ami_event": message.get("Event", "")})
+        """One consumer, arrival order, until the link is gone. What one read brought is
+        handled in one go; a coroutine handler is awaited before the next event."""
+        events, on_event = protocol.events, self._on_event
+        while True:
+            await protocol.arrived()
+            debug = log.isEnabledFor(logging.DEBUG)
+            while events:
+                message = events.popleft()
+                if message is None:
+                    return
+                if debug:
+                    log.debug("ami event", extra={"ami_event": message.get("Event", ""),
+                                                  "ami_uniqueid": message.get("Uniqueid", "")})
+                try:
+                    pending = on_event(message)
+                    if pending is not None:
+                        await pending
+                except Exception:  # a bug in one event's handling must not drop the link
+                    log.exception("ami event handler failed", extra={"ami_event": message.get("Event", "")})
 
     async def _keepalive(self, protocol: _AmiProtocol) -> None:
         while True:
@@ -389,13 +498,11 @@ class AmiConnection:
             log.warning("ami action dropped: not connected",
                         extra={"ami_action": ",".join(fields.get("Action", "") for fields in many)})
             return []
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Message]] = []
-        for action in protocol.send_actions(many):
-            future: asyncio.Future[Message] = action.future
-            handle = loop.call_later(self.timing.action_timeout_s, _expire, protocol, action)
-            future.add_done_callback(_cancelling(handle))
-            futures.append(future)
+        actions = protocol.send_actions(many)
+        futures: list[asyncio.Future[Message]] = [action.future for action in actions]
+        # written together, they time out together: one timer for the lot, left to run out
+        # (it finds them answered) rather than cancelled through a callback on each
+        asyncio.get_running_loop().call_later(self.timing.action_timeout_s, _expire, protocol, actions)
         return futures
 
     async def send(self, fields: Mapping[str, str]) -> Message:

@@ -6,7 +6,10 @@ tests/fixtures/ami, a customer's own contexts) is configured, not forked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..core.model import Agent, RoutingConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +55,24 @@ class Dialplan:
     pickup_denied: str = "denied"
     # the PJSIP endpoint of the carrier trunk, for Forward: PJSIP/<number>@<trunk>
     trunk: str = "trunk"
+    # several Asterisk servers: the one this dialplan runs on ("": the only one), and
+    # another server's name -> the PJSIP endpoint here leading to it (asterisk/trunks.conf.example)
+    server: str = ""
+    trunks: Mapping[str, str] = field(default_factory=dict)
+
+    def dial_target(self, agent: Agent) -> str | None:
+        """What Dial() or Originate rings to reach ``agent`` from this server: their own
+        endpoint here, PJSIP/<their endpoint's name>@<trunk> on another server, None
+        when no trunk leads there."""
+        if not self.server or not agent.server or agent.server == self.server:
+            return agent.endpoint
+        trunk = self.trunks.get(agent.server)
+        return f"PJSIP/{agent.endpoint.partition('/')[2]}@{trunk}" if trunk else None
+
+    def remote_agent(self, dial_string: str, config: RoutingConfig) -> Agent | None:
+        """The agent a Dial through an inter-server trunk rings: DialBegin's DialString
+        is what followed "PJSIP/" (README 13), here <endpoint's name>@<trunk>."""
+        name, at, trunk = dial_string.rpartition("@")
+        server = next((s for s, t in self.trunks.items() if t == trunk), None) if at else None
+        agent = config.agent_by_endpoint(f"PJSIP/{name}") if server else None
+        return agent if agent is not None and agent.server == server else None

@@ -81,6 +81,8 @@ class Tracker:
         self._agent_legs: dict[str, str] = {}  # connected agent's channel uid -> call id
         self._transferring: set[str] = set()  # calls waiting to see their new agent
         self._devices: dict[str, DeviceState] = {}  # last state reported per agent
+        # event name -> its handler, looked up once rather than by name for every event
+        self._handlers = {name: getattr(self, "_on_" + name) for name in self.handled_events()}
 
     # ------------------------------------------------------------------ queries (actions.py)
     def has_call(self, call_id: str) -> bool:
@@ -125,10 +127,7 @@ class Tracker:
     # ------------------------------------------------------------------ live events
     def handle(self, msg: Mapping[str, Any]) -> list[Event]:
         """The core events one AMI event causes. Never raises: bad input is logged."""
-        name = text(msg, "Event")
-        if not name:
-            return []
-        handler = getattr(self, "_on_" + name, None)
+        handler = self._handlers.get(text(msg, "Event"))
         if handler is None:
             return []
         out: list[Event] = []
@@ -136,7 +135,7 @@ class Tracker:
             handler(msg, out)
         except Exception:  # malformed or unexpected input must not stop the link
             log.exception("ami event not understood",
-                          extra={"ami_event": name[:64], "ami_uniqueid": text(msg, "Uniqueid")[:64]})
+                          extra={"ami_event": text(msg, "Event")[:64], "ami_uniqueid": text(msg, "Uniqueid")[:64]})
         return out
 
     def _on_Newchannel(self, msg: Mapping[str, Any], out: list[Event]) -> None:
@@ -205,7 +204,8 @@ class Tracker:
             return  # not a ring attempt (a transfer's Dial, app_queue, a Local half)
         if dest.uid in self._legs:
             return
-        agent = self._agent_of(dest)
+        # a member on another server rings through the trunk to it: the leg is the trunk's
+        agent = self._agent_of(dest) or self.dialplan.remote_agent(text(msg, "DialString"), self.config)
         leg = _Leg(dest.uid, call.call_id, self._attempt(caller, call), agent.id if agent else None)
         self._legs[dest.uid] = leg
         if agent is not None and leg.attempt == call.attempt:
@@ -451,7 +451,7 @@ class Tracker:
         device = text(msg, "Device")
         # README 14: Queue:…, MWI:…, the trunk also report device states
         agent = self.config.agent_by_endpoint(device) if device.startswith("PJSIP/") else None
-        if agent is None:
+        if agent is None or not self._here(agent):
             return None
         return DeviceStateChanged(agent.id, DeviceState.parse(text(msg, "State")))
 
@@ -541,12 +541,14 @@ class Tracker:
             ages: list[int] = []
             for leg_ch in legs:
                 agent = self._agent_of(leg_ch)
-                if agent is None:
-                    continue
                 old = old_legs.get(leg_ch.uid)
+                # a trunk leg to another server's member: the list does not name them, the leg we knew did
+                agent_id = agent.id if agent is not None else old.agent_id if old is not None else None
+                if agent_id is None:
+                    continue
                 ringing = _is_ringing(leg_ch.state, "") or (old is not None and old.ringing)
-                self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent.id, ringing=ringing)
-                ringing_at.append(agent.id)
+                self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent_id, ringing=ringing)
+                ringing_at.append(agent_id)
                 if leg_ch.age_s is not None:
                     ages.append(leg_ch.age_s)
             call.attempt = attempt
@@ -571,7 +573,14 @@ class Tracker:
     def _agent_of(self, ch: Channel) -> Agent | None:
         if is_local(ch.name):
             return None
-        return self.config.agent_by_endpoint(ch.endpoint)
+        agent = self.config.agent_by_endpoint(ch.endpoint)
+        return agent if agent is not None and self._here(agent) else None
+
+    def _here(self, agent: Agent) -> bool:
+        """The agent's endpoint is on this server: another server's phone of the same
+        name is somebody else's (each server reports its own agents)."""
+        server = self.dialplan.server
+        return not server or not agent.server or agent.server == server
 
     def _attempt(self, caller: Channel, call: _Call) -> int:
         """Our dialplan carries the attempt in the extension: acd-dial,<attempt>,1. Another

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from acd.clock import Clock
 
@@ -114,6 +115,14 @@ class Simulator:
         ep.device = phone  # Absent(): the contact exists but the phone ignores INVITEs
         self._phones[name] = phone
         return phone
+
+    def add_trunk(self, name: str, context: str = "acd-from-server", device: Any = None) -> Endpoint:
+        """Another PJSIP trunk, e.g. to another Asterisk server: calls Dial()ed through
+        it (PJSIP/<exten>@<name>) reach ``device`` (a far end with a Phone's methods);
+        calls coming in through it enter ``context``."""
+        ep = Endpoint(name, context, trunk=True, contact=f"sip:{name}@127.0.0.1:5071", device=device)
+        self.pbx.endpoints[name] = ep
+        return ep
 
     def phone(self, name: str) -> Phone:
         return self._phones[name]

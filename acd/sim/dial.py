@@ -115,6 +115,12 @@ class Dial:
             if caller.pending_goto is not None and not caller.hangup_requested:
                 self._caller_moved()
                 break
+            if caller.hangup_requested or caller.hungup:
+                # a soft hang-up (AMI Hangup) of the talking caller: the caller leaves the
+                # bridge, which dissolves and hangs up the agent (10); sleep() would return
+                # at once here, so looping on it would never yield
+                pbx.leave_bridge(caller, hanging_up=True)
+                break
             await pbx.sleep(caller, None)
             if caller.pending_goto is not None and caller.bridge is self.bridge:
                 self._caller_moved()

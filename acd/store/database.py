@@ -139,9 +139,12 @@ class Store:
                     waits[group_id] = found[::-1]
         return waits
 
-    def open_calls(self) -> list[CallSummary]:
-        """Calls with no end yet, oldest first: what to look for on the PBX after a restart."""
+    def open_calls(self, server: str | None = None) -> list[CallSummary]:
+        """Calls with no end yet, oldest first: what to look for on the PBX after a restart
+        (on one Asterisk server, or on all with None)."""
         stmt = select(CallRow).where(CallRow.ended_at.is_(None)).order_by(CallRow.arrived_at, CallRow.call_id)
+        if server is not None:
+            stmt = stmt.where(CallRow.server == server)
         with self.session() as session:
             return [CallSummary.of(row) for row in session.scalars(stmt)]
 

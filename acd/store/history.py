@@ -60,7 +60,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..core.commands import Record
-from .models import CallAgentRow, CallbackRow, CallEventRow, CallRow, GroupOfferRow
+from .models import MAIN_SERVER, CallAgentRow, CallbackRow, CallEventRow, CallRow, GroupOfferRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,8 @@ class _Batch:
     def apply(self, record: Record) -> None:
         detail = _json_safe(record.detail)
         row = self._row(record, detail)
-        self.events.append({"call_id": row.call_id, "at": record.at, "kind": record.kind[:32], "detail": detail})
+        self.events.append({"call_id": row.call_id, "server": row.server, "at": record.at,
+                            "kind": record.kind[:32], "detail": detail})
         update = _UPDATES.get(record.kind)
         if update is not None:
             update(self, row, record, detail)
@@ -146,7 +147,8 @@ class _Batch:
         row = self.rows.get(record.call_id)
         if row is None:
             row = CallRow(call_id=record.call_id, arrived_at=record.at, tried=[], missed=False,
-                          called_back=False, did="", caller_number="", caller_name="")
+                          called_back=False, did="", caller_number="", caller_name="",
+                          server=_text(detail.get("server"))[:64] or MAIN_SERVER)
             if record.kind in ("arrived", "recovered"):
                 row.did = _text(detail.get("did"))
                 row.caller_number = _text(detail.get("caller_number"))
@@ -169,6 +171,8 @@ def _arrived(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:
     row.caller_number = row.caller_number or _text(d.get("caller_number"))
     row.caller_name = row.caller_name or _text(d.get("caller_name"))
     row.group_id = row.group_id or d.get("group") or None
+    if d.get("server"):
+        row.server = _text(d["server"])[:64]
 
 
 def _considered(b: _Batch, row: CallRow, r: Record, d: dict[str, Any]) -> None:

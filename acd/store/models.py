@@ -21,6 +21,8 @@ def epoch(value: float | datetime) -> float:
     return float(value)
 
 
+MAIN_SERVER = "main"  # the Asterisk server of calls recorded before there could be several (acd.config)
+
 # a 64-bit key on PostgreSQL, SQLite's rowid alias (INTEGER PRIMARY KEY) there
 EventId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -34,7 +36,10 @@ class CallRow(Base):
 
     __tablename__ = "calls"
 
-    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the caller channel's Uniqueid
+    # the caller channel's Uniqueid, "<Uniqueid>@<server>" on a server but the first (core.call_keys)
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # the Asterisk server the call was on; "main" for calls from before several servers
+    server: Mapped[str] = mapped_column(String(64), default=MAIN_SERVER, server_default=MAIN_SERVER, index=True)
     did: Mapped[str] = mapped_column(String(64), default="")
     caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
     caller_name: Mapped[str] = mapped_column(String(128), default="")
@@ -72,6 +77,7 @@ class CallEventRow(Base):
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.call_id", ondelete="CASCADE"))
+    server: Mapped[str] = mapped_column(String(64), default=MAIN_SERVER, server_default=MAIN_SERVER)
     at: Mapped[float]
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -37,6 +37,7 @@ class CallSummary:
     called_back: bool = False
     called_back_at: float | None = None
     called_back_by: str | None = None
+    server: str = "main"  # the Asterisk server the call was on
 
     @classmethod
     def of(cls, row: CallRow) -> CallSummary:
@@ -69,6 +70,7 @@ class CallDetail(CallSummary):
 def _fields(row: CallRow) -> dict[str, Any]:
     return dict(
         call_id=row.call_id,
+        server=row.server,
         did=row.did,
         caller_number=row.caller_number,
         caller_name=row.caller_name,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from ..config import ConfigError
+from ..config import ConfigError, Settings
 from ..core.capacity import BUDGET_MAX
 from ..core.conversation_model import CAPACITY_MAX
 from ..settings_words import GENERIC
@@ -91,6 +91,15 @@ def work_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str,
     return work
 
 
+def groups_of(settings: Settings) -> dict[str, list[str]]:
+    """Agent id -> the ids of their queue groups, in one pass over the groups."""
+    found: dict[str, dict[str, None]] = {}
+    for group in settings.groups:
+        for member in group.members:
+            found.setdefault(member, {})[group.id] = None
+    return {agent_id: list(ids) for agent_id, ids in found.items()}
+
+
 def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
     r = APIRouter()
 
@@ -141,7 +150,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
                            target=f"agent:{agent_id}", result=lambda s: get_work_time(agent_id, user))
 
     def capacity_now() -> dict[str, Any]:
-        capacity = cr.current(changes).to_dict().get("capacity")
+        capacity = cr.current(changes).to_dict("capacity").get("capacity")
         return {"enabled": False} if capacity is None else {"enabled": True, **capacity}
 
     @r.get("/api/capacity", responses=errors(401, 403, 503), tags=["agents"],
@@ -183,8 +192,7 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
             "page": "agents", "agents": cr.items(changes, "agents"), "agent": agent, "new": new,
             "pause_reasons": cr.current(changes).pauses.reasons if pause_reasons is None else pause_reasons,
             "pause_error": pause_error,
-            "groups_of": {a["id"]: [g["id"] for g in cr.items(changes, "groups") if a["id"] in g["members"]]
-                          for a in cr.items(changes, "agents")},
+            "groups_of": groups_of(cr.current(changes)),
             "capacity": capacity if capacity is not None else capacity_now(), "weights": ITEM_WORDS,
             "budget_max": BUDGET_MAX, "errors": errors or {}}, status_code=status_code)
 

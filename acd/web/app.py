@@ -25,6 +25,7 @@ from ..distributor import Distributor
 from ..live import StateSince, agents_now, call_progress, calls_now
 from . import (
     agents,
+    bitrix24,
     callbacks,
     calls,
     channel_queues,
@@ -208,5 +209,6 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.include_router(callbacks.router(ctx))
     app.include_router(queue_log_export.router(ctx.store, ctx.settings))
     app.include_router(outbox.router(ctx.crm, pages, audit))
+    app.include_router(bitrix24.router(ctx.crm))
     app.include_router(clients.router(ctx.crm, ctx.store, changes, pages, audit))
     return app

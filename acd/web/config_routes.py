@@ -35,15 +35,28 @@ def current(changes: SettingsChanges) -> Settings:
 
 
 def items(changes: SettingsChanges, section: str) -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = current(changes).to_dict().get(section, [])
+    data: list[dict[str, Any]] = current(changes).to_dict(section).get(section, [])
     return data
 
 
+def page_of(changes: SettingsChanges, section: str, offset: int, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    """Items ``offset`` to ``offset + limit`` (all from ``offset`` if no limit) as ``items``
+    shows them, and how many there are in all: only the items shown are dumped."""
+    settings = current(changes)
+    every = getattr(settings, section)
+    if offset == 0 and limit is None:
+        return items(changes, section), len(every)  # one dump of the section beats one per item
+    shown = every[offset:] if limit is None else every[offset:offset + limit]
+    return [x.model_dump(mode="json", exclude_none=True) for x in shown], len(every)
+
+
 def find(changes: SettingsChanges, section: str, item_id: str) -> dict[str, Any]:
-    found = next((x for x in items(changes, section) if x.get("id") == item_id), None)
+    """One item as ``items`` shows it, without dumping the whole list (40,000 groups)."""
+    found = next((x for x in getattr(current(changes), section) if x.id == item_id), None)
     if found is None:
         raise HTTPException(404, f"no {section[:-1]} {item_id!r}")
-    return found
+    item: dict[str, Any] = found.model_dump(mode="json", exclude_none=True)
+    return item
 
 
 def with_path_id(body: dict[str, Any], item_id: str) -> dict[str, Any]:

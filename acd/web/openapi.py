@@ -42,6 +42,7 @@ WHY = {
     413: "The body (or a form field) is larger than the limit",
     415: "The body is not of a type this operation takes (the detail says which)",
     422: "Invalid input, item by item",
+    502: "An outside service this needs (a Bitrix24 portal) did not answer as it should",
     503: "This part is not available in this process (no history, configuration or CRM)",
 }
 

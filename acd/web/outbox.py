@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from ..crm.models import OutboxJob
 from ..crm.outbox import STATES, list_outbox, retry, waiting_behind
 from .audit import AuditLog
+from .bitrix24 import portals_of
 from .limits import Limit, RowId
 from .openapi import errors
 from .pages import Pages
@@ -86,7 +87,8 @@ def router(crm: Any, pages: Pages, audit: AuditLog | None = None) -> APIRouter:
     def outbox_page(request: Request, user: Crm, state: str = "dead") -> HTMLResponse:
         shown = None if state == "all" else state
         return pages.render(request, "outbox.html", {"page": "outbox", "jobs": jobs(shown, 200), "state": state,
-                                                     "states": [*STATES, "all"]})
+                                                     "states": [*STATES, "all"],
+                                                     "portals": [p.status() for p in portals_of(crm)]})
 
     @r.post("/outbox/{job_id}/retry", include_in_schema=False)
     async def retry_form(job_id: RowId, user: Crm) -> Response:

@@ -54,14 +54,14 @@ class SettingsChanges:
             raise SettingsUnavailable("settings cannot be changed in this process")
         before = self.current()
         after = before.with_changes(changes)
-        new = after.to_dict()
+        new = after.to_dict(*changes)  # only the sections changed: the others are the same
         if self._share is not None:  # the other nodes' copy first: it may fail, then nothing changed
             self._share({key: new.get(key) for key in changes})
         self._apply(after)
         if self.config_path is not None:
             write_toml(self.config_path, {key: new[key] for key in changes if key in new},
                        removed=[key for key in changes if key not in new])
-        self.audit.write(user, action, target, diff(before.to_dict(), new))
+        self.audit.write(user, action, target, diff(before.to_dict(*changes), new))
         return after
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -47,6 +47,7 @@ CALLBACK_FIELDS = ("digit", "offer_sound", "attempts", "spacing_seconds", "agent
                    "ask_number", "number_tries", "number_pattern")
 ANNOUNCE_FIELDS = ("say", "every_seconds", "message", "message_every_seconds")
 SERVICE_LEVEL_FIELDS = ("answer_within_seconds", "goal_percent", "longest_wait_alert_seconds")
+GROUPS_PER_PAGE = 500  # the list page: 40,000 groups in one page would be tens of megabytes
 CRM_FIELDS = ("check_client", "owner_first", "owner_follows_transfer", "create_lead", "record_missed")
 
 
@@ -83,7 +84,8 @@ def group_from_form(form: FormData, existing: dict[str, Any] | None) -> dict[str
     for section, fields in (("announce", ANNOUNCE_FIELDS), ("service_level", SERVICE_LEVEL_FIELDS)):
         group[section] = _filled(form, group.get(section, {}), fields, f"{section}.")
     if form.get("crm.shown"):  # the CRM integration checkboxes were on the form (unticked ones are not sent)
-        group["crm"] = {key: _ticked(form, f"crm.{key}") for key in CRM_FIELDS}
+        # over what the settings hold: the page does not show Bitrix24's transfer_updates
+        group["crm"] = {**group.get("crm", {}), **{key: _ticked(form, f"crm.{key}") for key in CRM_FIELDS}}
     return group
 
 
@@ -107,9 +109,11 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
     r = APIRouter()
 
     # ---------------------------------------------------------------- groups: API
-    @r.get("/api/groups", responses=errors(401, 403, 503), tags=["telephony"], summary="Queue groups, members in order")
-    def list_groups(user: Telephony) -> list[dict[str, Any]]:
-        return cr.items(changes, "groups")
+    @r.get("/api/groups", responses=errors(401, 403, 422, 503), tags=["telephony"],
+           summary="Queue groups, members in order; offset and limit give one page of them (default: all)")
+    def list_groups(user: Telephony, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None) -> list[dict[str, Any]]:
+        return cr.page_of(changes, "groups", offset, limit)[0]
 
     @r.get("/api/groups/{group_id}", responses=errors(401, 403, 404, 422, 503),
            tags=["telephony"], summary="One queue group")
@@ -141,8 +145,8 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
                    notice: str = "", status_code: int = 200, version: str | None = None) -> HTMLResponse:
         settings = cr.current(changes)
         if version is None:  # the group as stored, which this form edits
-            stored = next((g for g in cr.items(changes, "groups") if g["id"] == group.get("id")), None)
-            version = cr.version(stored) if stored is not None and not new else ""
+            stored = next((g for g in settings.groups if g.id == group.get("id")), None)
+            version = cr.version(stored.model_dump(mode="json", exclude_none=True)) if stored and not new else ""
         return pages.render(request, "group.html", {
             "page": "groups", "group": group, "new": new, "errors": errors or {}, "notice": notice, "version": version,
             "agents": {a.id: a for a in settings.agents}, "groups": [(g.id, g.name) for g in settings.groups],
@@ -152,9 +156,14 @@ def router(changes: SettingsChanges, pages: Pages) -> APIRouter:
         }, status_code=status_code)
 
     @r.get("/groups", response_class=HTMLResponse, include_in_schema=False)
-    def groups_page(request: Request, user: Telephony) -> HTMLResponse:
+    def groups_page(request: Request, user: Telephony,
+                    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1) -> HTMLResponse:
         settings = cr.current(changes)
-        return pages.render(request, "groups.html", {"page": "groups", "groups": cr.items(changes, "groups"),
+        first = (page - 1) * GROUPS_PER_PAGE
+        shown, total = cr.page_of(changes, "groups", first, GROUPS_PER_PAGE)
+        return pages.render(request, "groups.html", {"page": "groups", "groups": shown,
+                                                     "page_no": page, "first": first + 1, "total": total,
+                                                     "more": first + len(shown) < total,
                                                      "agents": {a.id: a for a in settings.agents},
                                                      "group_names": {g.id: g.name for g in settings.groups}})
 

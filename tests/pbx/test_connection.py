@@ -278,3 +278,37 @@ async def test_a_refused_action_of_a_ring_attempt_is_still_logged(caplog: pytest
 
     await running(pbx.connection, body)
     await fake.stop()
+
+
+@pytest.mark.parametrize("fields, answers", [
+    ({"Action": "Setvar"}, ["Response: Success\r\nMessage: Variable Set"]),
+    ({"Action": "Redirect"}, ["Response: Error\r\nMessage: Channel does not exist: PJSIP/trunk-00000001"]),
+    ({"Action": "Originate", "Async": "true"},  # 15: queued, then the OriginateResponse event
+     ["Response: Success\r\nMessage: Originate successfully queued",
+      "Event: OriginateResponse\r\nResponse: Failure\r\nReason: 0"]),
+    ({"Action": "CoreShowChannels"},
+     ["Response: Success\r\nEventList: start\r\nMessage: Channels will follow",
+      "Event: CoreShowChannel\r\nChannel: PJSIP/101-00000001",
+      "Event: CoreShowChannelsComplete\r\nEventList: Complete\r\nListItems: 1"]),
+    ({"Action": "QueueAdd"}, ["Response: Success\r\nMessage: Added interface to queue",
+                              "Event: QueueMemberAdded\r\nQueue: q", "Event: QueueAddComplete"]),
+])
+async def test_an_action_ends_on_the_same_answers_as_panoramisk_s(fields: dict[str, str], answers: list[str]) -> None:
+    from panoramisk.actions import Action
+
+    from acd.pbx.connection import _Action
+    from acd.pbx.framing import parse_answer
+
+    ours = _Action(fields, asyncio.get_running_loop().create_future())
+    theirs = Action(dict(fields, ActionID=ours.id))
+    for answer in answers:
+        frame = f"{answer}\r\nActionID: {ours.id}"
+        message = parse_answer(frame) if frame.startswith("Response: ") else Message.from_line(frame)
+        assert ours.add_message(message) == theirs.add_message(Message.from_line(frame))
+        assert ours.future.done() == theirs.future.done()
+    result, expected = ours.future.result(), theirs.future.result()
+    assert type(result) is type(expected)
+    if isinstance(result, list):
+        assert [list(m.items()) for m in result] == [list(m.items()) for m in expected]
+    else:
+        assert list(result.items()) == list(expected.items())

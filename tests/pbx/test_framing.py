@@ -51,3 +51,24 @@ def test_events_nobody_handles_are_dropped_unparsed_and_answers_stay_panoramisk_
     response = parse("Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nActionID: l-1")
     assert isinstance(response, Message) and response["Response"] == "Success"
     assert event_name("Response: Success") == ""
+
+
+ANSWERS = [f for f in FRAMES if f.lstrip().startswith("Response: ")] + [
+    "Response: Success\r\nActionID: a-1\r\nMessage: Variable Set",
+    "Response: Error\r\nActionID: a-2\r\nMessage: Channel does not exist: PJSIP/trunk-00000001",
+    "Response: Success\r\nActionID: a-3\r\nactionid: A-3\r\nMessage: two spellings",
+    "Response: Success\r\nActionID: a-4\r\nResult: 200%20result%3D0",  # a quoted key
+    "Response: Success\r\nActionID: a-5\r\nOutput: 1\r\nOutput: 2",  # a repeated key
+    "Response: Follows\r\nActionID: a-6\r\nPrivilege: Command\r\nthe body\r\n--END COMMAND--",
+    "Response: Success\r\nActionID: a-7\r\nno colon here",
+    "Response: Success  \r\nActionID: a-8\r\nMessage: trailing  ",
+]
+
+
+@pytest.mark.parametrize("frame", ANSWERS)
+def test_an_answer_reads_as_panoramisk_reads_it(frame: str) -> None:
+    from acd.pbx.framing import parse_answer
+
+    ours, theirs = parse_answer(frame.strip()), Message.from_line(frame.strip())
+    assert type(ours) is type(theirs) and list(ours.items()) == list(theirs.items())
+    assert (ours.id, ours.action_id, ours.content) == (theirs.id, theirs.action_id, theirs.content)

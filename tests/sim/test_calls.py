@@ -305,3 +305,21 @@ async def test_the_channel_list_gives_each_channel_its_age_as_asterisk_does(sim:
         assert int(before - made[name]) <= age <= int(after - made[name])
     leg = next(name for name in listed if name.startswith("PJSIP/101-"))
     assert listed[leg] in ("00:00:04", "00:00:05") and listed[chan] in ("00:00:07", "00:00:08", "00:00:09")
+
+
+async def test_an_ami_hangup_of_a_caller_talking_through_dial_ends_the_call(sim: Simulator, ami: AmiClient) -> None:
+    # the Dial that runs a talking caller must notice the soft hang-up: it used to loop
+    # without yielding (sleep returns at once for a channel asked to hang up), which froze
+    # the whole simulator
+    sim.phone("101").behaviour = Answer(after=1)
+    call = await sim.call("5000", "15550001")
+    await ami.event("UserEvent", UserEvent="ACDCallWaiting")
+    await ring(ami, call.channel_name, "PJSIP/101")
+    await ami.event("BridgeEnter", Channel=call.channel_name)
+    response = await ami.action("Hangup", Channel=call.channel_name, Cause="16")
+    assert response.get("Message") == "Channel Hungup"
+    await ami.event("Hangup", Channel=call.channel_name, timeout=5)
+    leg = await ami.wait(lambda f: f.event == "Hangup" and (f.get("Channel") or "").startswith("PJSIP/101-"),
+                         timeout=5)
+    assert leg.get("Cause") == "16"
+    assert sim.phone("101").current_call is None

@@ -204,3 +204,14 @@ def test_several_acds_starting_together_on_an_empty_database_create_the_schema_o
     finally:
         for e in engines:
             e.dispose()
+
+
+def test_calls_recorded_before_several_servers_are_the_main_servers(url: str, first: Engine) -> None:
+    schema.upgrade(first)
+    with first.connect() as connection:
+        assert set(connection.execute(text("SELECT server FROM calls")).scalars()) == {"main"}
+        assert set(connection.execute(text("SELECT server FROM call_events")).scalars()) == {"main"}
+    store = Store(url)
+    assert [(c.call_id, c.server) for c in store.open_calls(server="main")] == [("c1", "main")]
+    assert store.open_calls(server="b") == []
+    store.close()

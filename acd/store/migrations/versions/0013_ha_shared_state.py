@@ -2,7 +2,7 @@
 web UI and the active node's live picture (``acd.ha.shared_state``).
 
 Revision ID: 0013_ha_shared_state
-Revises: 0009_user_time_zone
+Revises: 0012_bitrix24_portal
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Inspector
 from acd.store.migrations.steps import create_table, drop_tables, has_tables
 
 revision = "0013_ha_shared_state"
-down_revision = "0009_user_time_zone"
+down_revision = "0012_bitrix24_portal"
 branch_labels = None
 depends_on = None
 

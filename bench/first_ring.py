@@ -1,0 +1,227 @@
+"""Time to first ring in the simulator: from the ACDCallWaiting UserEvent leaving the
+PBX to acd's Redirect into the dial context leaving acd, at 100 new calls per second.
+
+The simulated PBX runs in a child process with 1,000 phones that answer after 0.5 s;
+callers hang up 2 s after being answered. acd runs here (the whole service: framing,
+tracker, router, history, AMI back) with 1,000 agents in 100 queue groups of 10 and
+the CRM off (bench/e2e_calls.py measures it with the CRM on). Two clocks of the same
+machine (``time.perf_counter``, CLOCK_MONOTONIC, shared by both processes) stamp:
+
+  announced    in the simulator, right after the UserEvent was written to acd's socket
+  on the wire  in acd, right after the one write carrying Setvar, Setvar and Redirect
+               returned (the three actions of a ring attempt go out together)
+  read by acd  in acd, when the bytes holding the UserEvent were read off its socket
+  read by sim  in the simulator, when its session took the Redirect off the socket (it
+               adds the simulator's own delay, busy with 100 calls/s, for reference)
+
+The figure with the target is "announced -> on the wire"; "read by acd -> on the wire" is
+acd's own part (framing, tracker, router, history queue, the AMI write), which a starved
+simulator (see its CPU) cannot inflate. Groups ring in turn (strict, evenly), one phone
+per attempt, so the simulator keeps up. Run: python -m bench.first_ring [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import percentile, save
+
+AGENTS = 1000
+GROUP = 10
+MODES = ("strict", "evenly")  # one phone rung per attempt: the simulator's load stays modest
+SECRET = "bench-secret"
+DIAL_CONTEXT = "acd-dial"  # asterisk/extensions.conf: where a Redirect rings members
+TARGET_P99_MS = 1.0
+CRM_OFF = {"check_client": False, "owner_first": False, "owner_follows_transfer": False,
+           "create_lead": False, "record_missed": False}
+
+
+# ---------------------------------------------------------------- the PBX (child process)
+async def pbx_process(rate: float, seconds: float, port_file: str) -> None:
+    from acd.clock import Clock
+    from acd.sim import Answer, ManagerUser, Simulator
+    from acd.sim.server import Session
+
+    repo = Path(__file__).resolve().parents[1]
+    sim = Simulator(dialplan=repo / "asterisk" / "extensions.conf", clock=Clock(),
+                    manager_users={"acd": ManagerUser(secret=SECRET, read=("system", "call", "user"),
+                                                      write=("system", "call", "originate"))}, trunk="trunk")
+    for n in range(AGENTS):
+        sim.add_phone(f"a{n}", Answer(after=0.5))
+    announced: dict[str, float] = {}  # caller's channel -> when its ACDCallWaiting was written
+    read_by_sim: dict[str, float] = {}
+    emit, handle = sim.pbx.emit, Session.handle
+
+    def watch_emit(name: str, cls: str, pairs: Any) -> None:
+        emit(name, cls, pairs)  # written to every session that reads the class
+        if name == "UserEvent":
+            fields = dict(pairs)
+            if fields.get("UserEvent") == "ACDCallWaiting":
+                announced.setdefault(fields["Channel"], time.perf_counter())
+
+    async def watch_actions(session: Session, msg: Any) -> None:
+        if msg.get("Action") == "Redirect" and msg.get("Context") == DIAL_CONTEXT:
+            read_by_sim.setdefault(msg.get("Channel") or "", time.perf_counter())
+        await handle(session, msg)
+
+    sim.pbx.emit = watch_emit  # type: ignore[method-assign]
+    Session.handle = watch_actions  # type: ignore[method-assign]
+    port = await sim.start("127.0.0.1", 0)
+    Path(port_file).write_text(str(port))
+    await asyncio.sleep(2.0)  # acd logs in and resyncs
+    start = time.perf_counter()
+    n = 0
+    while (now := time.perf_counter()) - start < seconds:
+        while n < int((now - start) * rate) + 1:
+            await sim.call(did=str(5000 + n % (AGENTS // GROUP)), caller=f"+1555{n:07d}", hangup_after=2.0)
+            n += 1
+        await asyncio.sleep(0.002)
+    placed_for = time.perf_counter() - start
+    await asyncio.sleep(3.0)
+    print(json.dumps({"calls": n, "placed_for_s": placed_for, "announced": announced, "read_by_sim": read_by_sim,
+                      "sim_errors": len(sim.errors)}))
+    await sim.stop()
+
+
+# ---------------------------------------------------------------- acd (this process)
+def settings(port: int, database: str) -> Any:
+    from acd.config import settings_from_dict
+
+    groups = [{"id": f"g{g}", "members": [f"a{g * GROUP + m}" for m in range(GROUP)], "mode": MODES[g % len(MODES)],
+               "missed": {"action": "hangup"}, "crm": CRM_OFF} for g in range(AGENTS // GROUP)]
+    return settings_from_dict({
+        "service": {"database": database},
+        "ami": {"port": port, "secret": SECRET, "simulate": "never"},
+        "agents": [{"id": f"a{n}", "endpoint": f"PJSIP/a{n}"} for n in range(AGENTS)],
+        "groups": groups,
+        "numbers": {str(5000 + g): f"g{g}" for g in range(AGENTS // GROUP)},
+    }, "<bench>")
+
+
+Stamps = dict[str, tuple[float, float]]  # caller's channel -> (perf_counter, acd thread's CPU time)
+
+
+def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> None:
+    """Note when the write carrying a call's first Redirect into the dial context returned,
+    and when acd read the bytes holding the call's ACDCallWaiting off its socket."""
+    from acd.pbx.connection import _AmiProtocol
+
+    send_actions, data_received = _AmiProtocol.send_actions, _AmiProtocol.data_received
+
+    def read(protocol: _AmiProtocol, data: bytes) -> None:
+        if b"ACDCallWaiting" in data:
+            now = time.perf_counter(), time.thread_time()
+            for frame in data.split(b"\r\n\r\n"):
+                if b"UserEvent: ACDCallWaiting" in frame and b"\r\nChannel: " in frame:
+                    channel = frame.split(b"\r\nChannel: ", 1)[1].split(b"\r\n", 1)[0].decode()
+                    read_by_acd.setdefault(channel, now)
+        data_received(protocol, data)
+
+    def stamped(protocol: _AmiProtocol, many: Any) -> Any:
+        actions = send_actions(protocol, many)
+        written = time.perf_counter(), time.thread_time()
+        for fields in many:
+            if fields.get("Action") == "Redirect" and fields.get("Context") == DIAL_CONTEXT:
+                on_the_wire.setdefault(fields["Channel"], written)
+        return actions
+
+    _AmiProtocol.send_actions = stamped  # type: ignore[method-assign]
+    _AmiProtocol.data_received = read  # type: ignore[method-assign]
+
+
+def spread(delays: list[float]) -> dict[str, float]:
+    delays = sorted(delays)
+    return {"p50_ms": round(percentile(delays, 50) * 1e3, 3), "p99_ms": round(percentile(delays, 99) * 1e3, 3),
+            "max_ms": round(delays[-1] * 1e3, 3) if delays else float("nan")}
+
+
+async def run(rate: float, seconds: float) -> dict[str, Any]:
+    from acd.serve import Acd, AmiTarget
+
+    on_the_wire: Stamps = {}
+    read_by_acd: Stamps = {}
+    stamp_rings_on_the_wire(on_the_wire, read_by_acd)
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = os.path.join(tmp, "port")
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.first_ring", "--pbx", "--rate", str(rate), "--seconds", str(seconds),
+            "--port-file", port_file, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+        try:
+            while not os.path.exists(port_file) or not Path(port_file).read_text():
+                await asyncio.sleep(0.05)
+            port = int(Path(port_file).read_text())
+            acd = Acd(settings(port, f"sqlite:///{tmp}/bench.db"), ami=AmiTarget("127.0.0.1", port, "acd", SECRET))
+            usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            service = asyncio.create_task(acd.run(http=False))
+            try:
+                out, _ = await asyncio.wait_for(child.communicate(), seconds + 60)
+            except TimeoutError:
+                raise SystemExit("first ring: the simulator did not finish (too busy a machine?); "
+                                 "no figures") from None
+            usage1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            sim_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            acd.stop()
+            await service
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+    sim = json.loads(out.decode().strip().splitlines()[-1])
+    announced: dict[str, float] = sim["announced"]
+    cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+    wire = spread([on_the_wire[c][0] - t for c, t in announced.items() if c in on_the_wire])
+    read = [c for c in read_by_acd if c in on_the_wire]
+    return {
+        "rate_per_s": rate, "calls": sim["calls"], "calls_per_s": round(sim["calls"] / sim["placed_for_s"], 1),
+        "rung": sum(1 for c in announced if c in on_the_wire), "agents": AGENTS, "crm": "off",
+        "announced_to_wire": wire, "target_p99_ms": TARGET_P99_MS, "met": wire["p99_ms"] < TARGET_P99_MS,
+        "acd_read_to_wire": spread([on_the_wire[c][0] - read_by_acd[c][0] for c in read]),
+        # the CPU acd's thread spent meanwhile (that call's and whatever else ran): what a
+        # busy machine, which delays acd's thread, cannot inflate
+        "acd_read_to_wire_cpu": spread([on_the_wire[c][1] - read_by_acd[c][1] for c in read]),
+        "announced_to_read_by_sim": spread([sim["read_by_sim"][c] - t for c, t in announced.items()
+                                            if c in sim["read_by_sim"]]),
+        "acd_cpu_percent": round(100 * cpu / (wall1 - wall0), 1),
+        "acd_cpu_ms_per_call": round(1e3 * cpu / max(1, sim["calls"]), 2),
+        "sim_cpu_percent": round(100 * (sim_usage.ru_utime + sim_usage.ru_stime) / (wall1 - wall0), 1),
+        "sim_errors": sim["sim_errors"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rate", type=float, default=100.0, help="new calls per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--pbx", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port-file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.pbx:
+        asyncio.run(pbx_process(args.rate, args.seconds, args.port_file))
+        return
+    rate, seconds = (10.0, 3.0) if args.quick else (args.rate, args.seconds)
+    figures = asyncio.run(run(rate, seconds))
+    wire, sim, own = figures["announced_to_wire"], figures["announced_to_read_by_sim"], figures["acd_read_to_wire"]
+    cpu = figures["acd_read_to_wire_cpu"]
+    print(f"first ring: {figures['calls']} calls at {figures['calls_per_s']}/s, {figures['rung']} rung, CRM off; "
+          f"ACDCallWaiting -> Redirect on the wire p50 {wire['p50_ms']} ms p99 {wire['p99_ms']} ms "
+          f"(target p99 < {TARGET_P99_MS} ms: {'met' if figures['met'] else 'missed'}); "
+          f"as the simulator read it p50 {sim['p50_ms']} ms p99 {sim['p99_ms']} ms; acd's own part (read off its "
+          f"socket -> on the wire) p50 {own['p50_ms']} ms p99 {own['p99_ms']} ms, of which acd's CPU p50 "
+          f"{cpu['p50_ms']} ms p99 {cpu['p99_ms']} ms; "
+          f"acd CPU {figures['acd_cpu_percent']}%, {figures['acd_cpu_ms_per_call']} ms per call; "
+          f"simulator CPU {figures['sim_cpu_percent']}%")
+    print("saved", save("first_ring" + ("-quick" if args.quick else ""), figures))
+
+
+if __name__ == "__main__":
+    main()
