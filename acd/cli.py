@@ -104,7 +104,7 @@ def schema_metadata() -> list[MetaData]:
     migration must produce."""
     from .channels import history as channels
     from .crm import models as crm
-    from .ha import lease_table  # noqa: F401  (on the store's base)
+    from .ha import lease_table, shared_state  # noqa: F401  (on the store's base)
     from .reports import tables  # noqa: F401  (on the store's base)
     from .store import models as store
     from .web import accounts, audit  # noqa: F401  (their tables are on the store's base)

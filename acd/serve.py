@@ -20,7 +20,7 @@ import errno
 import gc
 import logging
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
 from .ha.leadership import AlwaysActive, Leadership, LeadershipLost, Lease
+from .ha.node import SharedNode
 from .pbx import AsteriskPbx, Dialplan, Timing
 from .pbx.servers import AsteriskServers
 from .store import HistoryWriter, Store
@@ -120,6 +121,14 @@ class Acd:
         # an empty database is created; an older or unknown schema stops here (SchemaError)
         schema = ensure_current(self.store.engine, upgrade_older=settings.service.upgrade_database)
         log.info("database schema", extra={"result": schema})
+        # does this node follow the calls now? leadership answers it, below
+        self.is_active: Callable[[], bool] = lambda: True
+        # several nodes on PostgreSQL: settings saved on any node, the live picture, the outbox's turn
+        self.shared = SharedNode.on(settings.service.database, self.store.engine, current=lambda: self.settings,
+                                    apply=self.apply_settings, is_active=lambda: self.is_active(),
+                                    now=self.clock.now)
+        if self.shared is not None:
+            settings = self.settings = self.shared.settings.at_start(settings)
         self.history = HistoryWriter(self.store)
         routing = settings.routing()
         self.router = Router(routing, last_offered=self.store.load_offers(),
@@ -131,6 +140,7 @@ class Acd:
             AlwaysActive() if settings.ha is None else
             Lease(settings.service.database, node=settings.ha.node_name, lease_s=settings.ha.lease_seconds))
         self.lost_leadership: str | None = None  # why this node stopped being active
+        self.is_active = self.leadership.active  # what the nodes share asks it (self.shared)
         self.servers = self._asterisk_servers(settings, routing, ami, timing)
         self.pbx = self.servers.first  # the only server, or the first of several
         self.distributor = Distributor(self.router, self.clock, self.servers, self.history)
@@ -165,13 +175,24 @@ class Acd:
         self.web_context = WebContext(
             self.distributor, self.clock, self.live, store=self.store,
             settings=lambda: self.settings, apply_settings=self.apply_settings, config_path=config_path,
-            intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations)
-        self.web = create_app(self.web_context, routers=[channels_router(self.desk),
+            intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations,
+            share_settings=self.shared.settings.save if self.shared is not None else None)
+        agent_work = self.shared.agent_work_on_active(self.desk) if self.shared is not None else None
+        self.web = create_app(self.web_context, routers=[channels_router(self.desk, agent_work),
                                                          widget_router(self.desk, lambda: self.settings),
                                                          telegram_webhook_router(self.desk, lambda: self.settings),
                                                          bitrix24_events_router(lambda: self.crm.owner_sync)])
         install_workspace(self.web, self.desk)
         self.wallboard = install_wallboard(self.web, self.desk)
+        if self.shared is not None:
+            live = self.shared.share_live(lambda: {"live": self.web_context.live(),
+                                                   "wallboard": self.wallboard.snapshot()}, self.live)
+            self.web_context.shared_live = lambda: live.shown("live")
+            self.wallboard.shared = lambda: live.shown("wallboard")
+            self.shared.deliver(self.crm_sender)
+            self.shared.share_owners(self.crm_feed)
+            assert self.web_context.accounts is not None  # create_app made them
+            self.shared.share_accounts(self.web_context.accounts)
         self._server: uvicorn.Server | None = None
         self._stopping = asyncio.Event()
 
@@ -321,8 +342,10 @@ class Acd:
             leading = [tasks.create_task(self._lead(lease), name="leadership")] if lease else []
             # the CRM's two tasks run until cancelled; the others end when closed
             crm = [tasks.create_task(self.crm_feed.run(), name="crm"),
-                   tasks.create_task(self.crm_sender.run(), name="crm-outbox"),
                    tasks.create_task(self.connectors.run(), name="telegram")]
+            # several nodes: the outbox is delivered by one of them at a time (self.shared)
+            crm.append(tasks.create_task(self.crm_sender.run() if self.shared is None else self.shared.run(),
+                                         name="crm-outbox" if self.shared is None else "shared"))
             tasks.create_task(self.desk.run(), name="channels")
             tasks.create_task(self.crm.check_bitrix24_users(), name="bitrix24-users")  # logs, then ends
             if http:

@@ -50,6 +50,8 @@ from .sender import OutboxSender
 log = logging.getLogger(__name__)
 
 Work = Callable[[Session], Any]
+# (identity kind, value) -> owner changed, identities gone; None: reload every owner
+OwnerListener = Callable[[Mapping[tuple[str, str], str] | None, AbstractSet[tuple[str, str]]], None]
 BATCH = 100  # reports applied in one transaction at most
 
 
@@ -76,6 +78,9 @@ class CrmFeed:
         # current (None until run() has loaded it: then look-ups go to the database)
         self._owners: dict[tuple[str, str], str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # several nodes: told of every change this node commits (None: reload them all),
+        # in the committing thread, so the others' indexes follow (acd.ha.shared_owners)
+        self.owner_listeners: list[OwnerListener] = []
 
     # -- reports: synchronous, never block, safe to call from the distributor ---------
 
@@ -178,6 +183,8 @@ class CrmFeed:
         result = await asyncio.to_thread(untracked)
         if self._owners is not None:
             await self.reload_owners()
+        for listener in self.owner_listeners:
+            await asyncio.to_thread(listener, None, frozenset())
         if self.sender is not None:
             self.sender.wake()
         return result
@@ -214,6 +221,12 @@ class CrmFeed:
         self._loop = asyncio.get_running_loop()
         self._owners = dict(await asyncio.to_thread(self._read, _all_owners))
         log.info("crm.owner_index_loaded", extra={"identities": len(self._owners)})
+
+    def learn_owners(self, owners: Mapping[tuple[str, str], str], gone: AbstractSet[tuple[str, str]]) -> None:
+        """Owners another node changed (loop thread)."""
+        if self._owners is not None:
+            _forget(self._owners, gone)
+            self._owners.update(owners)
 
     async def drained(self) -> None:
         """Wait until every report queued so far is applied (tests, shutdown)."""
@@ -277,6 +290,9 @@ class CrmFeed:
             loop.call_soon_threadsafe(_forget, self._owners, gone)
         if owners and self._owners is not None:
             loop.call_soon_threadsafe(self._owners.update, owners)
+        if owners or gone:
+            for listener in self.owner_listeners:
+                listener(owners, gone)
         if self.sender is not None:
             loop.call_soon_threadsafe(self.sender.wake)
 

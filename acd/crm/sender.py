@@ -83,6 +83,8 @@ class OutboxSender:
         self.rng = rng or random.Random()
         self._wake: asyncio.Event | None = None
         self._inflight: set[tuple[str, str]] = set()  # (target, order_key)
+        # several nodes: False while this node may not be the one delivering (acd.ha.outbox_turn)
+        self.may_claim: Callable[[], bool] = lambda: True
 
     def add(self, connector: Connector) -> None:
         """One more target (a channel's connector beside the CRMs'); names are unique."""
@@ -104,11 +106,12 @@ class OutboxSender:
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as http, asyncio.TaskGroup() as tg:
             while True:
                 self._wake.clear()
+                jobs, next_due = [], None
                 try:
-                    jobs, next_due = await asyncio.to_thread(self._claim, frozenset(self._inflight))
+                    if self.may_claim():
+                        jobs, next_due = await asyncio.to_thread(self._claim, frozenset(self._inflight))
                 except Exception:  # the database away for a moment: try again later
                     log.exception("outbox.claim_failed")
-                    jobs, next_due = [], None
                 for envelope in jobs:
                     self._inflight.add((envelope.target, envelope.order_key))
                     tg.create_task(self._deliver(http, envelope))

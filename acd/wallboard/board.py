@@ -81,6 +81,8 @@ class Wallboard:
         self.desk = conversations
         self._targets_of: Settings | None = None
         self._targets: dict[str, float] = {}
+        # a standby shows the active node's wallboard (acd.ha.shared_live); None: its own
+        self.shared: Callable[[], dict[str, Any] | None] | None = None
         self.figures = self._new_day(now())
 
     # ------------------------------------------------------------------ the day
@@ -158,6 +160,8 @@ class Wallboard:
 
     # ------------------------------------------------------------------ the picture
     def snapshot(self) -> dict[str, Any]:
+        if self.shared is not None and (picture := self.shared()) is not None:
+            return dict(picture)
         now = self.now()
         figures = self._today(now)
         router = self.router()

@@ -22,7 +22,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -158,8 +158,19 @@ class Accounts:
         # second must not cost a database query each; any change to users or tokens here
         # forgets them all, so a revocation takes effect at once in this process
         self._tokens_seen: dict[str, tuple[User, float]] = {}
+        # several nodes: told within each transaction that changes users or tokens, so
+        # the others forget theirs when it commits (acd.ha.node)
+        self.change_listeners: list[Callable[[Session], None]] = []
         if create:
             Base.metadata.create_all(engine, tables=TABLES)
+
+    def forget_tokens(self) -> None:
+        """Ask the database again about every token (another node changed users or tokens)."""
+        self._tokens_seen.clear()
+
+    def _changed(self, session: Session) -> None:
+        for listener in self.change_listeners:
+            listener(session)
 
     @classmethod
     def in_memory(cls) -> Accounts:
@@ -199,6 +210,7 @@ class Accounts:
         if password is not None:
             _check_password(password)
         with self.session() as s:
+            self._changed(s)
             row = s.get(UserRow, user_id)
             if row is None:
                 raise AccountError("id", "no such user")
@@ -213,6 +225,7 @@ class Accounts:
         """The zone this user's pages show times in (an IANA name); None: the site's."""
         self._tokens_seen.clear()
         with self.session() as s:
+            self._changed(s)
             row = s.get(UserRow, user_id)
             if row is None:
                 raise AccountError("id", "no such user")
@@ -222,6 +235,7 @@ class Accounts:
     def delete_user(self, user_id: int) -> None:
         self._tokens_seen.clear()
         with self.session() as s:
+            self._changed(s)
             s.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
             s.execute(delete(TokenRow).where(TokenRow.user_id == user_id))
             s.execute(delete(UserRow).where(UserRow.id == user_id))
@@ -338,6 +352,7 @@ class Accounts:
     def revoke_token(self, token_id: int, user_id: int | None = None) -> bool:
         self._tokens_seen.clear()
         with self.session() as s:
+            self._changed(s)
             q = delete(TokenRow).where(TokenRow.id == token_id)
             if user_id is not None:
                 q = q.where(TokenRow.user_id == user_id)

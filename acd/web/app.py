@@ -8,7 +8,8 @@ numbers), ``agents.py``, ``calls.py`` (history, missed calls), ``outbox.py`` (CR
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import copy
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -64,6 +65,10 @@ class WebContext:
     settings: Callable[[], Settings] | None = None
     apply_settings: Callable[[Settings], None] | None = None
     config_path: Path | None = None
+    # several nodes on one database: a saved change goes to the others too (acd.ha.shared_settings)
+    share_settings: Callable[[Mapping[str, Any]], None] | None = None
+    # a standby shows the active node's live picture (acd.ha.shared_live); None: its own
+    shared_live: Callable[[], dict[str, Any] | None] | None = None
     # take a call ringing in a pickup group to this agent's phone: None = accepted, else why not
     intercept: Callable[[str, str], str | None] = _not_available
     # users, sessions and tokens: by default in the store's database (in memory without one)
@@ -80,6 +85,8 @@ class WebContext:
             self.distributor.router, self.clock.now()))
 
     def live(self) -> dict[str, Any]:
+        if self.shared_live is not None and (picture := self.shared_live()) is not None:
+            return copy.deepcopy(picture)  # live_for marks it up per user
         now = self.clock.now()
         router = self.distributor.router
         conversations = self.conversations() if self.conversations is not None else []
@@ -140,7 +147,7 @@ def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     use_accounts(app, ctx.accounts)
     audit = AuditLog(ctx.accounts.engine)
     app.state.audit = audit
-    changes = SettingsChanges(ctx.settings, ctx.apply_settings, ctx.config_path, audit)
+    changes = SettingsChanges(ctx.settings, ctx.apply_settings, ctx.config_path, audit, ctx.share_settings)
     app.state.settings_changes = changes
     pages = Pages(app)
     app.state.pages = pages

@@ -143,7 +143,9 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
                             "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
-def channels_router(desk: Desk) -> APIRouter:
+def channels_router(desk: Desk, agent_work: Any = None) -> APIRouter:
+    """``agent_work``: several nodes (acd.ha.agent_work): on a standby, agents' work
+    changes are made on the active node's desk."""
     api = APIRouter(prefix="/api/channels", tags=["channels"])
 
     def refused(e: DeskError) -> HTTPException:
@@ -167,6 +169,15 @@ def channels_router(desk: Desk) -> APIRouter:
         result = run(fn, *args, **kwargs)
         await run_async(desk.commit)
         return result
+
+    async def agent_change(fn: Callable[..., Any], agent_id: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """An agent's work change, made where the calls and chats are given out; their
+        work state after it."""
+        if agent_work is not None and not agent_work.here():
+            state: dict[str, Any] = await run_async(agent_work.on_active, fn.__name__, agent_id, *args, **kwargs)
+            return state
+        await change(fn, agent_id, *args, **kwargs)
+        return desk.work_state(agent_id)
 
     def acting_agent(user: User, asked: str | None) -> str:
         """The agent a request acts for: the user themself, or anyone for a supervisor."""
@@ -291,8 +302,7 @@ def channels_router(desk: Desk) -> APIRouter:
                   summary=summary, name=f"agent_{path}")
         async def act(agent_id: str, user: ChatUser) -> dict[str, Any]:
             for_agent(user, agent_id)
-            await change(step, agent_id, by=user.username)
-            return desk.work_state(agent_id)
+            return await agent_change(step, agent_id, by=user.username)
 
     agent_step("clock-in", desk.clock_in, "Clock in: work from now (within the working hours)")
     agent_step("clock-out", desk.clock_out, "Clock out: pending offers go to colleagues")
@@ -303,8 +313,7 @@ def channels_router(desk: Desk) -> APIRouter:
     async def start_break(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, BreakStartIn)
         for_agent(user, agent_id)
-        await change(desk.start_break, agent_id, by=user.username, reason=body.reason)
-        return desk.work_state(agent_id)
+        return await agent_change(desk.start_break, agent_id, by=user.username, reason=body.reason)
 
     agent_step("break/end", desk.end_break, "End a break: waiting conversations come at once")
 
@@ -313,16 +322,14 @@ def channels_router(desk: Desk) -> APIRouter:
     async def schedule_break(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, BreakIn)
         for_agent(user, agent_id)
-        await change(desk.schedule_break, agent_id, body.starts_at, body.ends_at, by=user.username)
-        return desk.work_state(agent_id)
+        return await agent_change(desk.schedule_break, agent_id, body.starts_at, body.ends_at, by=user.username)
 
     @api.post("/agents/{agent_id}/presence", responses=errors(401, 403, 404, 409, 413, 422),
               openapi_extra=_schema(PresenceIn))
     async def presence(agent_id: str, request: Request, user: ChatUser) -> dict[str, Any]:
         body = await _read(request, PresenceIn)
         for_agent(user, agent_id)
-        await change(desk.set_presence, agent_id, body.online, by=user.username)
-        return desk.work_state(agent_id)
+        return await agent_change(desk.set_presence, agent_id, body.online, by=user.username)
 
     @api.get("/agents/{agent_id}/work-state", responses=errors(401, 403, 404))
     async def work_state(agent_id: str, user: ChatUser) -> dict[str, Any]:

@@ -43,8 +43,11 @@ class LiveFeed:
         while True:
             if self.version == seen:
                 self._changed.clear()
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a
+                # cancellation that arrives as the wait ends, and the task never stops
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), period_s)
+                    async with asyncio.timeout(period_s):
+                        await self._changed.wait()
             await asyncio.sleep(self.min_interval_s)
             seen = self.version
             yield seen

@@ -1,6 +1,7 @@
 """A configuration change from the pages or the API, start to end.
 
 validate (``Settings.with_changes``: whole top-level sections, all or nothing) ->
+share with the other nodes (``share``, on PostgreSQL: ``acd.ha.shared_settings``) ->
 apply live (``apply_settings``) -> write the TOML file back (atomically, the old one
 kept as ``.bak``) -> one audit row with the diff. A ``ConfigError`` stops it before
 anything is applied; its problems become field-level 422s.
@@ -30,8 +31,10 @@ class SettingsUnavailable(RuntimeError):
 
 class SettingsChanges:
     def __init__(self, settings: Callable[[], Settings] | None, apply: Callable[[Settings], None] | None,
-                 config_path: Path | None, audit: AuditLog) -> None:
+                 config_path: Path | None, audit: AuditLog,
+                 share: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self._settings = settings
+        self._share = share
         self._apply = apply
         self.config_path = config_path
         self.audit = audit
@@ -51,8 +54,10 @@ class SettingsChanges:
             raise SettingsUnavailable("settings cannot be changed in this process")
         before = self.current()
         after = before.with_changes(changes)
-        self._apply(after)
         new = after.to_dict(*changes)  # only the sections changed: the others are the same
+        if self._share is not None:  # the other nodes' copy first: it may fail, then nothing changed
+            self._share({key: new.get(key) for key in changes})
+        self._apply(after)
         if self.config_path is not None:
             write_toml(self.config_path, {key: new[key] for key in changes if key in new},
                        removed=[key for key in changes if key not in new])
