@@ -1,8 +1,8 @@
 """What several acd nodes on one PostgreSQL database share: the settings saved in the
 web UI and the active node's live picture (``acd.ha.shared_state``).
 
-Revision ID: 0013_ha_shared_state
-Revises: 0012_bitrix24_portal
+Revision ID: 0014_ha_shared_state
+Revises: 0013_conversation_rows
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from sqlalchemy.engine import Inspector
 
 from acd.store.migrations.steps import create_table, drop_tables, has_tables
 
-revision = "0013_ha_shared_state"
-down_revision = "0012_bitrix24_portal"
+revision = "0014_ha_shared_state"
+down_revision = "0013_conversation_rows"
 branch_labels = None
 depends_on = None
 
