@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, HTTPException, Request
 
 from ..crm.bitrix24_events import EventRefused, OwnerSync
+from .limits import read_bounded, too_large
 from .openapi import errors
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def bitrix24_events_router(sync: Callable[[], OwnerSync | None]) -> APIRouter:
         handler = sync()
         if handler is None:
             raise HTTPException(404, "no Bitrix24 portal is set up for events")
-        raw = await _body(request)
+        raw = await read_bounded(request, MAX_EVENT, lambda: too_large("the event"))
         try:
             form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS))
         except (UnicodeDecodeError, ValueError):
@@ -52,16 +53,3 @@ def bitrix24_events_router(sync: Callable[[], OwnerSync | None]) -> APIRouter:
         return {"ok": True, "result": result}
 
     return api
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_EVENT:
-        raise HTTPException(413, "the event is too large")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_EVENT:
-            raise HTTPException(413, "the event is too large")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -22,6 +22,7 @@ from fastapi import APIRouter, HTTPException, Request
 from ..channels.desk import Desk, DeskError
 from ..channels.telegram import TelegramIntake
 from ..config import Settings
+from .limits import read_bounded, too_large
 from .openapi import errors
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -42,7 +43,7 @@ def telegram_webhook_router(desk: Desk, settings: Callable[[], Settings]) -> API
         sent = request.headers.get(SECRET_HEADER, "")
         if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
             raise HTTPException(403, "not Telegram: the secret token does not match")
-        raw = await _body(request)
+        raw = await read_bounded(request, MAX_UPDATE, lambda: too_large("the update"))
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
@@ -59,16 +60,3 @@ def telegram_webhook_router(desk: Desk, settings: Callable[[], Settings]) -> API
         return {"ok": True, "taken": taken}
 
     return api
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_UPDATE:
-        raise HTTPException(413, "the update is too large")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_UPDATE:
-            raise HTTPException(413, "the update is too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
