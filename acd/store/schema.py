@@ -13,22 +13,25 @@ there already.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, inspect
+from sqlalchemy.exc import OperationalError
 
 SCRIPTS = "acd.store:migrations"
 VERSION_TABLE = "alembic_version"
 # pg_advisory_xact_lock's key: acd's schema changes, one at a time across processes
 SCHEMA_LOCK = 0x0ACD_5C4E
 UPGRADE_HINT = "back it up, then run `acd db upgrade` with the same --config (or --database URL)"
+_T = TypeVar("_T")
 
 
 class SchemaError(Exception):
@@ -86,15 +89,29 @@ def state(engine: Engine) -> SchemaState:
 
 def ensure_current(engine: Engine, *, upgrade_older: bool = False) -> str:
     """The check at start. Returns what was done (for the log), or raises SchemaError."""
-    found = state(engine)
+    found = _busy_retried(engine, lambda: state(engine))
     if found.up_to_date:
         return f"database schema at {found.head}"
     _refuse_unknown(found)
     if not found.empty and not upgrade_older:
         raise SchemaError(f"the database's schema is older than this acd's: {found.describe()}; {UPGRADE_HINT}")
-    _migrate(engine)
+    _busy_retried(engine, lambda: _migrate(engine))
     return f"database schema created at {found.head}" if found.empty else \
         f"database schema upgraded to {found.head} (was: {found.describe()})"
+
+
+def _busy_retried(engine: Engine, step: Callable[[], _T]) -> _T:
+    """SQLite: several acds opening one new file at once can meet "database is locked"
+    at once, without the busy timeout (e.g. while another connection turns the file to
+    WAL): the step is all or nothing, so it is tried again, a few times."""
+    for attempt in range(5):
+        try:
+            return step()
+        except OperationalError as error:
+            if engine.dialect.name != "sqlite" or "locked" not in str(error) or attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def upgrade(engine: Engine) -> SchemaState:

@@ -215,3 +215,24 @@ def test_calls_recorded_before_several_servers_are_the_main_servers(url: str, fi
     assert [(c.call_id, c.server) for c in store.open_calls(server="main")] == [("c1", "main")]
     assert store.open_calls(server="b") == []
     store.close()
+
+
+def test_a_new_sqlite_file_that_another_acd_holds_for_a_moment_is_tried_again(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # seen in CI: four acds opening one new file together, one met "database is locked"
+    # at once (no busy wait, e.g. while another turned the file to WAL) and did not start
+    from sqlalchemy.exc import OperationalError
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'acd.db'}")
+    real_migrate, calls = schema._migrate, []
+
+    def locked_once(e: Engine) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        real_migrate(e)
+
+    monkeypatch.setattr(schema, "_migrate", locked_once)
+    assert schema.ensure_current(engine).startswith("database schema created")
+    assert len(calls) == 2 and schema.state(engine).up_to_date
+    engine.dispose()
