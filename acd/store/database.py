@@ -31,10 +31,17 @@ from .views import CallDetail, CallSummary
 Time = float | datetime  # epoch seconds or a datetime (naive means UTC)
 
 
+IDLE_IN_TRANSACTION_S = 10  # no transaction of acd's sits idle this long
+
+
 def make_engine(url: str) -> Engine:
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
-        return create_engine(u, pool_pre_ping=True)  # a restarted database server is noticed
+        # pool_pre_ping: a restarted database server is noticed. A transaction left open by
+        # a process that stopped (SIGSTOP, a hung VM) would hold its row locks for ever and
+        # stall the node that took over its work (the outbox): PostgreSQL ends it instead
+        return create_engine(u, pool_pre_ping=True, connect_args={
+            "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_S * 1000}"})
     memory = u.database in (None, "", ":memory:")
     engine = create_engine(
         u,

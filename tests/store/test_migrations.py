@@ -236,3 +236,14 @@ def test_a_new_sqlite_file_that_another_acd_holds_for_a_moment_is_tried_again(tm
     assert schema.ensure_current(engine).startswith("database schema created")
     assert len(calls) == 2 and schema.state(engine).up_to_date
     engine.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL's own session setting")
+def test_a_transaction_left_open_by_a_stopped_process_is_ended_by_postgresql() -> None:
+    # a node paused mid-commit held an outbox row's lock, and the node that took over the
+    # outbox waited on it for as long as the pause lasted (seen in CI)
+    engine = make_engine(POSTGRES_URL)
+    with engine.connect() as connection:
+        shown = connection.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar()
+    assert shown == "10s"
+    engine.dispose()
