@@ -10,6 +10,25 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SIM_SECRET = "bench-secret"  # the simulated PBX's AMI secret
+# a queue group's CRM options, all off: routing alone
+CRM_OFF = {"check_client": False, "owner_first": False, "owner_follows_transfer": False,
+           "create_lead": False, "record_missed": False}
+
+
+def bench_simulator(agents: int) -> Any:
+    """The simulated PBX of the end-to-end benchmarks: this repository's dialplan, acd's
+    AMI user, ``agents`` phones a0.. that answer after 0.5 s (run in a child process)."""
+    from acd.clock import Clock
+    from acd.sim import Answer, ManagerUser, Simulator
+
+    repo = Path(__file__).resolve().parents[1]
+    sim = Simulator(dialplan=repo / "asterisk" / "extensions.conf", clock=Clock(),
+                    manager_users={"acd": ManagerUser(secret=SIM_SECRET, read=("system", "call", "user"),
+                                                      write=("system", "call", "originate"))}, trunk="trunk")
+    for n in range(agents):
+        sim.add_phone(f"a{n}", Answer(after=0.5))
+    return sim
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

@@ -23,29 +23,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import percentile, save
+from .common import CRM_OFF, SIM_SECRET, bench_simulator, percentile, save
 
 AGENTS = 1000
 GROUP = 10
 MODES = ("strict", "evenly", "all")
-SECRET = "bench-secret"
+SECRET = SIM_SECRET
 CRM: dict[str, bool] = {}  # the defaults: look callers up, leads for new ones, missed calls noted
-CRM_OFF = {"check_client": False, "owner_first": False, "owner_follows_transfer": False,
-           "create_lead": False, "record_missed": False}
 TARGET_P99_MS = 10.0  # issue 16: time added by acd, CRM on or off
 
 
 # ---------------------------------------------------------------- the PBX (child process)
 async def pbx_process(rate: float, seconds: float, port_file: str) -> None:
-    from acd.clock import Clock
-    from acd.sim import Answer, ManagerUser, Simulator
 
-    repo = Path(__file__).resolve().parents[1]
-    sim = Simulator(dialplan=repo / "asterisk" / "extensions.conf", clock=Clock(),
-                    manager_users={"acd": ManagerUser(secret=SECRET, read=("system", "call", "user"),
-                                                      write=("system", "call", "originate"))}, trunk="trunk")
-    for n in range(AGENTS):
-        sim.add_phone(f"a{n}", Answer(after=0.5))
+    sim = bench_simulator(AGENTS)
     announced: dict[str, float] = {}
     redirected: dict[str, float] = {}
     rung: dict[str, float] = {}

@@ -33,30 +33,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import percentile, save
+from .common import CRM_OFF, SIM_SECRET, bench_simulator, percentile, save
 
 AGENTS = 1000
 GROUP = 10
 MODES = ("strict", "evenly")  # one phone rung per attempt: the simulator's load stays modest
-SECRET = "bench-secret"
+SECRET = SIM_SECRET
 DIAL_CONTEXT = "acd-dial"  # asterisk/extensions.conf: where a Redirect rings members
 TARGET_P99_MS = 1.0
-CRM_OFF = {"check_client": False, "owner_first": False, "owner_follows_transfer": False,
-           "create_lead": False, "record_missed": False}
 
 
 # ---------------------------------------------------------------- the PBX (child process)
 async def pbx_process(rate: float, seconds: float, port_file: str) -> None:
-    from acd.clock import Clock
-    from acd.sim import Answer, ManagerUser, Simulator
     from acd.sim.server import Session
 
-    repo = Path(__file__).resolve().parents[1]
-    sim = Simulator(dialplan=repo / "asterisk" / "extensions.conf", clock=Clock(),
-                    manager_users={"acd": ManagerUser(secret=SECRET, read=("system", "call", "user"),
-                                                      write=("system", "call", "originate"))}, trunk="trunk")
-    for n in range(AGENTS):
-        sim.add_phone(f"a{n}", Answer(after=0.5))
+    sim = bench_simulator(AGENTS)
     announced: dict[str, float] = {}  # caller's channel -> when its ACDCallWaiting was written
     read_by_sim: dict[str, float] = {}
     emit, handle = sim.pbx.emit, Session.handle
