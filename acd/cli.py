@@ -130,10 +130,11 @@ def _counts(settings: Settings) -> str:
 
 
 def _run(coro: object) -> int:
+    from .event_loop import run
     from .serve import CannotListen  # the service's modules load only when it runs
 
     try:
-        asyncio.run(coro)  # type: ignore[arg-type]
+        run(coro)  # type: ignore[arg-type]
     except CannotListen as error:  # one line, no traceback: the operator knows what to change
         print(f"acd: {error}", file=sys.stderr)
         return 2

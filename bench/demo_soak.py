@@ -10,6 +10,7 @@ import socket
 import tempfile
 from pathlib import Path
 
+from acd import event_loop
 from acd.clock import Clock
 from acd.demo import rss_mib, run_demo
 
@@ -46,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     minutes = 2 if args.quick else args.minutes
     with tempfile.TemporaryDirectory() as tmp:
-        figures = asyncio.run(soak(minutes, args.speed, f"sqlite:///{Path(tmp) / 'soak.db'}"))
+        figures = event_loop.run(soak(minutes, args.speed, f"sqlite:///{Path(tmp) / 'soak.db'}"))
     print(f"demo soak: {minutes:g} simulated minutes, {figures['calls']} calls, {figures['errors']} errors, "
           f"RSS per minute {figures['rss_samples_mib']} MiB, "
           f"second-half growth {figures['growth_second_half_mib']} MiB")

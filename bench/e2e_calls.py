@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acd import event_loop
+
 from .common import CRM_OFF, SIM_SECRET, bench_simulator, percentile, save
 
 AGENTS = 1000
@@ -141,10 +143,10 @@ def main() -> None:
     parser.add_argument("--port-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pbx:
-        asyncio.run(pbx_process(args.rate, args.seconds, args.port_file))
+        event_loop.run(pbx_process(args.rate, args.seconds, args.port_file))
         return
     rate, seconds = (10.0, 3.0) if args.quick else (args.rate, args.seconds)
-    figures = asyncio.run(run(rate, seconds, args.crm == "on"))
+    figures = event_loop.run(run(rate, seconds, args.crm == "on"))
     met = figures["added_by_acd_p99_ms"] < TARGET_P99_MS
     print(f"e2e (CRM {args.crm}): {figures['calls']} calls at {figures['calls_per_s']}/s with {AGENTS} agents, "
           f"{figures['answered']} answered; added by acd p50 {figures['added_by_acd_p50_ms']} ms "

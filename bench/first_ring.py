@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acd import event_loop
+
 from .common import CRM_OFF, SIM_SECRET, bench_simulator, percentile, save
 
 AGENTS = 1000
@@ -197,10 +199,10 @@ def main() -> None:
     parser.add_argument("--port-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pbx:
-        asyncio.run(pbx_process(args.rate, args.seconds, args.port_file))
+        event_loop.run(pbx_process(args.rate, args.seconds, args.port_file))
         return
     rate, seconds = (10.0, 3.0) if args.quick else (args.rate, args.seconds)
-    figures = asyncio.run(run(rate, seconds))
+    figures = event_loop.run(run(rate, seconds))
     wire, sim, own = figures["announced_to_wire"], figures["announced_to_read_by_sim"], figures["acd_read_to_wire"]
     cpu = figures["acd_read_to_wire_cpu"]
     print(f"first ring: {figures['calls']} calls at {figures['calls_per_s']}/s, {figures['rung']} rung, CRM off; "

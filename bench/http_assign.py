@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acd import event_loop
+
 from .common import percentile, save
 
 AGENTS = 50
@@ -144,15 +146,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.client:
         url, token, count = args.client
-        print(json.dumps(asyncio.run(client(url, token, int(count)))))
+        print(json.dumps(event_loop.run(client(url, token, int(count)))))
         return
     chats = 200 if args.quick else 5000
     figures: dict[str, Any] = {"agents": AGENTS, "concurrency": CONCURRENCY}
     with tempfile.TemporaryDirectory() as tmp:
-        figures["sqlite"] = asyncio.run(measure(f"sqlite:///{tmp}/bench.db", chats))
+        figures["sqlite"] = event_loop.run(measure(f"sqlite:///{tmp}/bench.db", chats))
     pg = None if args.no_postgres else postgres()
     if pg:
-        figures["postgresql"] = asyncio.run(measure(pg, chats))
+        figures["postgresql"] = event_loop.run(measure(pg, chats))
     for name in ("sqlite", "postgresql"):
         if name in figures:
             f = figures[name]

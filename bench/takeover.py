@@ -24,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from acd import event_loop
+
 from .common import percentile, save
 
 TARGET_S = 3.0
@@ -118,7 +120,7 @@ def main() -> None:
         print("bench.takeover: needs PostgreSQL (--database or ACD_TEST_POSTGRES_URL); nothing measured")
         return
     runs, callers = (2, 50) if args.quick else (args.runs, args.callers)
-    measured = asyncio.run(bench(args.database, runs, callers))
+    measured = event_loop.run(bench(args.database, runs, callers))
     figures = {**summary(measured["runs"], callers), "gave_way": measured["gave_way"]}
     login, resynced, acted = figures["login_s"], figures["resynced_s"], figures["first_call_action_s"]
     print(f"takeover over {runs} runs, {callers} callers waiting and ringing, kill -9 of the active node:")

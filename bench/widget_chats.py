@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acd import event_loop
+
 from .common import percentile, save
 from .http_assign import postgres
 
@@ -277,7 +279,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.client:
         url, token, count, rounds, think_s = args.client
-        print(json.dumps(asyncio.run(client(url, token, int(count), int(rounds), float(think_s)))))
+        print(json.dumps(event_loop.run(client(url, token, int(count), int(rounds), float(think_s)))))
         return 0
     conversations, agents, rounds, think_s = (60, 6, 2, 1.0) if args.quick else (1000, 50, 3, THINK_S)
     databases = ["sqlite"] + (["postgresql"] if args.postgres else [])
@@ -287,7 +289,7 @@ def main() -> int:
             if url is None:
                 print("no PostgreSQL: skipped")
                 continue
-            f = asyncio.run(measure(url, conversations, agents, rounds, think_s))
+            f = event_loop.run(measure(url, conversations, agents, rounds, think_s))
         f["database"] = database
         print(f"widget chats ({database}): {f['conversations']} conversations over {f['agents']} agents, "
               f"{rounds} messages each way in each, a pause of ~{think_s:g} s between them "

@@ -13,6 +13,7 @@ import logging
 import sys
 
 from acd.clock import Clock
+from acd.event_loop import run
 
 from . import Answer, ManagerUser, Simulator
 
@@ -56,7 +57,7 @@ def cli() -> None:
     parser.add_argument("--did", default="5000")
     logging.basicConfig(level=logging.INFO)
     try:
-        asyncio.run(main(parser.parse_args()))
+        run(main(parser.parse_args()))
     except KeyboardInterrupt:
         pass
 
