@@ -17,6 +17,7 @@ import sys
 
 import uvicorn
 
+from acd import event_loop
 from acd.config import settings_from_dict
 from acd.serve import Acd
 
@@ -55,4 +56,4 @@ async def main(database: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    event_loop.run(main(sys.argv[1]))

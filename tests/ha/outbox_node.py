@@ -15,6 +15,7 @@ import sys
 
 import httpx
 
+from acd import event_loop
 from acd.crm.connectors import outcome_of
 from acd.crm.outbox import Envelope, Outcome
 from acd.crm.sender import OutboxSender
@@ -48,4 +49,4 @@ async def main(database: str, receiver: str, node: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    event_loop.run(main(*sys.argv[1:4]))

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from acd.crm import create_all
 from acd.crm.bitrix24_portal import AppAuth, Bitrix24Error, Bitrix24Portal, PortalStore, TokenCipher, WebhookAuth
+from acd.event_loop import new_event_loop
 from tests.crm.fake_bitrix24 import FakeBitrix24
 
 from .conftest import Service, login
@@ -21,7 +22,7 @@ from .conftest import Service, login
 @pytest.fixture
 def fake() -> Iterator[FakeBitrix24]:
     """The fake portal on its own event loop in a thread (the test client has its own)."""
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     portal = FakeBitrix24()

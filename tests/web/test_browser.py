@@ -26,6 +26,7 @@ from acd.clock import Clock
 from acd.core.commands import Ring
 from acd.core.events import CallArrived, MemberRinging
 from acd.core.model import Mode
+from acd.event_loop import new_event_loop
 
 from .conftest import PASSWORD, Service, build
 
@@ -54,7 +55,7 @@ class Served:
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
                                 timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.server.serve(),), daemon=True)
 
     def __enter__(self) -> Served:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from acd.event_loop import new_event_loop
 from acd.pbx import Timing
 from acd.serve import Acd, AmiTarget
 from acd.sim import Answer, NeverAnswer
@@ -44,7 +45,7 @@ class WebStack(Stack):
                          work={"dmitri": {"clock_in_required": False}})  # his breaks count
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.started_once = False
 
