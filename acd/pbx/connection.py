@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import inspect
 import itertools
 import logging
 import random
@@ -36,8 +37,9 @@ from .framing import parse
 
 log = logging.getLogger(__name__)
 
-# a plain function, or a coroutine function when the consumer must wait for something
-EventHandler = Callable[[Message], Awaitable[None] | None]
+# a plain function, called in the callback that read the event; or a coroutine function
+# when the consumer must wait for something, awaited in the link's task
+EventHandler = Callable[[Message], None] | Callable[[Message], Awaitable[None]]
 # (channels, devices, when the channel list was complete on the link's clock)
 ResyncHandler = Callable[[list[Message], list[Message], float], Awaitable[None]]
 
@@ -169,6 +171,8 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         # one wake-up per read, not an asyncio.Queue's bookkeeping for every event
         self.events: deque[Message | None] = deque()
         self._arrival: asyncio.Future[None] | None = None
+        # set while live events are handled right where they are read (a plain-function consumer)
+        self.on_arrival: Callable[[], None] | None = None
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # one decoder for the stream: a character split across two reads stays whole
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -205,7 +209,11 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self._wake()
 
     def _wake(self) -> None:
-        if self.events and self._arrival is not None and not self._arrival.done():
+        if not self.events:
+            return
+        if self.on_arrival is not None:
+            self.on_arrival()
+        elif self._arrival is not None and not self._arrival.done():
             self._arrival.set_result(None)
 
     async def arrived(self) -> None:
@@ -430,6 +438,9 @@ class AmiConnection:
     async def _deliver(self, protocol: _AmiProtocol) -> None:
         """One consumer, arrival order, until the link is gone. What one read brought is
         handled in one go; a coroutine handler is awaited before the next event."""
+        if not inspect.iscoroutinefunction(self._on_event):
+            await self._deliver_where_read(protocol)
+            return
         events, on_event = protocol.events, self._on_event
         while True:
             await protocol.arrived()
@@ -447,6 +458,47 @@ class AmiConnection:
                         await pending
                 except Exception:  # a bug in one event's handling must not drop the link
                     log.exception("ami event handler failed", extra={"ami_event": message.get("Event", "")})
+
+    async def _deliver_where_read(self, protocol: _AmiProtocol) -> None:
+        """A plain-function consumer gets each read's events in the callback that read
+        them (``data_received``), not in a task woken on the loop's next turn: a ring
+        decided on an event is written before the loop runs anything else (timers, other
+        sockets, the history's thread handing back). What came during the resync is
+        handled first, here; events stay one at a time, in arrival order."""
+        events, on_event = protocol.events, self._on_event
+        gone = asyncio.get_running_loop().create_future()
+        handling = False
+
+        def handle_arrived() -> None:
+            nonlocal handling
+            if handling:  # a handler's own step led here: the loop below takes the new events in turn
+                return
+            handling = True
+            try:
+                debug = log.isEnabledFor(logging.DEBUG)
+                while events:
+                    message = events.popleft()
+                    if message is None:  # the link is gone: nothing after it is handled
+                        protocol.on_arrival = None
+                        if not gone.done():
+                            gone.set_result(None)
+                        return
+                    if debug:
+                        log.debug("ami event", extra={"ami_event": message.get("Event", ""),
+                                                      "ami_uniqueid": message.get("Uniqueid", "")})
+                    try:
+                        on_event(message)
+                    except Exception:  # a bug in one event's handling must not drop the link
+                        log.exception("ami event handler failed", extra={"ami_event": message.get("Event", "")})
+            finally:
+                handling = False
+
+        protocol.on_arrival = handle_arrived
+        try:
+            handle_arrived()
+            await gone
+        finally:
+            protocol.on_arrival = None
 
     async def _keepalive(self, protocol: _AmiProtocol) -> None:
         while True:

@@ -17,7 +17,7 @@ from acd.core.model import Agent, RoutingConfig
 from acd.pbx.asterisk import AsteriskPbx
 from acd.pbx.connection import AmiConnection, Timing, backoff
 
-from .fakeami import FAST, SECRET, FakeAsterisk, until
+from .fakeami import FAST, SECRET, FakeAsterisk, frame, until
 
 
 class Recorder:
@@ -95,6 +95,56 @@ async def test_reconnects_with_growing_back_off_resyncs_first_and_never_replays_
         step = min(0.2, 0.05 * 2**n)
         assert step / 2 - 1e-3 <= delay <= step + 1e-3
     assert SECRET not in caplog.text and SECRET not in repr(conn)
+    await fake.stop()
+
+
+async def test_a_plain_function_handler_gets_each_live_event_in_the_callback_that_read_it() -> None:
+    """No task woken later and no other callback in between: a ring decided on an event
+    is written before the loop does anything else (bench/first_ring.py). What came during
+    the resync is still handled first, after the resync, in order."""
+    fake = FakeAsterisk()
+    fake.event_during_resync = {"Event": "Newstate", "Uniqueid": "1.6", "Channel": "PJSIP/trunk-00000006"}
+    await fake.start()
+    handled: list[tuple[str, bool]] = []  # (event, handled inside a task)
+    resynced: list[str] = []
+
+    def on_event(message: Message) -> None:
+        if message.get("Event") != "FullyBooted":
+            handled.append((message.get("Event"), asyncio.current_task() is not None))
+
+    async def on_resync(channels: list[Message], devices: list[Message], listed_at: float) -> None:
+        resynced.append(f"resync after {len(handled)} events")
+
+    conn = AmiConnection("127.0.0.1", fake.port, "acd", SECRET, on_event=on_event, on_resync=on_resync, timing=FAST)
+
+    async def body() -> None:
+        await until(lambda: conn.ready and len(handled) == 1)
+        fake.push(Event="Newchannel", Uniqueid="1.5", Channel="PJSIP/trunk-00000005")
+        fake.push(Event="Hangup", Uniqueid="1.5", Channel="PJSIP/trunk-00000005")
+        await until(lambda: len(handled) == 3)
+
+    await running(conn, body)
+    assert resynced == ["resync after 0 events"]
+    # the one held during the resync by the link's task; the live ones right where they were read
+    assert handled == [("Newstate", True), ("Newchannel", False), ("Hangup", False)]
+    await fake.stop()
+
+
+async def test_nothing_read_after_asterisk_s_shutdown_is_handled_on_that_link() -> None:
+    fake = FakeAsterisk()
+    await fake.start()
+    handled: list[str] = []
+    conn = AmiConnection("127.0.0.1", fake.port, "acd", SECRET, on_event=lambda m: handled.append(m.get("Event")),
+                         on_resync=Recorder().on_resync, timing=FAST)
+
+    async def body() -> None:
+        await until(lambda: conn.ready)
+        fake.push_raw(frame(Event="Newstate", Uniqueid="1.4") + frame(Event="Shutdown", Shutdown="Cleanly")
+                      + frame(Event="Newchannel", Uniqueid="1.5"))  # one read
+        await until(lambda: len(fake.sessions) == 2 and conn.ready)
+
+    await running(conn, body)
+    assert [e for e in handled if e != "FullyBooted"] == ["Newstate"]
     await fake.stop()
 
 
