@@ -51,3 +51,33 @@ async def test_a_pbx_command_that_fails_is_logged_and_the_rest_of_the_event_is_s
     assert "pbx command failed" in caplog.text
     distributor.timers.cancel_all()
     await asyncio.sleep(0)
+
+
+class Noting:
+    """A PBX, a history and a live view that note, in one list, what reached them when."""
+
+    def __init__(self) -> None:
+        self.order: list[tuple[str, object]] = []
+
+    def execute(self, command: Command) -> None:
+        self.order.append(("pbx", type(command).__name__))
+
+    def add(self, records: list[Record]) -> None:
+        self.order.append(("history", tuple(r.kind for r in records)))
+
+    def offered(self, group_id: str, agent_ids: tuple[str, ...], at: float) -> None:
+        self.order.append(("offered", agent_ids))
+
+    def view(self, event: object, commands: list[Command]) -> None:
+        self.order.append(("view", type(event).__name__))
+
+
+async def test_a_ring_leaves_before_the_history_and_the_live_views_hear_of_it_and_they_all_still_do() -> None:
+    noting = Noting()
+    distributor = Distributor(Router(CONFIG), Clock(), noting, noting)
+    distributor.listeners.append(noting.view)
+    distributor.feed(CallArrived("1.1", "5000", "15550001"))
+    assert noting.order == [("pbx", "Ring"), ("offered", ("anna",)), ("history", ("arrived", "considered")),
+                            ("view", "CallArrived")]
+    distributor.timers.cancel_all()
+    await asyncio.sleep(0)
