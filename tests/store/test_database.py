@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from acd.store import AsyncStore, Store
+from acd.store.history import Offer
 from acd.store.models import Base
 
 from .conftest import T0, arrived, rec
@@ -82,6 +84,24 @@ def test_the_evenly_rotation_survives_a_restart(db_url: str, store: Store) -> No
     again = Store(db_url)
     assert again.load_offers() == {("support", "anna"): T0 + 30.75, ("support", "ben"): T0 + 20.5}
     again.close()
+
+
+def test_a_batch_s_offers_are_read_in_one_query_and_the_latest_of_each_kept(db_url: str, store: Store) -> None:
+    """The history's worker thread shares the GIL with call routing: a batch's offers
+    (up to a group's every member) cost one look-up, not one each (bench/first_ring.py)."""
+    store.apply_records([], [Offer("sales", f"a{n}", T0 + n) for n in range(300)])
+    reads: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: reads.append(statement) if statement.startswith("SELECT")
+                 and "group_offers" in statement else None)
+    store.apply_records([], [Offer("sales", f"a{n}", T0 + 1000 + n) for n in range(0, 600, 2)]
+                        + [Offer("sales", "a1", T0 - 1), Offer("sales", "a2", T0 + 5000), Offer("sales", "a2", T0)])
+    assert len(reads) == 1
+    offers = store.load_offers()
+    assert len(offers) == 450
+    assert offers[("sales", "a1")] == T0 + 1  # late and out of order: ignored
+    assert offers[("sales", "a2")] == T0 + 5000  # the latest of a batch's
+    assert offers[("sales", "a3")] == T0 + 3 and offers[("sales", "a598")] == T0 + 1598
 
 
 def test_open_calls_are_found_again_after_reopening_the_file(db_url: str, store: Store) -> None:
