@@ -116,11 +116,14 @@ class _Action(Action):  # type: ignore[misc]
     in one step instead of one case-folding ``__setitem__`` per header, which cost more
     than the router's decision for every ring (bench/ami_ingest.py)."""
 
+    id: str = ""  # a plain attribute here: panoramisk's property finds it through __getattr__, at a cost
+
     def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any]) -> None:
         # CaseInsensitiveDict's own storage: lower-cased key -> (key as written, value)
         self._store = {key.lower(): (key, value) for key, value in fields.items()}
         if "actionid" not in self._store:
             self._store["actionid"] = ("ActionID", f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}")
+        self.id = self._store["actionid"][1]
         self.as_list = None
         self.responses = []
         self.future = future
@@ -148,14 +151,11 @@ class _Action(Action):  # type: ignore[misc]
         return super().add_message(message)  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
-        lines = []
-        for key, value in self._store.values():
-            if isinstance(value, list | tuple):  # a repeated header (Variable: A=1, Variable: B=2)
-                lines.extend(f"{key}: {item}\r\n" for item in value)
-            else:
-                lines.append(f"{key}: {value}\r\n")
-        lines.append("\r\n")
-        return "".join(lines)
+        return "".join([
+            # a repeated header (Variable: A=1, Variable: B=2) as one line per value
+            "".join([f"{key}: {item}\r\n" for item in value]) if isinstance(value, list | tuple)
+            else f"{key}: {value}\r\n"
+            for key, value in self._store.values()]) + "\r\n"
 
 
 class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
