@@ -150,7 +150,8 @@ class AsteriskPbx:
     def _emit(self, events: list[Event], keyed: bool = False) -> None:
         if self.active is not None and not self.active():
             return  # a former leader: the calls are the new one's now
-        if not keyed:
+        # the only server: its Uniqueids are the core's ids, and the tracker names the server
+        if not keyed and self.first_server is not None:
             events = [self._keyed(e) for e in events]
         if self.feed is None:
             if events:

@@ -393,7 +393,7 @@ class Tracker:
             return
         did = _body(msg, self.dialplan.did_key) or ch.variable(self.dialplan.did_variable)
         self._calls[ch.uid] = _Call(ch.uid)
-        out.append(CallArrived(ch.uid, did, ch.caller_number, ch.caller_name))
+        out.append(CallArrived(ch.uid, did, ch.caller_number, ch.caller_name, server=self.dialplan.server))
 
     def _dial_result(self, ch: Channel, msg: Mapping[str, Any], out: list[Event]) -> None:
         call = self._calls.get(ch.uid)

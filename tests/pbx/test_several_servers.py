@@ -127,3 +127,14 @@ async def test_a_servers_agents_are_offline_until_it_is_reached() -> None:
     munich.close()
     await asyncio.wait_for(task, 5)
     assert heard == [DeviceStateChanged("max", DeviceState.UNAVAILABLE)]  # anna is berlin's
+
+
+def test_a_call_on_the_only_server_is_named_after_it_and_keeps_its_uniqueid() -> None:
+    heard: list[object] = []
+    only = AsteriskPbx(CONFIG, host="127.0.0.1", port=1, username="acd", secret="", feed=heard.append,
+                       dialplan=Dialplan(server="main"))
+    only._on_event({"Event": "Newchannel", "Channel": CALLER, "Uniqueid": "1.1", "Linkedid": "1.1",
+                    "Context": "acd-inbound", "Exten": "5000", "CallerIDNum": "15550001"})
+    only._on_event({"Event": "UserEvent", "UserEvent": "ACDCallWaiting", "Channel": CALLER, "Uniqueid": "1.1",
+                    "ACDDID": "5000"})
+    assert heard == [CallArrived("1.1", "5000", "15550001", server="main")]
