@@ -168,7 +168,9 @@ def _report(action: Mapping[str, str]) -> Callable[[asyncio.Future[Message]], No
         if future.cancelled():
             return
         result = future.result()
-        if isinstance(result, Message) and result.get("Response") == "Error":
+        # the answer's Response read from panoramisk's storage: for every action, this
+        # costs less than its case-folding get()
+        if isinstance(result, Message) and result._store.get("response", ("", ""))[1] == "Error":
             # e.g. "Channel does not exist" when the caller hung up meanwhile (01)
             log.info("ami action failed", extra={"ami_action": action.get("Action", ""),
                                                  "ami_channel": action.get("Channel", ""),

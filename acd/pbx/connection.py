@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import itertools
 import logging
 import random
@@ -112,16 +113,45 @@ class _Action(Action):  # type: ignore[misc]
     """panoramisk's Action, so its response matching (``add_message``: one response, or
     a list until its ...Complete, or an Originate's OriginateResponse) is unchanged; built
     in one step instead of one case-folding ``__setitem__`` per header, which cost more
-    than the router's decision for every ring (bench/ami_ingest.py)."""
+    than the router's decision for every ring (bench/ami_ingest.py). The ActionID is
+    acd's own: the fields never carry one."""
+
+    # plain attributes, set once: panoramisk's are properties that look the id up in the
+    # case-folding dict each time, and response matching asks for them several times
+    id: str = ""
+    action_id: str = ""
 
     def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any]) -> None:
-        # CaseInsensitiveDict's own storage: lower-cased key -> (key as written, value)
-        self._store = {key.lower(): (key, value) for key, value in fields.items()}
-        if "actionid" not in self._store:
-            self._store["actionid"] = ("ActionID", f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}")
+        self.fields = fields
+        self.id = self.action_id = f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}"
         self.as_list = None
-        self.responses = []
+        self.responses: list[Message] = []
         self.future = future
+
+    @functools.cached_property
+    def _store(self) -> dict[str, tuple[str, Any]]:
+        """CaseInsensitiveDict's own storage (lower-cased key -> (key as written, value)),
+        made only when panoramisk's code or a log line reads the action as a dict: a
+        ring's Setvar, Setvar, Redirect never need it."""
+        store = {key.lower(): (key, value) for key, value in self.fields.items()}
+        store["actionid"] = ("ActionID", self.id)
+        return store
+
+    def wire(self) -> str:
+        """The action as Asterisk reads it: ``Key: value`` lines, then a blank line."""
+        fields = self.fields
+        if all(value.__class__ is str for value in fields.values()):  # nearly always
+            return "".join([f"{key}: {value}\r\n" for key, value in fields.items()]) + f"ActionID: {self.id}\r\n\r\n"
+        lines: list[str] = []
+        for key, value in fields.items():
+            if isinstance(value, list | tuple):  # a repeated header (Variable: A=1, Variable: B=2)
+                lines.extend(f"{key}: {item}\r\n" for item in value)
+            else:
+                lines.append(f"{key}: {value}\r\n")
+        lines.append(f"ActionID: {self.id}\r\n\r\n")
+        return "".join(lines)
+
+    __str__ = wire
 
     def add_message(self, message: Message) -> bool | None:
         """panoramisk's ``Action.add_message``, with the common case decided without its
@@ -144,16 +174,6 @@ class _Action(Action):  # type: ignore[misc]
                 return True
             return None
         return super().add_message(message)  # type: ignore[no-any-return]
-
-    def __str__(self) -> str:
-        lines = []
-        for key, value in self._store.values():
-            if isinstance(value, list | tuple):  # a repeated header (Variable: A=1, Variable: B=2)
-                lines.extend(f"{key}: {item}\r\n" for item in value)
-            else:
-                lines.append(f"{key}: {value}\r\n")
-        lines.append("\r\n")
-        return "".join(lines)
 
 
 class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
@@ -204,6 +224,17 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
                 log.exception("ami frame not handled", extra={"ami_event": message.get("Event", "")})
         self._wake()
 
+    def handle_message(self, message: Message) -> None:
+        """panoramisk's matching of an answer to its action, with the usual case (one of
+        our actions, by its ActionID) found without the case-folding ``id`` look-ups."""
+        key = message._store.get("actionid")
+        action = self.responses.get(key[1]) if key is not None and "commandid" not in message._store \
+            and key[1].__class__ is str else None
+        if action is None:
+            super().handle_message(message)
+        elif action.add_message(message):
+            del self.responses[action.id]
+
     def _wake(self) -> None:
         if self.events and self._arrival is not None and not self._arrival.done():
             self._arrival.set_result(None)
@@ -241,7 +272,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             self.transport.abort()
             return actions
         try:
-            self.transport.write(b"".join(str(action).encode("utf-8") for action in actions))
+            self.transport.write("".join([action.wire() for action in actions]).encode("utf-8"))
         except Exception as exc:  # never log the action itself: a Login carries the secret
             log.warning("ami write failed", extra={"ami_action": actions[0]["action"] if actions else "",
                                                    "ami_error": repr(exc)})

@@ -312,3 +312,20 @@ async def test_an_action_ends_on_the_same_answers_as_panoramisk_s(fields: dict[s
         assert [list(m.items()) for m in result] == [list(m.items()) for m in expected]
     else:
         assert list(result.items()) == list(expected.items())
+
+
+async def test_an_action_is_written_as_panoramisk_writes_it_with_acd_s_own_action_id() -> None:
+    from panoramisk.actions import Action
+
+    from acd.pbx.connection import _Action
+
+    future = asyncio.get_running_loop().create_future()
+    for fields in ({"Action": "Setvar", "Channel": "PJSIP/trunk-00000001", "Variable": "ACD_TIMEOUT", "Value": "25"},
+                   {"Action": "Originate", "Channel": "PJSIP/101", "Variable": ["A=1", "B=2"], "Async": "true"}):
+        ours = _Action(fields, future)
+        theirs = Action(dict(fields, ActionID=ours.id))
+        assert ours.id.startswith("acd/") and ours.action_id == ours.id
+        # the same lines (panoramisk sorts them; Asterisk reads them in any order), one blank line after
+        assert sorted(ours.wire().split("\r\n")) == sorted(str(theirs).split("\r\n")[:-1] + [""])
+        assert ours.wire().endswith("\r\n\r\n") and ours.wire().count("\r\n\r\n") == 1
+        assert ours["action"] == fields["Action"] and ours["ActionID"] == ours.id  # read as a dict too
