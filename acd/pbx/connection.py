@@ -33,7 +33,7 @@ from panoramisk.actions import Action  # type: ignore[import-untyped]
 from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
 from panoramisk.message import Message  # type: ignore[import-untyped]
 
-from .framing import parse
+from .framing import live_event_name, parse_answer, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.log = log
         # live events for the one consumer, in order; None: the link is gone. A deque and
         # one wake-up per read, not an asyncio.Queue's bookkeeping for every event
-        self.events: deque[Message | None] = deque()
+        self.events: deque[str | Message | None] = deque()
         self._arrival: asyncio.Future[None] | None = None
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # one decoder for the stream: a character split across two reads stays whole
@@ -199,6 +199,8 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.greeting: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self.unanswered: set[str] = set()  # ids of the actions the lost link left without an answer
         self.may_send: Callable[[], bool] | None = None  # the fencing gate (AmiConnection's may_send)
+        self._deadlines: deque[tuple[float, list[str]]] = deque()  # see expire_later
+        self._expiry: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
         self._buffer += self._decoder.decode(data)
@@ -207,22 +209,51 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         *frames, self._buffer = self._buffer.split("\r\n\r\n")
         events, wanted = self.events, self.wanted
         for frame in frames:
-            # the banner has no blank line of its own (README 1): it heads the first
-            # frame as a line without ": " and the parser skips it
-            message = parse(frame, wanted)
-            if message is None:
-                continue
-            if isinstance(message, dict):  # a live event: straight to the consumer
-                if message.get("Event") == "Shutdown":
+            name = live_event_name(frame)
+            if name:
+                if wanted is not None and name not in wanted:
+                    continue  # nobody handles it: dropped unparsed
+                if name == "Shutdown":
                     self.connection_lost(None)
                 else:
-                    events.append(message)
+                    # to the consumer as it came, parsed just before it is handled: a
+                    # read's hundreds of events do not wait in the queue as dicts, which
+                    # the garbage collector would walk again and again
+                    events.append(frame)
+                continue
+            # an answer to an action. The banner has no blank line of its own (README 1):
+            # it heads the first frame as a line without ": " and the parser skips it
+            message = parse_answer(frame.strip())
+            if message is None:
                 continue
             try:
                 self.handle_message(message)
             except Exception:
                 log.exception("ami frame not handled", extra={"ami_event": message.get("Event", "")})
         self._wake()
+
+    def expire_later(self, actions: Sequence[Action], after_s: float) -> None:
+        """The actions written together time out together, ``after_s`` from now, as an
+        error response. One link's actions share one timeout, so their deadlines come in
+        the order they were written: a queue of (deadline, ids) and one timer for its
+        head, rather than a timer per write. Only the ids wait: an answered action is
+        gone from ``responses`` and freed at once."""
+        loop = asyncio.get_running_loop()
+        self._deadlines.append((loop.time() + after_s, [action.id for action in actions]))
+        if self._expiry is None:
+            self._expiry = loop.call_at(self._deadlines[0][0], self._expire_due)
+
+    def _expire_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._expiry = None
+        now, deadlines, responses = loop.time(), self._deadlines, self.responses
+        while deadlines and deadlines[0][0] <= now:
+            for action_id in deadlines.popleft()[1]:
+                action = responses.pop(action_id, None)
+                if action is not None and not action.future.done():
+                    action.future.set_result(error_response("timeout", action_id))
+        if deadlines:
+            self._expiry = loop.call_at(deadlines[0][0], self._expire_due)
 
     def handle_message(self, message: Message) -> None:
         """panoramisk's matching of an answer to its action, with the usual case (one of
@@ -289,6 +320,10 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
                     self.unanswered.add(action.id)
                     action.future.set_result(error_response("connection lost", action.id))
             self.responses.clear()
+            self._deadlines.clear()
+            if self._expiry is not None:
+                self._expiry.cancel()
+                self._expiry = None
             self.events.append(None)  # the consumer stops after what came before
             self._wake()
             self.lost.set_result(None)
@@ -298,14 +333,6 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
 
     def close(self) -> None:
         self.transport.close()
-
-
-def _expire(protocol: _AmiProtocol, actions: Sequence[Action]) -> None:
-    """The actions written together that are still unanswered when their time is up."""
-    for action in actions:
-        if not action.future.done():
-            protocol.responses.pop(action.id, None)
-            action.future.set_result(error_response("timeout", action.id))
 
 
 class AmiConnection:
@@ -466,9 +493,11 @@ class AmiConnection:
             await protocol.arrived()
             debug = log.isEnabledFor(logging.DEBUG)
             while events:
-                message = events.popleft()
-                if message is None:
+                item = events.popleft()
+                if item is None:
                     return
+                # a live event's frame (data_received), or a Message panoramisk dispatched
+                message = parse_event(item) if isinstance(item, str) else item
                 if debug:
                     log.debug("ami event", extra={"ami_event": message.get("Event", ""),
                                                   "ami_uniqueid": message.get("Uniqueid", "")})
@@ -531,9 +560,7 @@ class AmiConnection:
             return []
         actions = protocol.send_actions(many)
         futures: list[asyncio.Future[Message]] = [action.future for action in actions]
-        # written together, they time out together: one timer for the lot, left to run out
-        # (it finds them answered) rather than cancelled through a callback on each
-        asyncio.get_running_loop().call_later(self.timing.action_timeout_s, _expire, protocol, actions)
+        protocol.expire_later(actions, self.timing.action_timeout_s)
         return futures
 
     async def send(self, fields: Mapping[str, str]) -> Message:

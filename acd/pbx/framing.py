@@ -50,12 +50,21 @@ def parse_event(frame: str) -> Frame:
     return out
 
 
+def live_event_name(frame: str) -> str:
+    """The event of a frame that is a live event (it starts with "Event: " and answers
+    no action: no ActionID), else "". Read for every frame, before anything is parsed."""
+    if not frame.startswith("Event: ") or "\r\nActionID: " in frame:
+        return ""
+    end = frame.find("\r\n")
+    return frame[7:] if end < 0 else frame[7:end]
+
+
 def parse(frame: str, wanted: Collection[str] | None = None) -> Frame | Message | None:
     """One frame (without its closing blank line): a dict for a live event, a panoramisk
     Message for anything that answers an action, None for a frame to drop (an event not
     in ``wanted``, or no message at all such as the banner alone)."""
-    name = event_name(frame)
-    if name and "\r\nActionID: " not in frame:
+    name = live_event_name(frame)
+    if name:
         if wanted is not None and name not in wanted:
             return None
         return parse_event(frame)
