@@ -17,8 +17,8 @@ T = TypeVar("T")
 
 # The loop's thread shares the GIL with worker threads (the history's batches, each some
 # milliseconds of SQLAlchemy). A thread that wants the GIL waits this long before the
-# holder must hand it over: Python's default, 5 ms, was the p99 of the first ring
-# (bench/first_ring.py) whenever an AMI event came in during a history write.
+# holder must hand it over: with Python's default, 5 ms, an AMI event read during a
+# history write could wait that long for its ring (bench/first_ring.py: p99 4.4 ms).
 GIL_SWITCH_INTERVAL_S = 0.0002
 
 

@@ -1,3 +1,6 @@
+"""acd's own loop: the tests and their async fixtures run on it (tests/conftest.py), and
+while ``event_loop.run`` runs it the GIL comes back to it sooner."""
+
 import asyncio
 import sys
 
