@@ -55,6 +55,7 @@ from .web.app import WebContext, create_app
 from .web.bitrix24_events import bitrix24_events_router
 from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
+from .web.inbound_chats import install as install_inbound_chats
 from .web.live_feed import LiveFeed
 from .web.security import forwarded_headers
 from .web.telegram_webhook import telegram_webhook_router
@@ -182,6 +183,7 @@ class Acd:
                                                          widget_router(self.desk, lambda: self.settings),
                                                          telegram_webhook_router(self.desk, lambda: self.settings),
                                                          bitrix24_events_router(lambda: self.crm.owner_sync)])
+        install_inbound_chats(self.web, self.desk)  # after create_app: inside its middlewares
         install_workspace(self.web, self.desk)
         self.wallboard = install_wallboard(self.web, self.desk)
         if self.shared is not None:
