@@ -166,6 +166,9 @@ class Batch:
     crm: list[CrmChange] = field(default_factory=list)
     # texts to customers these lines record (``acd.channels.outgoing``): all or nothing with them
     outgoing: list[CrmChange] = field(default_factory=list)
+    # carries a write that failed, whose commit may have reached the database all the same
+    # (the connection lost as it committed): its new items may be stored already
+    retried: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.items or self.lines or self.alerts or self.snapshot is not None or self.crm
@@ -177,6 +180,7 @@ class Batch:
         self.crm[:0] = failed.crm
         self.outgoing[:0] = failed.outgoing
         self.conversations = {**failed.conversations, **self.conversations}  # the newer state wins
+        self.retried = True
 
 
 
@@ -193,7 +197,11 @@ class ChannelHistory:
         # more than the database itself (issue 16); one executemany per table
         with Session(self.engine) as session, session.begin():
             db = session.connection()
-            items = self._items(db, {new.item_id for new in batch.items} | {line.item_id for line in batch.lines})
+            # the items' stored rows, for the lines to follow; a new item is not stored yet
+            # (a chat's id is new, an e-mail's or form's was looked up) unless a write of it failed
+            fresh = set() if batch.retried else {new.item_id for new in batch.items}
+            items = self._items(db, ({new.item_id for new in batch.items} | {line.item_id for line in batch.lines})
+                                - fresh)
             new_items: dict[str, dict[str, Any]] = {}
             for new in batch.items:
                 if new.item_id not in items:
