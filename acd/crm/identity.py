@@ -8,6 +8,7 @@ numbers written without a country code; it comes from the configuration.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -121,7 +122,15 @@ def parse_phone(raw: str | None, region: str = "DE") -> Identity | None:
     """Lenient form for caller ids from the PBX: "anonymous", "" or an extension give None."""
     if not raw:
         return None
+    e164 = _e164_or_none(raw, region)
+    return Identity(PHONE, e164) if e164 is not None else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _e164_or_none(raw: str, region: str) -> str | None:
+    """A call's number is read on arrival (routing asks for the caller's owner) and again
+    when it is answered and ends; people call again. Parsing costs ~0.1 ms of the GIL."""
     try:
-        return Identity.phone(raw, region)
+        return normalise_phone(raw, region)
     except InvalidIdentity:
         return None
