@@ -126,6 +126,20 @@ def parse_phone(raw: str | None, region: str = "DE") -> Identity | None:
     return Identity(PHONE, e164) if e164 is not None else None
 
 
+def phone_to_look_up(raw: str | None, region: str = "DE") -> Identity | None:
+    """The identity ``raw`` has if it is a client's number, without checking that it is
+    one: a fifth of :func:`parse_phone`'s time, for the owner look-up on a call's way to
+    its first ring. Only to look up among stored identities (each was checked when it
+    was stored, and the check depends on the E.164 form alone); never to store."""
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, check_region(region))
+    except phonenumbers.NumberParseException:
+        return None
+    return Identity(PHONE, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
 @functools.lru_cache(maxsize=4096)
 def _e164_or_none(raw: str, region: str) -> str | None:
     """A call's number is read on arrival (routing asks for the caller's owner) and again

@@ -31,6 +31,7 @@ from acd.crm import (
     find_client,
     list_outbox,
 )
+from acd.crm.calls import CallCrm
 from acd.distributor import Distributor
 
 from .crm_server import CrmServer
@@ -193,3 +194,15 @@ async def test_a_change_with_outbox_jobs_wakes_the_sender(engine):
         feed.answered(called("c1"), "anna")
         await feed.drained()
         await until(lambda: sender.woken == 1)
+
+
+async def test_a_known_caller_is_found_for_routing_in_any_form_of_the_number(engine, session):
+    with tx(session):
+        create_lead(session, [Identity.phone("+49 30 1234567", "DE")], "anna", now=NOW)
+    feed = CrmFeed(engine, region="DE")
+    await feed.reload_owners()
+    calls = CallCrm(feed, "DE")
+    for number in ("030 1234567", "0049 (30) 123-45-67", "+49301234567"):
+        assert calls.owner_known(number, "sales") == (True, "anna")
+    for number in ("030 7654321", "101", "anonymous", ""):  # a stranger, an extension, a hidden number
+        assert calls.owner_known(number, "sales") == (True, None)
