@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from .identity import EMAIL, MESSENGER, PHONE, Identity
@@ -25,6 +25,14 @@ CONTACT = "contact"
 # session.info key: while set (by acd.crm.feed), the owners of the clients inserted
 # without the ORM, (identity kind, value) -> owner, which the ORM's flush events miss
 NEW_OWNERS = "acd.crm.new_owners"
+
+
+# built once: a statement built per call costs more than running it (values(), cache key)
+_HOLDERS = select(ClientIdentity.kind, ClientIdentity.value, ClientIdentity.client_id).where(
+    ClientIdentity.value.in_(bindparam("values", expanding=True)))
+_INSERT_CLIENT = insert(cast(Table, Client.__table__))
+_INSERT_IDENTITY = insert(cast(Table, ClientIdentity.__table__))
+_INSERT_ACTIVITY = insert(cast(Table, Activity.__table__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +54,7 @@ def find_client_id(session: Session, *identities: Identity) -> int | None:
     """:func:`find_client`'s id alone: one SELECT, no object loaded."""
     if not identities:
         return None
-    rows = session.execute(
-        select(ClientIdentity.kind, ClientIdentity.value, ClientIdentity.client_id).where(
-            ClientIdentity.value.in_({i.value for i in identities})
-        )
-    ).all()
+    rows = session.execute(_HOLDERS, {"values": list({i.value for i in identities})}).all()
     owners = {(kind, value): client_id for kind, value, client_id in rows}
     return next((c for i in identities if (c := owners.get((i.kind, i.value))) is not None), None)
 
@@ -106,13 +110,14 @@ def insert_client(
         taken = _taken(session, wanted)
         wanted = [i for i in wanted if (i.kind, i.value) not in taken]
     connection = session.connection()
-    client_id: int = connection.execute(insert(Client).values(
-        kind=kind, name=name, owner=owner, revision=0, created_at=now, updated_at=now)).inserted_primary_key[0]
+    client_id: int = connection.execute(_INSERT_CLIENT, {
+        "kind": kind, "name": name, "owner": owner, "revision": 0, "created_at": now, "updated_at": now,
+    }).inserted_primary_key[0]
     if wanted:
-        connection.execute(insert(ClientIdentity), [
+        connection.execute(_INSERT_IDENTITY, [
             {"client_id": client_id, "kind": i.kind, "value": i.value, "added_at": now} for i in wanted])
-    connection.execute(insert(Activity).values(client_id=client_id, at=now, kind=f"{kind}_created", agent=owner,
-                                               detail=detail or {}))
+    connection.execute(_INSERT_ACTIVITY, {"client_id": client_id, "at": now, "kind": f"{kind}_created",
+                                          "agent": owner, "detail": detail or {}})
     noted = session.info.get(NEW_OWNERS)
     if noted is not None and owner is not None:
         noted.update({(i.kind, i.value): owner for i in wanted})
@@ -130,10 +135,7 @@ def create_lead(
 def _taken(session: Session, identities: Iterable[Identity]) -> set[tuple[str, str]]:
     return {
         (kind, value)
-        for kind, value in session.execute(
-            select(ClientIdentity.kind, ClientIdentity.value).where(
-                ClientIdentity.value.in_({i.value for i in identities}))
-        )
+        for kind, value, _ in session.execute(_HOLDERS, {"values": list({i.value for i in identities})})
     }
 
 
