@@ -20,6 +20,9 @@ service sustains with 1,000 conversations waiting at once, not a request rate pu
 from outside. The machine is shared: the service's CPU per message says what the
 figures cost whatever else runs.
 
+Then the visitors' message post alone at 32 requests in flight, as bench.http_assign
+measures assignment (``bench.widget_posts``), beside http_assign's target.
+
 Run: python -m bench.widget_chats [--quick] [--postgres]
 """
 
@@ -41,14 +44,15 @@ from typing import Any
 
 from acd import event_loop
 
+from . import widget_posts
 from .common import percentile, save
-from .http_assign import postgres
 
 ORIGIN = "https://shop.example"
 THINK_S = 30.0  # a visitor's pause between reading an answer and sending the next question (mean)
 KEEP_PACE = 0.9  # messages/s each way: at least this share of what the visitors offer
 TARGET_P99_MS = 1000
 TARGET_RSS_MB = 500
+PG_DATABASE = "acd_bench_widget"  # not bench.http_assign's: another benchmark may use that one
 AGENT_CONNECTIONS = 32  # more than the chats an agent answers at once here: no request queues in the client
 
 
@@ -288,7 +292,7 @@ def verdicts(f: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL too (bench.http_assign's database)")
+    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL too (a database of its own)")
     parser.add_argument("--client", nargs=5, metavar=("URL", "TOKEN", "CONVERSATIONS", "ROUNDS", "THINK_S"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -300,7 +304,7 @@ def main() -> int:
     databases = ["sqlite"] + (["postgresql"] if args.postgres else [])
     for database in databases:
         with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{tmp}/bench.db" if database == "sqlite" else postgres()
+            url = f"sqlite:///{tmp}/bench.db" if database == "sqlite" else widget_posts.fresh_postgres(PG_DATABASE)
             if url is None:
                 print("no PostgreSQL: skipped")
                 continue
@@ -313,6 +317,11 @@ def main() -> int:
         for figure, value, target, met in verdicts(f):
             print(f"  {figure:<28} {value:>10}   {target and ('target ' + target):<18} "
                   f"{target and ('met' if met else 'MISSED')}")
+        with tempfile.TemporaryDirectory() as tmp:  # an empty database again: no conversation open
+            url = f"sqlite:///{tmp}/posts.db" if database == "sqlite" else widget_posts.fresh_postgres(PG_DATABASE)
+            assert url is not None
+            f["posts"] = event_loop.run(widget_posts.measure(url, *widget_posts.sizes(args.quick)))
+        print("  " + widget_posts.verdict(database, f["posts"]))
         print("saved", save("widget_chats" + ("-quick" if args.quick else "") + f"-{database}", f))
     return 0
 

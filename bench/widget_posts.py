@@ -38,16 +38,16 @@ ORIGIN = "https://shop.example"
 
 
 def fresh_postgres(name: str) -> str | None:
-    """An empty PostgreSQL database ``name`` (a restart restores the desk from its
-    database: every run starts from none), on bench.http_assign's server, made as
-    its ``postgres()`` makes its own; not bench.http_assign's database, which another
+    """An empty PostgreSQL database ``name`` on bench.http_assign's server (a restart
+    restores the desk from its database: every run starts from none; whoever is still
+    connected is cut off). Not bench.http_assign's own database, which another
     benchmark may be using. Without root, ACD_BENCH_POSTGRES_URL as it is."""
     if os.geteuid() != 0:
         return os.environ.get("ACD_BENCH_POSTGRES_URL")
     if subprocess.run(["pg_isready", "-q"]).returncode != 0 and postgres() is None:
         return None
     psql = ["runuser", "-u", "postgres", "--", "psql", "-q", "-c"]
-    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
     subprocess.run(["runuser", "-u", "postgres", "--", "createdb", "-O", "acd", name], check=True)
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
