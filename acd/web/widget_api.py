@@ -16,6 +16,9 @@ or none, is 403). A message past the channel's ``max_message_chars`` is 413; pas
 visitor's or the address's messages per minute, or the address's new visitors per
 minute, 429 with Retry-After. Texts are stored and returned as they were written: the
 script shows them with ``textContent``, so HTML in a message is text.
+
+The service installs it with ``WidgetApi``: its routes, and ``answer_early`` for the
+calls to ``/widget/{channel}/messages`` (see there).
 """
 
 from __future__ import annotations
