@@ -26,10 +26,16 @@ class DeviceState(enum.Enum):
 
     @classmethod
     def parse(cls, text: str) -> DeviceState:
+        known = _DEVICE_STATES.get(text)  # as Asterisk writes them: one look-up, not Enum's call
+        if known is not None:
+            return known
         try:
             return cls(text.strip().upper().replace(" ", "_"))
         except ValueError:
             return cls.UNKNOWN
+
+
+_DEVICE_STATES = {state.value: state for state in DeviceState}
 
 
 class FailReason(enum.Enum):

@@ -121,9 +121,11 @@ class AsteriskPbx:
 
     def _keyed(self, event: Event) -> Event:
         """The tracker speaks this server's Uniqueids; the core knows calls by (server, Uniqueid)."""
+        if self.first_server is None:  # the only server: its Uniqueids are the core's ids
+            if isinstance(event, CallArrived) and event.server != self.server:
+                return dataclasses.replace(event, server=self.server)
+            return event
         if isinstance(event, Resynced):
-            if self.first_server is None:
-                return event
             calls = tuple(dataclasses.replace(c, call_id=self.key(c.call_id)) for c in event.calls)
             # callbacks are placed on the first server (serve.py): the others leave them be
             callbacks = event.callbacks if self.server == self.first_server else None
@@ -133,7 +135,7 @@ class AsteriskPbx:
         if isinstance(event, PickupRequested):
             return dataclasses.replace(event, request_id=self.key(event.request_id))
         call_id = getattr(event, "call_id", None)
-        if isinstance(call_id, str) and self.first_server is not None:
+        if isinstance(call_id, str):
             return cast(Event, dataclasses.replace(cast(Any, event), call_id=self.key(call_id)))
         return event
 
@@ -148,6 +150,8 @@ class AsteriskPbx:
         return command
 
     def _emit(self, events: list[Event], keyed: bool = False) -> None:
+        if not events:
+            return  # most AMI events only refresh the tracker's picture
         if self.active is not None and not self.active():
             return  # a former leader: the calls are the new one's now
         if not keyed:
@@ -168,7 +172,9 @@ def _report(action: Mapping[str, str]) -> Callable[[asyncio.Future[Message]], No
         if future.cancelled():
             return
         result = future.result()
-        if isinstance(result, Message) and result.get("Response") == "Error":
+        # the answer's Response read from panoramisk's storage: for every action, this
+        # costs less than its case-folding get()
+        if isinstance(result, Message) and result._store.get("response", ("", ""))[1] == "Error":
             # e.g. "Channel does not exist" when the caller hung up meanwhile (01)
             log.info("ami action failed", extra={"ami_action": action.get("Action", ""),
                                                  "ami_channel": action.get("Channel", ""),

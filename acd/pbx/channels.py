@@ -8,6 +8,7 @@ or picking-up channel is bridged: transcripts README 3, 08, 09).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -73,6 +74,7 @@ def chan_variables(msg: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # asked for the same live channels' names again and again
 def endpoint_of(name: str) -> str:
     """``PJSIP/101-00000002`` -> ``PJSIP/101``; ``Local/103@ctx-0000abcd;1`` ->
     ``Local/103@ctx``. The suffix after the last dash is the channel's sequence number."""
@@ -143,6 +145,7 @@ class Channel:
     bridge: str | None = None
     far_end_hung_up: bool = False  # HangupRequest seen: the far end hung up (README 7)
     hanging_up: bool = False  # HangupRequest or SoftHangupRequest seen
+    variable_lines: object = None  # the last ChanVariable header(s) read into ``variables``
 
     @property
     def endpoint(self) -> str:
@@ -170,38 +173,58 @@ class Picture:
 
     def observe(self, msg: Mapping[str, Any], prefix: str = "") -> Channel | None:
         """Create or refresh the channel whose snapshot ``msg`` carries under ``prefix``
-        (``Dest``, ``Transferee``, ``Target``...). Returns None without a usable one."""
-        keys = _snapshot_keys(prefix)
-        uid = text(msg, keys.uid).strip()
-        name = text(msg, keys.channel).strip()
+        (``Dest``, ``Transferee``, ``Target``...). Returns None without a usable one.
+
+        It runs for nearly every event, often twice: each header is read once with
+        ``msg.get`` and taken as it is when it is a string (a repeated or odd one goes
+        through ``text``), and the channel variables are read again only when their
+        lines differ from the last ones seen."""
+        keys = _KEYS.get(prefix) or _snapshot_keys(prefix)
+        get = msg.get
+        uid = get(keys.uid)
+        name = get(keys.channel)
+        if uid.__class__ is not str or name.__class__ is not str:
+            uid, name = text(msg, keys.uid), text(msg, keys.channel)
+        uid, name = uid.strip(), name.strip()
         if not uid or uid == UNKNOWN or not name:
             return None
         ch = self.channels.get(uid)
         if ch is None:
             ch = self.channels[uid] = Channel(uid, name)
+            self.by_name[name] = uid
         elif ch.name != name:
             self._rename(ch, name)
-        self.by_name[name] = uid
-        linkedid = text(msg, keys.linkedid)
-        if linkedid and linkedid != UNKNOWN and linkedid != ch.linkedid:
-            if ch.linkedid:
-                # 08/09: an originated or picking-up channel adopts the older Linkedid
-                log.debug("linkedid changed", extra={"ami_uniqueid": uid, "ami_from": ch.linkedid,
-                                                     "ami_to": linkedid})
-            ch.linkedid = linkedid
-        if keys.state in msg:
-            ch.state = text(msg, keys.state)
-        if keys.context in msg:
-            ch.context = text(msg, keys.context)
-        if keys.exten in msg:
-            ch.exten = text(msg, keys.exten)
-        if keys.caller_number in msg:
-            value = text(msg, keys.caller_number)
+        else:
+            self.by_name[name] = uid
+        linkedid = get(keys.linkedid)
+        if linkedid is not None and linkedid != ch.linkedid:
+            linkedid = text(msg, keys.linkedid)
+            if linkedid and linkedid != UNKNOWN and linkedid != ch.linkedid:
+                if ch.linkedid:
+                    # 08/09: an originated or picking-up channel adopts the older Linkedid
+                    log.debug("linkedid changed", extra={"ami_uniqueid": uid, "ami_from": ch.linkedid,
+                                                         "ami_to": linkedid})
+                ch.linkedid = linkedid
+        value = get(keys.state)
+        if value is not None:
+            ch.state = value if value.__class__ is str else text(msg, keys.state)
+        value = get(keys.context)
+        if value is not None:
+            ch.context = value if value.__class__ is str else text(msg, keys.context)
+        value = get(keys.exten)
+        if value is not None:
+            ch.exten = value if value.__class__ is str else text(msg, keys.exten)
+        value = get(keys.caller_number)
+        if value is not None:
+            value = value if value.__class__ is str else text(msg, keys.caller_number)
             ch.caller_number = "" if value == UNKNOWN else value
-        if keys.caller_name in msg:
-            value = text(msg, keys.caller_name)
+        value = get(keys.caller_name)
+        if value is not None:
+            value = value if value.__class__ is str else text(msg, keys.caller_name)
             ch.caller_name = "" if value == UNKNOWN else value
-        if keys.variables in msg:
+        value = get(keys.variables)
+        if value is not None and value != ch.variable_lines:
+            ch.variable_lines = value
             variables = chan_variables(msg, prefix)
             if variables:
                 ch.variables = {**(ch.variables or {}), **variables}

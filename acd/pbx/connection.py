@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 import itertools
 import logging
 import random
@@ -32,7 +33,7 @@ from panoramisk.actions import Action  # type: ignore[import-untyped]
 from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
 from panoramisk.message import Message  # type: ignore[import-untyped]
 
-from .framing import parse
+from .framing import live_event_name, parse_answer, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +113,45 @@ class _Action(Action):  # type: ignore[misc]
     """panoramisk's Action, so its response matching (``add_message``: one response, or
     a list until its ...Complete, or an Originate's OriginateResponse) is unchanged; built
     in one step instead of one case-folding ``__setitem__`` per header, which cost more
-    than the router's decision for every ring (bench/ami_ingest.py)."""
+    than the router's decision for every ring (bench/ami_ingest.py). The ActionID is
+    acd's own: the fields never carry one."""
+
+    # plain attributes, set once: panoramisk's are properties that look the id up in the
+    # case-folding dict each time, and response matching asks for them several times
+    id: str = ""
+    action_id: str = ""
 
     def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any]) -> None:
-        # CaseInsensitiveDict's own storage: lower-cased key -> (key as written, value)
-        self._store = {key.lower(): (key, value) for key, value in fields.items()}
-        if "actionid" not in self._store:
-            self._store["actionid"] = ("ActionID", f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}")
+        self.fields = fields
+        self.id = self.action_id = f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}"
         self.as_list = None
-        self.responses = []
+        self.responses: list[Message] = []
         self.future = future
+
+    @functools.cached_property
+    def _store(self) -> dict[str, tuple[str, Any]]:
+        """CaseInsensitiveDict's own storage (lower-cased key -> (key as written, value)),
+        made only when panoramisk's code or a log line reads the action as a dict: a
+        ring's Setvar, Setvar, Redirect never need it."""
+        store = {key.lower(): (key, value) for key, value in self.fields.items()}
+        store["actionid"] = ("ActionID", self.id)
+        return store
+
+    def wire(self) -> str:
+        """The action as Asterisk reads it: ``Key: value`` lines, then a blank line."""
+        fields = self.fields
+        if all(value.__class__ is str for value in fields.values()):  # nearly always
+            return "".join([f"{key}: {value}\r\n" for key, value in fields.items()]) + f"ActionID: {self.id}\r\n\r\n"
+        lines: list[str] = []
+        for key, value in fields.items():
+            if isinstance(value, list | tuple):  # a repeated header (Variable: A=1, Variable: B=2)
+                lines.extend(f"{key}: {item}\r\n" for item in value)
+            else:
+                lines.append(f"{key}: {value}\r\n")
+        lines.append(f"ActionID: {self.id}\r\n\r\n")
+        return "".join(lines)
+
+    __str__ = wire
 
     def add_message(self, message: Message) -> bool | None:
         """panoramisk's ``Action.add_message``, with the common case decided without its
@@ -145,16 +175,6 @@ class _Action(Action):  # type: ignore[misc]
             return None
         return super().add_message(message)  # type: ignore[no-any-return]
 
-    def __str__(self) -> str:
-        lines = []
-        for key, value in self._store.values():
-            if isinstance(value, list | tuple):  # a repeated header (Variable: A=1, Variable: B=2)
-                lines.extend(f"{key}: {item}\r\n" for item in value)
-            else:
-                lines.append(f"{key}: {value}\r\n")
-        lines.append("\r\n")
-        return "".join(lines)
-
 
 class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's frame parsing and response matching, with our own lifecycle:
@@ -167,7 +187,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.log = log
         # live events for the one consumer, in order; None: the link is gone. A deque and
         # one wake-up per read, not an asyncio.Queue's bookkeeping for every event
-        self.events: deque[Message | None] = deque()
+        self.events: deque[str | Message | None] = deque()
         self._arrival: asyncio.Future[None] | None = None
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # one decoder for the stream: a character split across two reads stays whole
@@ -179,6 +199,8 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.greeting: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self.unanswered: set[str] = set()  # ids of the actions the lost link left without an answer
         self.may_send: Callable[[], bool] | None = None  # the fencing gate (AmiConnection's may_send)
+        self._deadlines: deque[tuple[float, list[str]]] = deque()  # see expire_later
+        self._expiry: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
         self._buffer += self._decoder.decode(data)
@@ -187,22 +209,62 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         *frames, self._buffer = self._buffer.split("\r\n\r\n")
         events, wanted = self.events, self.wanted
         for frame in frames:
-            # the banner has no blank line of its own (README 1): it heads the first
-            # frame as a line without ": " and the parser skips it
-            message = parse(frame, wanted)
-            if message is None:
-                continue
-            if isinstance(message, dict):  # a live event: straight to the consumer
-                if message.get("Event") == "Shutdown":
+            name = live_event_name(frame)
+            if name:
+                if wanted is not None and name not in wanted:
+                    continue  # nobody handles it: dropped unparsed
+                if name == "Shutdown":
                     self.connection_lost(None)
                 else:
-                    events.append(message)
+                    # to the consumer as it came, parsed just before it is handled: a
+                    # read's hundreds of events do not wait in the queue as dicts, which
+                    # the garbage collector would walk again and again
+                    events.append(frame)
+                continue
+            # an answer to an action. The banner has no blank line of its own (README 1):
+            # it heads the first frame as a line without ": " and the parser skips it
+            message = parse_answer(frame.strip())
+            if message is None:
                 continue
             try:
                 self.handle_message(message)
             except Exception:
                 log.exception("ami frame not handled", extra={"ami_event": message.get("Event", "")})
         self._wake()
+
+    def expire_later(self, actions: Sequence[Action], after_s: float) -> None:
+        """The actions written together time out together, ``after_s`` from now, as an
+        error response. One link's actions share one timeout, so their deadlines come in
+        the order they were written: a queue of (deadline, ids) and one timer for its
+        head, rather than a timer per write. Only the ids wait: an answered action is
+        gone from ``responses`` and freed at once."""
+        loop = asyncio.get_running_loop()
+        self._deadlines.append((loop.time() + after_s, [action.id for action in actions]))
+        if self._expiry is None:
+            self._expiry = loop.call_at(self._deadlines[0][0], self._expire_due)
+
+    def _expire_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._expiry = None
+        now, deadlines, responses = loop.time(), self._deadlines, self.responses
+        while deadlines and deadlines[0][0] <= now:
+            for action_id in deadlines.popleft()[1]:
+                action = responses.pop(action_id, None)
+                if action is not None and not action.future.done():
+                    action.future.set_result(error_response("timeout", action_id))
+        if deadlines:
+            self._expiry = loop.call_at(deadlines[0][0], self._expire_due)
+
+    def handle_message(self, message: Message) -> None:
+        """panoramisk's matching of an answer to its action, with the usual case (one of
+        our actions, by its ActionID) found without the case-folding ``id`` look-ups."""
+        key = message._store.get("actionid")
+        action = self.responses.get(key[1]) if key is not None and "commandid" not in message._store \
+            and key[1].__class__ is str else None
+        if action is None:
+            super().handle_message(message)
+        elif action.add_message(message):
+            del self.responses[action.id]
 
     def _wake(self) -> None:
         if self.events and self._arrival is not None and not self._arrival.done():
@@ -241,7 +303,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             self.transport.abort()
             return actions
         try:
-            self.transport.write(b"".join(str(action).encode("utf-8") for action in actions))
+            self.transport.write("".join([action.wire() for action in actions]).encode("utf-8"))
         except Exception as exc:  # never log the action itself: a Login carries the secret
             log.warning("ami write failed", extra={"ami_action": actions[0]["action"] if actions else "",
                                                    "ami_error": repr(exc)})
@@ -258,6 +320,10 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
                     self.unanswered.add(action.id)
                     action.future.set_result(error_response("connection lost", action.id))
             self.responses.clear()
+            self._deadlines.clear()
+            if self._expiry is not None:
+                self._expiry.cancel()
+                self._expiry = None
             self.events.append(None)  # the consumer stops after what came before
             self._wake()
             self.lost.set_result(None)
@@ -267,14 +333,6 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
 
     def close(self) -> None:
         self.transport.close()
-
-
-def _expire(protocol: _AmiProtocol, actions: Sequence[Action]) -> None:
-    """The actions written together that are still unanswered when their time is up."""
-    for action in actions:
-        if not action.future.done():
-            protocol.responses.pop(action.id, None)
-            action.future.set_result(error_response("timeout", action.id))
 
 
 class AmiConnection:
@@ -435,9 +493,11 @@ class AmiConnection:
             await protocol.arrived()
             debug = log.isEnabledFor(logging.DEBUG)
             while events:
-                message = events.popleft()
-                if message is None:
+                item = events.popleft()
+                if item is None:
                     return
+                # a live event's frame (data_received), or a Message panoramisk dispatched
+                message = parse_event(item) if isinstance(item, str) else item
                 if debug:
                     log.debug("ami event", extra={"ami_event": message.get("Event", ""),
                                                   "ami_uniqueid": message.get("Uniqueid", "")})
@@ -500,9 +560,7 @@ class AmiConnection:
             return []
         actions = protocol.send_actions(many)
         futures: list[asyncio.Future[Message]] = [action.future for action in actions]
-        # written together, they time out together: one timer for the lot, left to run out
-        # (it finds them answered) rather than cancelled through a callback on each
-        asyncio.get_running_loop().call_later(self.timing.action_timeout_s, _expire, protocol, actions)
+        protocol.expire_later(actions, self.timing.action_timeout_s)
         return futures
 
     async def send(self, fields: Mapping[str, str]) -> Message:

@@ -11,6 +11,7 @@ response matching works unchanged. Events nobody handles are dropped unparsed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from itertools import repeat
 from typing import Any
@@ -49,12 +50,21 @@ def parse_event(frame: str) -> Frame:
     return out
 
 
+def live_event_name(frame: str) -> str:
+    """The event of a frame that is a live event (it starts with "Event: " and answers
+    no action: no ActionID), else "". Read for every frame, before anything is parsed."""
+    if not frame.startswith("Event: ") or "\r\nActionID: " in frame:
+        return ""
+    end = frame.find("\r\n")
+    return frame[7:] if end < 0 else frame[7:end]
+
+
 def parse(frame: str, wanted: Collection[str] | None = None) -> Frame | Message | None:
     """One frame (without its closing blank line): a dict for a live event, a panoramisk
     Message for anything that answers an action, None for a frame to drop (an event not
     in ``wanted``, or no message at all such as the banner alone)."""
-    name = event_name(frame)
-    if name and "\r\nActionID: " not in frame:
+    name = live_event_name(frame)
+    if name:
         if wanted is not None and name not in wanted:
             return None
         return parse_event(frame)
@@ -69,6 +79,10 @@ def parse_answer(frame: str) -> Message:
     The common answer (``Response: Success`` and a few headers, each once) is made in
     one step; a ring attempt's three actions bring three, and building each header by
     header cost more than the tracker's work for an event (bench/ami_ingest.py)."""
+    simple = _SIMPLE_ANSWER.fullmatch(frame)
+    if simple is not None:  # Response, ActionID, Message: a Setvar's or a Redirect's answer
+        return _message({"response": ("Response", simple[1]), "actionid": ("ActionID", simple[2]),
+                         "message": ("Message", simple[3])})
     if frame.startswith("Response: ") and not frame.startswith(_HAS_BODY):
         lines = frame.split("\r\n")
         try:
@@ -76,11 +90,20 @@ def parse_answer(frame: str) -> Message:
         except ValueError:  # a line without ": ", which from_line skips
             return Message.from_line(frame)
         if len(headers) == len(lines) and not any(key.lower() in Message.quoted_keys for key in headers):
-            message = Message.__new__(Message)
-            # what Message(headers, content="") stores: CaseInsensitiveDict's lower-cased
-            # key -> (key as written, value), the last of two spellings winning, then content
-            message._store = {key.lower(): (key, value) for key, value in headers.items()}
-            message._store["content"] = ("content", "")
-            message.manager = None
-            return message
+            # the last of two spellings of a key wins, as in Message(headers)
+            return _message({key.lower(): (key, value) for key, value in headers.items()})
     return Message.from_line(frame)
+
+
+# the common answer, each header once and none with a body (_HAS_BODY) or quoted (Result)
+_SIMPLE_ANSWER = re.compile(r"Response: (Success|Error)\r\nActionID: ([^\r\n]*)\r\nMessage: ([^\r\n]*)")
+
+
+def _message(store: dict[str, tuple[str, Any]]) -> Message:
+    """What ``Message(headers, content="")`` makes, from CaseInsensitiveDict's own storage
+    (lower-cased key -> (key as written, value)), in one step."""
+    message = Message.__new__(Message)
+    store["content"] = ("content", "")
+    message._store = store
+    message.manager = None
+    return message

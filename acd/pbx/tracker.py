@@ -127,7 +127,8 @@ class Tracker:
     # ------------------------------------------------------------------ live events
     def handle(self, msg: Mapping[str, Any]) -> list[Event]:
         """The core events one AMI event causes. Never raises: bad input is logged."""
-        handler = self._handlers.get(text(msg, "Event"))
+        name = msg.get("Event")
+        handler = self._handlers.get(name if name.__class__ is str else text(msg, "Event"))
         if handler is None:
             return []
         out: list[Event] = []
@@ -442,18 +443,24 @@ class Tracker:
 
     # ------------------------------------------------------------------ device states
     def _on_DeviceStateChange(self, msg: Mapping[str, Any], out: list[Event]) -> None:
-        event = self._device_state(msg)
-        if event is not None and self._devices.get(event.agent_id) != event.state:
-            self._devices[event.agent_id] = event.state
-            out.append(event)
+        agent_id = self._device_agent(msg)
+        if agent_id is None:
+            return
+        state = DeviceState.parse(text(msg, "State"))
+        if self._devices.get(agent_id) != state:  # a state told again changes nothing
+            self._devices[agent_id] = state
+            out.append(DeviceStateChanged(agent_id, state))
 
-    def _device_state(self, msg: Mapping[str, Any]) -> DeviceStateChanged | None:
+    def _device_agent(self, msg: Mapping[str, Any]) -> str | None:
+        """The agent of this server whose phone the device-state message is about."""
         device = text(msg, "Device")
         # README 14: Queue:…, MWI:…, the trunk also report device states
         agent = self.config.agent_by_endpoint(device) if device.startswith("PJSIP/") else None
-        if agent is None or not self._here(agent):
-            return None
-        return DeviceStateChanged(agent.id, DeviceState.parse(text(msg, "State")))
+        return agent.id if agent is not None and self._here(agent) else None
+
+    def _device_state(self, msg: Mapping[str, Any]) -> DeviceStateChanged | None:
+        agent_id = self._device_agent(msg)
+        return None if agent_id is None else DeviceStateChanged(agent_id, DeviceState.parse(text(msg, "State")))
 
     # ------------------------------------------------------------------ resync
     def resync(self, channels: Iterable[Mapping[str, Any]], devices: Iterable[Mapping[str, Any]] = (),

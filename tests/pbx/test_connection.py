@@ -312,3 +312,69 @@ async def test_an_action_ends_on_the_same_answers_as_panoramisk_s(fields: dict[s
         assert [list(m.items()) for m in result] == [list(m.items()) for m in expected]
     else:
         assert list(result.items()) == list(expected.items())
+
+
+async def test_an_action_is_written_as_panoramisk_writes_it_with_acd_s_own_action_id() -> None:
+    from panoramisk.actions import Action
+
+    from acd.pbx.connection import _Action
+
+    future = asyncio.get_running_loop().create_future()
+    for fields in ({"Action": "Setvar", "Channel": "PJSIP/trunk-00000001", "Variable": "ACD_TIMEOUT", "Value": "25"},
+                   {"Action": "Originate", "Channel": "PJSIP/101", "Variable": ["A=1", "B=2"], "Async": "true"}):
+        ours = _Action(fields, future)
+        theirs = Action(dict(fields, ActionID=ours.id))
+        assert ours.id.startswith("acd/") and ours.action_id == ours.id
+        # the same lines (panoramisk sorts them; Asterisk reads them in any order), one blank line after
+        assert sorted(ours.wire().split("\r\n")) == sorted(str(theirs).split("\r\n")[:-1] + [""])
+        assert ours.wire().endswith("\r\n\r\n") and ours.wire().count("\r\n\r\n") == 1
+        assert ours["action"] == fields["Action"] and ours["ActionID"] == ours.id  # read as a dict too
+
+
+async def test_actions_written_at_different_times_each_time_out_at_their_own_deadline() -> None:
+    fake, rec = FakeAsterisk(), Recorder()
+    await fake.start()
+    conn = connect(fake, rec, timing=Timing(action_timeout_s=0.2, ping_interval_s=30))
+
+    async def body() -> None:
+        await until(lambda: conn.ready)
+        protocol = conn._protocol
+        assert protocol is not None
+        fake.silent = {"Setvar"}
+        loop = asyncio.get_running_loop()
+        first = conn.send_all([{"Action": "Setvar", "Channel": "x", "Variable": "A", "Value": "1"},
+                               {"Action": "Redirect", "Channel": "x"}])  # the Redirect is answered
+        await asyncio.sleep(0.1)
+        second = conn.send_all([{"Action": "Setvar", "Channel": "x", "Variable": "B", "Value": "2"}])
+        started = loop.time()
+        assert (await first[1])["Message"] == "Redirect done"
+        assert (await first[0])["Message"] == "timeout"
+        first_out = loop.time() - started
+        assert (await second[0])["Message"] == "timeout"
+        second_out = loop.time() - started
+        # each batch at its own deadline (never before it), in the order they were written
+        assert second_out >= 0.19 and first_out < second_out
+        assert not protocol.responses and not protocol._deadlines and protocol._expiry is None
+
+    await running(conn, body)
+    await fake.stop()
+
+
+async def test_a_lost_link_fails_its_unanswered_actions_at_once_and_leaves_no_timer_behind() -> None:
+    fake, rec = FakeAsterisk(), Recorder()
+    await fake.start()
+    conn = connect(fake, rec, timing=Timing(action_timeout_s=30, ping_interval_s=30))
+
+    async def body() -> None:
+        await until(lambda: conn.ready)
+        protocol = conn._protocol
+        assert protocol is not None
+        fake.silent = {"Setvar"}
+        (pending,) = conn.send_all([{"Action": "Setvar", "Channel": "x", "Variable": "A", "Value": "1"}])
+        assert protocol._expiry is not None
+        protocol.transport.abort()
+        assert (await asyncio.wait_for(pending, 1))["Message"] == "connection lost"
+        assert protocol._expiry is None and not protocol._deadlines
+
+    await running(conn, body)
+    await fake.stop()

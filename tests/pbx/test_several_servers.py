@@ -98,6 +98,17 @@ def test_events_carry_the_server_and_commands_go_back_as_uniqueids() -> None:
     assert munich._to_uniqueids(Hold("1.1@munich")) == Hold("1.1")
 
 
+def test_the_only_server_s_events_keep_their_uniqueids_and_a_call_names_its_server() -> None:
+    heard: list[object] = []
+    alone = AsteriskPbx(CONFIG, host="127.0.0.1", port=1, username="acd", secret="",
+                        dialplan=Dialplan(server="berlin"))
+    alone.attach(heard.append)
+    alone._emit([CallArrived("1.1", "5000", "15550001"), MemberRinging("1.1", 1, "anna")])
+    alone._emit([])
+    assert heard == [CallArrived("1.1", "5000", "15550001", server="berlin"), MemberRinging("1.1", 1, "anna")]
+    assert alone._to_uniqueids(Hold("1.1")) == Hold("1.1")
+
+
 def test_a_trunk_leg_ringing_across_a_reconnect_still_answers_for_its_member() -> None:
     tracker = berlin_with_a_call()
     leg = {"Channel": CALLER, "Uniqueid": "1.1", "Context": "acd-dial", "Exten": "1",
