@@ -55,11 +55,12 @@ from .web.app import WebContext, create_app
 from .web.bitrix24_events import bitrix24_events_router
 from .web.bootstrap import bootstrap_admin
 from .web.channels_api import channels_router
+from .web.inbound_chats import install as install_inbound_chats
 from .web.live_feed import LiveFeed
 from .web.security import forwarded_headers
 from .web.telegram_webhook import telegram_webhook_router
 from .web.wallboard import install_wallboard
-from .web.widget_api import widget_router
+from .web.widget_api import WidgetApi
 from .web.workspace import install_workspace
 
 log = logging.getLogger(__name__)
@@ -178,10 +179,14 @@ class Acd:
             intercept=self.intercept, crm=self.crm_feed, conversations=self.desk.live_conversations,
             share_settings=self.shared.settings.save if self.shared is not None else None)
         agent_work = self.shared.agent_work_on_active(self.desk) if self.shared is not None else None
+        widget = WidgetApi(self.desk, lambda: self.settings)
         self.web = create_app(self.web_context, routers=[channels_router(self.desk, agent_work),
-                                                         widget_router(self.desk, lambda: self.settings),
+                                                         widget.router(),
                                                          telegram_webhook_router(self.desk, lambda: self.settings),
                                                          bitrix24_events_router(lambda: self.crm.owner_sync)])
+        # after create_app: inside its middlewares
+        install_inbound_chats(self.web, self.desk)
+        widget.answer_early(self.web)
         install_workspace(self.web, self.desk)
         self.wallboard = install_wallboard(self.web, self.desk)
         if self.shared is not None:

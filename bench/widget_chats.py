@@ -20,6 +20,9 @@ service sustains with 1,000 conversations waiting at once, not a request rate pu
 from outside. The machine is shared: the service's CPU per message says what the
 figures cost whatever else runs.
 
+Then the visitors' message post alone at 32 requests in flight, as bench.http_assign
+measures assignment (``bench.widget_posts``), beside http_assign's target.
+
 Run: python -m bench.widget_chats [--quick] [--postgres]
 """
 
@@ -41,14 +44,15 @@ from typing import Any
 
 from acd import event_loop
 
+from . import widget_posts
 from .common import percentile, save
-from .http_assign import postgres
 
 ORIGIN = "https://shop.example"
 THINK_S = 30.0  # a visitor's pause between reading an answer and sending the next question (mean)
 KEEP_PACE = 0.9  # messages/s each way: at least this share of what the visitors offer
 TARGET_P99_MS = 1000
 TARGET_RSS_MB = 500
+PG_DATABASE = "acd_bench_widget"  # not bench.http_assign's: another benchmark may use that one
 AGENT_CONNECTIONS = 32  # more than the chats an agent answers at once here: no request queues in the client
 
 
@@ -80,19 +84,25 @@ async def measure(database: str, conversations: int, agents: int, rounds: int, t
     user = accounts.create_user("bench", "bench-password", role="supervisor", permissions=("open_channels",))
     token = accounts.create_token(user.id, "bench")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    cpu_before = time.process_time()
     service = asyncio.create_task(acd.run(freeze_gc=True))  # the AMI link retries in the background: no PBX needed
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.widget_chats", "--client", f"http://127.0.0.1:{port}", token,
         str(conversations), str(rounds), str(think_s), stdout=asyncio.subprocess.PIPE,
         cwd=Path(__file__).resolve().parents[1])
-    out, _ = await child.communicate()
-    if child.returncode != 0:
+    # the service's CPU (every thread) from the visitors' first request to their last
+    # answer: its start-up (migrations, the first imports) is no message's cost
+    assert child.stdout is not None
+    started = await child.stdout.readline()
+    cpu_before = time.process_time()
+    ended = await child.stdout.readline()
+    cpu = time.process_time() - cpu_before
+    out = await child.stdout.read()
+    await child.wait()
+    if child.returncode != 0 or (started, ended) != (b"start\n", b"end\n"):
         acd.stop()
         await service
         raise RuntimeError("the visitors' process failed (its error is above)")
     figures = json.loads(out.decode().strip().splitlines()[-1])
-    cpu = time.process_time() - cpu_before  # the service's CPU (every thread) while it served the visitors
     open_now = len(acd.desk.router.conversations)
     acd.stop()
     await service
@@ -101,7 +111,9 @@ async def measure(database: str, conversations: int, agents: int, rounds: int, t
             "open_at_end": open_now, "machine_load_1min": round(os.getloadavg()[0], 1),  # others' work too
             "service_peak_rss_mb": round(rss / 1024), "rss_at_start_mb": round(rss_before / 1024),
             "service_cpu_s": round(cpu, 2),
-            "service_cpu_ms_per_message": round(cpu * 1e3 / (figures["to_agent"]["messages"] * 2), 2), **figures}
+            "service_cpu_ms_per_message": round(cpu * 1e3 / (figures["to_agent"]["messages"] * 2), 2),
+            "service_cpu_ms_per_request": round(cpu * 1e3 / figures["requests"], 2),
+            "requests_per_message": round(figures["requests"] / (figures["to_agent"]["messages"] * 2), 2), **figures}
 
 
 async def client(url: str, token: str, conversations: int, rounds: int, think_s: float) -> dict[str, Any]:
@@ -127,6 +139,7 @@ async def client(url: str, token: str, conversations: int, rounds: int, think_s:
     staff = {"Authorization": f"Bearer {token}"}
     agents: dict[str, httpx.AsyncClient] = {}  # an agent's workspace: the replies to their chats
     retried: list[str] = []
+    requests = [0]  # every request sent (polls, writes, the agents' steps): the service's CPU per request
 
     async def send(http: httpx.AsyncClient, method: str, path: str, **kw: Any) -> httpx.Response:
         """A request, sent again on a connection the server closed as it was reused (a
@@ -134,6 +147,7 @@ async def client(url: str, token: str, conversations: int, rounds: int, think_s:
         keep-alive connection as fresh after the server's idle timeout closed it."""
         for attempt in range(3):
             try:
+                requests[0] += 1
                 return await http.request(method, path, **kw)
             except (httpx.RemoteProtocolError, httpx.ReadError) as e:
                 if attempt == 2:
@@ -158,6 +172,7 @@ async def client(url: str, token: str, conversations: int, rounds: int, think_s:
             pass
         await asyncio.sleep(0.1)
     await probe.aclose()
+    print("start", flush=True)
 
     async def poll(n: int, http: httpx.AsyncClient, headers: dict[str, str], done: asyncio.Event) -> None:
         after, conversation = 0, ""
@@ -166,6 +181,7 @@ async def client(url: str, token: str, conversations: int, rounds: int, think_s:
             if conversation:
                 params["conversation"] = conversation
             try:
+                requests[0] += 1
                 response = await http.get("/widget/site/messages", params=params, headers=headers)
                 response.raise_for_status()
                 body = response.json()
@@ -237,12 +253,13 @@ async def client(url: str, token: str, conversations: int, rounds: int, think_s:
     start = time.perf_counter()
     await asyncio.gather(*(visitor(n) for n in range(conversations)))
     elapsed = time.perf_counter() - start
+    print("end", flush=True)
     for http in agents.values():
         await http.aclose()
     failed_polls = sum(map(len, errors.values()))
     first_errors = [e for lines in errors.values() for e in lines][:3]
     return {"client_cpu_s": round(time.process_time(), 2), "poll_errors": failed_polls, "first_errors": first_errors,
-            "requests_sent_again": len(retried), "seconds": round(elapsed, 2),
+            "requests_sent_again": len(retried), "requests": requests[0], "seconds": round(elapsed, 2),
             # the rate the visitors offer: their messages over the time they would take
             # were every answer instant (the slowest visitor's pauses)
             "offered_per_s": round(len(to_agent) / max(paused.values()), 1),
@@ -265,6 +282,8 @@ def verdicts(f: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                  (f"{label} p50", f"{w['p50_ms']} ms", "", True),
                  (f"{label} p99", f"{w['p99_ms']} ms", f"< {TARGET_P99_MS} ms", w["p99_ms"] < TARGET_P99_MS)]
     rows.append(("service CPU per message", f"{f['service_cpu_ms_per_message']} ms", "", True))
+    rows.append(("  per request", f"{f['service_cpu_ms_per_request']} ms", "", True))
+    rows.append(("  requests per message", f"{f['requests_per_message']}", "", True))
     rows.append(("service peak RSS", f"{f['service_peak_rss_mb']} MB", f"< {TARGET_RSS_MB} MB",
                  f["service_peak_rss_mb"] < TARGET_RSS_MB))
     return rows
@@ -273,7 +292,7 @@ def verdicts(f: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL too (bench.http_assign's database)")
+    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL too (a database of its own)")
     parser.add_argument("--client", nargs=5, metavar=("URL", "TOKEN", "CONVERSATIONS", "ROUNDS", "THINK_S"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -285,7 +304,7 @@ def main() -> int:
     databases = ["sqlite"] + (["postgresql"] if args.postgres else [])
     for database in databases:
         with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{tmp}/bench.db" if database == "sqlite" else postgres()
+            url = f"sqlite:///{tmp}/bench.db" if database == "sqlite" else widget_posts.fresh_postgres(PG_DATABASE)
             if url is None:
                 print("no PostgreSQL: skipped")
                 continue
@@ -298,6 +317,11 @@ def main() -> int:
         for figure, value, target, met in verdicts(f):
             print(f"  {figure:<28} {value:>10}   {target and ('target ' + target):<18} "
                   f"{target and ('met' if met else 'MISSED')}")
+        with tempfile.TemporaryDirectory() as tmp:  # an empty database again: no conversation open
+            url = f"sqlite:///{tmp}/posts.db" if database == "sqlite" else widget_posts.fresh_postgres(PG_DATABASE)
+            assert url is not None
+            f["posts"] = event_loop.run(widget_posts.measure(url, *widget_posts.sizes(args.quick)))
+        print("  " + widget_posts.verdict(database, f["posts"]))
         print("saved", save("widget_chats" + ("-quick" if args.quick else "") + f"-{database}", f))
     return 0
 

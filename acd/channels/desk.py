@@ -862,9 +862,14 @@ class Desk:
         self.handle(event)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(detail: Mapping[str, Any]) -> dict[str, Any]:
     """JSON-able detail (sets from the core become sorted lists)."""
     def plain(value: Any) -> Any:
+        if type(value) in _SCALARS:  # most of them: asked first, without the ABCs' isinstance
+            return value
         if isinstance(value, Mapping):
             return {str(k): plain(v) for k, v in value.items()}
         if isinstance(value, set | frozenset):

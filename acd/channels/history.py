@@ -25,12 +25,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Double, Engine, Index, Integer, String, delete, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Connection,
+    Double,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from ..store.database import json_text
 
 log = logging.getLogger(__name__)
 
 ITEM_ID_MAX = 255  # a Message-ID may be long; longer ids are refused at the door
+IN_LIST_MAX = 500  # ids in one IN (...): bounded, whatever a write carries after an outage
 EventId = BigInteger().with_variant(Integer(), "sqlite")
 
 OPEN, CLOSED = "open", "closed"
@@ -150,6 +169,9 @@ class Batch:
     crm: list[CrmChange] = field(default_factory=list)
     # texts to customers these lines record (``acd.channels.outgoing``): all or nothing with them
     outgoing: list[CrmChange] = field(default_factory=list)
+    # carries a write that failed, whose commit may have reached the database all the same
+    # (the connection lost as it committed): its new items may be stored already
+    retried: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.items or self.lines or self.alerts or self.snapshot is not None or self.crm
@@ -161,6 +183,7 @@ class Batch:
         self.crm[:0] = failed.crm
         self.outgoing[:0] = failed.outgoing
         self.conversations = {**failed.conversations, **self.conversations}  # the newer state wins
+        self.retried = True
 
 
 
@@ -173,43 +196,55 @@ class ChannelHistory:
 
     # -------------------------------------------------------------- writes
     def write(self, batch: Batch) -> None:
+        # Core statements, the rows as plain dicts: the ORM's bookkeeping per row cost
+        # more than the database itself (issue 16); one executemany per table
         with Session(self.engine) as session, session.begin():
-            # every item row the batch touches in one query: a query per item would flush
-            # and wait a round trip each (on PostgreSQL, most of a write's time)
-            wanted = {new.item_id for new in batch.items} | {line.item_id for line in batch.lines}
-            items = {row.item_id: row for row in session.scalars(select(ItemRow).where(ItemRow.item_id.in_(wanted)))
-                     } if wanted else {}
+            db = session.connection()
+            # the items' stored rows, for the lines to follow; a new item is not stored yet
+            # (a chat's id is new, an e-mail's or form's was looked up) unless a write of it failed
+            fresh = set() if batch.retried else {new.item_id for new in batch.items}
+            items = self._items(db, ({new.item_id for new in batch.items} | {line.item_id for line in batch.lines})
+                                - fresh)
+            new_items: dict[str, dict[str, Any]] = {}
             for new in batch.items:
                 if new.item_id not in items:
-                    items[new.item_id] = ItemRow(
-                        item_id=new.item_id, kind=new.kind, queue_id=new.queue_id, client=new.client, agent_id=None,
-                        status=OPEN, created_at=new.at, updated_at=new.at, closed_at=None, detail=new.detail)
-                    session.add(items[new.item_id])
+                    items[new.item_id] = new_items[new.item_id] = {
+                        "item_id": new.item_id, "kind": new.kind, "queue_id": new.queue_id, "client": new.client,
+                        "agent_id": None, "status": OPEN, "created_at": new.at, "updated_at": new.at,
+                        "closed_at": None, "first_response_at": None, "detail": new.detail}
+            followed: dict[str, dict[str, Any]] = {}  # stored items the lines changed
             for line in batch.lines:
                 row = items.get(line.item_id)
                 if row is not None:
                     _follow(row, line)
-            # plain multi-row INSERTs: the ORM's bookkeeping per line cost more than the database
+                    if line.item_id not in new_items:
+                        followed[line.item_id] = row
+            if new_items:
+                _insert(db, _ITEMS, list(new_items.values()))
+            if followed:
+                db.execute(_FOLLOW_ITEM, [{**{key: row[key] for key in _FOLLOWED}, "_item_id": item_id}
+                                          for item_id, row in followed.items()])
             if batch.lines:
-                session.execute(insert(EventRow), [{"item_id": line.item_id, "at": line.at, "kind": line.kind,
-                                                    "detail": line.detail} for line in batch.lines])
+                _insert(db, _EVENTS, [{"item_id": line.item_id, "at": line.at, "kind": line.kind,
+                                       "detail": line.detail} for line in batch.lines])
             if batch.alerts:
-                session.execute(insert(AlertRow), [{"queue_id": alert.item_id, "at": alert.at, "kind": alert.kind,
-                                                    "detail": alert.detail} for alert in batch.alerts])
+                _insert(db, _ALERTS, [{"queue_id": alert.item_id, "at": alert.at, "kind": alert.kind,
+                                       "detail": alert.detail} for alert in batch.alerts])
             if batch.snapshot is not None:  # an UPDATE: loading the old row would parse its JSON for nothing
-                if not session.execute(update(RouterStateRow).where(RouterStateRow.name == "conversations")
-                                       .values(saved_at=batch.snapshot_at, data=batch.snapshot)).rowcount:
-                    session.add(RouterStateRow(name="conversations", saved_at=batch.snapshot_at, data=batch.snapshot))
+                state = RouterStateRow.__table__
+                if not db.execute(update(state).where(state.c.name == "conversations")
+                                  .values(saved_at=batch.snapshot_at, data=batch.snapshot)).rowcount:
+                    db.execute(insert(state).values(name="conversations", saved_at=batch.snapshot_at,
+                                                    data=batch.snapshot))
             if batch.conversations:
+                table = ConversationRow.__table__
                 changed = list(batch.conversations)
-                for chunk in range(0, len(changed), 500):  # bounded IN lists
-                    session.execute(delete(ConversationRow).where(
-                        ConversationRow.conversation_id.in_(changed[chunk:chunk + 500])))
+                for chunk in range(0, len(changed), IN_LIST_MAX):
+                    db.execute(delete(table).where(table.c.conversation_id.in_(changed[chunk:chunk + IN_LIST_MAX])))
                 rows = [{"conversation_id": cid, "rank": state.rank, "chat_key": state.chat_key, "data": state.data}
                         for cid, state in batch.conversations.items() if state is not None]
                 if rows:
-                    session.execute(insert(ConversationRow), rows)
-            session.flush()  # the transaction has begun (pysqlite begins at the first write) before a savepoint
+                    _insert(db, table, rows)
             for job in batch.outgoing:  # no savepoint: a reply is never acknowledged without its job
                 job(session)
             for change in batch.crm:
@@ -218,6 +253,16 @@ class ChannelHistory:
                         change(session)
                 except Exception:
                     log.exception("channels.crm_change_failed")
+
+    @staticmethod
+    def _items(db: Connection, item_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The stored rows of these items, by id: one query per IN_LIST_MAX ids (a query
+        per item would wait a round trip each, on PostgreSQL most of a write's time)."""
+        wanted, found = list(item_ids), {}
+        for chunk in range(0, len(wanted), IN_LIST_MAX):
+            for row in db.execute(select(_ITEMS).where(_ITEMS.c.item_id.in_(wanted[chunk:chunk + IN_LIST_MAX]))):
+                found[row.item_id] = dict(row._mapping)
+        return found
 
     # -------------------------------------------------------------- reads
     def snapshot(self) -> dict[str, Any] | None:
@@ -277,29 +322,53 @@ class ChannelHistory:
             return [{"queue": r.queue_id, "at": r.at, "kind": r.kind, **r.detail} for r in session.scalars(stmt)]
 
 
-def _follow(row: ItemRow, line: Line) -> None:
+_ITEMS, _EVENTS, _ALERTS = ItemRow.__table__, EventRow.__table__, AlertRow.__table__
+
+
+def _insert(db: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Rows of one table (a write's lines are four a chat). On PostgreSQL by COPY:
+    psycopg's executemany sends and answers a statement per row, in Python, which cost
+    more than the rest of the write."""
+    if db.dialect.name != "postgresql" or db.dialect.driver != "psycopg":
+        db.execute(insert(table), rows)
+        return
+    quote = db.dialect.identifier_preparer.quote
+    columns = list(rows[0])
+    as_json = [isinstance(table.c[name].type, JSON) for name in columns]
+    with db.connection.driver_connection.cursor() as cursor, cursor.copy(
+            f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json_text(row[name]) if is_json else row[name]
+                            for name, is_json in zip(columns, as_json, strict=True)])
+
+
+_FOLLOWED = ("updated_at", "first_response_at", "agent_id", "queue_id", "status", "closed_at")  # what _follow sets
+_FOLLOW_ITEM = update(_ITEMS).where(_ITEMS.c.item_id == bindparam("_item_id"))
+
+
+def _follow(row: dict[str, Any], line: Line) -> None:
     """Keep the item row current from its timeline."""
-    row.updated_at = line.at
+    row["updated_at"] = line.at
     detail = line.detail
-    if row.first_response_at is None and _responds(row, line):
-        row.first_response_at = line.at
+    if row["first_response_at"] is None and _responds(row["kind"], line):
+        row["first_response_at"] = line.at
     if line.kind in ("accepted", "assigned"):
-        row.agent_id = detail.get("agent")
+        row["agent_id"] = detail.get("agent")
     elif line.kind in ("returned_to_queue", "transferred", "waiting"):
-        row.agent_id = None
+        row["agent_id"] = None
         if line.kind == "transferred" and detail.get("to_queue"):
-            row.queue_id = detail["to_queue"]
+            row["queue_id"] = detail["to_queue"]
     elif line.kind == "closed":
-        row.status, row.closed_at = CLOSED, line.at
+        row["status"], row["closed_at"] = CLOSED, line.at
 
 
-def _responds(row: ItemRow, line: Line) -> bool:
+def _responds(kind: str, line: Line) -> bool:
     """Whether ``line`` is an agent's first response to the customer, as the reports count it."""
     if line.kind in ("answered", "reply"):
         return True
     if line.kind == "message":
         return line.detail.get("sender") == "agent"
-    return line.kind == "closed" and row.kind == "form"  # a form has no reply: handling it is the response
+    return line.kind == "closed" and kind == "form"  # a form has no reply: handling it is the response
 
 
 def _item(row: ItemRow) -> dict[str, Any]:

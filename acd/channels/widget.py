@@ -31,6 +31,7 @@ from .history import Batch, EventRow, ItemRow
 
 CLIENT_PREFIX = "widget:"
 SHOWN = ("message",)  # the timeline lines a visitor sees
+_WAKING = frozenset((*SHOWN, "closed"))  # the lines that wake a visitor's long poll
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 
 
@@ -120,7 +121,7 @@ class Waiters:
 
     def written(self, batch: Batch) -> None:
         """A Desk ``on_written`` hook: the conversations whose lines just committed."""
-        for item_id in {line.item_id for line in batch.lines if line.kind in (*SHOWN, "closed")}:
+        for item_id in {line.item_id for line in batch.lines if line.kind in _WAKING}:
             self.wake(item_id)
 
     def read(self, visitor: str, wakes: int, reached: int, keys: Iterable[str]) -> None:

@@ -141,6 +141,7 @@ class ConversationRouter:
         # conversations changed (or closed) since ``take_changed``: the desk writes only
         # those rows, not every open conversation at each write
         self._changed: dict[str, None] = {}
+        self._members_once: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # see _unique_members
 
     # ------------------------------------------------------------------ entry points
     def handle(self, event: ConversationEvent, now: float) -> list[ConversationCommand]:
@@ -302,11 +303,21 @@ class ConversationRouter:
         return chosen, queue.mode is Mode.ALL and bool(chosen), detail
 
     def _ordered(self, queue: ChannelQueue) -> list[str]:
-        members = list(dict.fromkeys(queue.members))  # listed twice, offered once
+        members = list(self._unique_members(queue))
         if queue.mode is Mode.EVENLY:
-            last, position = self.queue_state(queue.id).last_offered, {m: i for i, m in enumerate(members)}
-            members.sort(key=lambda m: (last.get(m, -1), position[m]))
+            # longest since their last offer first; a stable sort keeps the listed order among equals
+            last = self.queue_state(queue.id).last_offered
+            members.sort(key=lambda m: last.get(m, -1))
         return members
+
+    def _unique_members(self, queue: ChannelQueue) -> tuple[str, ...]:
+        """The queue's members in their order, each once (one may be listed twice):
+        worked out again only when the configuration gives the queue other members."""
+        listed, unique = self._members_once.get(queue.id, ((), ()))
+        if listed is not queue.members:
+            listed, unique = queue.members, tuple(dict.fromkeys(queue.members))
+            self._members_once[queue.id] = (listed, unique)
+        return unique
 
     # ------------------------------------------------------------------ chats: offers and lines
     def _offer(self, conv: Conversation, queue: ChannelQueue | None, agents: tuple[str, ...], to_all: bool) -> None:

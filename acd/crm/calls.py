@@ -27,7 +27,7 @@ from .bitrix24_telephony import CallCards
 from .connectors import Connector
 from .decisions import Interaction
 from .feed import CrmFeed
-from .identity import parse_phone
+from .identity import parse_phone, phone_to_look_up
 from .models import create_all, make_engine
 from .options import CrmOptions
 from .sender import OutboxSender
@@ -92,7 +92,7 @@ class CallCrm:
             return True, None
         if self.responsible is not None:  # Bitrix24 is asked first: that takes ``owner_of``
             return False, None
-        identity = parse_phone(caller_number, self.region)
+        identity = phone_to_look_up(caller_number, self.region)
         if identity is None:
             return True, None
         return self.feed.owner_known(identity, queue=group)

@@ -2,15 +2,19 @@
 
 Functions take an open :class:`~sqlalchemy.orm.Session` and never commit: the caller
 wraps a change and its outbox jobs in one transaction (``with session.begin():``).
+
+Clients are created with plain INSERTs (:func:`insert_client`), not the ORM's unit of
+work: a lead per new caller is written on a worker thread that shares the GIL with
+routing, and the ORM's bookkeeping was most of that thread's time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from .identity import EMAIL, MESSENGER, PHONE, Identity
@@ -18,6 +22,17 @@ from .models import Activity, Client, ClientIdentity
 
 LEAD = "lead"
 CONTACT = "contact"
+# session.info key: while set (by acd.crm.feed), the owners of the clients inserted
+# without the ORM, (identity kind, value) -> owner, which the ORM's flush events miss
+NEW_OWNERS = "acd.crm.new_owners"
+
+
+# built once: a statement built per call costs more than running it (values(), cache key)
+_HOLDERS = select(ClientIdentity.kind, ClientIdentity.value, ClientIdentity.client_id).where(
+    ClientIdentity.value.in_(bindparam("values", expanding=True)))
+_INSERT_CLIENT = insert(cast(Table, Client.__table__))
+_INSERT_IDENTITY = insert(cast(Table, ClientIdentity.__table__))
+_INSERT_ACTIVITY = insert(cast(Table, Activity.__table__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +46,31 @@ class OwnerChange:
 def find_client(session: Session, *identities: Identity) -> Client | None:
     """The client holding the first of ``identities`` that is known (the caller gives
     them in order of trust), or None."""
+    client_id = find_client_id(session, *identities)
+    return session.get(Client, client_id) if client_id is not None else None
+
+
+def find_client_id(session: Session, *identities: Identity) -> int | None:
+    """:func:`find_client`'s id alone: one SELECT, no object loaded."""
     if not identities:
         return None
-    rows = session.execute(
-        select(ClientIdentity.kind, ClientIdentity.value, ClientIdentity.client_id).where(
-            ClientIdentity.value.in_({i.value for i in identities})
-        )
-    ).all()
+    rows = session.execute(_HOLDERS, {"values": list({i.value for i in identities})}).all()
     owners = {(kind, value): client_id for kind, value, client_id in rows}
-    for identity in identities:
-        client_id = owners.get((identity.kind, identity.value))
-        if client_id is not None:
-            return session.get(Client, client_id)
-    return None
+    return next((c for i in identities if (c := owners.get((i.kind, i.value))) is not None), None)
+
+
+@dataclass(frozen=True, slots=True)
+class NewClient:
+    """A client just inserted (:func:`insert_client`): its values, no ORM object."""
+
+    id: int
+    kind: str
+    name: str
+    owner: str | None
+    identities: tuple[Identity, ...]  # those linked to it (one taken by another client is not)
+
+    def snapshot(self) -> dict[str, Any]:
+        return snapshot_of(self.id, self.kind, self.name, self.owner, 0, self.identities)
 
 
 def add_client(
@@ -56,14 +83,45 @@ def add_client(
     now: float,
     detail: dict[str, Any] | None = None,
 ) -> Client:
+    new = insert_client(session, identities, kind=kind, owner=owner, name=name, now=now, detail=detail)
+    client = session.get(Client, new.id)
+    assert client is not None  # inserted in this transaction
+    return client
+
+
+def insert_client(
+    session: Session,
+    identities: Iterable[Identity],
+    *,
+    kind: str = CONTACT,
+    owner: str | None = None,
+    name: str = "",
+    now: float,
+    detail: dict[str, Any] | None = None,
+    unknown: bool = False,
+) -> NewClient:
+    """A new client with its identities and its log's first line, in three INSERTs.
+    Identities that belong to another client stay there (as :func:`link_identities`);
+    ``unknown``: the caller has just seen that none of them is known (one SELECT less)."""
     if kind not in (LEAD, CONTACT):
         raise ValueError(f"a client is a {LEAD} or a {CONTACT}, not {kind!r}")
-    client = Client(kind=kind, name=name, owner=owner, revision=0, created_at=now, updated_at=now)
-    session.add(client)
-    session.flush()  # the id is needed for identities, activities and outbox order
-    link_identities(session, client, identities, now=now, log=False)
-    session.add(Activity(client_id=client.id, at=now, kind=f"{kind}_created", agent=owner, detail=detail or {}))
-    return client
+    wanted = list(dict.fromkeys(identities))
+    if wanted and not unknown:
+        taken = _taken(session, wanted)
+        wanted = [i for i in wanted if (i.kind, i.value) not in taken]
+    connection = session.connection()
+    client_id: int = connection.execute(_INSERT_CLIENT, {
+        "kind": kind, "name": name, "owner": owner, "revision": 0, "created_at": now, "updated_at": now,
+    }).inserted_primary_key[0]
+    if wanted:
+        connection.execute(_INSERT_IDENTITY, [
+            {"client_id": client_id, "kind": i.kind, "value": i.value, "added_at": now} for i in wanted])
+    connection.execute(_INSERT_ACTIVITY, {"client_id": client_id, "at": now, "kind": f"{kind}_created",
+                                          "agent": owner, "detail": detail or {}})
+    noted = session.info.get(NEW_OWNERS)
+    if noted is not None and owner is not None:
+        noted.update({(i.kind, i.value): owner for i in wanted})
+    return NewClient(client_id, kind, name, owner, tuple(wanted))
 
 
 def create_lead(
@@ -72,6 +130,13 @@ def create_lead(
 ) -> Client:
     """A lead for an unknown caller or sender, owned by the agent who answered."""
     return add_client(session, identities, kind=LEAD, owner=owner, name=name, now=now, detail={"source": source})
+
+
+def _taken(session: Session, identities: Iterable[Identity]) -> set[tuple[str, str]]:
+    return {
+        (kind, value)
+        for kind, value, _ in session.execute(_HOLDERS, {"values": list({i.value for i in identities})})
+    }
 
 
 def link_identities(
@@ -83,12 +148,7 @@ def link_identities(
     wanted = list(dict.fromkeys(identities))
     if not wanted:
         return []
-    taken = {
-        (kind, value)
-        for kind, value in session.execute(
-            select(ClientIdentity.kind, ClientIdentity.value).where(ClientIdentity.value.in_({i.value for i in wanted}))
-        )
-    }
+    taken = _taken(session, wanted)
     linked = [i for i in wanted if (i.kind, i.value) not in taken]
     for identity in linked:
         client.identities.append(ClientIdentity(kind=identity.kind, value=identity.value, added_at=now))
@@ -117,10 +177,10 @@ def set_owner(
 
 
 def record_missed_call(
-    session: Session, client: Client, *, call_id: str, at: float, number: str = "", responsible: str | None = None,
+    session: Session, client_id: int, *, call_id: str, at: float, number: str = "", responsible: str | None = None,
     queue: str | None = None,
 ) -> Activity:
-    activity = Activity(client_id=client.id, at=at, kind="missed_call", agent=responsible,
+    activity = Activity(client_id=client_id, at=at, kind="missed_call", agent=responsible,
                         detail={"call_id": call_id, "number": number, "queue": queue})
     session.add(activity)
     return activity
@@ -137,6 +197,17 @@ def identities_of(client: Client) -> list[Identity]:
 def snapshot(client: Client) -> dict[str, Any]:
     """The client as sent to external CRMs (what they need to find or create it)."""
     return snapshot_of(client.id, client.kind, client.name, client.owner, client.revision, identities_of(client))
+
+
+def snapshot_by_id(session: Session, client_id: int) -> dict[str, Any] | None:
+    """:func:`snapshot` in two SELECTs, no object loaded; None if there is no such client."""
+    row = session.execute(select(Client.kind, Client.name, Client.owner, Client.revision)
+                          .where(Client.id == client_id)).one_or_none()
+    if row is None:
+        return None
+    ids = session.execute(select(ClientIdentity.kind, ClientIdentity.value).where(
+        ClientIdentity.client_id == client_id).order_by(ClientIdentity.id))
+    return snapshot_of(client_id, *row, [Identity(kind, value) for kind, value in ids])
 
 
 def snapshot_of(client_id: int, kind: str, name: str, owner: str | None, revision: int,

@@ -15,7 +15,17 @@ from sqlalchemy.orm import Session
 
 from ..core.commands import ReportManualTransfer
 from ..core.conversation_model import CreateLead, ReportConversationTransfer
-from .clients import create_lead, find_client, link_identities, record_missed_call, set_owner, snapshot
+from .clients import (
+    LEAD,
+    find_client,
+    find_client_id,
+    insert_client,
+    link_identities,
+    record_missed_call,
+    set_owner,
+    snapshot,
+    snapshot_by_id,
+)
 from .identity import EMAIL, PHONE, Identity, InvalidIdentity, parse_client, parse_phone
 from .models import Client, OutboxJob
 from .options import DEFAULT_OPTIONS, CrmOptions
@@ -91,15 +101,19 @@ def recognise(session: Session, identities: Iterable[Identity], *, now: float) -
 
 
 def on_answered(session: Session, interaction: Interaction, agent: str, options: CrmOptions, *,
-                targets: Sequence[str], now: float) -> Client | None:
-    """An agent took the call or chat: the known client (identities linked), or a new
-    lead owned by ``agent`` for an unknown one (if the option is on)."""
+                targets: Sequence[str], now: float) -> int | None:
+    """An agent took the call or chat: the known client's id (identities linked), or a
+    new lead's owned by ``agent`` for an unknown one (if the option is on)."""
     if not options.check_client or not interaction.identities:
         return None
-    client = recognise(session, interaction.identities, now=now)
-    if client is None and options.create_lead:
-        client, _ = _new_lead(session, interaction, agent, targets=targets, now=now)
-    return client
+    if len(interaction.identities) > 1:  # several: the others may need linking
+        client = recognise(session, interaction.identities, now=now)
+        client_id = client.id if client is not None else None
+    else:  # a call: its one number is known or not, nothing to link
+        client_id = find_client_id(session, *interaction.identities)
+    if client_id is None and options.create_lead:
+        client_id, _ = _new_lead(session, interaction, agent, targets=targets, now=now)
+    return client_id
 
 
 def on_manual_transfer(session: Session, transfer: ReportManualTransfer, options: CrmOptions, *, region: str,
@@ -142,7 +156,7 @@ def on_create_lead(session: Session, command: CreateLead, options: CrmOptions, *
     identity = parse_client(command.client, region)
     if identity is None or not (options.check_client and options.create_lead):
         return []
-    if find_client(session, identity) is not None:
+    if find_client_id(session, identity) is not None:
         return []
     interaction = Interaction(command.item_id, command.source.value, (identity,), now, queue=command.queue_id)
     return _new_lead(session, interaction, command.owner_agent, targets=targets, now=now)[1]
@@ -156,22 +170,23 @@ def on_missed(session: Session, interaction: Interaction, responsible: str | Non
         return []
     jobs: list[OutboxJob] = []
     client = recognise(session, interaction.identities, now=now)
-    if client is None and options.create_lead and responsible:
-        client, jobs = _new_lead(session, interaction, responsible, targets=targets, now=now)
-    if client is not None:
-        record_missed_call(session, client, call_id=interaction.id, at=interaction.at, number=interaction.number,
+    client_id = client.id if client is not None else None
+    if client_id is None and options.create_lead and responsible:
+        client_id, jobs = _new_lead(session, interaction, responsible, targets=targets, now=now)
+    if client_id is not None:
+        record_missed_call(session, client_id, call_id=interaction.id, at=interaction.at, number=interaction.number,
                            responsible=responsible, queue=interaction.queue)
-    return jobs + _call_jobs(session, interaction, client, None, responsible, 0.0, targets=targets, now=now)
+    return jobs + _call_jobs(session, interaction, client_id, None, responsible, 0.0, targets=targets, now=now)
 
 
 def on_call_finished(session: Session, interaction: Interaction, agent: str, duration_s: float,
                      options: CrmOptions, *, targets: Sequence[str], now: float) -> list[OutboxJob]:
     """An answered call ended: register it with the external CRMs (the call in the
     client's timeline)."""
-    if not options.check_client or not interaction.identities:
-        return []
-    client = find_client(session, *interaction.identities)
-    return _call_jobs(session, interaction, client, agent, None, duration_s, targets=targets, now=now)
+    if not options.check_client or not interaction.identities or not targets:
+        return []  # no external CRM: the built-in one keeps no call log
+    client_id = find_client_id(session, *interaction.identities)
+    return _call_jobs(session, interaction, client_id, agent, None, duration_s, targets=targets, now=now)
 
 
 def _owner_follows(session: Session, interaction: Interaction, to_agent: str, from_agent: str | None, kind: str,
@@ -200,26 +215,29 @@ def _owner_follows(session: Session, interaction: Interaction, to_agent: str, fr
 
 
 def _new_lead(session: Session, interaction: Interaction, owner: str | None, *, targets: Sequence[str],
-              now: float) -> tuple[Client, list[OutboxJob]]:
-    client = create_lead(session, interaction.identities, owner, now=now, name=interaction.name,
-                         source=f"{interaction.channel}:{interaction.id}")
-    payload = {"client": snapshot(client), "owner": owner, "channel": interaction.channel, "ref": interaction.id,
+              now: float) -> tuple[int, list[OutboxJob]]:
+    """A lead for ``interaction``'s identities, which the caller has just found unknown."""
+    lead = insert_client(session, interaction.identities, kind=LEAD, owner=owner, name=interaction.name, now=now,
+                         detail={"source": f"{interaction.channel}:{interaction.id}"}, unknown=True)
+    if not targets:
+        return lead.id, []
+    payload = {"client": lead.snapshot(), "owner": owner, "channel": interaction.channel, "ref": interaction.id,
                "occurred_at": now}
-    return client, enqueue(session, LEAD_CREATED, payload, targets=targets, now=now, client_id=client.id)
+    return lead.id, enqueue(session, LEAD_CREATED, payload, targets=targets, now=now, client_id=lead.id)
 
 
-def _call_jobs(session: Session, interaction: Interaction, client: Client | None, agent: str | None,
+def _call_jobs(session: Session, interaction: Interaction, client_id: int | None, agent: str | None,
                responsible: str | None, duration_s: float, *, targets: Sequence[str], now: float) -> list[OutboxJob]:
-    if interaction.channel != PHONE:
+    if interaction.channel != PHONE or not targets:
         return []
     payload = {
-        "client": snapshot(client) if client is not None else None,
+        "client": snapshot_by_id(session, client_id) if client_id is not None else None,
         "channel": PHONE,
         "call": {"id": interaction.id, "number": interaction.number, "started_at": interaction.at,
                  "duration_s": duration_s, "answered": agent is not None, "agent": agent,
                  "responsible": responsible, "queue": interaction.queue, "line": interaction.line},
         "occurred_at": now,
     }
-    order_key = f"client:{client.id}" if client is not None else f"call:{interaction.id}"
-    return enqueue(session, CALL_FINISHED, payload, targets=targets, now=now,
-                   client_id=client.id if client is not None else None, order_key=order_key)
+    order_key = f"client:{client_id}" if client_id is not None else f"call:{interaction.id}"
+    return enqueue(session, CALL_FINISHED, payload, targets=targets, now=now, client_id=client_id,
+                   order_key=order_key)

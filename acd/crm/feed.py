@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..core.commands import ReportManualTransfer
 from ..core.conversation_model import CreateLead, ReportConversationTransfer
+from .clients import NEW_OWNERS
 from .decisions import (
     Interaction,
     ReportChatTransfer,
@@ -132,6 +133,8 @@ class CrmFeed:
             now=self.now()))
 
     def call_finished(self, interaction: Interaction, agent: str, duration_s: float) -> None:
+        if not self.targets:  # only external CRMs hear of a finished call: no work at all
+            return
         opts = options_for(self.options, interaction.queue)
         self._put(f"finished {interaction.id}", partial(
             on_call_finished, interaction=interaction, agent=agent, duration_s=duration_s, options=opts,
@@ -267,13 +270,16 @@ class CrmFeed:
             drop = partial(_note_removed, removed)
             event.listen(session, "after_flush", note)
             event.listen(session, "persistent_to_deleted", drop)  # deleted by hand or as an orphan
+            inserted: dict[tuple[str, str], str] = {}
+            session.info[NEW_OWNERS] = inserted  # clients inserted without the ORM (no flush events)
             try:
                 result = work(session)
                 session.flush()
             finally:
                 event.remove(session, "after_flush", note)
                 event.remove(session, "persistent_to_deleted", drop)
-            changed = _owners_of(session, touched)
+                session.info.pop(NEW_OWNERS, None)
+            changed = inserted | _owners_of(session, touched)  # the ORM's changes are the later ones
             # an identity taken off a client (or its client deleted) routes no more
             gone = removed - changed.keys()
             event.listen(session, "after_commit", lambda _: self._committed(changed, gone), once=True)
@@ -293,7 +299,7 @@ class CrmFeed:
         if owners or gone:
             for listener in self.owner_listeners:
                 listener(owners, gone)
-        if self.sender is not None:
+        if self.sender is not None and self.targets:  # with no targets this feed makes no job
             loop.call_soon_threadsafe(self.sender.wake)
 
     def _read(self, work: Callable[..., Any], *args: Any) -> Any:

@@ -8,6 +8,7 @@ numbers written without a country code; it comes from the configuration.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -121,7 +122,29 @@ def parse_phone(raw: str | None, region: str = "DE") -> Identity | None:
     """Lenient form for caller ids from the PBX: "anonymous", "" or an extension give None."""
     if not raw:
         return None
+    e164 = _e164_or_none(raw, region)
+    return Identity(PHONE, e164) if e164 is not None else None
+
+
+def phone_to_look_up(raw: str | None, region: str = "DE") -> Identity | None:
+    """The identity ``raw`` has if it is a client's number, without checking that it is
+    one: a fifth of :func:`parse_phone`'s time, for the owner look-up on a call's way to
+    its first ring. Only to look up among stored identities (each was checked when it
+    was stored, and the check depends on the E.164 form alone); never to store."""
+    if not raw:
+        return None
     try:
-        return Identity.phone(raw, region)
+        number = phonenumbers.parse(raw, check_region(region))
+    except phonenumbers.NumberParseException:
+        return None
+    return Identity(PHONE, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+@functools.lru_cache(maxsize=4096)
+def _e164_or_none(raw: str, region: str) -> str | None:
+    """A call's number is read on arrival (routing asks for the caller's owner) and again
+    when it is answered and ends; people call again. Parsing costs ~0.1 ms of the GIL."""
+    try:
+        return normalise_phone(raw, region)
     except InvalidIdentity:
         return None

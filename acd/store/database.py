@@ -10,12 +10,14 @@ datetime (naive means UTC).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, exists, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -34,17 +36,28 @@ Time = float | datetime  # epoch seconds or a datetime (naive means UTC)
 IDLE_IN_TRANSACTION_S = 10  # no transaction of acd's sits idle this long
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' text, by orjson: several times faster than the json module on the
+    histories' details and the snapshots, written with every chat (issue 16). What
+    orjson does not take (an integer past 64 bits) is written by the json module."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
         # pool_pre_ping: a restarted database server is noticed. A transaction left open by
         # a process that stopped (SIGSTOP, a hung VM) would hold its row locks for ever and
         # stall the node that took over its work (the outbox): PostgreSQL ends it instead
-        return create_engine(u, pool_pre_ping=True, connect_args={
+        return create_engine(u, pool_pre_ping=True, json_serializer=json_text, connect_args={
             "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_S * 1000}"})
     memory = u.database in (None, "", ":memory:")
     engine = create_engine(
         u,
+        json_serializer=json_text,
         # worker threads share the pool; 30 s to wait for a writer's lock
         connect_args={"check_same_thread": False, "timeout": 30},
         # an in-memory database lives in its one connection

@@ -139,7 +139,9 @@ class WebContext:
 
 def create_app(ctx: WebContext, routers: Sequence[APIRouter] = ()) -> FastAPI:
     """The application; ``routers`` are the other channels' and integrations' APIs."""
-    app = FastAPI(title="acd", version="0.1.0", summary="Automatic Call Distributor for Asterisk")
+    # no OpenTelemetry: acd configures none, and FastAPI would look for its providers on every request
+    app = FastAPI(title="acd", version="0.1.0", summary="Automatic Call Distributor for Asterisk",
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.ctx = ctx
     if ctx.accounts is None:
         engine = getattr(ctx.store, "engine", None)

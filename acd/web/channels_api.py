@@ -143,14 +143,27 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
                             "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
+def refused(e: DeskError) -> HTTPException:
+    """The desk's refusal as the API answers it: a 422 names its item, as every 422 of
+    the API does (acd.web.openapi)."""
+    return HTTPException(e.status, [{"item": "body", "problem": str(e)}] if e.status == 422 else str(e))
+
+
+async def take_chat(desk: Desk, request: Request) -> dict[str, Any]:
+    """A client's chat message from an integration (the user is checked already): the
+    answer once it is committed. The route below and ``acd.web.inbound_chats`` share it."""
+    body = await _read(request, ChatIn)
+    try:
+        cid, new = await desk.chat_message(body.queue, body.client, body.text)
+    except DeskError as e:
+        raise refused(e) from None
+    return {"conversation_id": cid, "new": new}
+
+
 def channels_router(desk: Desk, agent_work: Any = None) -> APIRouter:
     """``agent_work``: several nodes (acd.ha.agent_work): on a standby, agents' work
     changes are made on the active node's desk."""
     api = APIRouter(prefix="/api/channels", tags=["channels"])
-
-    def refused(e: DeskError) -> HTTPException:
-        # a 422 names its item, as every 422 of the API does (acd.web.openapi)
-        return HTTPException(e.status, [{"item": "body", "problem": str(e)}] if e.status == 422 else str(e))
 
     def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -204,9 +217,7 @@ def channels_router(desk: Desk, agent_work: Any = None) -> APIRouter:
               status_code=202, openapi_extra=_schema(ChatIn),
               summary="A client's message in an open channel (opens a conversation when none is open)")
     async def inbound_chat(request: Request, user: ChatUser) -> dict[str, Any]:
-        body = await _read(request, ChatIn)
-        cid, new = await run_async(desk.chat_message, body.queue, body.client, body.text)
-        return {"conversation_id": cid, "new": new}
+        return await take_chat(desk, request)
 
     @api.post("/inbound/email", responses=errors(401, 403, 404, 409, 413, 422),
               status_code=202, openapi_extra=_schema(EmailIn),

@@ -35,7 +35,7 @@ from acd.store import make_engine
 from acd.web.channels_api import channels_router
 from acd.web.security import use_accounts
 from acd.web.telegram_webhook import telegram_webhook_router
-from acd.web.widget_api import widget_router
+from acd.web.widget_api import WidgetApi
 
 from .support import accounts
 
@@ -160,7 +160,9 @@ class Connected:
             poller.retry_s = 0.05
         self.app = FastAPI()
         self.app.include_router(channels_router(self.desk))
-        self.app.include_router(widget_router(self.desk, lambda: self.settings))
+        self.widget = WidgetApi(self.desk, lambda: self.settings)
+        self.app.include_router(self.widget.router())
+        self.widget.answer_early(self.app)  # as the service serves the pages' calls
         self.app.include_router(telegram_webhook_router(self.desk, lambda: self.settings))
         acc, self.tokens = accounts()
         use_accounts(self.app, acc)

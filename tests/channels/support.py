@@ -3,7 +3,9 @@
 ``FakeClock`` has the ``acd.clock.Clock`` interface the desk uses (``now``,
 ``call_later``, ``real``, ``sleep``); ``advance`` fires what falls due, in time order.
 ``Service`` is the desk, its router in a bare FastAPI app with real accounts and
-Bearer tokens (``acd.web.security``), and an httpx client over ASGI.
+Bearer tokens (``acd.web.security``), and an httpx client over ASGI; as in the
+service, an integration's chats are answered before the routing once its token was
+checked (``acd.web.inbound_chats``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from acd.crm.identity import Identity
 from acd.store import make_engine
 from acd.web.accounts import Accounts
 from acd.web.channels_api import channels_router
+from acd.web.inbound_chats import install as install_inbound_chats
 from acd.web.security import use_accounts
 
 MONDAY_10_UTC = datetime(2024, 3, 4, 10, 0, tzinfo=ZoneInfo("UTC")).timestamp()
@@ -144,6 +147,7 @@ class Service:
         self.desk = Desk(config.conversations(), self.engine, clock, crm=crm, calendar=calendar)
         self.app = FastAPI()
         self.app.include_router(channels_router(self.desk))
+        install_inbound_chats(self.app, self.desk)  # as acd.serve does: chats of known tokens answered early
         acc, self.tokens = accounts()
         use_accounts(self.app, acc)
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://acd")

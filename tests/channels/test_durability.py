@@ -177,6 +177,31 @@ async def test_a_failed_write_answers_503_and_the_change_is_written_with_the_nex
         assert saved[cid]["agent"] == "anna"
 
 
+async def test_a_write_that_committed_though_it_failed_is_written_again_without_its_new_chat_twice(
+        history_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connection lost as the commit went through: the desk cannot tell and writes
+    the changes again; the new chat's item row is stored already (its lines twice at
+    worst), and the write must not fail on it for ever."""
+    write = ChannelHistory.write
+    lost = [OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))]
+
+    def committed_then_lost(self: ChannelHistory, batch: Batch) -> None:
+        write(self, batch)
+        if lost and batch.items:
+            raise lost.pop()
+
+    monkeypatch.setattr(ChannelHistory, "write", committed_then_lost)
+    async with Service(settings(chat()), history_url, FakeClock()) as svc:
+        response = await svc.post("/inbound/chat", {"queue": "telegram", "client": "tg:1", "text": "hi"},
+                                  as_="integration", expect=503)
+        assert "not saved yet" in response.json()["detail"]
+        cid = svc.desk.open_conversation("telegram", "tg:1")
+        assert cid is not None
+        await svc.post(f"/conversations/{cid}/accept", {}, as_="anna", expect=200)  # written with the next
+        assert svc.desk.history.counts()["channel_items"] == 1
+        assert (await asyncio.to_thread(svc.desk.history.item, cid) or {})["agent"] == "anna"
+
+
 async def test_a_crm_change_that_fails_costs_only_itself(history_url: str) -> None:
     crm = FakeCrm()
 

@@ -9,9 +9,12 @@ import asyncio
 from typing import Any
 
 import httpx
+from fastapi.responses import JSONResponse
 
+from acd.channels import widget
 from acd.channels.widget import Waiters
 from acd.config import Settings
+from acd.web.widget_api import AnswerEarly
 
 from .connected import Connected
 from .support import chat, settings
@@ -235,3 +238,70 @@ async def test_a_poll_asks_the_database_only_when_a_line_of_the_visitors_may_hav
     for n in range(5):  # past max_keys: the oldest are forgotten, and count as woken
         waiters.wake(f"other{n}")
     assert not waiters.nothing_new("v1", 8, ["c1"])
+
+
+async def test_the_pages_calls_are_answered_before_the_apps_routing(db_url: str) -> None:
+    # every page polls and writes all the time: the widget answers those calls itself
+    # (FastAPI's routing and parameters cost more than the widget's own work), the
+    # same answers as its routes give
+    async with Connected(widget_settings(), db_url) as service:
+        routed: list[str] = []
+
+        async def routes(scope: Any, receive: Any, send: Any) -> None:  # the app's routing, here refusing
+            routed.append(f"{scope['method']} {scope['path']}?{scope['query_string'].decode()}")
+            await JSONResponse({"detail": "routed"}, 404)(scope, receive, send)
+
+        early = httpx.AsyncClient(transport=httpx.ASGITransport(app=AnswerEarly(routes, service.widget),
+                                                                client=("203.0.113.7", 5000)), base_url="http://acd")
+        visitor = await Visitor(service).arrive()
+        visitor.http = early
+        preflight = await early.options("/widget/site/messages", headers={
+            "Origin": SHOP, "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == SHOP
+        cid = (await visitor.write("hello")).json()["conversation"]
+        thread = await visitor.read(conversation=cid)
+        assert [(m["from"], m["text"]) for m in thread["messages"]] == [("you", "hello")]
+        await visitor.write("x" * 5000, expect=413)
+        assert routed == []
+        # what the early path does not take as it stands goes to the routes
+        odd = await early.get("/widget/site/messages", params={"after": "1.5"}, headers=visitor.headers())
+        assert odd.json() == {"detail": "routed"}
+        await early.post("/widget/site/visitors", headers=visitor.headers())
+        assert routed == ["GET /widget/site/messages?after=1.5", "POST /widget/site/visitors?"]
+        visitor.origin = "https://evil.example"
+        assert "access-control-allow-origin" not in (await visitor.write("hi", expect=403)).headers
+        await early.aclose()
+
+
+async def test_a_query_the_early_path_does_not_take_gets_fastapis_answer(db_url: str) -> None:
+    async with Connected(widget_settings(), db_url) as service:
+        visitor = await Visitor(service).arrive()
+        for params in ({"after": "-1"}, {"after": "abc"}, {"wait": "31"}, {"wait": "nan"},
+                       {"conversation": "c" * 101}):
+            response = await service.http.get("/widget/site/messages", params=params, headers=visitor.headers())
+            assert response.status_code == 422, params
+        assert (await visitor.read(after=0, wait=0.001))["messages"] == []  # a plain one is answered
+
+
+async def test_a_page_polling_its_closed_conversation_asks_the_database_once_whose_it_is(
+        db_url: str, monkeypatch: Any) -> None:
+    async with Connected(widget_settings(), db_url) as service:
+        visitor = await Visitor(service).arrive()
+        cid = (await visitor.write("hello")).json()["conversation"]
+        await service.api("POST", f"/conversations/{cid}/close")
+        asked: list[str] = []
+        belongs = widget.belongs
+
+        def counted(engine: Any, conversation: str, client: str) -> bool:
+            asked.append(conversation)
+            return belongs(engine, conversation, client)
+
+        monkeypatch.setattr(widget, "belongs", counted)
+        for _ in range(3):  # the page keeps showing it, and polls
+            thread = await visitor.read(conversation=cid)
+            assert (thread["conversation"], thread["open"]) == (cid, False)
+            assert [m["text"] for m in thread["messages"]] == ["hello"]
+        assert asked == [cid]
+        stranger = Visitor(service)
+        stranger.token = "y" * 43
+        assert (await stranger.read(conversation=cid))["conversation"] is None  # not theirs: still refused

@@ -74,6 +74,15 @@ def test_evenly_counts_an_offer_nobody_answered() -> None:
     assert offered_to(desk.arrive("c2")) == [("clara",)]
 
 
+def test_evenly_follows_members_changed_in_the_settings_and_offers_one_listed_twice_once() -> None:
+    desk = Desk(setup(chat(Mode.EVENLY, members=("anna", "boris"))))
+    assert [offered_to(desk.arrive(f"c{n}"))[0][0] for n in range(2)] == ["anna", "boris"]
+    desk.apply(desk.router.reconfigure(setup(chat(Mode.EVENLY, members=("clara", "anna", "clara", "boris"))),
+                                       desk.now))
+    # clara was never offered one: first; then whoever waited longest, clara once per turn
+    assert [offered_to(desk.arrive(f"c{n}"))[0][0] for n in range(2, 6)] == ["clara", "anna", "boris", "clara"]
+
+
 def test_to_all_offers_every_available_agent_and_the_first_to_accept_takes_it() -> None:
     desk = Desk(setup(chat(Mode.ALL, members=("anna", "boris", "clara", "dmitri"))))
     desk.send(AgentPresenceChanged("clara", online=False))

@@ -1,6 +1,7 @@
 import pytest
 
 from acd.crm import Identity, InvalidIdentity, normalise_email, normalise_phone, parse_phone
+from acd.crm.identity import phone_to_look_up
 
 
 @pytest.mark.parametrize("raw", ["030 1234567", "+49 30 1234567", "0049 30 1234567", "+49 (30) 123-45-67",
@@ -23,6 +24,19 @@ def test_the_region_decides_how_a_number_without_country_code_is_read(raw, regio
 @pytest.mark.parametrize("raw", ["", "anonymous", "101", "12", None])
 def test_extensions_and_hidden_numbers_are_no_client(raw):
     assert parse_phone(raw, "DE") is None
+
+
+@pytest.mark.parametrize(("raw", "region"), [
+    ("030 1234567", "DE"), ("0049 30 1234567", "DE"), ("+49 (30) 123-45-67", "DE"), ("(202) 555-0143", "US"),
+    ("8 (495) 123-45-67", "RU"), ("+1 202 555 0143", "RU"), ("+1 555 0000042", "US"), ("+39 06 1234 5678", "DE"),
+])
+def test_a_number_looked_up_on_the_way_to_the_first_ring_has_the_stored_form(raw, region):
+    assert phone_to_look_up(raw, region) == parse_phone(raw, region)
+
+
+@pytest.mark.parametrize("raw", ["", "anonymous", None])
+def test_a_hidden_number_is_not_looked_up(raw):
+    assert phone_to_look_up(raw, "DE") is None
 
 
 def test_an_unknown_region_is_a_configuration_error():
