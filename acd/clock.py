@@ -8,6 +8,7 @@ so timings stay consistent between them. In production speed is 1.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,10 +28,20 @@ class Clock:
 
     def call_later(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> asyncio.TimerHandle:
         loop = asyncio.get_running_loop()
-        return loop.call_later(max(0.0, delay_s) / self.speed, callback, *args)
+        return loop.call_later(self._real_wait(delay_s), callback, *args)
 
     async def sleep(self, delay_s: float) -> None:
-        await asyncio.sleep(max(0.0, delay_s) / self.speed)
+        await asyncio.sleep(self._real_wait(delay_s))
+
+    def _real_wait(self, delay_s: float) -> float:
+        """Real seconds to wait so that ``delay_s`` have passed on this clock when the loop
+        wakes. uvloop (acd.event_loop) rounds a delay to the millisecond and counts it from
+        libuv's clock truncated to the millisecond (uvloop/loop.pyx call_later, libuv
+        uv_now), so a timer may fire up to 1.5 ms early; a core timer that fires before
+        its deadline finds nothing due and would be lost. Whole milliseconds rounded up,
+        plus the one the truncation takes, never wake early."""
+        real = max(0.0, delay_s) / self.speed
+        return math.ceil(real * 1000 + 1) / 1000 if real > 0 else 0.0
 
     def real(self, delay_s: float) -> float:
         """Real seconds that pass while ``delay_s`` pass on this clock."""
