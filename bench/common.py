@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -52,3 +53,14 @@ def save(name: str, figures: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **figures}, indent=2))
     return path
+
+
+async def service_up(host: str, port: int) -> None:
+    """Wait (up to 10 s) until the service started in the parent process takes connections."""
+    for _ in range(100):
+        try:
+            _, probe = await asyncio.open_connection(host, port)
+            probe.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)

@@ -27,7 +27,7 @@ from typing import Any
 
 from acd import event_loop
 
-from .common import percentile, save
+from .common import percentile, save, service_up
 
 AGENTS = 50
 CONCURRENCY = int(os.environ.get("ACD_BENCH_CONCURRENCY", "32"))
@@ -123,13 +123,7 @@ async def client(url: str, token: str, chats: int) -> dict[str, Any]:
                 raise RuntimeError(head.decode(errors="replace"))
         writer.close()
 
-    for _ in range(100):  # the service is starting
-        try:
-            _, probe = await asyncio.open_connection(host, int(port))
-            probe.close()
-            break
-        except OSError:
-            await asyncio.sleep(0.1)
+    await service_up(host, int(port))
     start = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(CONCURRENCY)))
     elapsed = time.perf_counter() - start

@@ -63,22 +63,12 @@ def free_port() -> int:
 
 
 async def measure(database: str, conversations: int, agents: int, rounds: int, think_s: float) -> dict[str, Any]:
-    from acd.config import settings_from_dict
     from acd.serve import Acd
     from acd.web.accounts import Accounts
 
     port = free_port()
     names = [f"a{n}" for n in range(agents)]
-    settings = settings_from_dict({
-        "service": {"port": port, "database": database},
-        "ami": {"port": free_port(), "secret": "unused", "simulate": "never"},
-        "agents": [{"id": a, "endpoint": f"PJSIP/{a}"} for a in names],
-        "groups": [{"id": "phones", "members": ["a0"]}],
-        "channels": [{"id": "site", "kind": "chat", "members": names, "mode": "evenly", "idle_seconds": "never",
-                      "capacity": 1000,
-                      "widget": {"allowed_origins": [ORIGIN], "visitor_messages_per_minute": 10_000,
-                                 "address_messages_per_minute": 100_000, "new_visitors_per_minute": 10_000}}],
-    }, "<bench>")
+    settings = widget_posts.site_chat_settings(database, port, names)
     acd = Acd(settings)
     accounts = Accounts(acd.store.engine)
     user = accounts.create_user("bench", "bench-password", role="supervisor", permissions=("open_channels",))

@@ -30,7 +30,7 @@ from typing import Any
 
 from acd import event_loop
 
-from .common import percentile, save
+from .common import percentile, save, service_up
 from .http_assign import CONCURRENCY, PG_URL, TARGET_P99_MS, TARGET_PER_S, free_port, postgres
 
 AGENTS = 50
@@ -52,14 +52,12 @@ def fresh_postgres(name: str) -> str | None:
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
-async def measure(database: str, posts: int, visitors: int) -> dict[str, Any]:
+def site_chat_settings(database: str, port: int, names: list[str]) -> Any:
+    """The service for the widget's benchmarks: one website chat queue over ``names``,
+    with rate limits above what the benchmark sends."""
     from acd.config import settings_from_dict
-    from acd.serve import Acd
-    from acd.web.accounts import Accounts
 
-    port = free_port()
-    names = [f"a{n}" for n in range(AGENTS)]
-    settings = settings_from_dict({
+    return settings_from_dict({
         "service": {"port": port, "database": database},
         "ami": {"port": free_port(), "secret": "unused", "simulate": "never"},
         "agents": [{"id": a, "endpoint": f"PJSIP/{a}"} for a in names],
@@ -69,6 +67,15 @@ async def measure(database: str, posts: int, visitors: int) -> dict[str, Any]:
                       "widget": {"allowed_origins": [ORIGIN], "visitor_messages_per_minute": 10_000,
                                  "address_messages_per_minute": 100_000, "new_visitors_per_minute": 10_000}}],
     }, "<bench>")
+
+
+async def measure(database: str, posts: int, visitors: int) -> dict[str, Any]:
+    from acd.serve import Acd
+    from acd.web.accounts import Accounts
+
+    port = free_port()
+    names = [f"a{n}" for n in range(AGENTS)]
+    settings = site_chat_settings(database, port, names)
     acd = Acd(settings)
     Accounts(acd.store.engine).create_user("bench", "bench-password", role="supervisor")  # no first-admin banner
     service = asyncio.create_task(acd.run(freeze_gc=True))  # the AMI link retries in the background: no PBX needed
@@ -124,13 +131,7 @@ async def client(url: str, posts: int, visitors: int) -> dict[str, Any]:
                 raise RuntimeError((head + answer).decode(errors="replace"))
         writer.close()
 
-    for _ in range(100):  # the service is starting
-        try:
-            _, probe = await asyncio.open_connection(host, int(port))
-            probe.close()
-            break
-        except OSError:
-            await asyncio.sleep(0.1)
+    await service_up(host, int(port))
     print("start", flush=True)
     start = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(CONCURRENCY)))
