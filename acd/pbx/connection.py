@@ -34,7 +34,7 @@ from panoramisk.actions import Action  # type: ignore[import-untyped]
 from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
 from panoramisk.message import Message  # type: ignore[import-untyped]
 
-from .framing import live_event_name, parse_answer, parse_event
+from .framing import Frame, live_event_name, parse_answer, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -507,11 +507,7 @@ class AmiConnection:
                 item = events.popleft()
                 if item is None:
                     return
-                # a live event's frame (data_received), or a Message panoramisk dispatched
-                message = parse_event(item) if isinstance(item, str) else item
-                if debug:
-                    log.debug("ami event", extra={"ami_event": message.get("Event", ""),
-                                                  "ami_uniqueid": message.get("Uniqueid", "")})
+                message = _message_of(item, debug)
                 try:
                     pending = on_event(message)
                     if pending is not None:
@@ -543,11 +539,7 @@ class AmiConnection:
                         if not gone.done():
                             gone.set_result(None)
                         return
-                    # a live event's frame (data_received), or a Message panoramisk dispatched
-                    message = parse_event(item) if isinstance(item, str) else item
-                    if debug:
-                        log.debug("ami event", extra={"ami_event": message.get("Event", ""),
-                                                      "ami_uniqueid": message.get("Uniqueid", "")})
+                    message = _message_of(item, debug)
                     try:
                         on_event(message)
                     except Exception:  # a bug in one event's handling must not drop the link
@@ -627,3 +619,13 @@ class AmiConnection:
         if isinstance(result, list):  # a list action: the items, then ...Complete
             return result[-1] if result else error_response("empty list")
         return result
+
+
+def _message_of(item: str | Message, debug: bool) -> Frame | Message:
+    """A queued live event as its handler takes it: a frame read by ``data_received``
+    (parsed now), or a Message panoramisk dispatched. Both consumers use it."""
+    message = parse_event(item) if isinstance(item, str) else item
+    if debug:
+        log.debug("ami event", extra={"ami_event": message.get("Event", ""),
+                                      "ami_uniqueid": message.get("Uniqueid", "")})
+    return message
