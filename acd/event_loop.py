@@ -2,7 +2,8 @@
 
 acd is one process whose loop carries AMI, HTTP and timers together; uvloop's cheaper
 callbacks and transports shorten every event's path through it (bench/first_ring.py,
-bench/http_assign.py). The tests run on the same loop (tests/conftest.py)."""
+bench/http_assign.py). The test suite runs on asyncio's default loop, except
+tests/test_event_loop.py and tests/test_clock.py (README: Known limitations)."""
 
 from __future__ import annotations
 
