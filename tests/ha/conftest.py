@@ -18,11 +18,13 @@ needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="several nodes shar
 def empty_database() -> None:
     """Every table gone (the schema is made again at the first node's start). The
     sessions a test's nodes left open go first: one left in a transaction would make
-    the DROP wait for ever."""
+    the DROP wait for ever. Only our own role's: another role's session (an operator's
+    psql as postgres) cannot be ended by us and is not the nodes'."""
     engine = create_engine(POSTGRES_URL)
     with engine.begin() as connection:
         connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+                                "WHERE datname = current_database() AND usename = current_user "
+                                "AND pid <> pg_backend_pid()"))
         connection.execute(text("SET LOCAL lock_timeout = '20s'"))
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
