@@ -92,8 +92,14 @@ class Distributor:
 
     def _execute(self, commands: list[Command], now: float) -> None:
         records: list[Record] = []
+        timers = self.timers
         for command in commands:
-            if isinstance(command, Record):
+            kind = command.__class__  # the three commands of nearly every event first, by class
+            if kind is CancelTimer:
+                timers.cancel(command.key)  # type: ignore[union-attr]
+            elif kind is StartTimer:
+                timers.start(command.key, command.delay_s)  # type: ignore[union-attr]
+            elif isinstance(command, Record):
                 records.append(command)
                 if command.kind == "state_corrected":  # the watchdog believed the phone over acd
                     log.warning("agent state corrected", extra={"call_id": command.call_id, **command.detail})

@@ -16,7 +16,9 @@ class Timers:
 
     def start(self, key: str, delay_s: float) -> None:
         """Start ``key``; a timer already running under that key is replaced."""
-        self.cancel(key)
+        running = self._handles.get(key)
+        if running is not None:
+            running.cancel()
         self._handles[key] = self._clock.call_later(delay_s, self._expired, key)
 
     def cancel(self, key: str) -> None:

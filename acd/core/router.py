@@ -15,7 +15,7 @@ never races the dialplan's return to hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import announcements, missed_calls, watchdog
@@ -102,11 +102,14 @@ class Router(CallbackRouting):
                 self.hold_average[group_id] = announcements.next_hold_average(self.hold_average.get(group_id), waited)
         self._out: list[Command] = []
         self._now = 0.0
+        self._handlers: dict[type, Callable[[Any], None]] = {}  # event class -> its _on_ method
 
     # ------------------------------------------------------------------ entry points
     def handle(self, event: Event, now: float) -> list[Command]:
         self._out, self._now = [], now
-        handler = getattr(self, "_on_" + type(event).__name__)
+        handler = self._handlers.get(event.__class__)
+        if handler is None:  # looked up by name once per kind of event
+            handler = self._handlers[event.__class__] = getattr(self, "_on_" + type(event).__name__)
         handler(event)
         out, self._out = self._out, []
         return out
@@ -805,7 +808,7 @@ class Router(CallbackRouting):
         return round(self._now - call.arrived_at, 3)
 
     def _record(self, call: Call, kind: str, /, **detail: Any) -> None:
-        self._emit(Record(call.id, self._now, kind, detail))
+        self._out.append(Record(call.id, self._now, kind, detail))  # _emit, written out: the commonest command
 
     def _emit(self, command: Command) -> None:
         self._out.append(command)

@@ -100,7 +100,9 @@ class AsteriskPbx:
         self._emit(self.tracker.resync(channels, devices, listed_at))
 
     def _on_event(self, message: Message) -> None:
-        self._emit(self.tracker.handle(message))
+        events = self.tracker.handle(message)
+        if events:  # most AMI events only refresh the tracker's picture
+            self._emit(events)
 
     def _agents_unreachable(self) -> None:
         """One of several servers is gone (or not reached yet): its agents are offline for

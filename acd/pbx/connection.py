@@ -34,7 +34,7 @@ from panoramisk.actions import Action  # type: ignore[import-untyped]
 from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
 from panoramisk.message import Message  # type: ignore[import-untyped]
 
-from .framing import Frame, live_event_name, parse_answer, parse_event
+from .framing import Frame, parse_answer, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +142,11 @@ class _Action(Action):  # type: ignore[misc]
     def wire(self) -> str:
         """The action as Asterisk reads it: ``Key: value`` lines, then a blank line."""
         fields = self.fields
-        if all(value.__class__ is str for value in fields.values()):  # nearly always
-            return "".join([f"{key}: {value}\r\n" for key, value in fields.items()]) + f"ActionID: {self.id}\r\n\r\n"
+        if fields:
+            try:  # nearly always: every value one string, each line made and joined in C
+                return "\r\n".join(map(": ".join, fields.items())) + f"\r\nActionID: {self.id}\r\n\r\n"
+            except TypeError:  # a list of values (a repeated header), or a number
+                pass
         lines: list[str] = []
         for key, value in fields.items():
             if isinstance(value, list | tuple):  # a repeated header (Variable: A=1, Variable: B=2)
@@ -213,7 +216,12 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         *frames, self._buffer = self._buffer.split("\r\n\r\n")
         events, wanted = self.events, self.wanted
         for frame in frames:
-            name = live_event_name(frame)
+            # live_event_name() written out: this runs for every frame, most of them dropped
+            if frame.startswith("Event: ") and "\r\nActionID: " not in frame:
+                end = frame.find("\r\n")
+                name = frame[7:end] if end >= 0 else frame[7:]
+            else:
+                name = ""
             if name:
                 if wanted is not None and name not in wanted:
                     continue  # nobody handles it: dropped unparsed
@@ -539,7 +547,10 @@ class AmiConnection:
                         if not gone.done():
                             gone.set_result(None)
                         return
-                    message = _message_of(item, debug)
+                    # _message_of() written out: this runs for every event handled
+                    message = parse_event(item) if item.__class__ is str else item
+                    if debug:
+                        _log_event(message)
                     try:
                         on_event(message)
                     except Exception:  # a bug in one event's handling must not drop the link
@@ -626,6 +637,9 @@ def _message_of(item: str | Message, debug: bool) -> Frame | Message:
     (parsed now), or a Message panoramisk dispatched. Both consumers use it."""
     message = parse_event(item) if isinstance(item, str) else item
     if debug:
-        log.debug("ami event", extra={"ami_event": message.get("Event", ""),
-                                      "ami_uniqueid": message.get("Uniqueid", "")})
+        _log_event(message)
     return message
+
+
+def _log_event(message: Frame | Message) -> None:
+    log.debug("ami event", extra={"ami_event": message.get("Event", ""), "ami_uniqueid": message.get("Uniqueid", "")})

@@ -386,7 +386,8 @@ async def test_an_action_is_written_as_panoramisk_writes_it_with_acd_s_own_actio
 
     future = asyncio.get_running_loop().create_future()
     for fields in ({"Action": "Setvar", "Channel": "PJSIP/trunk-00000001", "Variable": "ACD_TIMEOUT", "Value": "25"},
-                   {"Action": "Originate", "Channel": "PJSIP/101", "Variable": ["A=1", "B=2"], "Async": "true"}):
+                   {"Action": "Originate", "Channel": "PJSIP/101", "Variable": ["A=1", "B=2"], "Async": "true"},
+                   {"Action": "Redirect", "Channel": "PJSIP/trunk-00000001", "Priority": 1}):  # not a string
         ours = _Action(fields, future)
         theirs = Action(dict(fields, ActionID=ours.id))
         assert ours.id.startswith("acd/") and ours.action_id == ours.id
