@@ -40,6 +40,10 @@ class CallsByGroup:
     def settings_changed(self, known_groups: Mapping[str, object]) -> None:
         self._removed_groups = {g for g in self._by_group if g not in known_groups}
 
+    def empty(self) -> bool:
+        """No call in any group (entries that no longer hold count until looked at)."""
+        return not self._by_group
+
     def removed_groups(self) -> set[str]:
         return self._removed_groups
 

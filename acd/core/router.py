@@ -450,6 +450,8 @@ class Router(CallbackRouting):
     def _offer_waiting_calls(self, agent_id: str) -> None:
         """An agent became free: the longest-waiting caller of their groups goes first
         (a callback request counts from its caller's arrival)."""
+        if not self.callbacks and self.waiting.empty():
+            return  # nobody waits: nearly every device-state change of a busy centre
         groups = {group_id for group_id in (*self.config.groups_of(agent_id), *self.waiting.removed_groups())
                   if any(c.group is self.config.groups.get(group_id) or agent_id in c.group.members
                          for c in self.waiting.in_group(group_id, self.calls) if c.group is not None)}
