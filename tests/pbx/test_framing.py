@@ -72,3 +72,52 @@ def test_an_answer_reads_as_panoramisk_reads_it(frame: str) -> None:
     ours, theirs = parse_answer(frame.strip()), Message.from_line(frame.strip())
     assert type(ours) is type(theirs) and list(ours.items()) == list(theirs.items())
     assert (ours.id, ours.action_id, ours.content) == (theirs.id, theirs.action_id, theirs.content)
+
+
+# a stream with the odd frames a link must survive: a non-UTF-8 byte and a character of
+# three bytes (both may be cut by a read), a repeated key, a line without ": ", an event
+# nobody handles, a list item that answers an action (ActionID), an event of one line
+ODD_STREAM = (
+    b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\nActionID: login\r\nMessage: Authentication accepted\r\n\r\n"
+    b"Event: Newchannel\r\nPrivilege: call,all\r\nChannel: PJSIP/trunk-00000001\r\n"
+    b"CallerIDName: Ren\xc3\xa9e \xe2\x82\xac\r\nUniqueid: 1.1\r\n\r\n"
+    b"Event: VarSet\r\nPrivilege: dialplan,all\r\nVariable: X\r\nValue: 1\r\n\r\n"
+    b"Event: UserEvent\r\nCallerIDNum: 100\r\nUserEvent: ACDCallWaiting\r\nCallerIDNum: 200\r\nno colon\r\n"
+    b"Trailing:\r\n\r\n"
+    b"Event: DeviceStateChange\r\nActionID: l-1\r\nDevice: PJSIP/101\r\nState: NOT_INUSE\r\n\r\n"
+    b"Event: Hangup\r\n\r\n"
+    b"Event: Newstate\r\nUniqueid: 1.1\r\nChannelStateDesc: Ring\xff\xfeing\r\n\r\n"
+)
+WANTED = frozenset({"Newchannel", "UserEvent", "DeviceStateChange", "Hangup", "Newstate", "Shutdown"})
+
+
+def _delivered(pieces: list[bytes]) -> tuple[list[dict[str, object]], list[str]]:
+    """What the link's protocol makes of the stream read in these pieces: the live events
+    (parsed as the consumer parses them) and the answers it matched or dispatched."""
+    from acd.pbx.connection import _AmiProtocol, _message_of
+
+    class Transport:
+        def close(self) -> None:
+            pass
+
+    protocol = _AmiProtocol()
+    answers: list[str] = []
+    protocol.handle_message = lambda message: answers.append(message.get("ActionID"))  # type: ignore[method-assign]
+    protocol.connection_made(Transport())  # type: ignore[arg-type]
+    protocol.wanted = WANTED
+    for piece in pieces:
+        protocol.data_received(piece)
+    events = [_message_of(item, False) for item in protocol.events if item is not None]
+    return events, answers  # type: ignore[return-value]
+
+
+async def test_odd_frames_are_read_the_same_however_the_reads_cut_the_stream() -> None:
+    whole = _delivered([ODD_STREAM])
+    events, answers = whole
+    assert [e["Event"] for e in events] == ["Newchannel", "UserEvent", "Hangup", "Newstate"]  # VarSet dropped
+    assert events[0]["CallerIDName"] == "Renée €"
+    assert events[1]["CallerIDNum"] == ["100", "200"] and events[1]["Trailing"] == "" and "no colon" not in events[1]
+    assert events[3]["ChannelStateDesc"] == "Ring\ufffd\ufffding"  # bytes that are no UTF-8: replaced, never fatal
+    assert answers == ["login", "l-1"]  # the banner heads the first answer; a list item answers its action
+    for size in (1, 2, 3, 7, 64):
+        assert _delivered([ODD_STREAM[i:i + size] for i in range(0, len(ODD_STREAM), size)]) == whole, size
