@@ -217,9 +217,13 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         events, wanted = self.events, self.wanted
         for frame in frames:
             # live_event_name() written out: this runs for every frame, most of them dropped
-            if frame.startswith("Event: ") and "\r\nActionID: " not in frame:
+            if frame.startswith("Event: "):
                 end = frame.find("\r\n")
                 name = frame[7:end] if end >= 0 else frame[7:]
+                if "\r\nActionID: " in frame:  # it answers an action: ours, or nobody's here
+                    if wanted is not None and name not in wanted and not self._answers_ours(frame):
+                        continue  # (a list's end, an OriginateResponse) nobody handles: dropped unparsed
+                    name = ""
             else:
                 name = ""
             if name:
@@ -243,6 +247,16 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             except Exception:
                 log.exception("ami frame not handled", extra={"ami_event": message.get("Event", "")})
         self._wake()
+
+    def _answers_ours(self, frame: str) -> bool:
+        """Whether an event carrying an ActionID may answer one of our actions waiting for
+        it; when unsure (a CommandID, the id twice), it goes to panoramisk's matching."""
+        if frame.count("\r\nActionID: ") != 1 or "\r\nCommandID: " in frame:
+            return True
+        start = frame.find("\r\nActionID: ") + 12
+        end = frame.find("\r\n", start)
+        action_id = frame[start:end] if end >= 0 else frame[start:]
+        return action_id in self.responses or action_id.strip() in self.responses
 
     def expire_later(self, actions: Sequence[Action], after_s: float) -> None:
         """The actions written together time out together, ``after_s`` from now, as an

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from panoramisk.message import Message
 
@@ -121,3 +123,31 @@ async def test_odd_frames_are_read_the_same_however_the_reads_cut_the_stream() -
     assert answers == ["login", "l-1"]  # the banner heads the first answer; a list item answers its action
     for size in (1, 2, 3, 7, 64):
         assert _delivered([ODD_STREAM[i:i + size] for i in range(0, len(ODD_STREAM), size)]) == whole, size
+
+
+async def test_an_event_answering_somebody_else_s_action_that_nobody_handles_is_dropped_unparsed() -> None:
+    """A list's closing event (or an OriginateResponse) carries the ActionID of the action
+    it answers. One of ours completes our action; one nobody here asked for and nobody
+    handles is dropped like any unhandled event, not parsed into a message for nobody
+    (recorded: 01-login-and-state's CoreShowChannelsComplete, bench.ami_ingest)."""
+    from acd.pbx.connection import _Action, _AmiProtocol
+
+    class Transport:
+        def close(self) -> None:
+            pass
+
+    protocol = _AmiProtocol()
+    protocol.connection_made(Transport())  # type: ignore[arg-type]
+    protocol.wanted = WANTED
+    ours = _Action({"Action": "CoreShowChannels"}, asyncio.get_running_loop().create_future())
+    protocol.responses[ours.id] = ours
+    parsed: list[str] = []
+    protocol.handle_message = lambda m, handle=protocol.handle_message: (parsed.append(m["ActionID"]), handle(m))
+    protocol.data_received(
+        b"Event: CoreShowChannelsComplete\r\nActionID: someone-else-7\r\nEventList: Complete\r\nListItems: 0\r\n\r\n"
+        b"Event: OriginateResponse\r\nActionID: someone-else-8\r\nResponse: Failure\r\n\r\n"
+        b"Response: Success\r\nActionID: " + ours.id.encode() + b"\r\nEventList: start\r\nMessage: follows\r\n\r\n"
+        b"Event: CoreShowChannelsComplete\r\nActionID: " + ours.id.encode() + b"\r\nEventList: Complete\r\n"
+        b"ListItems: 0\r\n\r\n")
+    assert parsed == [ours.id, ours.id]  # the foreign two never became messages
+    assert ours.future.done() and not protocol.events  # ours completed; nothing for the consumer
