@@ -220,15 +220,17 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             if frame.startswith("Event: "):
                 end = frame.find("\r\n")
                 name = frame[7:end] if end >= 0 else frame[7:]
-                if "\r\nActionID: " in frame:  # it answers an action: ours, or nobody's here
-                    if wanted is not None and name not in wanted and not self._answers_ours(frame):
-                        continue  # (a list's end, an OriginateResponse) nobody handles: dropped unparsed
+                if name and wanted is not None and name not in wanted:
+                    # nobody handles it: dropped unparsed, unless it answers one of our
+                    # actions (a list item, a list's end: it carries the ActionID)
+                    if not (self.responses and "\r\nActionID: " in frame and self._answers_ours(frame)):
+                        continue
+                    name = ""
+                elif "\r\nActionID: " in frame:  # it answers an action (panoramisk matches it)
                     name = ""
             else:
                 name = ""
             if name:
-                if wanted is not None and name not in wanted:
-                    continue  # nobody handles it: dropped unparsed
                 if name == "Shutdown":
                     self.connection_lost(None)
                 else:

@@ -139,10 +139,12 @@ async def test_an_event_answering_somebody_else_s_action_that_nobody_handles_is_
     protocol = _AmiProtocol()
     protocol.connection_made(Transport())  # type: ignore[arg-type]
     protocol.wanted = WANTED
-    ours = _Action({"Action": "CoreShowChannels"}, asyncio.get_running_loop().create_future())
-    protocol.responses[ours.id] = ours
     parsed: list[str] = []
     protocol.handle_message = lambda m, handle=protocol.handle_message: (parsed.append(m["ActionID"]), handle(m))
+    protocol.data_received(b"Event: CoreShowChannelsComplete\r\nActionID: someone-else-6\r\nListItems: 0\r\n\r\n")
+    assert parsed == [] and not protocol.events  # no action of ours waits: nothing it could answer
+    ours = _Action({"Action": "CoreShowChannels"}, asyncio.get_running_loop().create_future())
+    protocol.responses[ours.id] = ours
     protocol.data_received(
         b"Event: CoreShowChannelsComplete\r\nActionID: someone-else-7\r\nEventList: Complete\r\nListItems: 0\r\n\r\n"
         b"Event: OriginateResponse\r\nActionID: someone-else-8\r\nResponse: Failure\r\n\r\n"
