@@ -655,7 +655,8 @@ class AmiConnection:
 
 def _message_of(item: str | Message, debug: bool) -> Frame | Message:
     """A queued live event as its handler takes it: a frame read by ``data_received``
-    (parsed now), or a Message panoramisk dispatched. Both consumers use it."""
+    (parsed now), or a Message panoramisk dispatched. The task consumer uses it; the
+    consumer in the read callback writes it out."""
     message = parse_event(item) if isinstance(item, str) else item
     if debug:
         _log_event(message)
