@@ -866,19 +866,22 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain(detail: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON-able detail (sets from the core become sorted lists)."""
-    def plain(value: Any) -> Any:
-        if type(value) in _SCALARS:  # most of them: asked first, without the ABCs' isinstance
-            return value
-        if isinstance(value, Mapping):
-            return {str(k): plain(v) for k, v in value.items()}
-        if isinstance(value, set | frozenset):
-            return sorted(map(plain, value))
-        if isinstance(value, list | tuple):
-            return [plain(v) for v in value]
-        return value
+    """JSON-able detail (sets from the core become sorted lists). Scalars, most of the
+    values, are taken as they are without a call each (three details a chat)."""
+    return {key if type(key) is str else str(key): value if type(value) in _SCALARS else _plain_value(value)
+            for key, value in detail.items()}
 
-    return {str(k): plain(v) for k, v in detail.items()}
+
+def _plain_value(value: Any) -> Any:
+    if type(value) in _SCALARS:  # asked first, without the ABCs' isinstance
+        return value
+    if isinstance(value, Mapping):
+        return _plain(value)
+    if isinstance(value, set | frozenset):
+        return sorted(map(_plain_value, value))
+    if isinstance(value, list | tuple):
+        return [v if type(v) in _SCALARS else _plain_value(v) for v in value]
+    return value
 
 
 def _future() -> asyncio.Future[None]:

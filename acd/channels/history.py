@@ -231,20 +231,17 @@ class ChannelHistory:
                 _insert(db, _ALERTS, [{"queue_id": alert.item_id, "at": alert.at, "kind": alert.kind,
                                        "detail": alert.detail} for alert in batch.alerts])
             if batch.snapshot is not None:  # an UPDATE: loading the old row would parse its JSON for nothing
-                state = RouterStateRow.__table__
-                if not db.execute(update(state).where(state.c.name == "conversations")
-                                  .values(saved_at=batch.snapshot_at, data=batch.snapshot)).rowcount:
-                    db.execute(insert(state).values(name="conversations", saved_at=batch.snapshot_at,
-                                                    data=batch.snapshot))
+                saved = {"saved_at": batch.snapshot_at, "data": batch.snapshot}
+                if not db.execute(_SAVE_SNAPSHOT, saved).rowcount:
+                    db.execute(insert(_STATE).values(name=SNAPSHOT), saved)
             if batch.conversations:
-                table = ConversationRow.__table__
                 changed = list(batch.conversations)
                 for chunk in range(0, len(changed), IN_LIST_MAX):
-                    db.execute(delete(table).where(table.c.conversation_id.in_(changed[chunk:chunk + IN_LIST_MAX])))
+                    db.execute(_DELETE_CONVERSATIONS, {"ids": changed[chunk:chunk + IN_LIST_MAX]})
                 rows = [{"conversation_id": cid, "rank": state.rank, "chat_key": state.chat_key, "data": state.data}
                         for cid, state in batch.conversations.items() if state is not None]
                 if rows:
-                    _insert(db, table, rows)
+                    _insert(db, _CONVERSATIONS, rows)
             for job in batch.outgoing:  # no savepoint: a reply is never acknowledged without its job
                 job(session)
             for change in batch.crm:
@@ -270,7 +267,7 @@ class ChannelHistory:
         (from their rows; a snapshot from before them holds them itself) and the open
         chats by "<queue>|<client>"."""
         with Session(self.engine) as session:
-            row = session.get(RouterStateRow, "conversations")
+            row = session.get(RouterStateRow, SNAPSHOT)
             if row is None:
                 return None
             saved = dict(row.data)
@@ -323,23 +320,40 @@ class ChannelHistory:
 
 
 _ITEMS, _EVENTS, _ALERTS = ItemRow.__table__, EventRow.__table__, AlertRow.__table__
+_STATE, _CONVERSATIONS = RouterStateRow.__table__, ConversationRow.__table__
+SNAPSHOT = "conversations"  # the router state's row
+# built once: a statement built per write cost its cache key (a walk of the statement) each time
+_SAVE_SNAPSHOT = (update(_STATE).where(_STATE.c.name == SNAPSHOT)
+                  .values(saved_at=bindparam("saved_at"), data=bindparam("data")))
+_DELETE_CONVERSATIONS = delete(_CONVERSATIONS).where(
+    _CONVERSATIONS.c.conversation_id.in_(bindparam("ids", expanding=True)))
 
 
 def _insert(db: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Rows of one table (a write's lines are four a chat). On PostgreSQL by COPY:
-    psycopg's executemany sends and answers a statement per row, in Python, which cost
-    more than the rest of the write."""
-    if db.dialect.name != "postgresql" or db.dialect.driver != "psycopg":
+    """Rows of one table (a write's lines are four a chat), handed to the driver as
+    tuples, JSON columns as ``json_text`` writes them: on PostgreSQL by COPY (psycopg's
+    executemany sends and answers a statement per row, in Python, which cost more than
+    the rest of the write), on SQLite by the driver's executemany (SQLAlchemy's work per
+    row, its parameters and types, cost several times SQLite's own)."""
+    dialect = db.dialect
+    copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
+    if not copy and dialect.name != "sqlite":
         db.execute(insert(table), rows)
         return
-    quote = db.dialect.identifier_preparer.quote
-    columns = list(rows[0])
+    columns = tuple(rows[0])
     as_json = [isinstance(table.c[name].type, JSON) for name in columns]
-    with db.connection.driver_connection.cursor() as cursor, cursor.copy(
-            f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([json_text(row[name]) if is_json else row[name]
-                            for name, is_json in zip(columns, as_json, strict=True)])
+    values = ([json_text(row[name]) if is_json else row[name] for name, is_json in zip(columns, as_json, strict=True)]
+              for row in rows)
+    quote = dialect.identifier_preparer.quote
+    into = f"{quote(table.name)} ({', '.join(map(quote, columns))})"
+    driver = db.connection.driver_connection
+    assert driver is not None  # the session's connection is open
+    if copy:
+        with driver.cursor() as cursor, cursor.copy(f"COPY {into} FROM STDIN") as stream:
+            for row in values:
+                stream.write_row(row)
+    else:  # the statement's text is the same each time: sqlite3 keeps it prepared
+        driver.executemany(f"INSERT INTO {into} VALUES ({', '.join('?' * len(columns))})", values)
 
 
 _FOLLOWED = ("updated_at", "first_response_at", "agent_id", "queue_id", "status", "closed_at")  # what _follow sets

@@ -286,8 +286,14 @@ class ConversationRouter:
         skipped: dict[str, str] = {}
         fresh: list[str] = []
         again: list[str] = []
+        # who can take one is known (``Availability.able``): only the others are asked
+        # why not, for the history (asking all 50 members of a queue was most of a chat's cost)
+        able = self.availability.able.get(queue.id, ())
         for member in self._ordered(queue):
-            reason = "passed it on just now" if member in avoid else self.availability.cannot_take(member, queue)
+            if member in avoid:
+                reason = "passed it on just now"
+            else:
+                reason = None if member in able else self.availability.cannot_take(member, queue)
             if reason is not None:
                 skipped[member] = reason
             else:

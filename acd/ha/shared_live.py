@@ -4,7 +4,10 @@ Only the active node follows the calls, so only its picture is true. While activ
 node writes its picture to ``shared_state`` (one row, replaced) after each change, at
 most every ``min_interval_s`` and at least every ``every_s`` (waiting times count up),
 and NOTIFYs its version; the other nodes read the row when told and show that picture.
-The row can be large (every call and agent); the notification carries only its version.
+The row can be large (every call, agent and open chat); the notification carries only
+its version. A picture a second: one holds every open conversation, thousands under
+load, and five a second (the pages' pace) cost as much CPU as the chats themselves
+(issue 16, bench/http_assign.py on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def read(engine: Engine) -> tuple[int, dict[str, Any] | None]:
 class SharedLive:
     def __init__(self, engine: Engine, picture: Callable[[], dict[str, Any]], feed: LiveFeed,
                  is_active: Callable[[], bool], *, now: Callable[[], float] = time.time,
-                 every_s: float = 1.0) -> None:
+                 every_s: float = 1.0, min_interval_s: float = 1.0) -> None:
         """``picture``: this node's own picture (called while active); ``feed``: wakes
         this node's live streams when another node's picture arrives."""
         self.engine = engine
@@ -59,6 +62,7 @@ class SharedLive:
         self.is_active = is_active
         self.now = now
         self.every_s = every_s
+        self.min_interval_s = min_interval_s
         self.version = 0
         self.latest: dict[str, Any] | None = None  # the active node's picture, as last read
 
@@ -75,7 +79,7 @@ class SharedLive:
 
     async def run(self) -> None:
         """Publish this node's picture while it is active, until cancelled."""
-        async for _ in self.feed.changes_or_every(self.every_s):
+        async for _ in self.feed.changes_or_every(self.every_s, self.min_interval_s):
             if not self.is_active():
                 continue
             try:

@@ -36,10 +36,10 @@ take it (the desk keeps it and writes it again).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -125,16 +125,24 @@ def supervises(user: User) -> bool:
     return user.role in ("admin", "supervisor") or user.can(SUPERVISE)
 
 
+def body_too_large() -> HTTPException:
+    return HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+
+
 async def _read(request: Request, model: type[M]) -> M:
     """The JSON body as ``model``: 413 past MAX_BODY (read no further: this router may
     serve in an app without ``BodyLimit``), 422 when malformed."""
-    raw = await read_bounded(request, MAX_BODY, lambda: HTTPException(
-        413, f"the body is larger than {MAX_BODY} bytes")) or b"{}"
+    return parsed(await read_bounded(request, MAX_BODY, body_too_large), model)
+
+
+def parsed(raw: bytes, model: type[M]) -> M:
+    """A JSON body as ``model``; 422 when malformed. orjson: strict JSON (no NaN, no
+    lone surrogates, which no field takes), several times faster than the json module."""
     try:
-        return model.model_validate(json.loads(raw))
+        return model.model_validate(orjson.loads(raw or b"{}"))
     except ValidationError as e:
         raise HTTPException(422, problems_of(e.errors(include_url=False, include_input=False))) from None
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # orjson.JSONDecodeError, invalid UTF-8 included
         raise HTTPException(422, [{"item": "body", "problem": "not a JSON body"}]) from None
 
 
@@ -149,10 +157,9 @@ def refused(e: DeskError) -> HTTPException:
     return HTTPException(e.status, [{"item": "body", "problem": str(e)}] if e.status == 422 else str(e))
 
 
-async def take_chat(desk: Desk, request: Request) -> dict[str, Any]:
+async def take_chat(desk: Desk, body: ChatIn) -> dict[str, Any]:
     """A client's chat message from an integration (the user is checked already): the
     answer once it is committed. The route below and ``acd.web.inbound_chats`` share it."""
-    body = await _read(request, ChatIn)
     try:
         cid, new = await desk.chat_message(body.queue, body.client, body.text)
     except DeskError as e:
@@ -217,7 +224,7 @@ def channels_router(desk: Desk, agent_work: Any = None) -> APIRouter:
               status_code=202, openapi_extra=_schema(ChatIn),
               summary="A client's message in an open channel (opens a conversation when none is open)")
     async def inbound_chat(request: Request, user: ChatUser) -> dict[str, Any]:
-        return await take_chat(desk, request)
+        return await take_chat(desk, await _read(request, ChatIn))
 
     @api.post("/inbound/email", responses=errors(401, 403, 404, 409, 413, 422),
               status_code=202, openapi_extra=_schema(EmailIn),

@@ -14,26 +14,31 @@ session cookie (CSRF), no or an unknown token, one not checked lately (the datab
 is asked), a user without the permission (401, 403). The route stays for them and for
 the API's description (/docs).
 
-The answers are the route's: ``take_chat`` raises the same ``HTTPException`` (413,
-422, 404, 503) and the app's own handler for it answers, as the route's would. It is
-the innermost of the app's middlewares (``install``), inside ``BodyLimit`` and
-``SecurityHeaders``, so bodies are limited and answers marked as for any request.
+The answers are the route's: ``parsed`` and ``take_chat`` raise the same
+``HTTPException`` (413, 422, 404, 503) and the app's own handler for it answers, as the
+route's would. It is the innermost of the app's middlewares (``install``), inside
+``BodyLimit`` and ``SecurityHeaders``, so bodies are limited and answers marked as for
+any request. The body is read from ``receive`` and the answer sent as two ASGI messages
+by hand: Starlette's ``Request`` (its headers, its body stream) and ``JSONResponse``
+cost as much as the rest of the HTTP path here.
 """
 
 from __future__ import annotations
 
 import inspect
 
+import orjson
 from fastapi import FastAPI
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..channels.desk import Desk
-from .channels_api import OPEN_CHANNELS, take_chat
+from .channels_api import OPEN_CHANNELS, ChatIn, body_too_large, parsed, take_chat
+from .limits import MAX_BODY
 
 PATH = "/api/channels/inbound/chat"
 
@@ -49,31 +54,61 @@ class InboundChats:
         self.app, self.desk = app, desk
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST"
-                or scope.get("root_path") or not _integration(scope)):
+        declared = _integration(scope) if (scope["type"] == "http" and scope["path"] == PATH
+                                           and scope["method"] == "POST" and not scope.get("root_path")) else None
+        if declared is None:
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
-        answer: Response
         try:
-            answer = JSONResponse(await take_chat(self.desk, request), status_code=202)
+            answer = await take_chat(self.desk, parsed(await _body(receive, declared), ChatIn))
         except HTTPException as e:
-            answer = await _handled(request, e)
-        await answer(scope, receive, send)
+            request = Request(scope, receive)
+            await (await _handled(request, e))(scope, receive, send)
+            return
+        body = orjson.dumps(answer)  # as JSONResponse renders it: compact, UTF-8
+        await send({"type": "http.response.start", "status": 202,
+                    "headers": [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
 
 
-def _integration(scope: Scope) -> bool:
-    """Whether the request's Bearer token was checked lately for a user who may post
-    chats (as ``security.current_user`` and ``require`` read it)."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            accounts = getattr(scope["app"].state, "accounts", None)
-            if scheme.lower() != "bearer" or not token.strip() or accounts is None:
-                return False
-            user = accounts.cached_token_user(token.strip())
-            return user is not None and bool(user.can(OPEN_CHANNELS))
-    return False
+def _integration(scope: Scope) -> bytes | None:
+    """The request's declared Content-Length (b"" when none) when its Bearer token was
+    checked lately for a user who may post chats (as ``security.current_user`` and
+    ``require`` read it); None otherwise."""
+    authorization, declared = None, b""
+    for name, value in scope["headers"]:  # the first of each, as Starlette's Headers.get
+        if name == b"authorization" and authorization is None:
+            authorization = value
+        elif name == b"content-length" and not declared:
+            declared = value
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
+    accounts = getattr(scope["app"].state, "accounts", None)
+    if scheme.lower() != "bearer" or not token.strip() or accounts is None:
+        return None
+    user = accounts.cached_token_user(token.strip())
+    return declared if user is not None and user.can(OPEN_CHANNELS) else None
+
+
+async def _body(receive: Receive, declared: bytes) -> bytes:
+    """The body, as the route reads it (``limits.read_bounded``): 413 past ``MAX_BODY``
+    by its declared length or as it comes in."""
+    if declared.isdigit() and (len(declared) > 15 or int(declared) > MAX_BODY):
+        raise body_too_large()
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise body_too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
 
 
 async def _handled(request: Request, exc: HTTPException) -> Response:

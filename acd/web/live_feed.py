@@ -35,9 +35,11 @@ class LiveFeed:
             seen = self.version
             yield seen
 
-    async def changes_or_every(self, period_s: float) -> AsyncIterator[int]:
+    async def changes_or_every(self, period_s: float, min_interval_s: float | None = None) -> AsyncIterator[int]:
         """Like ``changes``, and also every ``period_s`` without a change (a view whose
-        figures move with the clock, such as a waiting caller's time)."""
+        figures move with the clock, such as a waiting caller's time). ``min_interval_s``:
+        this reader's own, in place of the feed's."""
+        min_interval_s = self.min_interval_s if min_interval_s is None else min_interval_s
         yield self.version
         seen = self.version
         while True:
@@ -48,7 +50,7 @@ class LiveFeed:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(period_s):
                         await self._changed.wait()
-            await asyncio.sleep(self.min_interval_s)
+            await asyncio.sleep(min_interval_s)
             seen = self.version
             yield seen
 
