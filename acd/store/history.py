@@ -56,16 +56,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from functools import cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Update, bindparam, insert, select, tuple_, update
+from sqlalchemy import Table, Update, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..core.commands import Record
 from .models import MAIN_SERVER, CallAgentRow, CallbackRow, CallEventRow, CallRow, GroupOfferRow
 
-CALLS, EVENTS, LINKS, OFFERS = (CallRow.__table__, CallEventRow.__table__, CallAgentRow.__table__,
-                                 GroupOfferRow.__table__)
+CALLS, EVENTS, LINKS, OFFERS = (cast(Table, row.__table__) for row in (CallRow, CallEventRow, CallAgentRow,
+                                                                        GroupOfferRow))
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +239,8 @@ class _Batch:
                 changed.setdefault(columns, []).append(params)
         if new:  # the calls rows first: events and links refer to them
             self.connection.execute(_NEW_CALL, new)
-        for columns, params in changed.items():
-            self.connection.execute(_update_call(columns), params)
+        for columns, rows in changed.items():
+            self.connection.execute(_update_call(columns), rows)
         if self.events:
             self.connection.execute(_NEW_EVENT, self.events)
         if self.links:
