@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from acd.store import Store
+from sqlalchemy import event
+
+from acd.store import Store, history
+from acd.store.history import Offer
+from acd.store.models import Base, CallRow
 
 from .conftest import T0, arrived, rec
 
@@ -220,3 +224,48 @@ def test_a_call_that_ended_unseen_after_missed_processing_is_missed(store: Store
     ])
     call = store.call("c1")
     assert call is not None and call.outcome == "missed"
+
+
+def test_a_batch_is_written_by_statements_without_orm_objects(store: Store) -> None:
+    """The history's batches run on a worker thread that shares the GIL with call routing
+    (bench/first_ring.py): the calls rows are read as tuples and written by INSERT and
+    UPDATE statements, not built or loaded as ORM objects for the unit of work."""
+    store.apply_records([arrived("c1"), rec("c1", 1, "considered", agent="anna", decision="ring")],
+                        [Offer("sales", "anna", T0)])
+    objects: list[object] = []
+    def note(target: object, *_: object) -> None:
+        objects.append(target)
+    event.listen(Base, "init", note, propagate=True)
+    event.listen(Base, "load", note, propagate=True)
+    try:
+        store.apply_records([
+            rec("c1", 5, "answered", agent="anna", waited_s=5.0),
+            arrived("c2", at=6), rec("c2", 6, "considered", agent="ben", decision="ring"),
+        ], [Offer("sales", "anna", T0 + 1), Offer("sales", "ben", T0 + 6)])
+    finally:
+        event.remove(Base, "init", note)
+        event.remove(Base, "load", note)
+    assert objects == []
+    c1, c2 = store.call("c1"), store.call("c2")
+    assert c1 is not None and (c1.answered_by, c1.answered_at, c1.waited_s) == ("anna", T0 + 5, 5.0)
+    assert c2 is not None and (c2.did, c2.caller_name, c2.group_id) == ("+4930111111", "Caller", "sales")
+    assert store.load_offers() == {("sales", "anna"): T0 + 1, ("sales", "ben"): T0 + 6}
+
+
+def test_a_batch_updates_only_the_columns_its_records_change(store: Store) -> None:
+    """A supervisor's tick on the call-back list, committed between the history's read of
+    a call and its write, is not written back over by the call's next record."""
+    store.apply_records([arrived("c1"), rec("c1", 15, "missed", reason="nobody answered", tried=["anna"],
+                                                waited_s=15.0)])
+    updates: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: updates.append(statement)
+                 if statement.startswith("UPDATE calls") else None)
+    store.apply_records([rec("c1", 40, "ended", by="caller")])
+    [update] = updates
+    assert "ended_at" in update and "outcome" in update and "called_back" not in update and "did" not in update
+
+
+def test_the_batch_s_call_has_every_column_of_the_calls_table() -> None:
+    """A column added to models.CallRow is read and written by the history's batches too."""
+    assert history.CALL_COLUMNS == tuple(column.key for column in CallRow.__table__.columns)
