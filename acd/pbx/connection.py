@@ -215,11 +215,18 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             data = self._undecoded + data
         text, decoded = codecs.utf_8_decode(data, "replace", False)
         self._undecoded = data[decoded:] if decoded < len(data) else b""
-        self._buffer += text
-        if not self.greeting.done() and ("\n" in self._buffer or len(self._buffer) > GREETING_MAX):
-            self.greeting.set_result(self._buffer.partition("\n")[0].strip()[:GREETING_MAX])
-        *frames, self._buffer = self._buffer.split("\r\n\r\n")
-        events, wanted = self.events, self.wanted
+        rest = self._buffer
+        if not self.greeting.done():
+            text, rest = rest + text, ""
+            if "\n" in text or len(text) > GREETING_MAX:
+                self.greeting.set_result(text.partition("\n")[0].strip()[:GREETING_MAX])
+        if rest.endswith(("\r", "\n")):  # a "\r\n\r\n" may straddle the two reads
+            frames = (rest + text).split("\r\n\r\n")
+        else:  # the frame the last read began is completed alone: the read is not copied whole
+            frames = text.split("\r\n\r\n")
+            frames[0] = rest + frames[0]
+        self._buffer = frames.pop()
+        events, wanted, responses = self.events, self.wanted, self.responses
         for frame in frames:
             # live_event_name() written out: this runs for every frame, most of them dropped
             if frame.startswith("Event: "):
@@ -228,7 +235,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
                 if name and wanted is not None and name not in wanted:
                     # nobody handles it: dropped unparsed, unless it answers one of our
                     # actions (a list item, a list's end: it carries the ActionID)
-                    if not (self.responses and "\r\nActionID: " in frame and self._answers_ours(frame)):
+                    if not (responses and "\r\nActionID: " in frame and self._answers_ours(frame)):
                         continue
                     name = ""
                 elif "\r\nActionID: " in frame:  # it answers an action (panoramisk matches it)
