@@ -208,6 +208,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.may_send: Callable[[], bool] | None = None  # the fencing gate (AmiConnection's may_send)
         self._deadlines: deque[tuple[float, list[str]]] = deque()  # see expire_later
         self._expiry: asyncio.TimerHandle | None = None
+        self._held: list[_Action] | None = None  # see hold_writes
 
     def data_received(self, data: bytes) -> None:
         # what codecs' incremental decoder does, without its copy of every read (256 KB)
@@ -337,6 +338,28 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             for action in actions:
                 action.future.set_result(error_response("not connected", action.id))
             return actions
+        if self._held is not None:
+            self._held.extend(actions)
+        else:
+            self._write(actions)
+        return actions
+
+    def hold_writes(self) -> None:
+        """Until ``release_writes()``, actions are kept back and then leave together, in
+        order, in one write: the link's consumer holds what one read's events decide
+        (several rings each Setvar, Setvar, Redirect), as one TCP segment rather than one
+        per event (bench/ami_ingest.py). Asterisk runs them in the order written."""
+        if self._held is None:
+            self._held = []
+
+    def release_writes(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._write(held)
+
+    def _write(self, actions: list[_Action]) -> None:
+        if self.closed:
+            return  # the link went while they were held: connection_lost() failed them
         if self.may_send is not None and not self.may_send():
             # fencing (acd/ha/leadership.py): checked in the same step as the write, so
             # not one byte leaves once this node's lease has run out; the link goes too
@@ -345,7 +368,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             for action in actions:
                 action.future.set_result(error_response("not active", action.id))
             self.transport.abort()
-            return actions
+            return
         try:
             self.transport.write("".join([action.wire() for action in actions]).encode("utf-8"))
         except Exception as exc:  # never log the action itself: a Login carries the secret
@@ -353,7 +376,6 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
                                                    "ami_error": repr(exc)})
             for action in actions:
                 action.future.set_result(error_response("write failed", action.id))
-        return actions
 
     def connection_lost(self, exc: Any) -> None:
         # also called by handle_message() on "Event: Shutdown"
@@ -555,8 +577,9 @@ class AmiConnection:
         """A plain-function consumer gets each read's events in the callback that read
         them (``data_received``), not in a task woken on the loop's next turn: a ring
         decided on an event is written before the loop runs anything else (timers, other
-        sockets, the history's thread handing back). What came during the resync is
-        handled first, here; events stay one at a time, in arrival order."""
+        sockets, the history's thread handing back); what one read's events decide leaves
+        in one write once they are handled. What came during the resync is handled
+        first, here; events stay one at a time, in arrival order."""
         events, on_event = protocol.events, self._on_event
         gone = asyncio.get_running_loop().create_future()
         handling = False
@@ -566,6 +589,7 @@ class AmiConnection:
             if handling:  # a handler's own step led here: the loop below takes the new events in turn
                 return
             handling = True
+            protocol.hold_writes()  # what these events decide leaves in one write, below
             try:
                 debug = log.isEnabledFor(logging.DEBUG)
                 while events:
@@ -585,6 +609,7 @@ class AmiConnection:
                         log.exception("ami event handler failed", extra={"ami_event": message.get("Event", "")})
             finally:
                 handling = False
+                protocol.release_writes()  # before the loop runs anything else
 
         protocol.on_arrival = handle_arrived
         try:

@@ -325,6 +325,81 @@ async def test_a_ring_attempt_s_three_actions_leave_together_in_order_without_wa
     await fake.stop()
 
 
+async def test_the_actions_one_read_s_events_decide_leave_together_in_one_write_in_order() -> None:
+    """Two events of one read, an action decided on each: one write (one TCP segment)
+    carries both, in the order decided, made before the loop runs anything else."""
+    fake = FakeAsterisk()
+    await fake.start()
+    counting: list[CountingWrites] = []
+    writes_when_the_loop_went_on: list[int] = []
+
+    def on_event(message: Message) -> None:
+        if message.get("Event") == "UserEvent":
+            conn.send_all([{"Action": "Setvar", "Channel": "x", "Variable": "N", "Value": message["N"]}])
+            asyncio.get_running_loop().call_soon(lambda: writes_when_the_loop_went_on.append(len(counting[0].writes)))
+
+    async def on_resync(channels: list[Message], devices: list[Message], listed_at: float) -> None:
+        pass
+
+    conn = AmiConnection("127.0.0.1", fake.port, "acd", SECRET, on_event=on_event, on_resync=on_resync, timing=FAST)
+
+    async def body() -> None:
+        await until(lambda: conn.ready)
+        protocol = conn._protocol
+        assert protocol is not None
+        counting.append(CountingWrites(protocol.transport))
+        protocol.transport = counting[0]  # uvloop's transport takes no attribute: it is wrapped
+        seen = len(fake.arrivals)
+        fake.push_raw(frame(Event="UserEvent", N="1") + frame(Event="UserEvent", N="2"))
+        await until(lambda: len(fake.arrivals) == seen + 2)
+        assert [action["Value"] for _, action in fake.arrivals[seen:]] == ["1", "2"]
+        assert len(counting[0].writes) == 1 and counting[0].writes[0].count(b"\r\n\r\n") == 2
+        assert writes_when_the_loop_went_on == [1, 1]  # written in the callback that read the events
+        protocol.transport = counting[0].transport
+
+    await running(conn, body)
+    await fake.stop()
+
+
+async def test_actions_held_for_one_write_are_withheld_when_the_node_stops_being_active_meanwhile() -> None:
+    """Fencing is asked at the write itself: actions decided while this node was active
+    but written once its lease ran out never leave (acd/ha), and say why."""
+    from acd.pbx.connection import _AmiProtocol
+
+    class Transport:
+        def __init__(self) -> None:
+            self.written: list[bytes] = []
+            self.aborted = False
+
+        def write(self, data: bytes) -> None:
+            self.written.append(data)
+
+        def abort(self) -> None:
+            self.aborted = True
+
+        def close(self) -> None:
+            pass
+
+    active = [True]
+    protocol = _AmiProtocol()
+    transport = Transport()
+    protocol.connection_made(transport)
+    protocol.may_send = lambda: active[0]
+    protocol.hold_writes()
+    (held,) = protocol.send_actions([{"Action": "Redirect", "Channel": "x"}])
+    assert transport.written == []  # held until released
+    active[0] = False
+    protocol.release_writes()
+    assert transport.written == [] and transport.aborted
+    assert held.future.result()["Message"] == "not active"
+    protocol.hold_writes()
+    active[0] = True
+    protocol.send_actions([{"Action": "Setvar", "Channel": "x"}])
+    protocol.send_actions([{"Action": "Redirect", "Channel": "x"}])
+    protocol.release_writes()
+    assert len(transport.written) == 1 and transport.written[0].count(b"\r\n\r\n") == 2
+
+
 async def test_a_refused_action_of_a_ring_attempt_is_still_logged(caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeAsterisk()
     fake.answer_delay_s = 0.01
