@@ -123,7 +123,7 @@ class _Action(Action):  # type: ignore[misc]
     id: str = ""
     action_id: str = ""
 
-    def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any]) -> None:
+    def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any] | _Reported) -> None:
         self.fields = fields
         self.id = self.action_id = f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}"
         self.as_list = None
@@ -179,6 +179,42 @@ class _Action(Action):  # type: ignore[misc]
                 return True
             return None
         return super().add_message(message)  # type: ignore[no-any-return]
+
+
+Report = Callable[[Mapping[str, str], Message], None]  # (the action's fields, its answer)
+
+
+class _Reported:
+    """What an action nobody awaits needs of its future (``done``, ``set_result``): the
+    answer, or the error response of a timeout or a lost link, is handed to ``report``
+    right where it is known. No future and no callback scheduled on the loop for each
+    of a ring's three actions (bench/ami_ingest.py)."""
+
+    __slots__ = ("_report", "_fields", "_result")
+
+    def __init__(self, report: Report, fields: Mapping[str, str]) -> None:
+        self._report, self._fields = report, fields
+        self._result: Message | None = None
+
+    def done(self) -> bool:
+        return self._result is not None
+
+    def cancelled(self) -> bool:
+        return False
+
+    def result(self) -> Message:
+        if self._result is None:
+            raise asyncio.InvalidStateError("no answer yet")
+        return self._result
+
+    def set_result(self, result: Message) -> None:
+        if self._result is not None:
+            raise asyncio.InvalidStateError("answered already")
+        self._result = result
+        try:
+            self._report(self._fields, result)
+        except Exception:  # a report that fails must not cost the frames read after it
+            log.exception("ami answer report failed")
 
 
 class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
@@ -328,10 +364,14 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
     def send_action(self, fields: Mapping[str, str]) -> Action:
         return self.send_actions([fields])[0]
 
-    def send_actions(self, many: Sequence[Mapping[str, str]]) -> list[Action]:
-        """Write the actions in one go (one write, one TCP segment), in order."""
-        loop = asyncio.get_running_loop()
-        actions = [_Action(fields, loop.create_future()) for fields in many]
+    def send_actions(self, many: Sequence[Mapping[str, str]], report: Report | None = None) -> list[Action]:
+        """Write the actions in one go (one write, one TCP segment), in order. With
+        ``report``, no future: each answer goes to ``report`` (see ``_Reported``)."""
+        if report is None:
+            loop = asyncio.get_running_loop()
+            actions = [_Action(fields, loop.create_future()) for fields in many]
+        else:
+            actions = [_Action(fields, _Reported(report, fields)) for fields in many]
         for action in actions:
             self.responses[action.id] = action
         if self.closed:
@@ -672,6 +712,17 @@ class AmiConnection:
         futures: list[asyncio.Future[Message]] = [action.future for action in actions]
         protocol.expire_later(actions, self.timing.action_timeout_s)
         return futures
+
+    def send_reported(self, many: Sequence[Mapping[str, str]], report: Report) -> None:
+        """``send_all`` for actions nobody awaits: each one's answer, or its error response
+        on timeout or a lost link, is handed to ``report(fields, answer)`` as soon as it
+        is known (when not connected: nothing written, nothing reported, as send_all)."""
+        protocol = self._protocol
+        if protocol is None or not self.ready:
+            log.warning("ami action dropped: not connected",
+                        extra={"ami_action": ",".join(fields.get("Action", "") for fields in many)})
+            return
+        protocol.expire_later(protocol.send_actions(many, report), self.timing.action_timeout_s)
 
     async def send(self, fields: Mapping[str, str]) -> Message:
         """Send one action and wait for its response; errors come back as an error

@@ -420,6 +420,39 @@ async def test_a_refused_action_of_a_ring_attempt_is_still_logged(caplog: pytest
     await fake.stop()
 
 
+async def test_the_answer_to_an_action_nobody_awaits_is_reported_in_the_callback_that_read_it() -> None:
+    """A ring's actions (send_reported): each answer, a refusal or a lost link's error
+    goes to the report right where it is known, with the action it answers; nothing
+    is left for the loop to run later."""
+    from acd.pbx.connection import _AmiProtocol
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    protocol = _AmiProtocol()
+    protocol.connection_made(Transport())  # type: ignore[arg-type]
+    reported: list[tuple[str, str, str]] = []
+
+    def report(fields: Any, answer: Message) -> None:
+        reported.append((fields["Action"], answer["Response"], answer["Message"]))
+
+    setvar, redirect = protocol.send_actions([{"Action": "Setvar", "Channel": "x"},
+                                              {"Action": "Redirect", "Channel": "x"}], report)
+    protocol.data_received(b"Asterisk Call Manager/11.0.0\r\n")
+    protocol.data_received(f"Response: Success\r\nActionID: {setvar.id}\r\nMessage: Variable Set\r\n\r\n"
+                           f"Response: Error\r\nActionID: {redirect.id}\r\nMessage: Channel does not exist\r\n"
+                           "\r\n".encode())
+    assert reported == [("Setvar", "Success", "Variable Set"), ("Redirect", "Error", "Channel does not exist")]
+    assert not protocol.responses and setvar.future.done()
+    (lost,) = protocol.send_actions([{"Action": "Redirect", "Channel": "y"}], report)
+    protocol.connection_lost(None)
+    assert reported[-1] == ("Redirect", "Error", "connection lost") and lost.future.done()
+
+
 @pytest.mark.parametrize("fields, answers", [
     ({"Action": "Setvar"}, ["Response: Success\r\nMessage: Variable Set"]),
     ({"Action": "Redirect"}, ["Response: Error\r\nMessage: Channel does not exist: PJSIP/trunk-00000001"]),
