@@ -48,23 +48,28 @@ def parse_event(frame: str) -> Frame:
         pair = seen.get(line)
         if pair is None:
             key, sep, value = line.partition(": ")
-            if not sep or key in out:
-                return _parse_any(frame)  # a line without ": ", or a repeated key
+            if not sep:
+                return _parse_any(frame)  # a line without ": "
             if len(line) <= LINE_KEPT_MAX:
                 if len(seen) >= LINES_KEPT:
                     seen.clear()
                 seen[line] = key, value
         else:
             key, value = pair
-            if key in out:
-                return _parse_any(frame)
-        out[key] = value
+        if key in out:
+            previous = out[key]
+            if previous.__class__ is list:
+                previous.append(value)
+            else:
+                out[key] = [previous, value]
+        else:
+            out[key] = value
     return out
 
 
 def _parse_any(frame: str) -> Frame:
     """``parse_event`` for every frame, the odd ones too: a line without ": " (the banner,
-    a stray blank, "AccountCode:" once the frame was stripped), a repeated key."""
+    a stray blank, "AccountCode:" once the frame was stripped)."""
     out: Frame = {}
     for line in frame.split("\r\n"):
         key, sep, value = line.partition(": ")
