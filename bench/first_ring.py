@@ -111,7 +111,7 @@ def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> None:
     and when acd read the bytes holding the call's ACDCallWaiting off its socket."""
     from acd.pbx.connection import _AmiProtocol
 
-    send_actions, data_received = _AmiProtocol.send_actions, _AmiProtocol.data_received
+    write, data_received = _AmiProtocol._write, _AmiProtocol.data_received
 
     def read(protocol: _AmiProtocol, data: bytes) -> None:
         if b"ACDCallWaiting" not in data:
@@ -124,15 +124,15 @@ def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> None:
                 channel = frame.split(b"\r\nChannel: ", 1)[1].split(b"\r\n", 1)[0].decode()
                 read_by_acd.setdefault(channel, now)
 
-    def stamped(protocol: _AmiProtocol, many: Any) -> Any:
-        actions = send_actions(protocol, many)
+    def stamped(protocol: _AmiProtocol, actions: Any) -> None:
+        write(protocol, actions)  # the one write of what the events of a read decided
         written = time.perf_counter(), time.thread_time()
-        for fields in many:
+        for action in actions:
+            fields = action.fields
             if fields.get("Action") == "Redirect" and fields.get("Context") == DIAL_CONTEXT:
                 on_the_wire.setdefault(fields["Channel"], written)
-        return actions
 
-    _AmiProtocol.send_actions = stamped  # type: ignore[method-assign]
+    _AmiProtocol._write = stamped  # type: ignore[method-assign]
     _AmiProtocol.data_received = read  # type: ignore[method-assign]
 
 

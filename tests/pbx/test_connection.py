@@ -325,9 +325,13 @@ async def test_a_ring_attempt_s_three_actions_leave_together_in_order_without_wa
     await fake.stop()
 
 
-async def test_the_actions_one_read_s_events_decide_leave_together_in_one_write_in_order() -> None:
-    """Two events of one read, an action decided on each: one write (one TCP segment)
-    carries both, in the order decided, made before the loop runs anything else."""
+async def test_in_a_burst_the_actions_the_events_decide_share_writes_and_a_few_events_write_at_once() -> None:
+    """Events read together, an action decided on each. Many (a burst): the actions
+    decided while HOLD_WHILE_QUEUED or more events still wait leave with the later ones,
+    in order, in far fewer writes, all made before the loop runs anything else. A few
+    (a PBX that is not flooding us): each action is written at once (bench/first_ring.py)."""
+    from acd.pbx.connection import HOLD_WHILE_QUEUED
+
     fake = FakeAsterisk()
     await fake.start()
     counting: list[CountingWrites] = []
@@ -352,9 +356,13 @@ async def test_the_actions_one_read_s_events_decide_leave_together_in_one_write_
         seen = len(fake.arrivals)
         fake.push_raw(frame(Event="UserEvent", N="1") + frame(Event="UserEvent", N="2"))
         await until(lambda: len(fake.arrivals) == seen + 2)
-        assert [action["Value"] for _, action in fake.arrivals[seen:]] == ["1", "2"]
-        assert len(counting[0].writes) == 1 and counting[0].writes[0].count(b"\r\n\r\n") == 2
-        assert writes_when_the_loop_went_on == [1, 1]  # written in the callback that read the events
+        assert len(counting[0].writes) == 2  # a few events: each action at once
+        burst = 3 * HOLD_WHILE_QUEUED
+        fake.push_raw(b"".join(frame(Event="UserEvent", N=str(n)) for n in range(burst)))
+        await until(lambda: len(fake.arrivals) == seen + 2 + burst)
+        assert [action["Value"] for _, action in fake.arrivals[seen + 2:]] == [str(n) for n in range(burst)]
+        assert 3 <= len(counting[0].writes) <= 2 + HOLD_WHILE_QUEUED + 1  # not one write per action
+        assert set(writes_when_the_loop_went_on[2:]) == {len(counting[0].writes)}  # all within the read's callback
         protocol.transport = counting[0].transport
 
     await running(conn, body)
@@ -364,7 +372,7 @@ async def test_the_actions_one_read_s_events_decide_leave_together_in_one_write_
 async def test_actions_held_for_one_write_are_withheld_when_the_node_stops_being_active_meanwhile() -> None:
     """Fencing is asked at the write itself: actions decided while this node was active
     but written once its lease ran out never leave (acd/ha), and say why."""
-    from acd.pbx.connection import _AmiProtocol
+    from acd.pbx.connection import HOLD_WHILE_QUEUED, _AmiProtocol
 
     class Transport:
         def __init__(self) -> None:
@@ -385,6 +393,7 @@ async def test_actions_held_for_one_write_are_withheld_when_the_node_stops_being
     transport = Transport()
     protocol.connection_made(transport)
     protocol.may_send = lambda: active[0]
+    protocol.events.extend(["Event: Newexten"] * HOLD_WHILE_QUEUED)  # a burst waits to be handled
     protocol.hold_writes()
     (held,) = protocol.send_actions([{"Action": "Redirect", "Channel": "x"}])
     assert transport.written == []  # held until released
