@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -300,8 +300,8 @@ class ChannelHistory:
             return [{"queue": r.queue_id, "at": r.at, "kind": r.kind, **r.detail} for r in session.scalars(stmt)]
 
 
-_ITEMS, _EVENTS, _ALERTS = ItemRow.__table__, EventRow.__table__, AlertRow.__table__
-_STATE, _CONVERSATIONS = RouterStateRow.__table__, ConversationRow.__table__
+_ITEMS, _EVENTS, _ALERTS, _STATE, _CONVERSATIONS = (
+    cast(Table, row.__table__) for row in (ItemRow, EventRow, AlertRow, RouterStateRow, ConversationRow))
 SNAPSHOT = "conversations"  # the router state's row
 # built once: a statement built per write cost its cache key (a walk of the statement) each time
 _SAVE_SNAPSHOT = (update(_STATE).where(_STATE.c.name == SNAPSHOT)
