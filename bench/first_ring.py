@@ -50,6 +50,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,12 +127,17 @@ def settings(port: int, database: str) -> Any:
 Stamps = dict[str, tuple[float, float]]  # caller's channel -> (perf_counter, acd thread's CPU time)
 
 
-def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> None:
+def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> Callable[[], None]:
     """Note when the write carrying a call's first Redirect into the dial context returned,
-    and when acd read the bytes holding the call's ACDCallWaiting off its socket."""
+    and when acd read the bytes holding the call's ACDCallWaiting off its socket. Returns
+    what puts acd's own methods back."""
     from acd.pbx.connection import _AmiProtocol
 
-    send_actions, data_received = _AmiProtocol.send_actions, _AmiProtocol.data_received
+    data_received = _AmiProtocol.data_received
+    # the transport write itself: actions decided while a read's events are handled are
+    # held and leave together at its end (hold_writes); older code wrote in send_actions
+    writes = "_write" if hasattr(_AmiProtocol, "_write") else "send_actions"
+    write = getattr(_AmiProtocol, writes)
 
     def read(protocol: _AmiProtocol, data: bytes) -> None:
         if b"ACDCallWaiting" not in data:
@@ -145,15 +151,22 @@ def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> None:
                 read_by_acd.setdefault(channel, now)
 
     def stamped(protocol: _AmiProtocol, many: Any) -> Any:
-        actions = send_actions(protocol, many)
+        returned = write(protocol, many)
         written = time.perf_counter(), time.thread_time()
-        for fields in many:
+        for action in many:
+            fields = getattr(action, "fields", action)  # _write takes actions, send_actions their fields
             if fields.get("Action") == "Redirect" and fields.get("Context") == DIAL_CONTEXT:
                 on_the_wire.setdefault(fields["Channel"], written)
-        return actions
+        return returned
 
-    _AmiProtocol.send_actions = stamped  # type: ignore[method-assign]
+    setattr(_AmiProtocol, writes, stamped)
     _AmiProtocol.data_received = read  # type: ignore[method-assign]
+
+    def restore() -> None:
+        setattr(_AmiProtocol, writes, write)
+        _AmiProtocol.data_received = data_received  # type: ignore[method-assign]
+
+    return restore
 
 
 def spread(delays: list[float]) -> dict[str, float]:
@@ -177,7 +190,7 @@ async def run(rate: float, seconds: float, separate: bool) -> dict[str, Any]:
         os.sched_setaffinity(0, cores[0])  # before acd starts: its threads inherit it
     on_the_wire: Stamps = {}
     read_by_acd: Stamps = {}
-    stamp_rings_on_the_wire(on_the_wire, read_by_acd)
+    restore = stamp_rings_on_the_wire(on_the_wire, read_by_acd)
     with tempfile.TemporaryDirectory() as tmp:
         port_file = os.path.join(tmp, "port")
         child = await asyncio.create_subprocess_exec(
@@ -205,6 +218,7 @@ async def run(rate: float, seconds: float, separate: bool) -> dict[str, Any]:
                 child.kill()
                 await child.wait()
             os.sched_setaffinity(0, everywhere)
+            restore()
     sim = json.loads(out.decode().strip().splitlines()[-1])
     announced: dict[str, float] = sim["announced"]
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
