@@ -7,8 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("core", "scale", "ami_ingest", "first_ring", "e2e_calls", "http_assign", "widget_chats", "demo_soak",
-              "reports", "takeover")
+BENCHMARKS = ("core", "scale", "ami_ingest", "first_ring", "e2e_calls", "http_assign", "widget_posts", "widget_chats",
+              "demo_soak", "reports", "takeover")
 
 
 def main() -> int:

@@ -16,10 +16,27 @@ machine (``time.perf_counter``, CLOCK_MONOTONIC, shared by both processes) stamp
   read by sim  in the simulator, when its session took the Redirect off the socket (it
                adds the simulator's own delay, busy with 100 calls/s, for reference)
 
+A write that wakes the other process can lose its core to it before the write returns
+(the kernel runs the woken reader first): the simulator may read the Redirect before acd's
+stamp, and acd may read (and even answer) the UserEvent before the simulator's. Bytes are
+on the wire before anybody reads them, so "announced" is the earlier of the simulator's
+stamp and acd's read, and "on the wire" the earlier of acd's stamp and the simulator's read.
+
+Where the processes run matters more than anything acd does. acd and the simulator talk
+over loopback all the time, and the kernel's wake-affine placement puts the woken one on
+the waker's core: measured with ``perf sched`` on the 2-core bench machine, both ran on
+one core while the other idled, and the simulator preempted acd's event loop ~220 times
+in 20 s for ~0.5 ms each, the whole p99. The run with the target therefore gives each its
+own cores, as README ("Performance") advises for a machine that runs both Asterisk and
+acd (``taskset``, systemd's ``CPUAffinity=``, compose's ``cpuset``): acd on the first
+CPU this process may use, the simulated PBX on the others. A second run leaves placement
+to the kernel ("shared cores") and is printed beside it, for reference.
+
 The figure with the target is "announced -> on the wire"; "read by acd -> on the wire" is
 acd's own part (framing, tracker, router, history queue, the AMI write), which a starved
 simulator (see its CPU) cannot inflate. Groups ring in turn (strict, evenly), one phone
-per attempt, so the simulator keeps up. Run: python -m bench.first_ring [--quick]
+per attempt, so the simulator keeps up.
+Run: python -m bench.first_ring [--quick] [--cores separate|shared|both]
 """
 
 from __future__ import annotations
@@ -27,11 +44,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +67,11 @@ TARGET_P99_MS = 1.0
 
 
 # ---------------------------------------------------------------- the PBX (child process)
-async def pbx_process(rate: float, seconds: float, port_file: str) -> None:
+async def pbx_process(rate: float, seconds: float, port_file: str, cpus: set[int] | None) -> None:
     from acd.sim.server import Session
 
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     sim = bench_simulator(AGENTS)
     announced: dict[str, float] = {}  # caller's channel -> when its ACDCallWaiting was written
     read_by_sim: dict[str, float] = {}
@@ -106,12 +127,17 @@ def settings(port: int, database: str) -> Any:
 Stamps = dict[str, tuple[float, float]]  # caller's channel -> (perf_counter, acd thread's CPU time)
 
 
-def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> None:
+def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> Callable[[], None]:
     """Note when the write carrying a call's first Redirect into the dial context returned,
-    and when acd read the bytes holding the call's ACDCallWaiting off its socket."""
+    and when acd read the bytes holding the call's ACDCallWaiting off its socket. Returns
+    what puts acd's own methods back."""
     from acd.pbx.connection import _AmiProtocol
 
-    write, data_received = _AmiProtocol._write, _AmiProtocol.data_received
+    data_received = _AmiProtocol.data_received
+    # the transport write itself: actions decided while a read's events are handled are
+    # held and leave together at its end (hold_writes); older code wrote in send_actions
+    writes = "_write" if hasattr(_AmiProtocol, "_write") else "send_actions"
+    write = getattr(_AmiProtocol, writes)
 
     def read(protocol: _AmiProtocol, data: bytes) -> None:
         if b"ACDCallWaiting" not in data:
@@ -124,16 +150,23 @@ def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> None:
                 channel = frame.split(b"\r\nChannel: ", 1)[1].split(b"\r\n", 1)[0].decode()
                 read_by_acd.setdefault(channel, now)
 
-    def stamped(protocol: _AmiProtocol, actions: Any) -> None:
-        write(protocol, actions)  # the one write of what the events of a read decided
+    def stamped(protocol: _AmiProtocol, many: Any) -> Any:
+        returned = write(protocol, many)
         written = time.perf_counter(), time.thread_time()
-        for action in actions:
-            fields = action.fields
+        for action in many:
+            fields = getattr(action, "fields", action)  # _write takes actions, send_actions their fields
             if fields.get("Action") == "Redirect" and fields.get("Context") == DIAL_CONTEXT:
                 on_the_wire.setdefault(fields["Channel"], written)
+        return returned
 
-    _AmiProtocol._write = stamped  # type: ignore[method-assign]
+    setattr(_AmiProtocol, writes, stamped)
     _AmiProtocol.data_received = read  # type: ignore[method-assign]
+
+    def restore() -> None:
+        setattr(_AmiProtocol, writes, write)
+        _AmiProtocol.data_received = data_received  # type: ignore[method-assign]
+
+    return restore
 
 
 def spread(delays: list[float]) -> dict[str, float]:
@@ -142,17 +175,28 @@ def spread(delays: list[float]) -> dict[str, float]:
             "max_ms": round(delays[-1] * 1e3, 3) if delays else float("nan")}
 
 
-async def run(rate: float, seconds: float) -> dict[str, Any]:
+def placement() -> tuple[set[int], set[int]] | None:
+    """(acd's CPU, the PBX's CPUs) for separate cores, or None on a single-CPU machine."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 else None
+
+
+async def run(rate: float, seconds: float, separate: bool) -> dict[str, Any]:
     from acd.serve import Acd, AmiTarget
 
+    cores = placement() if separate else None
+    everywhere = os.sched_getaffinity(0)
+    if cores is not None:
+        os.sched_setaffinity(0, cores[0])  # before acd starts: its threads inherit it
     on_the_wire: Stamps = {}
     read_by_acd: Stamps = {}
-    stamp_rings_on_the_wire(on_the_wire, read_by_acd)
+    restore = stamp_rings_on_the_wire(on_the_wire, read_by_acd)
     with tempfile.TemporaryDirectory() as tmp:
         port_file = os.path.join(tmp, "port")
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.first_ring", "--pbx", "--rate", str(rate), "--seconds", str(seconds),
-            "--port-file", port_file, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+            "--port-file", port_file, *(["--pbx-cpus", ",".join(map(str, sorted(cores[1])))] if cores else []),
+            stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
         try:
             while not os.path.exists(port_file) or not Path(port_file).read_text():
                 await asyncio.sleep(0.05)
@@ -173,21 +217,31 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
             if child.returncode is None:
                 child.kill()
                 await child.wait()
+            os.sched_setaffinity(0, everywhere)
+            restore()
     sim = json.loads(out.decode().strip().splitlines()[-1])
     announced: dict[str, float] = sim["announced"]
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
-    wire = spread([on_the_wire[c][0] - t for c, t in announced.items() if c in on_the_wire])
+    read_by_sim: dict[str, float] = sim["read_by_sim"]
+    # each stamp no later than the other side's read of the same bytes (see the docstring)
+    stamped_late = sum(1 for c, t in announced.items() if c in on_the_wire and (
+        read_by_sim.get(c, math.inf) < on_the_wire[c][0] or read_by_acd.get(c, (math.inf,))[0] < t))
+    announced = {c: min(t, read_by_acd.get(c, (t,))[0]) for c, t in announced.items()}
+    wire = spread([min(on_the_wire[c][0], read_by_sim.get(c, math.inf)) - t
+                   for c, t in announced.items() if c in on_the_wire])
     read = [c for c in read_by_acd if c in on_the_wire]
     return {
         "rate_per_s": rate, "calls": sim["calls"], "calls_per_s": round(sim["calls"] / sim["placed_for_s"], 1),
         "rung": sum(1 for c in announced if c in on_the_wire), "agents": AGENTS, "crm": "off",
+        "cores": (f"acd on CPU {sorted(cores[0])}, PBX on CPUs {sorted(cores[1])}" if cores
+                  else "shared: placed by the kernel"),
+        "stamps_after_the_other_side_read": stamped_late,
         "announced_to_wire": wire, "target_p99_ms": TARGET_P99_MS, "met": wire["p99_ms"] < TARGET_P99_MS,
         "acd_read_to_wire": spread([on_the_wire[c][0] - read_by_acd[c][0] for c in read]),
         # the CPU acd's thread spent meanwhile (that call's and whatever else ran): what a
         # busy machine, which delays acd's thread, cannot inflate
         "acd_read_to_wire_cpu": spread([on_the_wire[c][1] - read_by_acd[c][1] for c in read]),
-        "announced_to_read_by_sim": spread([sim["read_by_sim"][c] - t for c, t in announced.items()
-                                            if c in sim["read_by_sim"]]),
+        "announced_to_read_by_sim": spread([read_by_sim[c] - t for c, t in announced.items() if c in read_by_sim]),
         "acd_cpu_percent": round(100 * cpu / (wall1 - wall0), 1),
         "acd_cpu_ms_per_call": round(1e3 * cpu / max(1, sim["calls"]), 2),
         "sim_cpu_percent": round(100 * (sim_usage.ru_utime + sim_usage.ru_stime) / (wall1 - wall0), 1),
@@ -200,25 +254,46 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rate", type=float, default=100.0, help="new calls per second")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--cores", choices=("separate", "shared", "both"), default="both",
+                        help="acd and the PBX on cores of their own (the target's run), as the kernel places them, "
+                             "or both runs (default)")
     parser.add_argument("--pbx", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port-file", help=argparse.SUPPRESS)
+    parser.add_argument("--pbx-cpus", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pbx:
-        event_loop.run(pbx_process(args.rate, args.seconds, args.port_file))
+        cpus = {int(c) for c in args.pbx_cpus.split(",")} if args.pbx_cpus else None
+        event_loop.run(pbx_process(args.rate, args.seconds, args.port_file, cpus))
         return
     rate, seconds = (10.0, 3.0) if args.quick else (args.rate, args.seconds)
-    figures = event_loop.run(run(rate, seconds))
+    runs: dict[str, dict[str, Any]] = {}
+    if args.cores in ("separate", "both"):
+        if placement() is None:
+            print("first ring: one CPU only, so no run on separate cores; the shared run decides")
+        else:
+            runs["separate"] = event_loop.run(run(rate, seconds, separate=True))
+    if args.cores in ("shared", "both") or not runs:
+        runs["shared"] = event_loop.run(run(rate, seconds, separate=False))
+    judged = "separate" if "separate" in runs else "shared"
+    for name, figures in runs.items():
+        print(line(figures, with_target=name == judged))
+    print("saved", save("first_ring" + ("-quick" if args.quick else ""),
+                        {"judged": judged, **runs[judged], "runs": runs}))
+
+
+def line(figures: dict[str, Any], with_target: bool) -> str:
     wire, sim, own = figures["announced_to_wire"], figures["announced_to_read_by_sim"], figures["acd_read_to_wire"]
     cpu = figures["acd_read_to_wire_cpu"]
-    print(f"first ring: {figures['calls']} calls at {figures['calls_per_s']}/s, {figures['rung']} rung, CRM off; "
-          f"ACDCallWaiting -> Redirect on the wire p50 {wire['p50_ms']} ms p99 {wire['p99_ms']} ms "
-          f"(target p99 < {TARGET_P99_MS} ms: {'met' if figures['met'] else 'missed'}); "
-          f"as the simulator read it p50 {sim['p50_ms']} ms p99 {sim['p99_ms']} ms; acd's own part (read off its "
-          f"socket -> on the wire) p50 {own['p50_ms']} ms p99 {own['p99_ms']} ms, of which acd's CPU p50 "
-          f"{cpu['p50_ms']} ms p99 {cpu['p99_ms']} ms; "
-          f"acd CPU {figures['acd_cpu_percent']}%, {figures['acd_cpu_ms_per_call']} ms per call; "
-          f"simulator CPU {figures['sim_cpu_percent']}%")
-    print("saved", save("first_ring" + ("-quick" if args.quick else ""), figures))
+    verdict = (f"target p99 < {TARGET_P99_MS} ms: {'met' if figures['met'] else 'missed'}" if with_target
+               else "for reference, not the target's run")
+    return (f"first ring ({figures['cores']}): {figures['calls']} calls at {figures['calls_per_s']}/s, "
+            f"{figures['rung']} rung, CRM off; ACDCallWaiting -> Redirect on the wire p50 {wire['p50_ms']} ms "
+            f"p99 {wire['p99_ms']} ms ({verdict}); as the simulator read it p50 {sim['p50_ms']} ms "
+            f"p99 {sim['p99_ms']} ms; acd's own part (read off its socket -> on the wire) p50 {own['p50_ms']} ms "
+            f"p99 {own['p99_ms']} ms, of which acd's CPU p50 {cpu['p50_ms']} ms p99 {cpu['p99_ms']} ms; "
+            f"acd CPU {figures['acd_cpu_percent']}%, {figures['acd_cpu_ms_per_call']} ms per call; "
+            f"simulator CPU {figures['sim_cpu_percent']}%; {figures['stamps_after_the_other_side_read']} calls "
+            f"with a stamp taken after the other side had read the bytes")
 
 
 if __name__ == "__main__":

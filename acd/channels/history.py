@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -219,29 +219,10 @@ class ChannelHistory:
                     _follow(row, line)
                     if line.item_id not in new_items:
                         followed[line.item_id] = row
-            if new_items:
-                _insert(db, _ITEMS, list(new_items.values()))
-            if followed:
-                db.execute(_FOLLOW_ITEM, [{**{key: row[key] for key in _FOLLOWED}, "_item_id": item_id}
-                                          for item_id, row in followed.items()])
-            if batch.lines:
-                _insert(db, _EVENTS, [{"item_id": line.item_id, "at": line.at, "kind": line.kind,
-                                       "detail": line.detail} for line in batch.lines])
-            if batch.alerts:
-                _insert(db, _ALERTS, [{"queue_id": alert.item_id, "at": alert.at, "kind": alert.kind,
-                                       "detail": alert.detail} for alert in batch.alerts])
-            if batch.snapshot is not None:  # an UPDATE: loading the old row would parse its JSON for nothing
-                saved = {"saved_at": batch.snapshot_at, "data": batch.snapshot}
-                if not db.execute(_SAVE_SNAPSHOT, saved).rowcount:
-                    db.execute(insert(_STATE).values(name=SNAPSHOT), saved)
-            if batch.conversations:
-                changed = list(batch.conversations)
-                for chunk in range(0, len(changed), IN_LIST_MAX):
-                    db.execute(_DELETE_CONVERSATIONS, {"ids": changed[chunk:chunk + IN_LIST_MAX]})
-                rows = [{"conversation_id": cid, "rank": state.rank, "chat_key": state.chat_key, "data": state.data}
-                        for cid, state in batch.conversations.items() if state is not None]
-                if rows:
-                    _insert(db, _CONVERSATIONS, rows)
+            if _postgres(db):
+                _write_at_once(db, batch, list(new_items.values()), followed)
+            else:
+                _write_each(db, batch, list(new_items.values()), followed)
             for job in batch.outgoing:  # no savepoint: a reply is never acknowledged without its job
                 job(session)
             for change in batch.crm:
@@ -319,8 +300,8 @@ class ChannelHistory:
             return [{"queue": r.queue_id, "at": r.at, "kind": r.kind, **r.detail} for r in session.scalars(stmt)]
 
 
-_ITEMS, _EVENTS, _ALERTS = ItemRow.__table__, EventRow.__table__, AlertRow.__table__
-_STATE, _CONVERSATIONS = RouterStateRow.__table__, ConversationRow.__table__
+_ITEMS, _EVENTS, _ALERTS, _STATE, _CONVERSATIONS = (
+    cast(Table, row.__table__) for row in (ItemRow, EventRow, AlertRow, RouterStateRow, ConversationRow))
 SNAPSHOT = "conversations"  # the router state's row
 # built once: a statement built per write cost its cache key (a walk of the statement) each time
 _SAVE_SNAPSHOT = (update(_STATE).where(_STATE.c.name == SNAPSHOT)
@@ -330,14 +311,11 @@ _DELETE_CONVERSATIONS = delete(_CONVERSATIONS).where(
 
 
 def _insert(db: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Rows of one table (a write's lines are four a chat), handed to the driver as
-    tuples, JSON columns as ``json_text`` writes them: on PostgreSQL by COPY (psycopg's
-    executemany sends and answers a statement per row, in Python, which cost more than
-    the rest of the write), on SQLite by the driver's executemany (SQLAlchemy's work per
-    row, its parameters and types, cost several times SQLite's own)."""
+    """Rows of one table (a write's lines are four a chat): on SQLite by the driver's
+    executemany, the rows as tuples and JSON columns as ``json_text`` writes them
+    (SQLAlchemy's work per row, its parameters and types, cost several times SQLite's own)."""
     dialect = db.dialect
-    copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
-    if not copy and dialect.name != "sqlite":
+    if dialect.name != "sqlite":
         db.execute(insert(table), rows)
         return
     columns = tuple(rows[0])
@@ -345,19 +323,131 @@ def _insert(db: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     values = ([json_text(row[name]) if is_json else row[name] for name, is_json in zip(columns, as_json, strict=True)]
               for row in rows)
     quote = dialect.identifier_preparer.quote
-    into = f"{quote(table.name)} ({', '.join(map(quote, columns))})"
     driver = db.connection.driver_connection
     assert driver is not None  # the session's connection is open
-    if copy:
-        with driver.cursor() as cursor, cursor.copy(f"COPY {into} FROM STDIN") as stream:
-            for row in values:
-                stream.write_row(row)
-    else:  # the statement's text is the same each time: sqlite3 keeps it prepared
-        driver.executemany(f"INSERT INTO {into} VALUES ({', '.join('?' * len(columns))})", values)
+    # the statement's text is the same each time: sqlite3 keeps it prepared
+    driver.executemany(f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
+                       f"VALUES ({', '.join('?' * len(columns))})", values)
+
+
+def _postgres(db: Connection) -> bool:
+    return db.dialect.name == "postgresql" and db.dialect.driver == "psycopg"
+
+
+def _write_each(db: Connection, batch: Batch, new_items: list[dict[str, Any]],
+                followed: dict[str, dict[str, Any]]) -> None:
+    """A write's rows, a statement per table: on SQLite a statement costs no round trip."""
+    if new_items:
+        _insert(db, _ITEMS, new_items)
+    if followed:
+        db.execute(_FOLLOW_ITEM, [{**{key: row[key] for key in _FOLLOWED}, "_item_id": item_id}
+                                  for item_id, row in followed.items()])
+    if batch.lines:
+        _insert(db, _EVENTS, _event_rows(batch.lines))
+    if batch.alerts:
+        _insert(db, _ALERTS, _alert_rows(batch.alerts))
+    if batch.snapshot is not None:  # an UPDATE: loading the old row would parse its JSON for nothing
+        saved = {"saved_at": batch.snapshot_at, "data": batch.snapshot}
+        if not db.execute(_SAVE_SNAPSHOT, saved).rowcount:
+            db.execute(insert(_STATE).values(name=SNAPSHOT), saved)
+    if batch.conversations:
+        changed = list(batch.conversations)
+        for chunk in range(0, len(changed), IN_LIST_MAX):
+            db.execute(_DELETE_CONVERSATIONS, {"ids": changed[chunk:chunk + IN_LIST_MAX]})
+        rows = _conversation_rows(batch)
+        if rows:
+            _insert(db, _CONVERSATIONS, rows)
+
+
+def _write_at_once(db: Connection, batch: Batch, new_items: list[dict[str, Any]],
+                   followed: dict[str, dict[str, Any]]) -> None:
+    """A write's rows on PostgreSQL: one statement, whatever the tables, each table's
+    rows one JSON parameter (``json_populate_recordset``) written by orjson in one
+    call. A statement per table (COPY) waited for the server each, and psycopg's
+    COPY wrote its rows in Python: the writer's thread held the GIL for a third of
+    the HTTP benchmark (issue 16). Each part writes rows no other part touches (new
+    items and followed ones, changed conversations and closed ones), so the parts
+    sharing one snapshot of the database changes nothing."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if new_items:
+        parts.append(_PG_NEW_ITEMS)
+        params.append(json_text(new_items))
+    if followed:
+        parts.append(_PG_FOLLOW_ITEMS)
+        params.append(json_text([{**{key: row[key] for key in _FOLLOWED}, "item_id": item_id}
+                                 for item_id, row in followed.items()]))
+    if batch.lines:
+        parts.append(_PG_NEW_EVENTS)
+        params.append(json_text(_event_rows(batch.lines)))
+    if batch.alerts:
+        parts.append(_PG_NEW_ALERTS)
+        params.append(json_text(_alert_rows(batch.alerts)))
+    if batch.snapshot is not None:
+        parts.append(_PG_SAVE_SNAPSHOT)
+        params += [SNAPSHOT, batch.snapshot_at, json_text(batch.snapshot)]
+    closed = [cid for cid, state in batch.conversations.items() if state is None]
+    if closed:
+        parts.append(_PG_DELETE_CONVERSATIONS)
+        params.append(closed)
+    rows = _conversation_rows(batch)
+    if rows:
+        parts.append(_PG_SAVE_CONVERSATIONS)
+        params.append(json_text(rows))
+    if not parts:
+        return
+    # data-modifying WITH parts all run, to the end, whether the last one reads them or not
+    statement = "".join(f"WITH w{n} AS ({part}) " if n == 0 else f", w{n} AS ({part}) "
+                        for n, part in enumerate(parts[:-1])) + parts[-1]
+    driver = db.connection.driver_connection
+    assert driver is not None  # the session's connection is open
+    with driver.cursor() as cursor:  # the same few texts each time: psycopg prepares them
+        cursor.execute(statement, params)
+
+
+def _event_rows(lines: list[Line]) -> list[dict[str, Any]]:
+    return [{"item_id": line.item_id, "at": line.at, "kind": line.kind, "detail": line.detail} for line in lines]
+
+
+def _alert_rows(alerts: list[Line]) -> list[dict[str, Any]]:
+    return [{"queue_id": alert.item_id, "at": alert.at, "kind": alert.kind, "detail": alert.detail}
+            for alert in alerts]
+
+
+def _conversation_rows(batch: Batch) -> list[dict[str, Any]]:
+    return [{"conversation_id": cid, "rank": state.rank, "chat_key": state.chat_key, "data": state.data}
+            for cid, state in batch.conversations.items() if state is not None]
+
+
+def _rows_of(table: Table, columns: tuple[str, ...], ordered: bool = False) -> str:
+    """SELECT these columns of the JSON array of rows (a parameter) as ``table``'s rows;
+    ``ordered``: in the array's order, for the ids given on insert (a timeline's order)."""
+    select_ = (f"SELECT {', '.join(f'r.{c}' for c in columns)} "
+               f"FROM json_populate_recordset(NULL::{table.name}, %s::json)")
+    return select_ + (" WITH ORDINALITY AS r ORDER BY r.ordinality" if ordered else " AS r")
+
+
+def _pg_insert(table: Table, columns: tuple[str, ...], ordered: bool = False) -> str:
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) " + _rows_of(table, columns, ordered)
+
+
+_ITEM_COLUMNS = tuple(c.name for c in _ITEMS.c)
+_CONVERSATION_COLUMNS = ("conversation_id", "rank", "chat_key", "data")
+_PG_NEW_ITEMS = _pg_insert(_ITEMS, _ITEM_COLUMNS)
+_PG_NEW_EVENTS = _pg_insert(_EVENTS, ("item_id", "at", "kind", "detail"), ordered=True)
+_PG_NEW_ALERTS = _pg_insert(_ALERTS, ("queue_id", "at", "kind", "detail"), ordered=True)
+_PG_SAVE_SNAPSHOT = (f"INSERT INTO {_STATE.name} (name, saved_at, data) VALUES (%s, %s, %s::json) "
+                     "ON CONFLICT (name) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data")
+_PG_DELETE_CONVERSATIONS = f"DELETE FROM {_CONVERSATIONS.name} WHERE conversation_id = ANY(%s)"
+_PG_SAVE_CONVERSATIONS = (_pg_insert(_CONVERSATIONS, _CONVERSATION_COLUMNS)
+                          + " ON CONFLICT (conversation_id) DO UPDATE SET rank = excluded.rank, "
+                          "chat_key = excluded.chat_key, data = excluded.data")
 
 
 _FOLLOWED = ("updated_at", "first_response_at", "agent_id", "queue_id", "status", "closed_at")  # what _follow sets
 _FOLLOW_ITEM = update(_ITEMS).where(_ITEMS.c.item_id == bindparam("_item_id"))
+_PG_FOLLOW_ITEMS = (f"UPDATE {_ITEMS.name} AS t SET {', '.join(f'{c} = r.{c}' for c in _FOLLOWED)} "
+                    f"FROM ({_rows_of(_ITEMS, ('item_id', *_FOLLOWED))}) AS r WHERE t.item_id = r.item_id")
 
 
 def _follow(row: dict[str, Any], line: Line) -> None:
