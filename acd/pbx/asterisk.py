@@ -7,7 +7,6 @@ AMI actions (actions.py) written at once, in order, on the same link.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
@@ -92,8 +91,7 @@ class AsteriskPbx:
             return
         # Setvar, Setvar, Redirect leave together: the ring starts one round trip after
         # the decision, not three (the Setvars still land first, see send_all)
-        for action, future in zip(actions, self.connection.send_all(actions), strict=False):
-            future.add_done_callback(_report(action))
+        self.connection.send_reported(actions, _report)
 
     # ------------------------------------------------------------------ events in
     async def _on_resync(self, channels: list[Message], devices: list[Message], listed_at: float) -> None:
@@ -169,16 +167,12 @@ class AsteriskPbx:
                 log.exception("pbx event not handled", extra={"acd_event": type(event).__name__})
 
 
-def _report(action: Mapping[str, str]) -> Callable[[asyncio.Future[Message]], None]:
-    def done(future: asyncio.Future[Message]) -> None:
-        if future.cancelled():
-            return
-        result = future.result()
-        # the answer's Response read from panoramisk's storage: for every action, this
-        # costs less than its case-folding get()
-        if isinstance(result, Message) and result._store.get("response", ("", ""))[1] == "Error":
-            # e.g. "Channel does not exist" when the caller hung up meanwhile (01)
-            log.info("ami action failed", extra={"ami_action": action.get("Action", ""),
-                                                 "ami_channel": action.get("Channel", ""),
-                                                 "ami_message": result.get("Message", "")})
-    return done
+def _report(action: Mapping[str, str], result: Message) -> None:
+    """Each action's answer as it comes: a refused one is logged."""
+    # the answer's Response read from panoramisk's storage: for every action, this
+    # costs less than its case-folding get()
+    if isinstance(result, Message) and result._store.get("response", ("", ""))[1] == "Error":
+        # e.g. "Channel does not exist" when the caller hung up meanwhile (01)
+        log.info("ami action failed", extra={"ami_action": action.get("Action", ""),
+                                             "ami_channel": action.get("Channel", ""),
+                                             "ami_message": result.get("Message", "")})

@@ -123,7 +123,7 @@ class _Action(Action):  # type: ignore[misc]
     id: str = ""
     action_id: str = ""
 
-    def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any]) -> None:
+    def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any] | _Reported) -> None:
         self.fields = fields
         self.id = self.action_id = f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}"
         self.as_list = None
@@ -181,6 +181,43 @@ class _Action(Action):  # type: ignore[misc]
         return super().add_message(message)  # type: ignore[no-any-return]
 
 
+Report = Callable[[Mapping[str, str], Message], None]  # (the action's fields, its answer)
+HOLD_WHILE_QUEUED = 16  # see _AmiProtocol.hold_writes
+
+
+class _Reported:
+    """What an action nobody awaits needs of its future (``done``, ``set_result``): the
+    answer, or the error response of a timeout or a lost link, is handed to ``report``
+    right where it is known. No future and no callback scheduled on the loop for each
+    of a ring's three actions (bench/ami_ingest.py)."""
+
+    __slots__ = ("_report", "_fields", "_result")
+
+    def __init__(self, report: Report, fields: Mapping[str, str]) -> None:
+        self._report, self._fields = report, fields
+        self._result: Message | None = None
+
+    def done(self) -> bool:
+        return self._result is not None
+
+    def cancelled(self) -> bool:
+        return False
+
+    def result(self) -> Message:
+        if self._result is None:
+            raise asyncio.InvalidStateError("no answer yet")
+        return self._result
+
+    def set_result(self, result: Message) -> None:
+        if self._result is not None:
+            raise asyncio.InvalidStateError("answered already")
+        self._result = result
+        try:
+            self._report(self._fields, result)
+        except Exception:  # a report that fails must not cost the frames read after it
+            log.exception("ami answer report failed")
+
+
 class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's frame parsing and response matching, with our own lifecycle:
     events go to a queue, unanswered actions fail when the link goes (no replay)."""
@@ -208,6 +245,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.may_send: Callable[[], bool] | None = None  # the fencing gate (AmiConnection's may_send)
         self._deadlines: deque[tuple[float, list[str]]] = deque()  # see expire_later
         self._expiry: asyncio.TimerHandle | None = None
+        self._held: list[_Action] | None = None  # see hold_writes
 
     def data_received(self, data: bytes) -> None:
         # what codecs' incremental decoder does, without its copy of every read (256 KB)
@@ -215,11 +253,18 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             data = self._undecoded + data
         text, decoded = codecs.utf_8_decode(data, "replace", False)
         self._undecoded = data[decoded:] if decoded < len(data) else b""
-        self._buffer += text
-        if not self.greeting.done() and ("\n" in self._buffer or len(self._buffer) > GREETING_MAX):
-            self.greeting.set_result(self._buffer.partition("\n")[0].strip()[:GREETING_MAX])
-        *frames, self._buffer = self._buffer.split("\r\n\r\n")
-        events, wanted = self.events, self.wanted
+        rest = self._buffer
+        if not self.greeting.done():
+            text, rest = rest + text, ""
+            if "\n" in text or len(text) > GREETING_MAX:
+                self.greeting.set_result(text.partition("\n")[0].strip()[:GREETING_MAX])
+        if rest.endswith(("\r", "\n")):  # a "\r\n\r\n" may straddle the two reads
+            frames = (rest + text).split("\r\n\r\n")
+        else:  # the frame the last read began is completed alone: the read is not copied whole
+            frames = text.split("\r\n\r\n")
+            frames[0] = rest + frames[0]
+        self._buffer = frames.pop()
+        events, wanted, responses = self.events, self.wanted, self.responses
         for frame in frames:
             # live_event_name() written out: this runs for every frame, most of them dropped
             if frame.startswith("Event: "):
@@ -228,7 +273,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
                 if name and wanted is not None and name not in wanted:
                     # nobody handles it: dropped unparsed, unless it answers one of our
                     # actions (a list item, a list's end: it carries the ActionID)
-                    if not (self.responses and "\r\nActionID: " in frame and self._answers_ours(frame)):
+                    if not (responses and "\r\nActionID: " in frame and self._answers_ours(frame)):
                         continue
                     name = ""
                 elif "\r\nActionID: " in frame:  # it answers an action (panoramisk matches it)
@@ -320,16 +365,49 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
     def send_action(self, fields: Mapping[str, str]) -> Action:
         return self.send_actions([fields])[0]
 
-    def send_actions(self, many: Sequence[Mapping[str, str]]) -> list[Action]:
-        """Write the actions in one go (one write, one TCP segment), in order."""
-        loop = asyncio.get_running_loop()
-        actions = [_Action(fields, loop.create_future()) for fields in many]
+    def send_actions(self, many: Sequence[Mapping[str, str]], report: Report | None = None) -> list[Action]:
+        """Write the actions in one go (one write, one TCP segment), in order. With
+        ``report``, no future: each answer goes to ``report`` (see ``_Reported``)."""
+        if report is None:
+            loop = asyncio.get_running_loop()
+            actions = [_Action(fields, loop.create_future()) for fields in many]
+        else:
+            actions = [_Action(fields, _Reported(report, fields)) for fields in many]
         for action in actions:
             self.responses[action.id] = action
         if self.closed:
             for action in actions:
                 action.future.set_result(error_response("not connected", action.id))
             return actions
+        held = self._held
+        if held is not None and len(self.events) >= HOLD_WHILE_QUEUED:
+            held.extend(actions)  # a burst: they leave with what the events behind decide
+        elif held:
+            held.extend(actions)
+            self._held = []
+            self._write(held)
+        else:
+            self._write(actions)
+        return actions
+
+    def hold_writes(self) -> None:
+        """Until ``release_writes()``, actions decided while at least HOLD_WHILE_QUEUED
+        more events wait to be handled are kept back, then leave together with the
+        next ones, in order, in one write: in a burst, several rings' Setvar, Setvar,
+        Redirect go as one TCP segment rather than one per ring (bench/ami_ingest.py).
+        A read of a few events (a PBX that is not flooding us) is written at once, as
+        before (bench/first_ring.py). Asterisk runs them in the order written."""
+        if self._held is None:
+            self._held = []
+
+    def release_writes(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._write(held)
+
+    def _write(self, actions: list[_Action]) -> None:
+        if self.closed:
+            return  # the link went while they were held: connection_lost() failed them
         if self.may_send is not None and not self.may_send():
             # fencing (acd/ha/leadership.py): checked in the same step as the write, so
             # not one byte leaves once this node's lease has run out; the link goes too
@@ -338,7 +416,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             for action in actions:
                 action.future.set_result(error_response("not active", action.id))
             self.transport.abort()
-            return actions
+            return
         try:
             self.transport.write("".join([action.wire() for action in actions]).encode("utf-8"))
         except Exception as exc:  # never log the action itself: a Login carries the secret
@@ -346,7 +424,6 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
                                                    "ami_error": repr(exc)})
             for action in actions:
                 action.future.set_result(error_response("write failed", action.id))
-        return actions
 
     def connection_lost(self, exc: Any) -> None:
         # also called by handle_message() on "Event: Shutdown"
@@ -548,8 +625,9 @@ class AmiConnection:
         """A plain-function consumer gets each read's events in the callback that read
         them (``data_received``), not in a task woken on the loop's next turn: a ring
         decided on an event is written before the loop runs anything else (timers, other
-        sockets, the history's thread handing back). What came during the resync is
-        handled first, here; events stay one at a time, in arrival order."""
+        sockets, the history's thread handing back); what one read's events decide leaves
+        in one write once they are handled. What came during the resync is handled
+        first, here; events stay one at a time, in arrival order."""
         events, on_event = protocol.events, self._on_event
         gone = asyncio.get_running_loop().create_future()
         handling = False
@@ -559,6 +637,7 @@ class AmiConnection:
             if handling:  # a handler's own step led here: the loop below takes the new events in turn
                 return
             handling = True
+            protocol.hold_writes()  # what these events decide leaves in one write, below
             try:
                 debug = log.isEnabledFor(logging.DEBUG)
                 while events:
@@ -578,6 +657,7 @@ class AmiConnection:
                         log.exception("ami event handler failed", extra={"ami_event": message.get("Event", "")})
             finally:
                 handling = False
+                protocol.release_writes()  # before the loop runs anything else
 
         protocol.on_arrival = handle_arrived
         try:
@@ -640,6 +720,17 @@ class AmiConnection:
         futures: list[asyncio.Future[Message]] = [action.future for action in actions]
         protocol.expire_later(actions, self.timing.action_timeout_s)
         return futures
+
+    def send_reported(self, many: Sequence[Mapping[str, str]], report: Report) -> None:
+        """``send_all`` for actions nobody awaits: each one's answer, or its error response
+        on timeout or a lost link, is handed to ``report(fields, answer)`` as soon as it
+        is known (when not connected: nothing written, nothing reported, as send_all)."""
+        protocol = self._protocol
+        if protocol is None or not self.ready:
+            log.warning("ami action dropped: not connected",
+                        extra={"ami_action": ",".join(fields.get("Action", "") for fields in many)})
+            return
+        protocol.expire_later(protocol.send_actions(many, report), self.timing.action_timeout_s)
 
     async def send(self, fields: Mapping[str, str]) -> Message:
         """Send one action and wait for its response; errors come back as an error

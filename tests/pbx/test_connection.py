@@ -325,6 +325,90 @@ async def test_a_ring_attempt_s_three_actions_leave_together_in_order_without_wa
     await fake.stop()
 
 
+async def test_in_a_burst_the_actions_the_events_decide_share_writes_and_a_few_events_write_at_once() -> None:
+    """Events read together, an action decided on each. Many (a burst): the actions
+    decided while HOLD_WHILE_QUEUED or more events still wait leave with the later ones,
+    in order, in far fewer writes, all made before the loop runs anything else. A few
+    (a PBX that is not flooding us): each action is written at once (bench/first_ring.py)."""
+    from acd.pbx.connection import HOLD_WHILE_QUEUED
+
+    fake = FakeAsterisk()
+    await fake.start()
+    counting: list[CountingWrites] = []
+    writes_when_the_loop_went_on: list[int] = []
+
+    def on_event(message: Message) -> None:
+        if message.get("Event") == "UserEvent":
+            conn.send_all([{"Action": "Setvar", "Channel": "x", "Variable": "N", "Value": message["N"]}])
+            asyncio.get_running_loop().call_soon(lambda: writes_when_the_loop_went_on.append(len(counting[0].writes)))
+
+    async def on_resync(channels: list[Message], devices: list[Message], listed_at: float) -> None:
+        pass
+
+    conn = AmiConnection("127.0.0.1", fake.port, "acd", SECRET, on_event=on_event, on_resync=on_resync, timing=FAST)
+
+    async def body() -> None:
+        await until(lambda: conn.ready)
+        protocol = conn._protocol
+        assert protocol is not None
+        counting.append(CountingWrites(protocol.transport))
+        protocol.transport = counting[0]  # uvloop's transport takes no attribute: it is wrapped
+        seen = len(fake.arrivals)
+        fake.push_raw(frame(Event="UserEvent", N="1") + frame(Event="UserEvent", N="2"))
+        await until(lambda: len(fake.arrivals) == seen + 2)
+        assert len(counting[0].writes) == 2  # a few events: each action at once
+        burst = 3 * HOLD_WHILE_QUEUED
+        fake.push_raw(b"".join(frame(Event="UserEvent", N=str(n)) for n in range(burst)))
+        await until(lambda: len(fake.arrivals) == seen + 2 + burst)
+        assert [action["Value"] for _, action in fake.arrivals[seen + 2:]] == [str(n) for n in range(burst)]
+        assert 3 <= len(counting[0].writes) <= 2 + HOLD_WHILE_QUEUED + 1  # not one write per action
+        assert set(writes_when_the_loop_went_on[2:]) == {len(counting[0].writes)}  # all within the read's callback
+        protocol.transport = counting[0].transport
+
+    await running(conn, body)
+    await fake.stop()
+
+
+async def test_actions_held_for_one_write_are_withheld_when_the_node_stops_being_active_meanwhile() -> None:
+    """Fencing is asked at the write itself: actions decided while this node was active
+    but written once its lease ran out never leave (acd/ha), and say why."""
+    from acd.pbx.connection import HOLD_WHILE_QUEUED, _AmiProtocol
+
+    class Transport:
+        def __init__(self) -> None:
+            self.written: list[bytes] = []
+            self.aborted = False
+
+        def write(self, data: bytes) -> None:
+            self.written.append(data)
+
+        def abort(self) -> None:
+            self.aborted = True
+
+        def close(self) -> None:
+            pass
+
+    active = [True]
+    protocol = _AmiProtocol()
+    transport = Transport()
+    protocol.connection_made(transport)
+    protocol.may_send = lambda: active[0]
+    protocol.events.extend(["Event: Newexten"] * HOLD_WHILE_QUEUED)  # a burst waits to be handled
+    protocol.hold_writes()
+    (held,) = protocol.send_actions([{"Action": "Redirect", "Channel": "x"}])
+    assert transport.written == []  # held until released
+    active[0] = False
+    protocol.release_writes()
+    assert transport.written == [] and transport.aborted
+    assert held.future.result()["Message"] == "not active"
+    protocol.hold_writes()
+    active[0] = True
+    protocol.send_actions([{"Action": "Setvar", "Channel": "x"}])
+    protocol.send_actions([{"Action": "Redirect", "Channel": "x"}])
+    protocol.release_writes()
+    assert len(transport.written) == 1 and transport.written[0].count(b"\r\n\r\n") == 2
+
+
 async def test_a_refused_action_of_a_ring_attempt_is_still_logged(caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeAsterisk()
     fake.answer_delay_s = 0.01
@@ -343,6 +427,39 @@ async def test_a_refused_action_of_a_ring_attempt_is_still_logged(caplog: pytest
 
     await running(pbx.connection, body)
     await fake.stop()
+
+
+async def test_the_answer_to_an_action_nobody_awaits_is_reported_in_the_callback_that_read_it() -> None:
+    """A ring's actions (send_reported): each answer, a refusal or a lost link's error
+    goes to the report right where it is known, with the action it answers; nothing
+    is left for the loop to run later."""
+    from acd.pbx.connection import _AmiProtocol
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    protocol = _AmiProtocol()
+    protocol.connection_made(Transport())  # type: ignore[arg-type]
+    reported: list[tuple[str, str, str]] = []
+
+    def report(fields: Any, answer: Message) -> None:
+        reported.append((fields["Action"], answer["Response"], answer["Message"]))
+
+    setvar, redirect = protocol.send_actions([{"Action": "Setvar", "Channel": "x"},
+                                              {"Action": "Redirect", "Channel": "x"}], report)
+    protocol.data_received(b"Asterisk Call Manager/11.0.0\r\n")
+    protocol.data_received(f"Response: Success\r\nActionID: {setvar.id}\r\nMessage: Variable Set\r\n\r\n"
+                           f"Response: Error\r\nActionID: {redirect.id}\r\nMessage: Channel does not exist\r\n"
+                           "\r\n".encode())
+    assert reported == [("Setvar", "Success", "Variable Set"), ("Redirect", "Error", "Channel does not exist")]
+    assert not protocol.responses and setvar.future.done()
+    (lost,) = protocol.send_actions([{"Action": "Redirect", "Channel": "y"}], report)
+    protocol.connection_lost(None)
+    assert reported[-1] == ("Redirect", "Error", "connection lost") and lost.future.done()
 
 
 @pytest.mark.parametrize("fields, answers", [

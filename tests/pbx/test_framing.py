@@ -44,6 +44,37 @@ def test_repeated_keys_become_lists_and_empty_values_stay() -> None:
                                   "ChanVariable(PJSIP/x-1)": "ACD_DID="}
 
 
+def test_a_frame_read_again_from_the_lines_seen_lately_gives_the_same_headers() -> None:
+    """parse_event keeps the lines it saw lately (most repeat verbatim from event to
+    event): the second reading of every recorded event, and of frames with repeated keys
+    or a line without ": ", is the same dict as the first, key order included."""
+    from acd.pbx.framing import _LINES
+
+    odd = ["Event: Status\r\nAccountCode: \r\nVariable: A=1\r\nVariable: B=2",
+           "Event: UserEvent\r\nCallerIDNum: 100\r\nUserEvent: X\r\nCallerIDNum: 200\r\nTrailing:",
+           "Event: Hangup\r\nno colon here\r\nChannel: PJSIP/1-1"]
+    events = [f for f in FRAMES if f.startswith("Event: ")] + odd
+    _LINES.clear()
+    first = [parse_event(f) for f in events]
+    assert _LINES  # the lines were kept
+    second = [parse_event(f) for f in events]
+    assert second == first and [list(d) for d in second] == [list(d) for d in first]
+    assert second[-3]["Variable"] == ["A=1", "B=2"] and second[-2]["CallerIDNum"] == ["100", "200"]
+    assert second[-2]["Trailing"] == "" and "no colon here" not in second[-1]
+
+
+def test_the_lines_kept_are_bounded_and_a_long_line_is_never_kept() -> None:
+    from acd.pbx import framing
+
+    framing._LINES.clear()
+    for n in range(framing.LINES_KEPT + 10):
+        assert parse_event(f"Event: Newchannel\r\nUniqueid: {n}")["Uniqueid"] == str(n)
+    assert len(framing._LINES) <= framing.LINES_KEPT
+    digits = "9" * 4300  # a value may be 4,300 digits long (tests/pbx/test_fuzzed_input.py)
+    assert parse_event(f"Event: UserEvent\r\nAttempt: {digits}")["Attempt"] == digits
+    assert f"Attempt: {digits}" not in framing._LINES
+
+
 def test_events_nobody_handles_are_dropped_unparsed_and_answers_stay_panoramisk_messages() -> None:
     assert parse("Event: VarSet\r\nChannel: PJSIP/1-1", wanted={"Hangup"}) is None
     assert parse("Event: Hangup\r\nChannel: PJSIP/1-1", wanted={"Hangup"}) == {"Event": "Hangup",
