@@ -15,9 +15,9 @@ loopback TCP, so acd's own overhead is visible. What each does with every frame:
               into frames; an event nobody handles is dropped after reading its name;
               every other event becomes a dict (repeated keys as lists), goes to the
               tracker, its core events to the distributor and the routing core; the
-              Setvar, Setvar, Redirect of each ring go back over the same socket (what
-              one read's events decide, in one write), and their answers (from the
-              stand-in PBX, in the timed span) are read and matched to the actions
+              Setvar, Setvar, Redirect of each ring go back over the same socket (in a
+              burst, the actions of many events share a write), and their answers (from
+              the stand-in PBX, in the timed span) are read and matched to the actions
 
 The stand-in PBX (``serve``) runs in this process: it answers acd's actions between
 pieces of the stream, with one read and one write per batch. Each reader runs
