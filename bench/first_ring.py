@@ -22,15 +22,17 @@ stamp, and acd may read (and even answer) the UserEvent before the simulator's. 
 on the wire before anybody reads them, so "announced" is the earlier of the simulator's
 stamp and acd's read, and "on the wire" the earlier of acd's stamp and the simulator's read.
 
-Where the processes run matters more than anything acd does. acd and the simulator talk
-over loopback all the time, and the kernel's wake-affine placement puts the woken one on
-the waker's core: measured with ``perf sched`` on the 2-core bench machine, both ran on
-one core while the other idled, and the simulator preempted acd's event loop ~220 times
-in 20 s for ~0.5 ms each, the whole p99. The run with the target therefore gives each its
-own cores, as README ("Performance") advises for a machine that runs both Asterisk and
-acd (``taskset``, systemd's ``CPUAffinity=``, compose's ``cpuset``): acd on the first
-CPU this process may use, the simulated PBX on the others. A second run leaves placement
-to the kernel ("shared cores") and is printed beside it, for reference.
+Where the processes run decides the tail, more than anything acd does; ``perf sched``
+on the 2-core bench machine (a VM) showed two effects. On shared cores (the kernel's
+choice) acd and the simulator, talking over loopback all the time, are put on one core by
+wake-affine placement while the other idles, and the simulator preempted acd's event
+loop ~220 times in 20 s for ~0.5 ms each. On cores of their own (acd on the first CPU
+this process may use, the simulator on the others) that is gone, but acd's core is
+mostly idle and waking it costs: acd's thread waited p50 0.04 ms, p99 0.33 ms, max 17 ms
+from its wake-up to running, most of the long waits on an idle core. The run with the
+target leaves placement to the kernel, as a deployment that tunes nothing; the run on
+separate cores is printed beside it for reference (``--cores``). Runs differ a lot from
+one to the next on this machine: compare them, not one figure.
 
 The figure with the target is "announced -> on the wire"; "read by acd -> on the wire" is
 acd's own part (framing, tracker, router, history queue, the AMI write), which a starved
@@ -255,8 +257,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="new calls per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--cores", choices=("separate", "shared", "both"), default="both",
-                        help="acd and the PBX on cores of their own (the target's run), as the kernel places them, "
-                             "or both runs (default)")
+                        help="acd and the PBX on cores of their own, as the kernel places them (the target's "
+                             "run), or both runs (default)")
     parser.add_argument("--pbx", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port-file", help=argparse.SUPPRESS)
     parser.add_argument("--pbx-cpus", help=argparse.SUPPRESS)
@@ -269,12 +271,12 @@ def main() -> None:
     runs: dict[str, dict[str, Any]] = {}
     if args.cores in ("separate", "both"):
         if placement() is None:
-            print("first ring: one CPU only, so no run on separate cores; the shared run decides")
+            print("first ring: one CPU only, so no run on separate cores")
         else:
             runs["separate"] = event_loop.run(run(rate, seconds, separate=True))
     if args.cores in ("shared", "both") or not runs:
         runs["shared"] = event_loop.run(run(rate, seconds, separate=False))
-    judged = "separate" if "separate" in runs else "shared"
+    judged = "shared" if "shared" in runs else "separate"
     for name, figures in runs.items():
         print(line(figures, with_target=name == judged))
     print("saved", save("first_ring" + ("-quick" if args.quick else ""),
