@@ -69,23 +69,12 @@ def parse_event(frame: str) -> Frame:
 
 def _parse_any(frame: str) -> Frame:
     """``parse_event`` for every frame, the odd ones too: a line without ": " (the banner,
-    a stray blank, "AccountCode:" once the frame was stripped)."""
-    out: Frame = {}
-    for line in frame.split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if not sep:
-            if not line.endswith(":"):
-                continue  # the banner line, or a stray blank
-            key, value = line[:-1], ""  # "AccountCode:" once the frame was stripped
-        if key in out:
-            previous = out[key]
-            if isinstance(previous, list):
-                previous.append(value)
-            else:
-                out[key] = [previous, value]
-        else:
-            out[key] = value
-    return out
+    a stray blank) is left out, and "AccountCode:" (a frame that was stripped) has an
+    empty value. The rest is parse_event's, on the lines that are left, which all have
+    ": " (so this is not called again)."""
+    lines = [line if ": " in line else line + " " for line in frame.split("\r\n")
+             if ": " in line or line.endswith(":")]
+    return parse_event("\r\n".join(lines)) if lines else {}
 
 
 def live_event_name(frame: str) -> str:
