@@ -625,8 +625,8 @@ class AmiConnection:
         """A plain-function consumer gets each read's events in the callback that read
         them (``data_received``), not in a task woken on the loop's next turn: a ring
         decided on an event is written before the loop runs anything else (timers, other
-        sockets, the history's thread handing back); what one read's events decide leaves
-        in one write once they are handled. What came during the resync is handled
+        sockets, the history's thread handing back); in a burst, what the events decide
+        shares writes (``hold_writes``). What came during the resync is handled
         first, here; events stay one at a time, in arrival order."""
         events, on_event = protocol.events, self._on_event
         gone = asyncio.get_running_loop().create_future()
@@ -637,7 +637,7 @@ class AmiConnection:
             if handling:  # a handler's own step led here: the loop below takes the new events in turn
                 return
             handling = True
-            protocol.hold_writes()  # what these events decide leaves in one write, below
+            protocol.hold_writes()  # in a burst, what these events decide shares writes
             try:
                 debug = log.isEnabledFor(logging.DEBUG)
                 while events:
@@ -711,26 +711,25 @@ class AmiConnection:
         before the Redirect written after it. Each future gets its response, or an error
         response on timeout or a lost link; [] when not connected (nothing is queued
         for later)."""
-        protocol = self._protocol
-        if protocol is None or not self.ready:
-            log.warning("ami action dropped: not connected",
-                        extra={"ami_action": ",".join(fields.get("Action", "") for fields in many)})
-            return []
-        actions = protocol.send_actions(many)
-        futures: list[asyncio.Future[Message]] = [action.future for action in actions]
-        protocol.expire_later(actions, self.timing.action_timeout_s)
+        futures: list[asyncio.Future[Message]] = [action.future for action in self._send(many)]
         return futures
 
     def send_reported(self, many: Sequence[Mapping[str, str]], report: Report) -> None:
         """``send_all`` for actions nobody awaits: each one's answer, or its error response
         on timeout or a lost link, is handed to ``report(fields, answer)`` as soon as it
         is known (when not connected: nothing written, nothing reported, as send_all)."""
+        self._send(many, report)
+
+    def _send(self, many: Sequence[Mapping[str, str]], report: Report | None = None) -> list[Action]:
+        """Write the actions and give each its deadline; [] when not connected."""
         protocol = self._protocol
         if protocol is None or not self.ready:
             log.warning("ami action dropped: not connected",
                         extra={"ami_action": ",".join(fields.get("Action", "") for fields in many)})
-            return
-        protocol.expire_later(protocol.send_actions(many, report), self.timing.action_timeout_s)
+            return []
+        actions = protocol.send_actions(many, report)
+        protocol.expire_later(actions, self.timing.action_timeout_s)
+        return actions
 
     async def send(self, fields: Mapping[str, str]) -> Message:
         """Send one action and wait for its response; errors come back as an error
