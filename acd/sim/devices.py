@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 class DeviceStates:
     channels: dict[str, Channel]
+    _on_device: dict[str, list[Channel]]
     endpoints: dict[str, Endpoint]
     mailboxes: dict[str, Mailbox]
     _dev_last: dict[str, str]
@@ -56,7 +57,9 @@ class DeviceStates:
         ep = self.endpoints.get(name)
         if ep is not None and not ep.usable:
             return "UNAVAILABLE"
-        states = [c for c in self.channels.values() if c.device == device and not c.hungup]
+        # a device's own channels, as chan_pjsip reads its endpoint's channels, rather than
+        # a look at every channel (hundreds at 100 calls/s: bench/first_ring.py)
+        states = [c for c in self._on_device.get(device, ()) if not c.hungup]
         if any(c.held for c in states):
             return "ONHOLD"
         busy = any(c.state not in (0, RINGING) for c in states)

@@ -129,7 +129,7 @@ class Originate:
                        state=DOWN, caller_num=num, caller_name=name, context=self.context, exten="failed",
                        created=pbx.clock.now(), wake=asyncio.Event())
         chan.tech = ""
-        pbx.channels[chan.name] = chan
+        pbx.add_channel(chan)
         pbx.chan_event("Newchannel", chan)
         pbx.set_var(chan, "REASON", str(reason))
         for var, value in self.variables:

@@ -89,6 +89,7 @@ class Pbx(DeviceStates, DialplanExecution):
 
     def __post_init__(self) -> None:
         self.channels: dict[str, Channel] = {}
+        self._on_device: dict[str, list[Channel]] = {}  # device -> its live channels
         self.globals: dict[str, str] = dict(self.dialplan.globals)
         self.listeners: list[Listener] = []
         self.errors: list[str] = []
@@ -165,7 +166,7 @@ class Pbx(DeviceStates, DialplanExecution):
             pickupgroup=endpoint.pickupgroup,
             wake=asyncio.Event(),
         )
-        self.channels[name] = chan
+        self.add_channel(chan)
         self.chan_event("Newchannel", chan)
         self.device_changed(chan.device)
         return chan
@@ -181,12 +182,24 @@ class Pbx(DeviceStates, DialplanExecution):
                 name=f"{base};{half}", uniqueid=uid, seq=seq, linkedid=linkedid, tech="Local", state=state,
                 context=context, exten=exten, created=self.clock.now(), wake=asyncio.Event(),
             )
-            self.channels[chan.name] = chan
+            self.add_channel(chan)
             self.chan_event("Newchannel", chan)
             halves.append(chan)
         one, two = halves
         one.local_peer, two.local_peer = two, one
         return one, two
+
+    def add_channel(self, chan: Channel) -> None:
+        self.channels[chan.name] = chan
+        self._on_device.setdefault(chan.device, []).append(chan)
+
+    def remove_channel(self, chan: Channel) -> None:
+        self.channels.pop(chan.name, None)
+        on_device = self._on_device.get(chan.device)
+        if on_device is not None and chan in on_device:
+            on_device.remove(chan)
+            if not on_device:
+                del self._on_device[chan.device]
 
     def find_channel(self, name: str) -> Channel | None:
         chan = self.channels.get(name)
@@ -305,7 +318,7 @@ class Pbx(DeviceStates, DialplanExecution):
             self.leave_bridge(chan, hanging_up=True)
         chan.hungup = True
         self.chan_event("Hangup", chan, cause_pairs(chan, with_text=True))
-        self.channels.pop(chan.name, None)
+        self.remove_channel(chan)
         self.processed_calls += 1
         self.device_changed(chan.device)
         for callback in list(chan.on_hangup):
