@@ -35,6 +35,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -407,7 +409,7 @@ class Desk:
             new = cid is None or cid not in self.router.conversations
         now = self.clock.now()
         if new:
-            cid = f"chat-{uuid.uuid4().hex}"
+            cid = f"chat-{growing_id()}"
             self._open[key] = cid
             self._key_of[cid] = key
             self._batch.items.append(NewItem(cid, ChannelKind.CHAT.value, queue_id, client, now, {"channel": queue_id}))
@@ -882,6 +884,28 @@ def _plain_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [v if type(v) in _SCALARS else _plain_value(v) for v in value]
     return value
+
+
+_issued = [0, 0]  # the last id's milliseconds and its count within them
+
+
+def growing_id() -> str:
+    """A new conversation's id, 32 hex digits: the time in milliseconds (48 bits), a
+    count within them (16 bits) and 64 random bits. Ids grow in the order they are
+    issued, so every index on them (the item's, its lines', its row's) takes a new chat
+    at its end: random ids touched a page of each index anywhere, and SQLite's commits
+    wrote 2.8 times the pages (issue 16). Unique across restarts and nodes by the time
+    and the random bits, and as hard to guess as the random bits."""
+    ms = time.time_ns() // 1_000_000
+    last_ms, count = _issued
+    if ms > last_ms:
+        count = 0
+    else:  # within the same millisecond, or the clock went back: keep growing
+        ms, count = last_ms, count + 1
+        if count > 0xFFFF:
+            ms, count = ms + 1, 0
+    _issued[:] = ms, count
+    return f"{ms:012x}{count:04x}{secrets.token_hex(8)}"
 
 
 def _future() -> asyncio.Future[None]:
