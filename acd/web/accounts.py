@@ -16,11 +16,13 @@ Tests and tools make a user and a token in two lines::
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import hashlib
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,6 +33,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, Engine, ForeignKey, String, Table, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from ..store.database import make_engine
 from ..store.models import Base
@@ -158,6 +161,10 @@ class Accounts:
         # second must not cost a database query each; any change to users or tokens here
         # forgets them all, so a revocation takes effect at once in this process
         self._tokens_seen: dict[str, tuple[User, float]] = {}
+        # token hash -> the database check under way (``check_token``, on the event loop)
+        self._checks: dict[str, asyncio.Future[User | None]] = {}
+        self._forgotten = 0  # times every token was forgotten: a check begun before keeps its answer to itself
+        self._forgetting = threading.Lock()  # a forget and a check's answer kept: one after the other
         # several nodes: told within each transaction that changes users or tokens, so
         # the others forget theirs when it commits (acd.ha.node)
         self.change_listeners: list[Callable[[Session], None]] = []
@@ -165,8 +172,12 @@ class Accounts:
             Base.metadata.create_all(engine, tables=TABLES)
 
     def forget_tokens(self) -> None:
-        """Ask the database again about every token (another node changed users or tokens)."""
-        self._tokens_seen.clear()
+        """Ask the database again about every token (users or tokens changed, here or on
+        another node): nobody takes the answer of a check begun before."""
+        with self._forgetting:
+            self._forgotten += 1
+            self._tokens_seen.clear()
+            self._checks.clear()
 
     def _changed(self, session: Session) -> None:
         for listener in self.change_listeners:
@@ -205,7 +216,7 @@ class Accounts:
 
     def update_user(self, user_id: int, *, role: str, permissions: Iterable[str], agent_id: str | None,
                     active: bool = True, password: str | None = None) -> User:
-        self._tokens_seen.clear()
+        self.forget_tokens()
         perms = _check(role, permissions, agent_id)
         if password is not None:
             _check_password(password)
@@ -223,7 +234,7 @@ class Accounts:
 
     def set_time_zone(self, user_id: int, time_zone: str | None) -> User:
         """The zone this user's pages show times in (an IANA name); None: the site's."""
-        self._tokens_seen.clear()
+        self.forget_tokens()
         with self.session() as s:
             self._changed(s)
             row = s.get(UserRow, user_id)
@@ -233,7 +244,7 @@ class Accounts:
             return _user(row)
 
     def delete_user(self, user_id: int) -> None:
-        self._tokens_seen.clear()
+        self.forget_tokens()
         with self.session() as s:
             self._changed(s)
             s.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
@@ -326,8 +337,23 @@ class Accounts:
         seen = self._tokens_seen.get(_sha256(token))
         return seen[0] if seen is not None and seen[1] > self._now() else None
 
+    async def check_token(self, token: str) -> User | None:
+        """``token_user`` for the event loop, in a worker thread; requests that come
+        together with the same token share one check. A restarted service (and one
+        every TOKEN_CACHE_S) gets an integration's requests in flight all at once: each
+        asked the database and wrote the token's last use, racing for SQLite's write
+        lock, and the first answers took 150 ms (bench.http_assign, issue 16)."""
+        digest = _sha256(token)
+        check = self._checks.get(digest)
+        if check is None:
+            check = self._checks[digest] = asyncio.ensure_future(run_in_threadpool(self.token_user, token))
+            check.add_done_callback(lambda done: self._checks.pop(digest, None) if self._checks.get(digest) is done
+                                    else None)
+        return await asyncio.shield(check)  # one caller leaving does not end the others' check
+
     def token_user(self, token: str) -> User | None:
         digest = _sha256(token)
+        forgotten = self._forgotten
         with self.session() as s:
             row = s.scalar(select(TokenRow).where(TokenRow.token_hash == digest))
             if row is None:
@@ -339,7 +365,9 @@ class Accounts:
             if row.last_used_at is None or now - row.last_used_at > 60:  # not a write per request
                 s.execute(update(TokenRow).where(TokenRow.id == row.id).values(last_used_at=now))
             found = _user(user)
-        self._tokens_seen[digest] = (found, now + TOKEN_CACHE_S)
+        with self._forgetting:
+            if forgotten == self._forgotten:  # else users or tokens changed meanwhile: asked again next time
+                self._tokens_seen[digest] = (found, now + TOKEN_CACHE_S)
         return found
 
     def tokens(self, user_id: int | None = None) -> list[TokenInfo]:
@@ -350,7 +378,7 @@ class Accounts:
             return [TokenInfo(r.id, r.user_id, r.name, r.hint, r.created_at, r.last_used_at) for r in s.scalars(q)]
 
     def revoke_token(self, token_id: int, user_id: int | None = None) -> bool:
-        self._tokens_seen.clear()
+        self.forget_tokens()
         with self.session() as s:
             self._changed(s)
             q = delete(TokenRow).where(TokenRow.id == token_id)

@@ -106,7 +106,7 @@ async def current_user(
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("use 'Authorization: Bearer <token>'")
-        user = accounts.cached_token_user(token.strip()) or await run_in_threadpool(accounts.token_user, token.strip())
+        user = accounts.cached_token_user(token.strip()) or await accounts.check_token(token.strip())
         if user is None:
             raise _unauthorized("unknown or revoked token")
         request.state.user, request.state.auth = user, "token"

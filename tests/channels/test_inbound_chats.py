@@ -146,3 +146,25 @@ async def test_a_body_past_the_limit_without_a_length_is_cut_off_while_read(serv
     assert response.status_code == 413
     assert "at most" in response.json()["detail"]
     assert service.acd.desk.router.conversations == {}
+
+
+async def test_requests_that_come_together_with_a_token_not_checked_lately_ask_the_database_once(
+        service: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted service (or every TOKEN_CACHE_S) gets an integration's 32 requests in
+    flight at once: each asked the database, and each wrote the token's last use, racing
+    for SQLite's write lock (the first answers took 150 ms, bench.http_assign's p99)."""
+    checks: list[str] = []
+    check = service.accounts.token_user
+
+    def spy(token: str) -> Any:
+        checks.append(token)
+        return check(token)
+
+    monkeypatch.setattr(service.accounts, "token_user", spy)
+    service.accounts.forget_tokens()
+    answers = await asyncio.gather(*(service.http.post(PATH, content=_chat(f"tg:{n}"), headers={
+        "Content-Type": "application/json", **service.bearer("integration")}) for n in range(32)))
+    assert [a.status_code for a in answers] == [202] * 32
+    assert checks == [service.tokens["integration"]]
+    assert service.acd.desk.load("anna") == 32
+

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends, FastAPI
@@ -124,3 +124,39 @@ def test_a_throw_away_accounts_database_serves_concurrent_request_threads() -> N
     with ThreadPoolExecutor(16) as pool:
         found = list(pool.map(lambda _: accounts.token_user(token), range(1000)))
     assert all(u is not None and u.username == "many" for u in found)
+
+
+async def test_a_token_check_begun_before_the_tokens_were_forgotten_is_not_shared_after() -> None:
+    """Requests with the same token share the check under way (``Accounts.check_token``),
+    but not one begun before a revocation or any change to users: its answer may be
+    the old one."""
+    import asyncio
+    import threading
+
+    accounts = Accounts.in_memory()
+    user = accounts.create_user("many", "correct horse battery", role="supervisor")
+    token = accounts.create_token(user.id, "load")
+    arrived, release, checks = threading.Event(), threading.Event(), []
+    check, now = accounts.token_user, accounts._now
+
+    def counted(token: str) -> Any:
+        checks.append(token)
+        return check(token)
+
+    def slow_now() -> float:  # a check's answer is read, and is late to come back
+        if threading.current_thread() is not threading.main_thread():
+            arrived.set()
+            release.wait(10)
+        return float(now())
+
+    accounts.token_user = counted  # type: ignore[method-assign]
+    accounts._now = slow_now  # type: ignore[method-assign]
+    first, second = (asyncio.ensure_future(accounts.check_token(token)) for _ in range(2))
+    assert await asyncio.to_thread(arrived.wait, 10)
+    accounts.revoke_token(accounts.tokens()[0].id)
+    third = asyncio.ensure_future(accounts.check_token(token))
+    release.set()
+    assert [u is not None for u in await asyncio.gather(first, second)] == [True, True]  # begun before
+    assert await third is None
+    assert len(checks) == 2
+    assert accounts.cached_token_user(token) is None  # the old answer is not kept either
