@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
+import os
 import time
 import uuid
 from collections import deque
@@ -887,6 +887,10 @@ def _plain_value(value: Any) -> Any:
 
 
 _issued = [0, 0]  # the last id's milliseconds and its count within them
+# random bytes read ahead: os.urandom lets go of the GIL, and the event loop then waited
+# for it behind the history's writer thread (up to its 5 ms switch interval) once a chat
+_random = [b"", 0]  # the bytes, and how many are used
+RANDOM_AHEAD = 4096  # 512 ids a read
 
 
 def growing_id() -> str:
@@ -905,7 +909,11 @@ def growing_id() -> str:
         if count > 0xFFFF:
             ms, count = ms + 1, 0
     _issued[:] = ms, count
-    return f"{ms:012x}{count:04x}{secrets.token_hex(8)}"
+    ahead, used = _random
+    if used + 8 > len(ahead):
+        ahead, used = os.urandom(RANDOM_AHEAD), 0
+    _random[:] = ahead, used + 8
+    return f"{ms:012x}{count:04x}{ahead[used:used + 8].hex()}"
 
 
 def _future() -> asyncio.Future[None]:
