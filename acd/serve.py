@@ -399,8 +399,9 @@ class Acd:
     async def _serve_http(self) -> None:
         host, port = self.web_address
         # live pages' streams (a wallboard on a wall) never end by themselves: without a
-        # limit, stopping acd would wait for every browser to leave
-        config = uvicorn.Config(self.web, host=host, port=port, log_level="warning", lifespan="off",
+        # limit, stopping acd would wait for every browser to leave. No access log: its lines
+        # are INFO, below log_level, never written, and uvicorn quoted each path for them
+        config = uvicorn.Config(self.web, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=STREAMS_CLOSE_S, **forwarded_headers(self.settings.service))
         self._server = uvicorn.Server(config)
         # the CLI owns SIGINT/SIGTERM (Acd.stop); uvicorn would re-raise them after its own exit
