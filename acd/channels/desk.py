@@ -891,6 +891,7 @@ _issued = [0, 0]  # the last id's milliseconds and its count within them
 # for it behind the history's writer thread (up to its 5 ms switch interval) once a chat
 _random = [b"", 0]  # the bytes, and how many are used
 RANDOM_AHEAD = 4096  # 512 ids a read
+os.register_at_fork(after_in_child=lambda: _random.__setitem__(slice(None), [b"", 0]))  # never the parent's
 
 
 def growing_id() -> str:
