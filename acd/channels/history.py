@@ -36,11 +36,8 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    delete,
     func,
-    insert,
     select,
-    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -219,10 +216,10 @@ class ChannelHistory:
                     _follow(row, line)
                     if line.item_id not in new_items:
                         followed[line.item_id] = row
-            if _postgres(db):
-                _write_at_once(db, batch, list(new_items.values()), followed)
+            if db.dialect.name == "sqlite":
+                _write_sqlite(_driver(db), batch, list(new_items.values()), followed)
             else:
-                _write_each(db, batch, list(new_items.values()), followed)
+                _write_at_once(db, batch, list(new_items.values()), followed)
             for job in batch.outgoing:  # no savepoint: a reply is never acknowledged without its job
                 job(session)
             for change in batch.crm:
@@ -234,12 +231,18 @@ class ChannelHistory:
 
     @staticmethod
     def _items(db: Connection, item_ids: set[str]) -> dict[str, dict[str, Any]]:
-        """The stored rows of these items, by id: one query per IN_LIST_MAX ids (a query
-        per item would wait a round trip each, on PostgreSQL most of a write's time)."""
+        """The stored rows of these items, by id, the columns ``_follow`` reads and sets
+        (not the detail's JSON): one query per IN_LIST_MAX ids (a query per item would
+        wait a round trip each, on PostgreSQL most of a write's time)."""
         wanted, found = list(item_ids), {}
         for chunk in range(0, len(wanted), IN_LIST_MAX):
-            for row in db.execute(select(_ITEMS).where(_ITEMS.c.item_id.in_(wanted[chunk:chunk + IN_LIST_MAX]))):
-                found[row.item_id] = dict(row._mapping)
+            ids = wanted[chunk:chunk + IN_LIST_MAX]
+            if db.dialect.name == "sqlite":
+                rows = _driver(db).execute(_SQLITE_ITEMS.format(", ".join("?" * len(ids))), ids)
+            else:
+                rows = db.execute(_STORED_ITEMS, {"ids": ids})
+            for row in rows:
+                found[row[0]] = dict(zip(_STORED, row, strict=True))
         return found
 
     # -------------------------------------------------------------- reads
@@ -303,60 +306,67 @@ class ChannelHistory:
 _ITEMS, _EVENTS, _ALERTS, _STATE, _CONVERSATIONS = (
     cast(Table, row.__table__) for row in (ItemRow, EventRow, AlertRow, RouterStateRow, ConversationRow))
 SNAPSHOT = "conversations"  # the router state's row
-# built once: a statement built per write cost its cache key (a walk of the statement) each time
-_SAVE_SNAPSHOT = (update(_STATE).where(_STATE.c.name == SNAPSHOT)
-                  .values(saved_at=bindparam("saved_at"), data=bindparam("data")))
-_DELETE_CONVERSATIONS = delete(_CONVERSATIONS).where(
-    _CONVERSATIONS.c.conversation_id.in_(bindparam("ids", expanding=True)))
+_FOLLOWED = ("updated_at", "first_response_at", "agent_id", "queue_id", "status", "closed_at")  # what _follow sets
+_STORED = ("item_id", "kind", *_FOLLOWED)  # what it reads of a stored item
+_STORED_ITEMS = select(*(_ITEMS.c[c] for c in _STORED)).where(_ITEMS.c.item_id.in_(bindparam("ids", expanding=True)))
 
 
-def _insert(db: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Rows of one table (a write's lines are four a chat): on SQLite by the driver's
-    executemany, the rows as tuples and JSON columns as ``json_text`` writes them
-    (SQLAlchemy's work per row, its parameters and types, cost several times SQLite's own)."""
-    dialect = db.dialect
-    if dialect.name != "sqlite":
-        db.execute(insert(table), rows)
-        return
-    columns = tuple(rows[0])
-    as_json = [isinstance(table.c[name].type, JSON) for name in columns]
-    values = ([json_text(row[name]) if is_json else row[name] for name, is_json in zip(columns, as_json, strict=True)]
-              for row in rows)
-    quote = dialect.identifier_preparer.quote
+def _driver(db: Connection) -> Any:
     driver = db.connection.driver_connection
     assert driver is not None  # the session's connection is open
-    # the statement's text is the same each time: sqlite3 keeps it prepared
-    driver.executemany(f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
-                       f"VALUES ({', '.join('?' * len(columns))})", values)
+    return driver
 
 
-def _postgres(db: Connection) -> bool:
-    return db.dialect.name == "postgresql" and db.dialect.driver == "psycopg"
+# SQLite's statements, by the driver (sqlite3): the rows as tuples and the JSON columns
+# as ``json_text`` writes them. SQLAlchemy's work per statement and per row (its
+# parameters, types and results) cost several times SQLite's own (issue 16); the texts
+# are the same each time, so sqlite3 keeps them prepared
+def _sqlite_insert(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
-def _write_each(db: Connection, batch: Batch, new_items: list[dict[str, Any]],
-                followed: dict[str, dict[str, Any]]) -> None:
-    """A write's rows, a statement per table: on SQLite a statement costs no round trip."""
+_SQLITE_ITEMS = f"SELECT {', '.join(_STORED)} FROM channel_items WHERE item_id IN ({{}})"
+_SQLITE_NEW_ITEMS = _sqlite_insert("channel_items", ("item_id", "kind", "queue_id", "client", "agent_id", "status",
+                                                     "created_at", "updated_at", "closed_at", "first_response_at",
+                                                     "detail"))
+_SQLITE_FOLLOW_ITEMS = (f"UPDATE channel_items SET {', '.join(f'{c} = ?' for c in _FOLLOWED)} "
+                        "WHERE item_id = ?")
+_SQLITE_NEW_EVENTS = _sqlite_insert("channel_events", ("item_id", "at", "kind", "detail"))
+_SQLITE_NEW_ALERTS = _sqlite_insert("channel_alerts", ("queue_id", "at", "kind", "detail"))
+_SQLITE_SAVE_SNAPSHOT = ("INSERT INTO channel_router_state (name, saved_at, data) VALUES (?, ?, ?) ON CONFLICT "
+                         "(name) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data")
+_SQLITE_DELETE_CONVERSATIONS = "DELETE FROM channel_conversations WHERE conversation_id = ?"
+_SQLITE_SAVE_CONVERSATIONS = (_sqlite_insert("channel_conversations", ("conversation_id", "rank", "chat_key", "data"))
+                              + " ON CONFLICT (conversation_id) DO UPDATE SET rank = excluded.rank, "
+                              "chat_key = excluded.chat_key, data = excluded.data")
+
+
+def _write_sqlite(driver: Any, batch: Batch, new_items: list[dict[str, Any]],
+                  followed: dict[str, dict[str, Any]]) -> None:
+    """A write's rows on SQLite, an executemany per table (no round trips to save)."""
     if new_items:
-        _insert(db, _ITEMS, new_items)
+        driver.executemany(_SQLITE_NEW_ITEMS, [
+            (r["item_id"], r["kind"], r["queue_id"], r["client"], r["agent_id"], r["status"], r["created_at"],
+             r["updated_at"], r["closed_at"], r["first_response_at"], json_text(r["detail"])) for r in new_items])
     if followed:
-        db.execute(_FOLLOW_ITEM, [{**{key: row[key] for key in _FOLLOWED}, "_item_id": item_id}
-                                  for item_id, row in followed.items()])
+        driver.executemany(_SQLITE_FOLLOW_ITEMS, [(*(row[c] for c in _FOLLOWED), item_id)
+                                                  for item_id, row in followed.items()])
     if batch.lines:
-        _insert(db, _EVENTS, _event_rows(batch.lines))
+        driver.executemany(_SQLITE_NEW_EVENTS, [(line.item_id, line.at, line.kind, json_text(line.detail))
+                                                for line in batch.lines])
     if batch.alerts:
-        _insert(db, _ALERTS, _alert_rows(batch.alerts))
-    if batch.snapshot is not None:  # an UPDATE: loading the old row would parse its JSON for nothing
-        saved = {"saved_at": batch.snapshot_at, "data": batch.snapshot}
-        if not db.execute(_SAVE_SNAPSHOT, saved).rowcount:
-            db.execute(insert(_STATE).values(name=SNAPSHOT), saved)
+        driver.executemany(_SQLITE_NEW_ALERTS, [(alert.item_id, alert.at, alert.kind, json_text(alert.detail))
+                                                for alert in batch.alerts])
+    if batch.snapshot is not None:
+        driver.execute(_SQLITE_SAVE_SNAPSHOT, (SNAPSHOT, batch.snapshot_at, json_text(batch.snapshot)))
     if batch.conversations:
-        changed = list(batch.conversations)
-        for chunk in range(0, len(changed), IN_LIST_MAX):
-            db.execute(_DELETE_CONVERSATIONS, {"ids": changed[chunk:chunk + IN_LIST_MAX]})
-        rows = _conversation_rows(batch)
+        closed = [(cid,) for cid, state in batch.conversations.items() if state is None]
+        if closed:
+            driver.executemany(_SQLITE_DELETE_CONVERSATIONS, closed)
+        rows = [(cid, state.rank, state.chat_key, json_text(state.data))
+                for cid, state in batch.conversations.items() if state is not None]
         if rows:
-            _insert(db, _CONVERSATIONS, rows)
+            driver.executemany(_SQLITE_SAVE_CONVERSATIONS, rows)
 
 
 def _write_at_once(db: Connection, batch: Batch, new_items: list[dict[str, Any]],
@@ -444,8 +454,6 @@ _PG_SAVE_CONVERSATIONS = (_pg_insert(_CONVERSATIONS, _CONVERSATION_COLUMNS)
                           "chat_key = excluded.chat_key, data = excluded.data")
 
 
-_FOLLOWED = ("updated_at", "first_response_at", "agent_id", "queue_id", "status", "closed_at")  # what _follow sets
-_FOLLOW_ITEM = update(_ITEMS).where(_ITEMS.c.item_id == bindparam("_item_id"))
 _PG_FOLLOW_ITEMS = (f"UPDATE {_ITEMS.name} AS t SET {', '.join(f'{c} = r.{c}' for c in _FOLLOWED)} "
                     f"FROM ({_rows_of(_ITEMS, ('item_id', *_FOLLOWED))}) AS r WHERE t.item_id = r.item_id")
 
