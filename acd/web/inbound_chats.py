@@ -5,14 +5,16 @@ Integrations post every message of every client there, so what one request costs
 what one chat costs the service (issue 16: 2,500 chats/s). Finding the route among
 the app's and solving its dependencies cost more than the chat itself; this pure ASGI
 middleware answers the usual request with the route's own code
-(``channels_api.take_chat``): one whose Bearer token was checked within
-``TOKEN_CACHE_S`` (``Accounts.cached_token_user``: no I/O) for a user with
-``open_channels``.
+(``channels_api.take_chat``): one whose Bearer token is a user's with
+``open_channels``, checked within ``TOKEN_CACHE_S`` (``Accounts.cached_token_user``:
+no I/O) or checked here (``Accounts.check_token``: one database read for all the
+requests that come together with it; at a start, and every ``TOKEN_CACHE_S``, an
+integration's requests in flight waited for the route instead, and the first of them
+for FastAPI building its routes' tables, 30-60 ms).
 
 Every other request goes on to the route, which answers it as it always did: a
-session cookie (CSRF), no or an unknown token, one not checked lately (the database
-is asked), a user without the permission (401, 403). The route stays for them and for
-the API's description (/docs).
+session cookie (CSRF), no or an unknown token, a user without the permission (401,
+403). The route stays for them and for the API's description (/docs).
 
 The answers are the route's: ``parsed`` and ``take_chat`` raise the same
 ``HTTPException`` (413, 422, 404, 503) and the app's own handler for it answers, as the
@@ -54,8 +56,8 @@ class InboundChats:
         self.app, self.desk = app, desk
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        declared = _integration(scope) if (scope["type"] == "http" and scope["path"] == PATH
-                                           and scope["method"] == "POST" and not scope.get("root_path")) else None
+        declared = await _integration(scope) if (scope["type"] == "http" and scope["path"] == PATH
+                                                 and scope["method"] == "POST" and not scope.get("root_path")) else None
         if declared is None:
             await self.app(scope, receive, send)
             return
@@ -71,10 +73,10 @@ class InboundChats:
         await send({"type": "http.response.body", "body": body})
 
 
-def _integration(scope: Scope) -> bytes | None:
-    """The request's declared Content-Length (b"" when none) when its Bearer token was
-    checked lately for a user who may post chats (as ``security.current_user`` and
-    ``require`` read it); None otherwise."""
+async def _integration(scope: Scope) -> bytes | None:
+    """The request's declared Content-Length (b"" when none) when its Bearer token is
+    a user's who may post chats (as ``security.current_user`` and ``require`` read it);
+    None otherwise."""
     authorization, declared = None, b""
     for name, value in scope["headers"]:  # the first of each, as Starlette's Headers.get
         if name == b"authorization" and authorization is None:
@@ -87,7 +89,7 @@ def _integration(scope: Scope) -> bytes | None:
     accounts = getattr(scope["app"].state, "accounts", None)
     if scheme.lower() != "bearer" or not token.strip() or accounts is None:
         return None
-    user = accounts.cached_token_user(token.strip())
+    user = accounts.cached_token_user(token.strip()) or await accounts.check_token(token.strip())
     return declared if user is not None and user.can(OPEN_CHANNELS) else None
 
 
