@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 from sqlalchemy import Engine
@@ -103,7 +104,10 @@ class OutboxSender:
         sent again by the next sender, with the same idempotency key."""
         self._wake = asyncio.Event()
         self._inflight = set()  # a restarted run starts clean: those jobs are pending again
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as http, asyncio.TaskGroup() as tg:
+        # made in a worker thread: it reads the system's certificates (its TLS context) and
+        # httpx imports its transport, 100 ms the event loop (calls, chats) waited for at a start
+        http = await asyncio.to_thread(partial(httpx.AsyncClient, timeout=self.timeout, follow_redirects=False))
+        async with http, asyncio.TaskGroup() as tg:
             while True:
                 self._wake.clear()
                 jobs, next_due = [], None

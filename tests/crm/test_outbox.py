@@ -344,3 +344,24 @@ def test_retry_after_is_read_as_seconds_or_as_an_http_date():
     assert retry_after(answer(formatdate(NOW + 90, usegmt=True)), now=NOW) == 90.0
     assert retry_after(answer("soon")) is None
     assert retry_after(httpx.Response(503)) is None
+
+
+async def test_the_senders_http_client_is_made_off_the_event_loop(engine, monkeypatch):
+    """Making it reads the system's certificates and imports httpx's transport: 100 ms
+    the event loop (calls, chats: the first answers after a start) waited for."""
+    import threading
+
+    import acd.crm.sender
+
+    made_in: list[threading.Thread] = []
+    make = httpx.AsyncClient
+
+    def spy(*args, **kwargs):
+        made_in.append(threading.current_thread())
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(acd.crm.sender.httpx, "AsyncClient", spy)
+    sender = fast_sender(engine, [])
+    async with running(sender):
+        await until(lambda: bool(made_in))
+    assert made_in and made_in[0] is not threading.main_thread()
