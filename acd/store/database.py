@@ -70,7 +70,12 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # FULL: the WAL is synced at every commit, so a 2xx (committed) survives a power
+            # loss; NORMAL syncs at checkpoints only, and "a transaction committed in WAL mode
+            # with synchronous=NORMAL might roll back following a power loss or system crash"
+            # (sqlite.org/pragma.html#pragma_synchronous). Group commit makes it one sync per
+            # write of many chats: bench.http_assign showed no cost (issue 16)
+            cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     return engine

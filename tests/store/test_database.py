@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from acd.store import AsyncStore, Store
+from acd.store.database import make_engine
 from acd.store.history import Offer
 from acd.store.models import Base
 
@@ -156,3 +158,17 @@ async def test_the_async_facade_runs_the_same_queries(db_url: str, store: Store)
 def test_a_postgresql_url_needs_no_sqlite_options() -> None:
     # the psycopg driver is a test dependency; no connection is made until first use
     Store("postgresql+psycopg://acd:pw@localhost/acd").close()
+
+
+def test_a_sqlite_commit_is_on_disk_when_it_returns(tmp_path: Path) -> None:
+    """A 2xx means committed, across a power loss too. In WAL mode synchronous=NORMAL
+    syncs only at checkpoints: "a transaction committed in WAL mode with
+    synchronous=NORMAL might roll back following a power loss or system crash"
+    (sqlite.org/pragma.html#pragma_synchronous); FULL syncs the WAL at every commit."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'acd.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    finally:
+        engine.dispose()
