@@ -887,11 +887,26 @@ def _plain_value(value: Any) -> Any:
 
 
 _issued = [0, 0]  # the last id's milliseconds and its count within them
-# random bytes read ahead: os.urandom lets go of the GIL, and the event loop then waited
-# for it behind the history's writer thread (up to its 5 ms switch interval) once a chat
-_random = [b"", 0]  # the bytes, and how many are used
-RANDOM_AHEAD = 4096  # 512 ids a read
-os.register_at_fork(after_in_child=lambda: _random.__setitem__(slice(None), [b"", 0]))  # never the parent's
+class _RandomAhead:
+    """Random bytes read ahead: os.urandom lets go of the GIL, and the event loop then
+    waited for it behind the history's writer thread (up to its 5 ms switch interval)
+    once a chat. One read of ``size`` bytes serves size/8 ids, as random."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size, self.data, self.used = size, b"", 0
+
+    def forget(self) -> None:
+        self.data, self.used = b"", 0
+
+    def hex8(self) -> str:
+        if self.used + 8 > len(self.data):
+            self.data, self.used = os.urandom(self.size), 0
+        self.used += 8
+        return self.data[self.used - 8:self.used].hex()
+
+
+_random = _RandomAhead()
+os.register_at_fork(after_in_child=_random.forget)  # a forked process never reuses its parent's bytes
 
 
 def growing_id() -> str:
@@ -910,11 +925,7 @@ def growing_id() -> str:
         if count > 0xFFFF:
             ms, count = ms + 1, 0
     _issued[:] = ms, count
-    ahead, used = _random
-    if used + 8 > len(ahead):
-        ahead, used = os.urandom(RANDOM_AHEAD), 0
-    _random[:] = ahead, used + 8
-    return f"{ms:012x}{count:04x}{ahead[used:used + 8].hex()}"
+    return f"{ms:012x}{count:04x}{_random.hex8()}"
 
 
 def _future() -> asyncio.Future[None]:
