@@ -316,6 +316,7 @@ class Router(CallbackRouting):
         call = self.calls.pop(e.call_id, None)
         if call is None:
             return
+        self._forget(call)
         self._release_all(call)
         self._cancel_call_timers(call)
         waited = round((call.answered_at or self._now) - call.arrived_at, 3)
@@ -743,6 +744,7 @@ class Router(CallbackRouting):
         for call_id in [cid for cid, call in self.calls.items()
                         if cid not in live and (e.server is None or call.server == e.server)]:
             call = self.calls.pop(call_id)
+            self._forget(call)
             self._release_all(call)
             self._cancel_call_timers(call)
             if call.agent:
@@ -812,6 +814,11 @@ class Router(CallbackRouting):
         self.agents.status(agent_id).ringing.discard(call.id)
         if rang:
             self._watch(agent_id)
+
+    def _forget(self, call: Call) -> None:
+        """A call taken out of ``calls`` leaves the indexes by group too."""
+        self.waiting.discard(call)
+        self.in_group.discard(call)
 
     def _release_all(self, call: Call) -> None:
         for agent_id in list(call.pending | call.ringing):
