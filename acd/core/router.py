@@ -208,17 +208,21 @@ class Router(CallbackRouting):
         call.attempt += 1
         call.phase, call.in_hold = Phase.RINGING, False
         call.pending, call.ringing, call.ring_started = set(members), set(), None
+        call.tried.update(members)
+        call.offered.extend(members)
         offers = self.last_offered.setdefault(group.id, {})
-        for agent_id in members:
-            call.tried.add(agent_id)
-            call.offered.append(agent_id)
-            call.skips_logged.pop(agent_id, None)
-            if not owner:  # ringing the client's owner is not the group's turn
-                offers[agent_id] = self._now
-            self.agents.status(agent_id).ringing.add(call.id)
-            detail = {"reason": "client's owner"} if owner else {}
-            self._record(call, "considered", agent=agent_id, decision="ring", attempt=call.attempt, **detail)
-        self._emit(Ring(call.id, call.attempt, members, group.ring_time_s + self.config.dial_setup_s))
+        call_id, attempt, now, status, out = call.id, call.attempt, self._now, self.agents.status, self._out
+        for agent_id in members:  # every member of a ring-all group: _record and _emit written out
+            if call.skips_logged:
+                call.skips_logged.pop(agent_id, None)
+            status(agent_id).ringing.add(call_id)
+            if owner:  # ringing the client's owner is not the group's turn
+                detail = {"agent": agent_id, "decision": "ring", "attempt": attempt, "reason": "client's owner"}
+            else:
+                offers[agent_id] = now
+                detail = {"agent": agent_id, "decision": "ring", "attempt": attempt}
+            out.append(Record(call_id, now, "considered", detail))
+        out.append(Ring(call_id, attempt, members, group.ring_time_s + self.config.dial_setup_s))
         self._start_timer(call, timer_key("noring", call.id, call.attempt), group.ring_time_s)
 
     # ------------------------------------------------------------------ ring attempt progress
