@@ -44,6 +44,7 @@ from .core.events import (
 from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
+from .garbage import PacedCollector
 from .ha.leadership import AlwaysActive, Leadership, LeadershipLost, Lease
 from .ha.node import SharedNode
 from .pbx import AsteriskPbx, Dialplan, Timing
@@ -313,9 +314,10 @@ class Acd:
         if self._web_socket is None:
             self._web_socket = listening_socket(*self.web_address)
 
-    async def run(self, *, http: bool = True, freeze_gc: bool = False) -> None:
-        """``freeze_gc``: the process is this service's (acd serve, a benchmark), not a
-        test run that starts many: what start-up built is frozen (gc.freeze)."""
+    async def run(self, *, http: bool = True, tune_gc: bool = False) -> None:
+        """``tune_gc``: the process is this service's (acd serve, a benchmark), not a
+        test run that starts many: what start-up built is frozen (gc.freeze) and the
+        garbage collector runs between the loop's callbacks (acd/garbage.py)."""
         if http:
             self.listen()
         try:
@@ -330,9 +332,15 @@ class Acd:
             # what start-up built (settings, indexes, modules) lives as long as the
             # service: out of the collector's sight, a full collection no longer walks it
             # while a caller waits for the first ring (bench.first_ring: p99)
-            if freeze_gc:
+            collector = PacedCollector() if tune_gc else None
+            if collector is not None:
                 gc.freeze()
-            await self._run_tasks(http)
+                collector.start()
+            try:
+                await self._run_tasks(http)
+            finally:
+                if collector is not None:
+                    collector.stop()
         finally:
             if self._web_socket is not None:  # uvicorn closes it when it ran; else it is closed here
                 self._web_socket.close()

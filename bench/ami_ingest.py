@@ -26,7 +26,7 @@ machine only ever slows a round down) and the target compares acd with the refer
 of the same run. CPU per event is this process's CPU time (the median round) over
 the events, which a busy machine inflates far less than wall time. As in ``acd serve``,
 what start-up built is frozen out of the garbage collector's sight (gc.freeze) while acd
-runs.
+runs, and the collector runs between the loop's callbacks (acd/garbage.py).
 
 "all frames" is read=all as recorded (VarSet, Newexten...); "our classes" keeps only
 what manager.conf's read=system,call,user lets through, where nearly every event is
@@ -51,6 +51,7 @@ from acd.clock import Clock
 from acd.core.model import Agent, Mode, QueueGroup, RoutingConfig
 from acd.core.router import Router
 from acd.distributor import Distributor
+from acd.garbage import PacedCollector
 from acd.pbx import AsteriskPbx, Dialplan
 from acd.sim.recordings import find, read
 
@@ -249,14 +250,18 @@ async def acd_reader(payload: bytes, events: int) -> Rate:
 
     pbx.connection._on_event = timing
     pbx.attach(distributor.feed)
-    # as acd serve does once start-up is done (Acd.run(freeze_gc=True)): what was built
-    # so far is out of the collector's sight; released after the round
+    # as acd serve does once start-up is done (Acd.run(tune_gc=True)): what was built
+    # so far is out of the collector's sight, which runs between callbacks; both
+    # undone after the round
     gc.collect()
     gc.freeze()
+    collector = PacedCollector()
+    collector.start()
     task = asyncio.create_task(pbx.run())
     try:
         end, cpu_end = await done
     finally:
+        collector.stop()
         gc.unfreeze()
     pbx.close()
     await asyncio.wait_for(task, 5)

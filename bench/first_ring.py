@@ -205,7 +205,7 @@ async def run(rate: float, seconds: float, separate: bool) -> dict[str, Any]:
             port = int(Path(port_file).read_text())
             acd = Acd(settings(port, f"sqlite:///{tmp}/bench.db"), ami=AmiTarget("127.0.0.1", port, "acd", SECRET))
             usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-            service = asyncio.create_task(acd.run(http=False, freeze_gc=True))
+            service = asyncio.create_task(acd.run(http=False, tune_gc=True))
             try:
                 out, _ = await asyncio.wait_for(child.communicate(), seconds + 60)
             except TimeoutError:

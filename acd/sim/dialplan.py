@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 
@@ -52,8 +53,9 @@ class Context:
 
 # ---------------------------------------------------------------- patterns
 
-def _pattern_tokens(pattern: str) -> list[str | frozenset[str]]:
-    """'_age[n]t1XX' -> ['a','g','e',{n},'t','1',{0-9},{0-9}]; '.' and '!' stay strings."""
+@cache  # a dialplan's few patterns, matched on every lookup
+def _pattern_tokens(pattern: str) -> tuple[str | frozenset[str], ...]:
+    """'_age[n]t1XX' -> ('a','g','e',{n},'t','1',{0-9},{0-9}); '.' and '!' stay strings."""
     tokens: list[str | frozenset[str]] = []
     i = 0
     body = pattern[1:]
@@ -87,7 +89,7 @@ def _pattern_tokens(pattern: str) -> list[str | frozenset[str]]:
         else:
             tokens.append(frozenset(c))
         i += 1
-    return tokens
+    return tuple(tokens)
 
 
 def match_pattern(pattern: str, exten: str) -> bool:

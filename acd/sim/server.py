@@ -62,8 +62,11 @@ class Session:
 
     # ---- output
     def send(self, pairs: Pairs) -> None:
+        self.send_encoded(encode(pairs))
+
+    def send_encoded(self, data: bytes) -> None:
         if not self.closed:
-            self.writer.write(encode(pairs))
+            self.writer.write(data)
 
     def respond(self, msg: Message, response: str, pairs: Pairs | None = None, message: str | None = None) -> None:
         out: Pairs = [("Response", response)]
@@ -248,14 +251,14 @@ class AmiServer:
 
     def broadcast(self, name: str, cls: str, pairs: Pairs) -> None:
         frame: Pairs = [("Event", name), ("Privilege", f"{cls},all")] + pairs
-        text = None
+        data = None  # encoded once for every session that reads it
         for session in list(self.sessions):
             if session.closed or not session.authenticated:
                 continue
-            if text is None:
-                text = encode(frame).decode()
-            if session.wants(cls, text):
-                session.send(frame)
+            if data is None:
+                data = encode(frame)
+            if session.wants(cls, data.decode() if session.includes or session.excludes else ""):
+                session.send_encoded(data)
 
     async def drop_clients(self) -> None:
         for session in list(self.sessions):
