@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
+
+from .frozen import fast_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +198,5 @@ Command = (
     | AskCallbackNumber
     | CallBack
 )
+
+fast_init(*get_args(Command))  # a Record or a timer for nearly every event (acd.core.frozen)
