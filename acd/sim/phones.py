@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .channels import RING, UP, Channel
 from .pbx import Endpoint, Pbx
@@ -69,12 +70,24 @@ class RingPeriod:
         return None if self.ended is None else self.ended - self.started
 
 
+T = TypeVar("T")
+PHONE_HISTORY = 1000  # at least this many ring periods, answers and calls a phone remembers
+
+
+def remember(history: list[T], item: T) -> None:
+    """Append, and forget the older half once there are twice PHONE_HISTORY."""
+    history.append(item)
+    if len(history) >= 2 * PHONE_HISTORY:
+        del history[:PHONE_HISTORY]
+
+
 class Phone:
     """An agent's phone on one PJSIP endpoint."""
 
     def __init__(self, pbx: Pbx, endpoint: Endpoint, behaviour: Behaviour) -> None:
         self.pbx = pbx
         self.endpoint = endpoint
+        # what the phone did, newest last; bounded (see remember), as acd demo runs for days
         self.rings: list[RingPeriod] = []
         self.answered: list[str] = []  # channel names of calls this phone answered
         self.calls: list[Call] = []  # calls placed from this phone
@@ -152,7 +165,7 @@ class Phone:
         if chan.hungup:
             return
         self._ringing[chan.name] = RingPeriod(chan.name, chan.connected_num, self.pbx.clock.now())
-        self.rings.append(self._ringing[chan.name])
+        remember(self.rings, self._ringing[chan.name])
         self.pbx.far_ringing(chan)
 
     def _stop_ring(self, chan: Channel, outcome: str, cause: int | None = None) -> None:
@@ -164,7 +177,7 @@ class Phone:
 
     def answered_call(self, chan: Channel) -> None:
         self._stop_ring(chan, "answered")
-        self.answered.append(chan.name)
+        remember(self.answered, chan.name)
         behaviour = self._behaviour
         if isinstance(behaviour, Answer) and behaviour.hangup_after is not None:
             self._timers.setdefault(chan.name, []).append(
@@ -213,7 +226,7 @@ class Phone:
         chan.dnid = exten
         call.attach(chan)
         self._active[chan.name] = chan
-        self.calls.append(call)
+        remember(self.calls, call)
         self.pbx.varset(chan, "SIPDOMAIN", "127.0.0.1")
         if self.pbx.features.pickupexten and exten == self.pbx.features.pickupexten:
             # 09: chan_pjsip handles the pickup code itself: no dialplan, Exten stays *8
