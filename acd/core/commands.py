@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, get_args
-
-from .frozen import fast_init
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,5 +196,3 @@ Command = (
     | AskCallbackNumber
     | CallBack
 )
-
-fast_init(*get_args(Command))  # a Record or a timer for nearly every event (acd.core.frozen)

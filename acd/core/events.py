@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import get_args
-
-from .frozen import fast_init
 
 
 class DeviceState(enum.Enum):
@@ -348,5 +345,3 @@ Event = (
     | CallbackMoved
     | CallbacksRestored
 )
-
-fast_init(*get_args(Event), LiveCall, StoredCallback)  # made for every AMI event that matters (acd.core.frozen)
