@@ -94,8 +94,13 @@ class Distributor:
         records: list[Record] = []
         timers = self.timers
         for command in commands:
-            kind = command.__class__  # the three commands of nearly every event first, by class
-            if kind is CancelTimer:
+            kind = command.__class__  # the commonest commands first, by class
+            if kind is Record:
+                records.append(command)  # type: ignore[arg-type]
+                if command.kind == "state_corrected":  # type: ignore[union-attr]
+                    log.warning("agent state corrected",
+                                extra={"call_id": command.call_id, **command.detail})  # type: ignore[union-attr]
+            elif kind is CancelTimer:
                 timers.cancel(command.key)  # type: ignore[union-attr]
             elif kind is StartTimer:
                 timers.start(command.key, command.delay_s)  # type: ignore[union-attr]

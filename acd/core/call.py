@@ -58,6 +58,9 @@ class Call:
     # the order the router took calls in: callers who arrived at the same moment are served in it
     seq: int = field(default_factory=lambda: next(_taken_in))
     server: str = ""  # the Asterisk server the caller is on ("": the only one)
+    # keys of the timers started for the call that may still run (neither cancelled nor
+    # fired): only those are cancelled, not every timer the call might have
+    timers: set[str] = field(default_factory=set)
 
     @property
     def group_id(self) -> str:

@@ -37,6 +37,17 @@ class CallsByGroup:
         if call.group.id not in known_groups:
             self._removed_groups.add(call.group.id)
 
+    def discard(self, call: Call) -> None:
+        """The call ended: out of every group it was in. Left to the next look, an index
+        nobody looks at (no announcements, no callbacks) kept every call ever taken."""
+        for group_id in {*call.groups_visited, call.group_id}:
+            entries = self._by_group.get(group_id)
+            if entries is not None and entries.get(call.id) is call:
+                del entries[call.id]
+                if not entries:
+                    del self._by_group[group_id]
+                    self._removed_groups.discard(group_id)
+
     def settings_changed(self, known_groups: Mapping[str, object]) -> None:
         self._removed_groups = {g for g in self._by_group if g not in known_groups}
 

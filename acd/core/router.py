@@ -208,18 +208,22 @@ class Router(CallbackRouting):
         call.attempt += 1
         call.phase, call.in_hold = Phase.RINGING, False
         call.pending, call.ringing, call.ring_started = set(members), set(), None
+        call.tried.update(members)
+        call.offered.extend(members)
         offers = self.last_offered.setdefault(group.id, {})
-        for agent_id in members:
-            call.tried.add(agent_id)
-            call.offered.append(agent_id)
-            call.skips_logged.pop(agent_id, None)
-            if not owner:  # ringing the client's owner is not the group's turn
-                offers[agent_id] = self._now
-            self.agents.status(agent_id).ringing.add(call.id)
-            detail = {"reason": "client's owner"} if owner else {}
-            self._record(call, "considered", agent=agent_id, decision="ring", attempt=call.attempt, **detail)
-        self._emit(Ring(call.id, call.attempt, members, group.ring_time_s + self.config.dial_setup_s))
-        self._emit(StartTimer(timer_key("noring", call.id, call.attempt), group.ring_time_s))
+        call_id, attempt, now, status, out = call.id, call.attempt, self._now, self.agents.status, self._out
+        for agent_id in members:  # every member of a ring-all group: _record and _emit written out
+            if call.skips_logged:
+                call.skips_logged.pop(agent_id, None)
+            status(agent_id).ringing.add(call_id)
+            if owner:  # ringing the client's owner is not the group's turn
+                detail = {"agent": agent_id, "decision": "ring", "attempt": attempt, "reason": "client's owner"}
+            else:
+                offers[agent_id] = now
+                detail = {"agent": agent_id, "decision": "ring", "attempt": attempt}
+            out.append(Record(call_id, now, "considered", detail))
+        out.append(Ring(call_id, attempt, members, group.ring_time_s + self.config.dial_setup_s))
+        self._start_timer(call, timer_key("noring", call.id, call.attempt), group.ring_time_s)
 
     # ------------------------------------------------------------------ ring attempt progress
     def _current(self, call_id: str, attempt: int | None) -> Call | None:
@@ -238,8 +242,8 @@ class Router(CallbackRouting):
         if call.ring_started is None and call.group is not None:
             # rings are counted from the first real ring, not from the dial (issue rule)
             call.ring_started = self._now
-            self._emit(CancelTimer(timer_key("noring", call.id, call.attempt)))
-            self._emit(StartTimer(timer_key("ring", call.id, call.attempt), call.group.ring_time_s))
+            self._cancel_timer(call, timer_key("noring", call.id, call.attempt))
+            self._start_timer(call, timer_key("ring", call.id, call.attempt), call.group.ring_time_s)
 
     def _on_MemberFailed(self, e: MemberFailed) -> None:
         call = self._current(e.call_id, e.attempt)
@@ -316,6 +320,7 @@ class Router(CallbackRouting):
         call = self.calls.pop(e.call_id, None)
         if call is None:
             return
+        self._forget(call)
         self._release_all(call)
         self._cancel_call_timers(call)
         waited = round((call.answered_at or self._now) - call.arrived_at, 3)
@@ -405,7 +410,7 @@ class Router(CallbackRouting):
             ring_s = call.group.missed.forward_ring_s
             self._emit(Forward(call.id, call.attempt, step.number, ring_s))
             # Asterisk ends the forward's Dial at ring_s; this guards against a lost Redirect
-            self._emit(StartTimer(timer_key("forward", call.id, call.attempt), ring_s + self.config.dial_setup_s))
+            self._start_timer(call, timer_key("forward", call.id, call.attempt), ring_s + self.config.dial_setup_s)
         elif step.action is MissedAction.FORWARD_GROUP:
             call.groups_visited = [*visited, step.group]
             call.group = self.config.groups[step.group]
@@ -431,10 +436,10 @@ class Router(CallbackRouting):
         if not call.wait_started:
             call.wait_started = True
             self._record(call, "waiting", max_wait_s=policy.max_wait_s)
-            self._emit(StartTimer(timer_key("wait", call.id), policy.max_wait_s - (self._now - call.arrived_at)))
+            self._start_timer(call, timer_key("wait", call.id), policy.max_wait_s - (self._now - call.arrived_at))
             self._start_announcements(call)
             self._offer_callback(call)
-        self._emit(StartTimer(timer_key("retry", call.id), policy.retry_s))
+        self._start_timer(call, timer_key("retry", call.id), policy.retry_s)
 
     def _reoffer(self, call: Call, retry_due: bool = False) -> None:
         """A new pass over the group for a caller who keeps waiting. The retry timer runs
@@ -443,9 +448,9 @@ class Router(CallbackRouting):
         call.passes += 1
         call.tried.clear()
         if self._route(call):
-            self._emit(CancelTimer(timer_key("retry", call.id)))
+            self._cancel_timer(call, timer_key("retry", call.id))
         elif retry_due:
-            self._emit(StartTimer(timer_key("retry", call.id), call.group.missed.retry_s if call.group else 5.0))
+            self._start_timer(call, timer_key("retry", call.id), call.group.missed.retry_s if call.group else 5.0)
 
     def _offer_waiting_calls(self, agent_id: str) -> None:
         """An agent became free: the longest-waiting caller of their groups goes first
@@ -480,7 +485,7 @@ class Router(CallbackRouting):
     def _next_announcement(self, call: Call) -> None:
         at = call.announce.next_at() if call.announce is not None else None
         if at is not None:
-            self._emit(StartTimer(timer_key("announce", call.id), max(0.0, at - self._now)))
+            self._start_timer(call, timer_key("announce", call.id), max(0.0, at - self._now))
 
     def _announce(self, call: Call) -> None:
         """A waiting caller's announcement falls due. Only a caller in music hears it: one
@@ -543,6 +548,7 @@ class Router(CallbackRouting):
         call = self.calls.get(call_id)
         if call is None:
             return
+        call.timers.discard(e.key)  # it ran out: nothing left to cancel
         if kind in ("noring", "ring"):
             self._ring_time_over(call, int(attempt or 0), never_rang=kind == "noring")
         elif kind == "forward" and self._current(call.id, int(attempt or 0)) is not None:
@@ -551,7 +557,7 @@ class Router(CallbackRouting):
         elif kind == "wait" and call.phase in (Phase.WAITING, Phase.RINGING) and call.group is not None:
             if call.group.missed.action is MissedAction.KEEP_WAITING:
                 self._release_all(call)
-                self._emit(CancelTimer(timer_key("retry", call.id)))
+                self._cancel_timer(call, timer_key("retry", call.id))
                 self._cancel_attempt_timers(call)
                 self._apply_missed(call, call.group.missed.after_wait)
         elif kind == "retry" and call.phase is Phase.WAITING:
@@ -559,18 +565,28 @@ class Router(CallbackRouting):
         elif kind == "announce":
             self._announce(call)
 
+    def _start_timer(self, call: Call, key: str, delay_s: float) -> None:
+        call.timers.add(key)
+        self._out.append(StartTimer(key, delay_s))
+
+    def _cancel_timer(self, call: Call, key: str) -> None:
+        """Cancel one of the call's timers, if it may still run: a CancelTimer for every
+        timer a call might have had was one command in three (bench/ami_ingest.py)."""
+        if key in call.timers:
+            call.timers.discard(key)
+            self._out.append(CancelTimer(key))
+
     def _cancel_attempt_timers(self, call: Call) -> None:
-        if call.attempt:
+        if call.attempt and call.timers:
             for kind in ("noring", "ring", "forward"):
-                self._emit(CancelTimer(timer_key(kind, call.id, call.attempt)))
+                self._cancel_timer(call, timer_key(kind, call.id, call.attempt))
 
     def _cancel_call_timers(self, call: Call) -> None:
-        self._cancel_attempt_timers(call)
-        self._emit(CancelTimer(timer_key("wait", call.id)))
-        self._emit(CancelTimer(timer_key("retry", call.id)))
-        if call.announce is not None:
-            call.announce = None
-            self._emit(CancelTimer(timer_key("announce", call.id)))
+        """Every timer of the call that may still run (an earlier attempt's too)."""
+        call.announce = None
+        if call.timers:
+            self._out.extend(CancelTimer(key) for key in sorted(call.timers))
+            call.timers.clear()
 
     # ------------------------------------------------------------------ agents
     def _on_DeviceStateChanged(self, e: DeviceStateChanged) -> None:
@@ -732,6 +748,7 @@ class Router(CallbackRouting):
         for call_id in [cid for cid, call in self.calls.items()
                         if cid not in live and (e.server is None or call.server == e.server)]:
             call = self.calls.pop(call_id)
+            self._forget(call)
             self._release_all(call)
             self._cancel_call_timers(call)
             if call.agent:
@@ -774,7 +791,7 @@ class Router(CallbackRouting):
                 self.agents.status(agent_id).ringing.add(call.id)
             # the rings are counted from when the phones began, also the ones rung unseen
             left = max(0.0, call.group.ring_time_s - rung_s)
-            self._emit(StartTimer(timer_key("ring", call.id, call.attempt), left))
+            self._start_timer(call, timer_key("ring", call.id, call.attempt), left)
         elif found.state == "waiting" and call.group is not None:
             self._release_all(call)
             self._cancel_attempt_timers(call)
@@ -801,6 +818,11 @@ class Router(CallbackRouting):
         self.agents.status(agent_id).ringing.discard(call.id)
         if rang:
             self._watch(agent_id)
+
+    def _forget(self, call: Call) -> None:
+        """A call taken out of ``calls`` leaves the indexes by group too."""
+        self.waiting.discard(call)
+        self.in_group.discard(call)
 
     def _release_all(self, call: Call) -> None:
         for agent_id in list(call.pending | call.ringing):

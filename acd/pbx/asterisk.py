@@ -81,7 +81,8 @@ class AsteriskPbx:
     def execute(self, command: Command) -> None:
         """The distributor's PbxPort: carry out one command now (its actions are written
         together, in order; their responses are checked later and failures logged)."""
-        command = self._to_uniqueids(command)
+        if self.first_server is not None:
+            command = self._to_uniqueids(command)
         if isinstance(command, Ring):
             self.tracker.note_attempt(command.call_id, command.attempt, command.agent_ids)
         elif isinstance(command, Forward):
@@ -154,8 +155,8 @@ class AsteriskPbx:
             return  # most AMI events only refresh the tracker's picture
         if self.active is not None and not self.active():
             return  # a former leader: the calls are the new one's now
-        if not keyed:
-            events = [self._keyed(e) for e in events]
+        if not keyed and (self.first_server is not None or CallArrived in map(type, events)):
+            events = [self._keyed(e) for e in events]  # the only server: only a CallArrived may change
         if self.feed is None:
             if events:
                 log.warning("pbx events dropped: nothing attached", extra={"acd_events": len(events)})

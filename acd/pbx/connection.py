@@ -107,6 +107,10 @@ def error_response(reason: str, action_id: str = "") -> Message:
 
 
 _FINAL = ("Success", "Error", "Fail", "Failure")  # answers that end an action (panoramisk's Action.completed)
+# actions answered by one response, never a list or a queued result (transcripts 02, 03:
+# "Variable Set", "Redirect successful"; main/manager.c answers both with astman_send_ack
+# or astman_send_error): a ring's three actions are these
+_ONE_ANSWER = frozenset({"Setvar", "Redirect"})
 _ACTION_IDS = itertools.count(1)
 _ACTION_ID_PREFIX = f"acd/{uuid.uuid4().hex[:12]}/"  # ids unique across the ACD's sessions and restarts
 
@@ -123,7 +127,7 @@ class _Action(Action):  # type: ignore[misc]
     id: str = ""
     action_id: str = ""
 
-    def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any] | _Reported) -> None:
+    def __init__(self, fields: Mapping[str, Any], future: asyncio.Future[Any]) -> None:
         self.fields = fields
         self.id = self.action_id = f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}"
         self.as_list = None
@@ -165,6 +169,13 @@ class _Action(Action):  # type: ignore[misc]
         store = getattr(message, "_store", None)
         if self.responses or self.as_list is not None or store is None:
             return super().add_message(message)  # type: ignore[no-any-return]
+        if self.fields.get("Action") in _ONE_ANSWER and store.get("response", ("", ""))[1] in _FINAL:
+            # a Setvar's or a Redirect's one answer, without reading its words
+            self.responses.append(message)
+            if not self.future.done():
+                self.future.set_result(message)
+                return True
+            return None
         said = store.get("message", ("", ""))[1]
         if not isinstance(said, str):
             return super().add_message(message)  # type: ignore[no-any-return]
@@ -185,17 +196,23 @@ Report = Callable[[Mapping[str, str], Message], None]  # (the action's fields, i
 HOLD_WHILE_QUEUED = 16  # see _AmiProtocol.hold_writes
 
 
-class _Reported:
-    """What an action nobody awaits needs of its future (``done``, ``set_result``): the
-    answer, or the error response of a timeout or a lost link, is handed to ``report``
-    right where it is known. No future and no callback scheduled on the loop for each
-    of a ring's three actions (bench/ami_ingest.py)."""
+class _ReportedAction(_Action):
+    """An action nobody awaits, its own future (``done``, ``set_result``): the answer,
+    or the error response of a timeout or a lost link, is handed to ``report`` right
+    where it is known. No asyncio future, no callback scheduled on the loop and no
+    second object for each of a ring's three actions (bench/ami_ingest.py)."""
 
-    __slots__ = ("_report", "_fields", "_result")
-
-    def __init__(self, report: Report, fields: Mapping[str, str]) -> None:
-        self._report, self._fields = report, fields
+    def __init__(self, fields: Mapping[str, str], report: Report) -> None:
+        self.fields = fields
+        self.id = self.action_id = f"{_ACTION_ID_PREFIX}{next(_ACTION_IDS)}"
+        self.as_list = None
+        self.responses: list[Message] = []
+        self._report = report
         self._result: Message | None = None
+
+    @property
+    def future(self) -> _ReportedAction:  # type: ignore[override]
+        return self  # a property, not an attribute: no reference cycle for the collector
 
     def done(self) -> bool:
         return self._result is not None
@@ -213,7 +230,7 @@ class _Reported:
             raise asyncio.InvalidStateError("answered already")
         self._result = result
         try:
-            self._report(self._fields, result)
+            self._report(self.fields, result)
         except Exception:  # a report that fails must not cost the frames read after it
             log.exception("ami answer report failed")
 
@@ -367,12 +384,13 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
 
     def send_actions(self, many: Sequence[Mapping[str, str]], report: Report | None = None) -> list[Action]:
         """Write the actions in one go (one write, one TCP segment), in order. With
-        ``report``, no future: each answer goes to ``report`` (see ``_Reported``)."""
+        ``report``, no future: each answer goes to ``report`` (see ``_ReportedAction``)."""
+        actions: list[_Action]
         if report is None:
             loop = asyncio.get_running_loop()
             actions = [_Action(fields, loop.create_future()) for fields in many]
         else:
-            actions = [_Action(fields, _Reported(report, fields)) for fields in many]
+            actions = [_ReportedAction(fields, report) for fields in many]
         for action in actions:
             self.responses[action.id] = action
         if self.closed:

@@ -58,6 +58,9 @@ class _Call:
     agent: str | None = None  # who the caller talks to
     agent_leg: str | None = None  # that agent's channel
     transfer: str | None = None  # "blind" | "attended": waiting to see the new agent
+    # the call's legs still followed, in the order dialled (the keys; a dict as an ordered
+    # set): its hang-up forgets them without a walk over every call's legs
+    legs: dict[str, None] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -94,8 +97,10 @@ class Tracker:
 
     def ringing_leg(self, call_id: str, agent_id: str) -> str | None:
         """The channel name of the live leg ringing at ``agent_id`` for the call."""
-        for leg in reversed(list(self._legs.values())):
-            if leg.call_id == call_id and leg.agent_id == agent_id and not leg.ended:
+        call = self._calls.get(call_id)
+        for uid in reversed(call.legs if call is not None else ()):
+            leg = self._legs.get(uid)
+            if leg is not None and leg.call_id == call_id and leg.agent_id == agent_id and not leg.ended:
                 return self.channel_name(leg.uid)
         return None
 
@@ -171,18 +176,25 @@ class Tracker:
             out.append(CallerHungUp(uid, by_caller=ch.far_end_hung_up))
             self._connect(call, None, None)
             self._transferring.discard(uid)
-            for leg_uid in [k for k, leg in self._legs.items() if leg.call_id == uid]:
-                del self._legs[leg_uid]
+            for leg_uid in call.legs:
+                leg = self._legs.get(leg_uid)
+                if leg is not None and leg.call_id == uid:
+                    del self._legs[leg_uid]
         else:
             self._leg_gone(uid, out)
         self.picture.remove(uid)
-        self._pickups = {k: v for k, v in self._pickups.items() if k != uid and v != uid}
+        if self._pickups:
+            self._pickups = {k: v for k, v in self._pickups.items() if k != uid and v != uid}
 
     def _leg_gone(self, uid: str, out: list[Event]) -> None:
         leg = self._legs.pop(uid, None)
-        if leg is not None and not leg.ended and leg.agent_id and uid not in self._pickups.values():
-            # README 6: DialEnd always precedes the leg's Hangup; this is a safety net
-            out.append(MemberFailed(leg.call_id, leg.attempt, leg.agent_id, FailReason.CANCELLED))
+        if leg is not None:
+            of_call = self._calls.get(leg.call_id)
+            if of_call is not None:
+                of_call.legs.pop(uid, None)
+            if not leg.ended and leg.agent_id and uid not in self._pickups.values():
+                # README 6: DialEnd always precedes the leg's Hangup; this is a safety net
+                out.append(MemberFailed(leg.call_id, leg.attempt, leg.agent_id, FailReason.CANCELLED))
         call = self._calls.get(self._agent_legs.get(uid, ""))
         if call is None or call.agent_leg != uid:
             return
@@ -209,6 +221,7 @@ class Tracker:
         agent = self._agent_of(dest) or self.dialplan.remote_agent(text(msg, "DialString"), self.config)
         leg = _Leg(dest.uid, call.call_id, self._attempt(caller, call), agent.id if agent else None)
         self._legs[dest.uid] = leg
+        call.legs[dest.uid] = None
         if agent is not None and leg.attempt == call.attempt:
             call.dialled.add(agent.id)
         if _is_ringing(text(msg, "DestChannelStateDesc"), "") or _is_ringing(dest.state, ""):
@@ -491,7 +504,8 @@ class Tracker:
                          if k in self.picture.channels and v in self.picture.channels}
         callers = [ch for ch in self.picture.channels.values() if self._is_caller(ch)]
         for ch in callers:
-            self._calls[ch.uid] = old_calls.get(ch.uid) or _Call(ch.uid)
+            self._calls[ch.uid] = call = old_calls.get(ch.uid) or _Call(ch.uid)
+            call.legs = {}  # the legs the list shows are adopted again
         # README 3: a dialled leg carries its caller's Uniqueid as Linkedid
         dialled: dict[str, list[Channel]] = {}
         for ch in self.picture.channels.values():
@@ -555,6 +569,7 @@ class Tracker:
                     continue
                 ringing = _is_ringing(leg_ch.state, "") or (old is not None and old.ringing)
                 self._legs[leg_ch.uid] = _Leg(leg_ch.uid, ch.uid, attempt, agent_id, ringing=ringing)
+                call.legs[leg_ch.uid] = None
                 ringing_at.append(agent_id)
                 if leg_ch.age_s is not None:
                     ages.append(leg_ch.age_s)

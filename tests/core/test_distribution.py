@@ -1,6 +1,6 @@
 """The three distribution modes and ring counting, on the pure router."""
 
-from acd.core.commands import Hold, Ring, SendToVoicemail
+from acd.core.commands import CancelTimer, Hold, Ring, SendToVoicemail, StartTimer
 from acd.core.events import (
     AttemptEnded,
     CallArrived,
@@ -184,3 +184,26 @@ def test_a_member_skipped_on_a_call_is_logged_with_when_their_call_began() -> No
     arrive(h, "c2")
     skip = [r.detail for r in h.records("considered", "c2") if r.detail["decision"] == "skip"]
     assert skip == [{"agent": "anna", "decision": "skip", "reason": "on a call", "since": answered_at}]
+
+
+def test_only_the_timers_that_run_are_cancelled() -> None:
+    # a CancelTimer for every timer a call might have had was one command in three
+    h = Harness(config(group(Mode.ALL, rings=3, ring_seconds=5)))
+    started = only(arrive(h), StartTimer)
+    assert [t.key for t in started] == ["noring|c1|1"]
+    rang = h.send(MemberRinging("c1", 1, "anna"))
+    assert [t.key for t in only(rang, CancelTimer)] == ["noring|c1|1"]
+    assert [t.key for t in only(rang, StartTimer)] == ["ring|c1|1"]
+    answered = h.send(MemberAnswered("c1", 1, "anna"))
+    assert [t.key for t in only(answered, CancelTimer)] == ["ring|c1|1"]
+    assert only(h.send(CallerHungUp("c1")), CancelTimer) == []
+    assert h.timers == {}
+
+
+def test_a_timer_that_ran_out_is_not_cancelled_again() -> None:
+    h = Harness(config(group(Mode.STRICT, rings=2, ring_seconds=5)))
+    arrive(h)
+    h.advance(10)  # anna's phone never rang: boris is rung, attempt 2
+    assert h.timers == {"noring|c1|2": 1_020.0}
+    assert [t.key for t in only(h.send(CallerHungUp("c1")), CancelTimer)] == ["noring|c1|2"]
+    assert h.timers == {}

@@ -13,6 +13,7 @@ from acd.core.commands import Announce, Ring
 from acd.core.events import (
     CallArrived,
     CallbacksRestored,
+    CallerHungUp,
     DeviceState,
     DeviceStateChanged,
     LiveCall,
@@ -185,3 +186,20 @@ def test_a_caller_forwarded_from_another_group_or_found_after_a_restart_counts_i
 
     assert [(a.call_id, a.position) for a in only(out, Announce)][-3:] == [
         ("forwarded", 1), ("found", 2), ("last", 3)]
+
+
+def test_a_call_that_ended_leaves_the_indexes_at_once() -> None:
+    # nothing else may look at a group for days (no announcements, no callbacks): the
+    # indexes held every call that had ever come, and all its state, until a restart
+    h = Harness(config(group(missed=WAIT)))
+    for n in range(50):
+        h.send(CallArrived(f"c{n}", "5000", "15550001"))
+    busy(h, "anna", "boris", "clara")
+    h.advance(60)  # nobody answers: the callers wait in music
+    assert not h.router.waiting.empty()
+    for n in range(50):
+        h.send(CallerHungUp(f"c{n}"))
+    assert h.router.in_group.empty() and h.router.waiting.empty()
+    h.send(CallArrived("after", "5000", "15550001"))
+    h.send(Resynced(()))  # the PBX lists no call: it ended while the ACD could not see it
+    assert h.router.calls == {} and h.router.in_group.empty()

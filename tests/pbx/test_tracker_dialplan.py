@@ -9,6 +9,7 @@ from acd.core.events import (
     AttemptEnded,
     CallArrived,
     CallbackNumberEntered,
+    CallerHungUp,
     DigitPressed,
     FailReason,
     LiveCall,
@@ -160,3 +161,44 @@ def test_keys_typed_in_the_number_entry_are_no_callback_key_and_the_entry_is_rep
         CallbackNumberEntered("1.1", "4930123456", True)]
     assert tracker.handle({**done, "ACDNumber": "4930123456", "ACDConfirm": ""}) == [
         CallbackNumberEntered("1.1", "4930123456", False)]
+
+
+class _CountedLegs(dict):  # type: ignore[type-arg]
+    """The tracker's legs, counting every walk over all of them."""
+
+    walks = 0
+
+    def items(self) -> Any:
+        _CountedLegs.walks += 1
+        return super().items()
+
+    def values(self) -> Any:
+        _CountedLegs.walks += 1
+        return super().values()
+
+    def __iter__(self) -> Any:
+        _CountedLegs.walks += 1
+        return super().__iter__()
+
+
+def test_a_hang_up_or_a_pickup_look_up_walks_only_its_own_call_s_legs() -> None:
+    tracker = Tracker(CONFIG)
+    tracker._legs = _CountedLegs()
+    for n in range(1, 201):  # 200 callers, each ringing anna and boris
+        caller = {**CALLER, "Channel": f"PJSIP/trunk-{n:08x}", "Uniqueid": f"{n}.1", "Linkedid": f"{n}.1"}
+        tracker.handle({"Event": "UserEvent", "UserEvent": "ACDCallWaiting", **caller, "Context": "acd-inbound",
+                        "Exten": "5000", "ACDDID": "5000"})
+        tracker.note_attempt(f"{n}.1", 1, ("anna", "boris"))
+        for k, phone in ((2, "101"), (3, "102")):
+            tracker.handle({"Event": "DialBegin", **caller, "Context": "acd-dial", "Exten": "1",
+                            "DestChannel": f"PJSIP/{phone}-{n:06x}{k:02x}", "DestUniqueid": f"{n}.{k}",
+                            "DestLinkedid": f"{n}.1"})
+    assert len(tracker._legs) == 400
+    _CountedLegs.walks = 0
+    assert tracker.channel_name("7.3") == tracker.ringing_leg("7.1", "boris") == "PJSIP/102-00000703"
+    assert tracker.handle({"Event": "Hangup", **CALLER, "Channel": "PJSIP/trunk-00000007", "Uniqueid": "7.1"}) == [
+        CallerHungUp("7.1", by_caller=False)]
+    assert "7.2" not in tracker._legs and "7.3" not in tracker._legs and len(tracker._legs) == 398
+    assert tracker.ringing_leg("7.1", "boris") is None
+    assert tracker.ringing_leg("8.1", "anna") == "PJSIP/101-00000802"
+    assert _CountedLegs.walks == 0
