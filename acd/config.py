@@ -91,6 +91,7 @@ _EXTENSION = re.compile(r"^[A-Za-z0-9_.*#+-]+$")
 _MAILBOX = re.compile(r"^[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$")
 _SOUND = re.compile(r"^[A-Za-z0-9_./-]*$")  # goes into the dialplan: no spaces, commas, &
 _DIAL_CODE = re.compile(r"^[0-9*#]+$")
+_DATABASE = re.compile(r"(sqlite|postgresql(\+psycopg)?)://.*", re.S)  # "postgresql": psycopg too (make_engine)
 # a sound under Asterisk's sounds directory, as Playback() names it: words of letters,
 # digits, '_' and '-' joined by '/'; no extension, no "..", nothing the dialplan reads
 _SOUND_FILE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
@@ -178,7 +179,10 @@ def _check_zone(value: str) -> str:
 class ServiceSettings(_Section):
     host: str = Field(default="127.0.0.1", min_length=1, max_length=255)  # where the HTTP API and pages listen
     port: int = Field(default=8000, ge=1, le=65535)
-    database: str = Field(default="sqlite:///acd.db", pattern=r"^[A-Za-z0-9+_]+://", max_length=2000, repr=False)
+    # SQLite, or PostgreSQL through psycopg 3 (what the store's statements are written for)
+    database: Annotated[str, Field(max_length=2000, repr=False), _matching(
+        _DATABASE, 'not a database acd can use: "sqlite:///acd.db" or "postgresql+psycopg://user:password@host/db"',
+    )] = "sqlite:///acd.db"
     # a database schema older than this acd at start: false refuses to start and says to
     # run `acd db upgrade` (after a backup: an upgrade may rewrite whole tables, and an
     # older acd cannot run on the result); true upgrades it at start
@@ -869,7 +873,7 @@ def _pydantic_problem(err: Any, data: Mapping[str, Any]) -> tuple[str, str]:
         loc = loc[:-1]
     kind, message = err["type"], sentence(err, Settings)
     value = err.get("input")
-    secret = "secret" in loc
+    secret = "secret" in loc or "database" in loc  # a database URL may hold a password
     if kind in ("value_error", "string_pattern_mismatch") and not secret and isinstance(value, str | int | float):
         message = f"{message} (got {value!r})"  # which entry of a list it was, in a file
     item = _item(loc, data)

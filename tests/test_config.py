@@ -245,6 +245,23 @@ def test_the_secret_never_shows_in_repr_or_dumps(monkeypatch: pytest.MonkeyPatch
     assert settings.to_dict()["service"]["database"] == "postgresql://acd:***@db/acd"
 
 
+@pytest.mark.parametrize("url", ["mysql://acd:TOPSECRET@db/acd", "postgresql+psycopg2://acd:TOPSECRET@db/acd",
+                                 "acd:TOPSECRET@db/acd"])
+def test_a_database_acd_cannot_use_is_refused_without_echoing_its_password(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict({"service": {"database": url}})
+    message = str(info.value)
+    assert "service.database: not a database acd can use" in message and "postgresql+psycopg://" in message
+    assert "TOPSECRET" not in message
+
+
+def test_a_postgresql_url_without_a_driver_uses_psycopg() -> None:
+    from acd.store.database import make_engine
+
+    engine = make_engine("postgresql://acd:pw@db.invalid/acd")  # no connection is made here
+    assert engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+
+
 def test_a_wrong_secret_type_does_not_echo_the_value() -> None:
     with pytest.raises(ConfigError) as info:
         settings_from_dict({"ami": {"secret": 123456789}})

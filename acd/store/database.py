@@ -48,6 +48,8 @@ def json_text(value: Any) -> str:
 
 def make_engine(url: str) -> Engine:
     u = make_url(url)
+    if u.drivername == "postgresql":  # SQLAlchemy's default driver would be psycopg2: acd's is psycopg 3
+        u = u.set(drivername="postgresql+psycopg")
     if u.get_backend_name() != "sqlite":
         # pool_pre_ping: a restarted database server is noticed. A transaction left open by
         # a process that stopped (SIGSTOP, a hung VM) would hold its row locks for ever and
