@@ -197,6 +197,20 @@ class Accounts:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def _changing(self) -> Iterator[Session]:
+        """A transaction that changes users or tokens. The tokens checked so far are
+        forgotten before it and again once it is committed: a check that read the old
+        rows meanwhile does not keep its answer, so a revocation takes effect at once in
+        this process. The other nodes are told within it (``change_listeners``)."""
+        self.forget_tokens()
+        try:
+            with self.session() as s:
+                self._changed(s)
+                yield s
+        finally:
+            self.forget_tokens()
+
     # -------------------------------------------------------------- users
     def create_user(self, username: str, password: str, *, role: str = "agent",
                     permissions: Iterable[str] = (), agent_id: str | None = None) -> User:
@@ -216,12 +230,10 @@ class Accounts:
 
     def update_user(self, user_id: int, *, role: str, permissions: Iterable[str], agent_id: str | None,
                     active: bool = True, password: str | None = None) -> User:
-        self.forget_tokens()
         perms = _check(role, permissions, agent_id)
         if password is not None:
             _check_password(password)
-        with self.session() as s:
-            self._changed(s)
+        with self._changing() as s:
             row = s.get(UserRow, user_id)
             if row is None:
                 raise AccountError("id", "no such user")
@@ -234,9 +246,7 @@ class Accounts:
 
     def set_time_zone(self, user_id: int, time_zone: str | None) -> User:
         """The zone this user's pages show times in (an IANA name); None: the site's."""
-        self.forget_tokens()
-        with self.session() as s:
-            self._changed(s)
+        with self._changing() as s:
             row = s.get(UserRow, user_id)
             if row is None:
                 raise AccountError("id", "no such user")
@@ -244,9 +254,7 @@ class Accounts:
             return _user(row)
 
     def delete_user(self, user_id: int) -> None:
-        self.forget_tokens()
-        with self.session() as s:
-            self._changed(s)
+        with self._changing() as s:
             s.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
             s.execute(delete(TokenRow).where(TokenRow.user_id == user_id))
             s.execute(delete(UserRow).where(UserRow.id == user_id))
@@ -378,9 +386,7 @@ class Accounts:
             return [TokenInfo(r.id, r.user_id, r.name, r.hint, r.created_at, r.last_used_at) for r in s.scalars(q)]
 
     def revoke_token(self, token_id: int, user_id: int | None = None) -> bool:
-        self.forget_tokens()
-        with self.session() as s:
-            self._changed(s)
+        with self._changing() as s:
             q = delete(TokenRow).where(TokenRow.id == token_id)
             if user_id is not None:
                 q = q.where(TokenRow.user_id == user_id)

@@ -160,3 +160,18 @@ async def test_a_token_check_begun_before_the_tokens_were_forgotten_is_not_share
     assert await third is None
     assert len(checks) == 2
     assert accounts.cached_token_user(token) is None  # the old answer is not kept either
+
+
+def test_a_token_checked_while_it_is_being_revoked_is_not_trusted_after() -> None:
+    """A check that reads the token after the revocation began but before it is
+    committed sees it still valid: its answer must not be kept once the revocation is in."""
+    accounts = Accounts.in_memory()
+    user = accounts.create_user("racer", "correct horse battery", role="supervisor")
+    token = accounts.create_token(user.id, "load")
+    seen: list[object] = []
+    # runs inside the revoking transaction, before its delete is committed
+    accounts.change_listeners.append(lambda session: seen.append(accounts.token_user(token)))
+    assert accounts.revoke_token(accounts.tokens()[0].id)
+    assert seen and seen[0] is not None  # the check did read the token as valid meanwhile
+    assert accounts.cached_token_user(token) is None
+    assert accounts.token_user(token) is None
