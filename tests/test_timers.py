@@ -4,58 +4,18 @@ event-loop timer however many run."""
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import random
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from acd import event_loop
 from acd.clock import Clock
 from acd.timers import Timers
+from tests.channels.support import FakeClock  # counts the loop timers it holds: pending()
 
 
-class _Handle:
-    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self.when, self.callback, self.args, self.cancelled = when, callback, args, False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class ManualClock:
-    """A clock the test moves; counts the loop timers it holds."""
-
-    def __init__(self) -> None:
-        self._now = 1000.0
-        self._heap: list[tuple[float, int, _Handle]] = []
-        self._seq = itertools.count()
-
-    def now(self) -> float:
-        return self._now
-
-    def call_later(self, delay_s: float, callback: Callable[..., Any], *args: Any) -> _Handle:
-        handle = _Handle(self._now + max(0.0, delay_s), callback, args)
-        heapq.heappush(self._heap, (handle.when, next(self._seq), handle))
-        return handle
-
-    def advance(self, seconds: float) -> None:
-        end = self._now + seconds
-        while self._heap and self._heap[0][0] <= end:
-            when, _, handle = heapq.heappop(self._heap)
-            if not handle.cancelled:
-                self._now = max(self._now, when)
-                handle.callback(*handle.args)
-        self._now = end
-
-    def loop_timers(self) -> int:
-        return sum(1 for *_, handle in self._heap if not handle.cancelled)
-
-
-def _timers() -> tuple[ManualClock, Timers, list[tuple[float, str]]]:
-    clock = ManualClock()
+def _timers() -> tuple[FakeClock, Timers, list[tuple[float, str]]]:
+    clock = FakeClock(1000.0)
     fired: list[tuple[float, str]] = []
     return clock, Timers(clock, lambda key: fired.append((clock.now(), key))), fired
 
@@ -64,10 +24,10 @@ def test_many_running_timers_hold_one_loop_timer() -> None:
     clock, timers, fired = _timers()
     for n in range(100):
         timers.start(f"ring|{n}", 15.0 + (n % 7))
-    assert clock.loop_timers() == 1
+    assert clock.pending() == 1
     clock.advance(30)
     assert sorted(key for _, key in fired) == sorted(f"ring|{n}" for n in range(100))
-    assert clock.loop_timers() == 0
+    assert clock.pending() == 0
 
 
 def test_timers_fire_at_their_time_earliest_first_and_same_time_in_the_order_started() -> None:
@@ -95,7 +55,7 @@ def test_a_cancelled_timer_never_fires_and_a_restarted_one_fires_once_at_its_new
 
 
 def test_a_timer_that_fails_does_not_keep_the_others_from_firing() -> None:
-    clock = ManualClock()
+    clock = FakeClock(1000.0)
     fired: list[str] = []
 
     def fire(key: str) -> None:
@@ -112,7 +72,7 @@ def test_a_timer_that_fails_does_not_keep_the_others_from_firing() -> None:
 
 
 def test_a_timer_started_by_a_timer_that_fired_waits_for_its_own_time() -> None:
-    clock = ManualClock()
+    clock = FakeClock(1000.0)
     fired: list[tuple[float, str]] = []
     timers: Timers
 
@@ -148,7 +108,7 @@ def test_cancel_all_stops_every_timer() -> None:
         timers.start(str(n), 1.0 + n)
     timers.cancel_all()
     clock.advance(10)
-    assert fired == [] and timers.pending() == [] and clock.loop_timers() == 0
+    assert fired == [] and timers.pending() == [] and clock.pending() == 0
 
 
 @pytest.mark.parametrize("seed", [3, 4])

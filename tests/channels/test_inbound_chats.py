@@ -67,8 +67,8 @@ async def service(tmp_path: Path) -> AsyncIterator[Running]:
     acd.store.close()
 
 
-async def test_an_integrations_chat_is_answered_without_solving_the_routes_dependencies(
-        service: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+def _routes_solved(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The requests whose route's dependencies FastAPI solved from now on (the route ran)."""
     solved: list[object] = []
     solve = fastapi.routing.solve_dependencies
 
@@ -77,6 +77,12 @@ async def test_an_integrations_chat_is_answered_without_solving_the_routes_depen
         return await solve(*args, **kwargs)
 
     monkeypatch.setattr(fastapi.routing, "solve_dependencies", spy)
+    return solved
+
+
+async def test_an_integrations_chat_is_answered_without_solving_the_routes_dependencies(
+        service: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    solved = _routes_solved(monkeypatch)
     response = await service.post(b'{"queue": "web", "client": "tg:1", "text": "hello"}',
                                   service.bearer("integration"), checked=True)
     assert response.status_code == 202, response.text
@@ -176,14 +182,7 @@ async def test_a_chat_with_a_token_not_checked_lately_is_answered_early_once_che
     by the route: at a start, and every TOKEN_CACHE_S, FastAPI's routing and the
     route's dependencies (30-60 ms of CPU at the first request, which builds the
     routes' tables) are not in an integration's way."""
-    solved: list[object] = []
-    solve = fastapi.routing.solve_dependencies
-
-    async def spy(*args: Any, **kwargs: Any) -> Any:
-        solved.append(kwargs.get("request"))
-        return await solve(*args, **kwargs)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", spy)
+    solved = _routes_solved(monkeypatch)
     response = await service.post(_chat("tg:1"), service.bearer("integration"), checked=False)
     assert response.status_code == 202, response.text
     assert solved == []
