@@ -196,3 +196,25 @@ def test_the_idle_countdown_counts_on_the_acds_clock_not_the_browsers(fast: Runn
         return m !== null && Number(m[1]) < 45;
     }""", timeout=2500)
     shot(anna, "workspace-fast-clock-countdown")
+
+
+def test_the_work_buttons_wait_for_the_workspaces_first_state(running: Running, browser: Any) -> None:
+    """A click on "Clock in" before the first state is in would do nothing (the page does
+    not know the agent yet): until it is, the work buttons are not there to click."""
+    url = running.server.url
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    held: list[Any] = []
+    page.route("**/api/workspace/stream*", lambda route: held.append(route))  # the state's stream held back
+    page.goto(url + "/login")
+    page.get_by_label("Username").fill("anna")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(url + "/workspace")
+    page.wait_for_function("document.readyState === 'complete'")
+    assert held, "the workspace asked for its state"
+    assert not page.get_by_role("button", name="Clock in").is_visible()
+    assert not page.get_by_role("button", name="Take a break").is_visible()
+    held[0].continue_()  # the state flows
+    page.get_by_role("button", name="Clock in").click()
+    page.get_by_text("working since").wait_for()
+    shot(page, "workspace-first-state-then-clocked-in")
