@@ -886,11 +886,11 @@ def _plain_value(value: Any) -> Any:
     return value
 
 
-_issued = [0, 0]  # the last id's milliseconds and its count within them
 class _RandomAhead:
     """Random bytes read ahead: os.urandom lets go of the GIL, and the event loop then
-    waited for it behind the history's writer thread (up to its 5 ms switch interval)
-    once a chat. One read of ``size`` bytes serves size/8 ids, as random."""
+    waited to take it back behind the history's writer thread (up to the switch
+    interval, acd/event_loop.py) once a chat. One read of ``size`` bytes serves size/8
+    ids, as random."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size, self.data, self.used = size, b"", 0
@@ -907,6 +907,9 @@ class _RandomAhead:
 
 _random = _RandomAhead()
 os.register_at_fork(after_in_child=_random.forget)  # a forked process never reuses its parent's bytes
+
+
+_issued = [0, 0]  # the last id's milliseconds and its count within them
 
 
 def growing_id() -> str:
