@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 SAFETY_NET = 100  # automatic collection at this many times the young threshold
 
@@ -85,3 +87,19 @@ class PacedCollector:
                 self.old_after_full = len(gc.get_objects(2))
                 self._old_checked_at = self.collections[1]
         self._timer = asyncio.get_running_loop().call_later(self.period_s, self._tick)
+
+
+@contextmanager
+def paced_collection() -> Iterator[PacedCollector]:
+    """For the life of a service's process (acd serve, a benchmark), on its running loop:
+    what exists so far frozen out of the collector's sight (gc.freeze: start-up's
+    settings, indexes and modules, which a full collection would walk again and again),
+    and the collector run between the loop's callbacks. Both undone on the way out."""
+    gc.freeze()
+    collector = PacedCollector()
+    collector.start()
+    try:
+        yield collector
+    finally:
+        collector.stop()
+        gc.unfreeze()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import gc
 import logging
 import socket
 from collections.abc import Callable, Mapping
@@ -44,7 +43,7 @@ from .core.events import (
 from .core.router import Router
 from .crm.calls import build_crm, crm_options
 from .distributor import Distributor
-from .garbage import PacedCollector
+from .garbage import paced_collection
 from .ha.leadership import AlwaysActive, Leadership, LeadershipLost, Lease
 from .ha.node import SharedNode
 from .pbx import AsteriskPbx, Dialplan, Timing
@@ -329,18 +328,10 @@ class Acd:
             for agent_id, (working, reason) in self.desk.work_states().items():
                 if not working:
                     self._work_state_changed(agent_id, working, reason)
-            # what start-up built (settings, indexes, modules) lives as long as the
-            # service: out of the collector's sight, a full collection no longer walks it
-            # while a caller waits for the first ring (bench.first_ring: p99)
-            collector = PacedCollector() if tune_gc else None
-            if collector is not None:
-                gc.freeze()
-                collector.start()
-            try:
+            # what start-up built lives as long as the service, and no collection runs
+            # inside a ring (bench.first_ring: p99; acd/garbage.py)
+            with paced_collection() if tune_gc else contextlib.nullcontext():
                 await self._run_tasks(http)
-            finally:
-                if collector is not None:
-                    collector.stop()
         finally:
             if self._web_socket is not None:  # uvicorn closes it when it ran; else it is closed here
                 self._web_socket.close()

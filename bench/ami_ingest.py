@@ -51,7 +51,7 @@ from acd.clock import Clock
 from acd.core.model import Agent, Mode, QueueGroup, RoutingConfig
 from acd.core.router import Router
 from acd.distributor import Distributor
-from acd.garbage import PacedCollector
+from acd.garbage import paced_collection
 from acd.pbx import AsteriskPbx, Dialplan
 from acd.sim.recordings import find, read
 
@@ -254,15 +254,9 @@ async def acd_reader(payload: bytes, events: int) -> Rate:
     # so far is out of the collector's sight, which runs between callbacks; both
     # undone after the round
     gc.collect()
-    gc.freeze()
-    collector = PacedCollector()
-    collector.start()
-    task = asyncio.create_task(pbx.run())
-    try:
+    with paced_collection():
+        task = asyncio.create_task(pbx.run())
         end, cpu_end = await done
-    finally:
-        collector.stop()
-        gc.unfreeze()
     pbx.close()
     await asyncio.wait_for(task, 5)
     server.close()

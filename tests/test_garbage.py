@@ -80,3 +80,13 @@ class _Box:
 
     def __init__(self, cycle: list[object]) -> None:
         cycle.append(self)
+
+
+async def test_a_services_collection_freezes_start_up_and_paces_until_it_ends() -> None:
+    from acd.garbage import paced_collection
+
+    thresholds = gc.get_threshold()
+    with paced_collection() as collector:
+        assert gc.get_freeze_count() > 0  # start-up out of sight
+        assert gc.get_threshold()[0] == thresholds[0] * SAFETY_NET and collector.period_s > 0
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
