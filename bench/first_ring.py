@@ -22,17 +22,35 @@ stamp, and acd may read (and even answer) the UserEvent before the simulator's. 
 on the wire before anybody reads them, so "announced" is the earlier of the simulator's
 stamp and acd's read, and "on the wire" the earlier of acd's stamp and the simulator's read.
 
-Where the processes run decides the tail, more than anything acd does; ``perf sched``
-on the 2-core bench machine (a VM) showed two effects. On shared cores (the kernel's
-choice) acd and the simulator, talking over loopback all the time, are put on one core by
-wake-affine placement while the other idles, and the simulator preempted acd's event
-loop ~220 times in 20 s for ~0.5 ms each. On cores of their own (acd on the first CPU
-this process may use, the simulator on the others) that is gone, but acd's core is
-mostly idle and waking it costs: acd's thread waited p50 0.04 ms, p99 0.33 ms, max 17 ms
-from its wake-up to running, most of the long waits on an idle core. The run with the
-target leaves placement to the kernel, as a deployment that tunes nothing; the run on
-separate cores is printed beside it for reference (``--cores``). Runs differ a lot from
-one to the next on this machine: compare them, not one figure.
+Where the processes run, and what else acd's process runs, decide the tail. The run with
+the target leaves placement to the kernel, as a deployment that tunes nothing; the run on
+separate cores (acd on the first CPU this process may use, the simulator on the others)
+is printed beside it for reference (``--cores``). Runs differ a lot from one to the next
+on this machine: compare them, not one figure.
+
+What was acd doing while a call of the tail (at or above the p99) waited? The bench notes
+when acd handled each read, ran a garbage collection, or wrote a history batch on its
+worker thread (Store.apply_records), and names for each tail call the first of: a history
+batch or a collection running during its wait, a read of acd's running before acd read
+the call's bytes, acd's own CPU for the read (over half the wait), else nothing of
+acd's. "p99 without the calls a history batch overlapped" is what the batches cost.
+What the bench machine (a 2-core VM) showed on 2026-12-01:
+
+- On separate cores nearly the whole tail (16-20 of ~21 calls, p99 1.8-2.4 ms) waited
+  while a history batch ran: the batch (about 1.1-1.4 ms of CPU, most of it SQLAlchemy's
+  Python) runs on acd's one CPU beside the loop. Replacing it by work of the same length
+  that needs no CPU (a 3 ms sleep, an fsync) gave a p99 of 0.55-0.71 ms; by 1.5 ms of
+  pure Python, 0.94 ms. Running the same batch in a child process, also on that CPU,
+  changed nothing (2.1-2.5 ms): the CPU is what the loop waits for there, not only the
+  GIL. Neither did a 0.05 ms GIL switch interval or nice 10 for the worker thread; a
+  0.1 ms time slice for the loop's thread (Linux 6.12+) gave 1.5 ms.
+- With the kernel's placement (the target's run) the causes mix: history batches (2-11
+  of ~21), acd's own CPU for a read that brought a finished call's hang-up events along
+  with the new call (1-8), earlier reads, and calls where nothing of acd's ran (3-13;
+  ``perf sched``: both virtual CPUs idle for 1.0-1.4 ms after the simulator's write, the
+  VM waking one, or acd's thread queued behind another thread on one CPU while the
+  other idled). The history batch in a child process took it out of the tail (1-3 of
+  ~21) without moving the p99 (0.87-1.07 ms in 5 runs): the other causes filled it.
 
 The figure with the target is "announced -> on the wire"; "read by acd -> on the wire" is
 acd's own part (framing, tracker, router, history queue, the AMI write), which a starved
@@ -45,6 +63,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import gc
 import json
 import math
 import os
@@ -54,7 +74,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from acd import event_loop
 
@@ -127,13 +147,33 @@ def settings(port: int, database: str) -> Any:
 
 
 Stamps = dict[str, tuple[float, float]]  # caller's channel -> (perf_counter, acd thread's CPU time)
+Spans = list[tuple[str, float, float]]  # (what acd did, from, to): see busy_while
 
 
-def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> Callable[[], None]:
+def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps, busy: Spans) -> Callable[[], None]:
     """Note when the write carrying a call's first Redirect into the dial context returned,
-    and when acd read the bytes holding the call's ACDCallWaiting off its socket. Returns
+    when acd read the bytes holding the call's ACDCallWaiting off its socket, and in
+    ``busy`` when acd handled a read, collected garbage or wrote a history batch. Returns
     what puts acd's own methods back."""
     from acd.pbx.connection import _AmiProtocol
+    from acd.store.database import Store
+
+    apply_records = Store.apply_records
+
+    def history_batch(store: Store, *args: Any, **kwargs: Any) -> None:  # on acd's worker thread
+        start = time.perf_counter()
+        try:
+            apply_records(store, *args, **kwargs)
+        finally:
+            busy.append(("history", start, time.perf_counter()))
+
+    collecting: list[float] = []
+
+    def collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collecting.append(time.perf_counter())
+        elif collecting:
+            busy.append(("gc", collecting.pop(), time.perf_counter()))
 
     data_received = _AmiProtocol.data_received
     # the transport write itself: actions decided while a read's events are handled are
@@ -143,10 +183,13 @@ def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> Callabl
 
     def read(protocol: _AmiProtocol, data: bytes) -> None:
         if b"ACDCallWaiting" not in data:
+            start = time.perf_counter()
             data_received(protocol, data)
+            busy.append(("read", start, time.perf_counter()))
             return
         now = time.perf_counter(), time.thread_time()
         data_received(protocol, data)  # acd handles what it read (and rings) in this call
+        busy.append(("read", now[0], time.perf_counter()))
         for frame in data.split(b"\r\n\r\n"):  # the bench's own look at the frames: outside the measure
             if b"UserEvent: ACDCallWaiting" in frame and b"\r\nChannel: " in frame:
                 channel = frame.split(b"\r\nChannel: ", 1)[1].split(b"\r\n", 1)[0].decode()
@@ -163,10 +206,14 @@ def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps) -> Callabl
 
     setattr(_AmiProtocol, writes, stamped)
     _AmiProtocol.data_received = read  # type: ignore[method-assign]
+    Store.apply_records = history_batch  # type: ignore[method-assign]
+    gc.callbacks.append(collection)
 
     def restore() -> None:
         setattr(_AmiProtocol, writes, write)
         _AmiProtocol.data_received = data_received  # type: ignore[method-assign]
+        Store.apply_records = apply_records  # type: ignore[method-assign]
+        gc.callbacks.remove(collection)
 
     return restore
 
@@ -175,6 +222,40 @@ def spread(delays: list[float]) -> dict[str, float]:
     delays = sorted(delays)
     return {"p50_ms": round(percentile(delays, 50) * 1e3, 3), "p99_ms": round(percentile(delays, 99) * 1e3, 3),
             "max_ms": round(delays[-1] * 1e3, 3) if delays else float("nan")}
+
+
+CAUSES = {"history": "a history batch on acd's worker thread", "gc": "a garbage collection",
+          "read": "acd handling an earlier read", "own": "acd's own CPU for the read (over half the wait)",
+          "": "nothing of acd's: the machine's scheduling"}
+
+
+class Wait(NamedTuple):
+    announced: float
+    read: float  # when acd read the bytes (the announcement, when acd read them first)
+    on_the_wire: float
+    cpu: float  # acd thread's CPU time from its read to the Redirect's write
+
+    @property
+    def delay(self) -> float:
+        return self.on_the_wire - self.announced
+
+
+def busy_while(waits: list[Wait], busy: Spans) -> list[str]:
+    """What of acd's delayed each wait, the first of: a history batch or a garbage
+    collection running while it lasted; a read of acd's running before acd read this
+    call's bytes; acd's own CPU time for the read, if over half the wait. "": none."""
+    spans = sorted(busy, key=lambda span: span[1])
+    starts = [start for _, start, _ in spans]
+    longest = max((end - start for _, start, end in spans), default=0.0)
+    causes = []
+    for wait in waits:
+        # the spans that start before the wait ends and may still run when it begins
+        near = spans[bisect.bisect_left(starts, wait.announced - longest):bisect.bisect_left(starts, wait.on_the_wire)]
+        during = {kind for kind, start, end in near if end > wait.announced}
+        before = {kind for kind, start, end in near if end > wait.announced and start < wait.read}
+        causes.append("history" if "history" in during else "gc" if "gc" in during else
+                      "read" if "read" in before else "own" if wait.cpu * 2 > wait.delay else "")
+    return causes
 
 
 def placement() -> tuple[set[int], set[int]] | None:
@@ -192,7 +273,8 @@ async def run(rate: float, seconds: float, separate: bool) -> dict[str, Any]:
         os.sched_setaffinity(0, cores[0])  # before acd starts: its threads inherit it
     on_the_wire: Stamps = {}
     read_by_acd: Stamps = {}
-    restore = stamp_rings_on_the_wire(on_the_wire, read_by_acd)
+    busy: Spans = []
+    restore = stamp_rings_on_the_wire(on_the_wire, read_by_acd, busy)
     with tempfile.TemporaryDirectory() as tmp:
         port_file = os.path.join(tmp, "port")
         child = await asyncio.create_subprocess_exec(
@@ -231,8 +313,15 @@ async def run(rate: float, seconds: float, separate: bool) -> dict[str, Any]:
     stamped_late = sum(1 for c, t in announced.items() if c in on_the_wire and (
         read_by_sim.get(c, math.inf) < on_the_wire[c][0] or read_by_acd.get(c, (math.inf,))[0] < t))
     announced = {c: min(t, read_by_acd.get(c, (t,))[0]) for c, t in announced.items()}
-    wire = spread([min(on_the_wire[c][0], read_by_sim.get(c, math.inf)) - t
-                   for c, t in announced.items() if c in on_the_wire])
+    waits = sorted((Wait(t, read_by_acd.get(c, (t, 0.0))[0], min(on_the_wire[c][0], read_by_sim.get(c, math.inf)),
+                         on_the_wire[c][1] - read_by_acd[c][1] if c in read_by_acd else 0.0)
+                    for c, t in announced.items() if c in on_the_wire), key=lambda w: w.delay)
+    wire = spread([w.delay for w in waits])
+    causes = busy_while(waits, busy)
+    # the tail: the calls at or above the p99, and what of acd's delayed them
+    p99 = percentile([w.delay for w in waits], 99) if waits else math.inf
+    tail = [cause for w, cause in zip(waits, causes, strict=True) if w.delay >= p99]
+    history_free = [w.delay for w, cause in zip(waits, causes, strict=True) if cause != "history"]
     read = [c for c in read_by_acd if c in on_the_wire]
     return {
         "rate_per_s": rate, "calls": sim["calls"], "calls_per_s": round(sim["calls"] / sim["placed_for_s"], 1),
@@ -241,6 +330,8 @@ async def run(rate: float, seconds: float, separate: bool) -> dict[str, Any]:
                   else "shared: placed by the kernel"),
         "stamps_after_the_other_side_read": stamped_late,
         "announced_to_wire": wire, "target_p99_ms": TARGET_P99_MS, "met": wire["p99_ms"] < TARGET_P99_MS,
+        "tail_calls": len(tail), "tail_overlapped": {kind or "nothing": tail.count(kind) for kind in CAUSES},
+        "p99_ms_without_history_overlaps": spread(history_free)["p99_ms"],
         "acd_read_to_wire": spread([on_the_wire[c][0] - read_by_acd[c][0] for c in read]),
         # the CPU acd's thread spent meanwhile (that call's and whatever else ran): what a
         # busy machine, which delays acd's thread, cannot inflate
@@ -298,7 +389,10 @@ def line(figures: dict[str, Any], with_target: bool) -> str:
             f"p99 {own['p99_ms']} ms, of which acd's CPU p50 {cpu['p50_ms']} ms p99 {cpu['p99_ms']} ms; "
             f"acd CPU {figures['acd_cpu_percent']}%, {figures['acd_cpu_ms_per_call']} ms per call; "
             f"simulator CPU {figures['sim_cpu_percent']}%; {figures['stamps_after_the_other_side_read']} calls "
-            f"with a stamp taken after the other side had read the bytes")
+            f"with a stamp taken after the other side had read the bytes\n  the {figures['tail_calls']} calls at or "
+            f"above the p99 were delayed by: " + ", ".join(
+                f"{CAUSES[kind]} {figures['tail_overlapped'][kind or 'nothing']}" for kind in CAUSES)
+            + f"; p99 without the calls a history batch overlapped {figures['p99_ms_without_history_overlaps']} ms")
 
 
 if __name__ == "__main__":
