@@ -34,7 +34,7 @@ worker thread (Store.apply_records), and names for each tail call the first of: 
 batch or a collection running during its wait, a read of acd's running before acd read
 the call's bytes, acd's own CPU for the read (over half the wait), else nothing of
 acd's. "p99 without the calls a history batch overlapped" is what the batches cost.
-What the bench machine (a 2-core VM) showed on 2026-12-01:
+What the bench machine (a 2-core VM) showed on 2026-12-01, in runs of 2,000 calls (20 s):
 
 - On separate cores nearly the whole tail (16-20 of ~21 calls, p99 1.8-2.4 ms) waited
   while a history batch ran: the batch (about 1.1-1.4 ms of CPU, most of it SQLAlchemy's
@@ -349,7 +349,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rate", type=float, default=100.0, help="new calls per second")
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="how long calls are placed (60 s: 6,000 calls, so the p99 rests on 60 of them)")
     parser.add_argument("--cores", choices=("separate", "shared", "both"), default="both",
                         help="acd and the PBX on cores of their own, as the kernel places them (the target's "
                              "run), or both runs (default)")
