@@ -50,7 +50,8 @@ What the bench machine (a 2-core VM) showed on 2026-12-01, in runs of 2,000 call
   ``perf sched``: both virtual CPUs idle for 1.0-1.4 ms after the simulator's write, the
   VM waking one, or acd's thread queued behind another thread on one CPU while the
   other idled). The history batch in a child process took it out of the tail (1-3 of
-  ~21) without moving the p99 (0.87-1.07 ms in 5 runs): the other causes filled it.
+  ~21; p99 0.87-1.07 ms in 5 runs, which plain runs also span; in one run of 6,000
+  calls 1.07 ms against 1.17-1.25 ms): acd's own CPU and the machine filled it.
 
 The figure with the target is "announced -> on the wire"; "read by acd -> on the wire" is
 acd's own part (framing, tracker, router, history queue, the AMI write), which a starved
