@@ -36,14 +36,14 @@ the call's bytes, acd's own CPU for the read (over half the wait), else nothing 
 acd's. "p99 without the calls a history batch overlapped" is what the batches cost.
 What the bench machine (a 2-core VM) showed on 2026-12-01, in runs of 2,000 calls (20 s):
 
-- On separate cores nearly the whole tail (16-20 of ~21 calls, p99 1.8-2.4 ms) waited
-  while a history batch ran: the batch (about 1.1-1.4 ms of CPU, most of it SQLAlchemy's
-  Python) runs on acd's one CPU beside the loop. Replacing it by work of the same length
-  that needs no CPU (a 3 ms sleep, an fsync) gave a p99 of 0.55-0.71 ms; by 1.5 ms of
-  pure Python, 0.94 ms. Running the same batch in a child process, also on that CPU,
-  changed nothing (2.1-2.5 ms): the CPU is what the loop waits for there, not only the
-  GIL. Neither did a 0.05 ms GIL switch interval or nice 10 for the worker thread; a
-  0.1 ms time slice for the loop's thread (Linux 6.12+) gave 1.5 ms.
+- On separate cores nearly the whole tail (16-20 of ~21 calls, p99 1.7-2.4 ms) waited
+  while a history batch ran: the batch (about 1.4 ms of CPU alone, 2.4 ms inside the
+  bench, most of it SQLAlchemy's Python) runs on acd's one CPU beside the loop. With the
+  batch replaced by work that needs no CPU (a 3 ms sleep; a 4 KB write and its fsync)
+  the p99 was 0.55-0.71 ms; by 1.5 ms of pure Python, 0.94 ms. The same batch in a child
+  process, also on that CPU, changed nothing (2.1-2.5 ms): the CPU is what the loop waits
+  for there, not only the GIL. Neither did a 0.05 ms GIL switch interval or nice 10 for
+  the worker thread; a 0.1 ms time slice for the loop's thread (Linux 6.12+) gave 1.5 ms.
 - With the kernel's placement (the target's run) the causes mix: history batches (2-11
   of ~21), acd's own CPU for a read that brought a finished call's hang-up events along
   with the new call (1-8), earlier reads, and calls where nothing of acd's ran (3-13;
