@@ -153,7 +153,7 @@ async def _serve(settings: Settings, config_path: Path, web: tuple[str, int]) ->
     async with simulator_if_asked(settings) as target:
         acd = Acd(settings, ami=target, config_path=config_path, web_address=web)
         _stop_on_signals(acd.stop)
-        await acd.run(tune_gc=True)
+        await acd.run(own_process=True)
     if acd.lost_leadership is not None:  # its supervisor starts it again, as a standby
         raise NoLongerActive(acd.lost_leadership)
 

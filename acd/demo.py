@@ -161,7 +161,7 @@ async def run_demo(*, host: str = "127.0.0.1", port: int = 8000, speed: float = 
         print(f"acd demo: open http://{host}:{port} (simulated PBX on 127.0.0.1:{sim_port}; Ctrl-C stops)\n"
               f"acd demo: {hint}")
         async with asyncio.TaskGroup() as tasks:
-            service = tasks.create_task(acd.run(tune_gc=True))
+            service = tasks.create_task(acd.run(own_process=True))
             calls = tasks.create_task(traffic.run())
             chats = tasks.create_task(traffic.chats(acd.desk))
             started = asyncio.get_running_loop().time()

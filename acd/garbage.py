@@ -6,7 +6,7 @@ caller's first ring then waits behind the pass: over a run of bench/first_ring.p
 calls/s, 152 young passes (p50 0.2 ms, p90 0.9 ms), 13 middle ones (~1.5 ms) and a full
 one (13.5 ms), each inside whatever event was being handled when it struck.
 
-Once the service runs (``Acd.run(tune_gc=True)``), ``PacedCollector`` takes the decision
+Once the service runs (``Acd.run(own_process=True)``), ``PacedCollector`` takes the decision
 out of the allocator: every ``period_s`` a loop timer runs the collection CPython would
 have run by then, between two callbacks, where no event is half-handled (a read of the
 PBX's socket and the ring it decides are one callback). CPython's rule is kept

@@ -313,10 +313,11 @@ class Acd:
         if self._web_socket is None:
             self._web_socket = listening_socket(*self.web_address)
 
-    async def run(self, *, http: bool = True, tune_gc: bool = False) -> None:
-        """``tune_gc``: the process is this service's (acd serve, a benchmark), not a
-        test run that starts many: what start-up built is frozen (gc.freeze) and the
-        garbage collector runs between the loop's callbacks (acd/garbage.py)."""
+    async def run(self, *, http: bool = True, own_process: bool = False) -> None:
+        """``own_process``: the process is this service's (acd serve, acd demo, a
+        benchmark), not a test run that starts many: what start-up built is frozen
+        (gc.freeze) and the garbage collector runs between the loop's callbacks
+        (acd/garbage.py)."""
         if http:
             self.listen()
         try:
@@ -330,7 +331,7 @@ class Acd:
                     self._work_state_changed(agent_id, working, reason)
             # what start-up built lives as long as the service, and no collection runs
             # inside a ring (bench.first_ring: p99; acd/garbage.py)
-            with paced_collection() if tune_gc else contextlib.nullcontext():
+            with paced_collection() if own_process else contextlib.nullcontext():
                 await self._run_tasks(http)
         finally:
             if self._web_socket is not None:  # uvicorn closes it when it ran; else it is closed here

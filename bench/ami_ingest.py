@@ -250,7 +250,7 @@ async def acd_reader(payload: bytes, events: int) -> Rate:
 
     pbx.connection._on_event = timing
     pbx.attach(distributor.feed)
-    # as acd serve does once start-up is done (Acd.run(tune_gc=True)): what was built
+    # as acd serve does once start-up is done (Acd.run(own_process=True)): what was built
     # so far is out of the collector's sight, which runs between callbacks; both
     # undone after the round
     gc.collect()

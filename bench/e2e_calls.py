@@ -117,7 +117,7 @@ async def run(rate: float, seconds: float, crm: bool = True) -> dict[str, Any]:
         config = settings(port, f"sqlite:///{tmp}/bench.db", crm)
         acd = Acd(config, ami=AmiTarget("127.0.0.1", port, "acd", SECRET))
         usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        service = asyncio.create_task(acd.run(http=False, tune_gc=True))
+        service = asyncio.create_task(acd.run(http=False, own_process=True))
         out, _ = await child.communicate()
         usage1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         acd.stop()

@@ -290,7 +290,7 @@ async def run(rate: float, seconds: float, separate: bool) -> dict[str, Any]:
             usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
             # the children's figures add up over the process: the other run's simulator is in them
             sim0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            service = asyncio.create_task(acd.run(http=False, tune_gc=True))
+            service = asyncio.create_task(acd.run(http=False, own_process=True))
             try:
                 out, _ = await asyncio.wait_for(child.communicate(), seconds + 60)
             except TimeoutError:

@@ -81,7 +81,7 @@ async def measure(database: str, chats: int) -> dict[str, Any]:
     accounts = Accounts(acd.store.engine)
     user = accounts.create_user("bench", "bench-password", role="supervisor", permissions=("open_channels",))
     token = accounts.create_token(user.id, "bench")
-    service = asyncio.create_task(acd.run(tune_gc=True))  # the AMI link retries in the background: no PBX needed
+    service = asyncio.create_task(acd.run(own_process=True))  # the AMI link retries in the background: no PBX needed
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
     # the load comes from another process, so the figures are the service's alone
     child = await asyncio.create_subprocess_exec(

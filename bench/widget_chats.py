@@ -74,7 +74,7 @@ async def measure(database: str, conversations: int, agents: int, rounds: int, t
     user = accounts.create_user("bench", "bench-password", role="supervisor", permissions=("open_channels",))
     token = accounts.create_token(user.id, "bench")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    service = asyncio.create_task(acd.run(tune_gc=True))  # the AMI link retries in the background: no PBX needed
+    service = asyncio.create_task(acd.run(own_process=True))  # the AMI link retries in the background: no PBX needed
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.widget_chats", "--client", f"http://127.0.0.1:{port}", token,
         str(conversations), str(rounds), str(think_s), stdout=asyncio.subprocess.PIPE,

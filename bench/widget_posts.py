@@ -78,7 +78,7 @@ async def measure(database: str, posts: int, visitors: int) -> dict[str, Any]:
     settings = site_chat_settings(database, port, names)
     acd = Acd(settings)
     Accounts(acd.store.engine).create_user("bench", "bench-password", role="supervisor")  # no first-admin banner
-    service = asyncio.create_task(acd.run(tune_gc=True))  # the AMI link retries in the background: no PBX needed
+    service = asyncio.create_task(acd.run(own_process=True))  # the AMI link retries in the background: no PBX needed
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.widget_posts", "--client", f"http://127.0.0.1:{port}", str(posts), str(visitors),
         stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
