@@ -50,6 +50,7 @@ from .pbx import AsteriskPbx, Dialplan, Timing
 from .pbx.servers import AsteriskServers
 from .store import HistoryWriter, Store
 from .store.callback_requests import open_requests
+from .store.history_process import HistoryProcess
 from .store.schema import ensure_current
 from .web.app import WebContext, create_app
 from .web.bitrix24_events import bitrix24_events_router
@@ -317,9 +318,14 @@ class Acd:
         """``own_process``: the process is this service's (acd serve, acd demo, a
         benchmark), not a test run that starts many: what start-up built is frozen
         (gc.freeze) and the garbage collector runs between the loop's callbacks
-        (acd/garbage.py)."""
+        (acd/garbage.py); the call history is written by a child process, so its
+        batches do not hold the GIL routing needs (acd/store/history_process.py).
+        An in-memory database stays on a worker thread: it lives in this process."""
         if http:
             self.listen()
+        history = HistoryProcess.for_url(self.store.url) if own_process else None
+        if history is not None:
+            self.history.write_with(history.apply)
         try:
             if http:  # nobody could sign in without a first administrator
                 await asyncio.to_thread(bootstrap_admin, self.store)
@@ -334,6 +340,8 @@ class Acd:
             with paced_collection() if own_process else contextlib.nullcontext():
                 await self._run_tasks(http)
         finally:
+            if history is not None:
+                await history.close()
             if self._web_socket is not None:  # uvicorn closes it when it ran; else it is closed here
                 self._web_socket.close()
                 self._web_socket = None

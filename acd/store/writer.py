@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 
 from sqlalchemy import exc
@@ -33,6 +33,18 @@ log = logging.getLogger(__name__)
 TRANSIENT = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
 
 
+class HistoryUnavailable(Exception):
+    """A batch written elsewhere (history_process.py) was not written, and may be later:
+    the database was away, or the writing process died. Retried, as TRANSIENT."""
+
+
+class HistoryRefused(Exception):
+    """The database refused a batch written elsewhere: halved, as any refusal."""
+
+
+Apply = Callable[[list[Record], list[Offer]], Awaitable[None]]  # writes one batch in one transaction
+
+
 class HistoryWriter:
     def __init__(
         self,
@@ -42,8 +54,12 @@ class HistoryWriter:
         max_batch: int = 500,
         retry_delays_s: Sequence[float] = (0.5, 1, 2, 5, 10, 30),
         shutdown_timeout_s: float = 10.0,
+        apply: Apply | None = None,
     ) -> None:
+        """``apply``: how a batch is written; by default ``store.apply_records`` on a
+        worker thread (``write_with`` changes it before ``run``)."""
         self.store = store
+        self._apply: Apply = apply or self._on_a_thread
         self.batch_delay_s = batch_delay_s
         self.max_batch = max_batch
         self.retry_delays_s = tuple(retry_delays_s)
@@ -61,6 +77,12 @@ class HistoryWriter:
         self._task: asyncio.Task[None] | None = None
         self.written = 0  # records committed
         self.dropped = 0  # records refused by the database (each logged)
+
+    def write_with(self, apply: Apply) -> None:
+        self._apply = apply
+
+    async def _on_a_thread(self, records: list[Record], offers: list[Offer]) -> None:
+        await asyncio.to_thread(self.store.apply_records, records, offers)
 
     # -------------------------------------------------------------- HistoryPort (event loop, never blocks)
     def add(self, records: list[Record]) -> None:
@@ -139,8 +161,8 @@ class HistoryWriter:
                 offers = [Offer(g, a, at) for (g, a), at in self._offers.items()]
                 self._offers.clear()
                 try:
-                    await asyncio.to_thread(self.store.apply_records, batch, offers)
-                except TRANSIENT:
+                    await self._apply(batch, offers)
+                except (*TRANSIENT, HistoryUnavailable):
                     self._put_back(batch, offers)
                     delay = self.retry_delays_s[min(failures, len(self.retry_delays_s) - 1)]
                     failures += 1
