@@ -29,8 +29,9 @@ is printed beside it for reference (``--cores``). Runs differ a lot from one to 
 on this machine: compare them, not one figure.
 
 What was acd doing while a call of the tail (at or above the p99) waited? The bench notes
-when acd handled each read, ran a garbage collection, or wrote a history batch on its
-worker thread (Store.apply_records), and names for each tail call the first of: a history
+when acd handled each read, ran a garbage collection, or wrote a history batch (on a
+worker thread, Store.apply_records; in acd serve, since the fifth round, by a child
+process: from the batch's handing over to its answer), and names for each tail call the first of: a history
 batch or a collection running during its wait, a read of acd's running before acd read
 the call's bytes, acd's own CPU for the read (over half the wait), else nothing of
 acd's. "p99 without the calls a history batch overlapped" is what the batches cost.
@@ -168,6 +169,19 @@ def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps, busy: Span
         finally:
             busy.append(("history", start, time.perf_counter()))
 
+    # acd serve's history batches run in a child process (acd/store/history_process.py):
+    # the span is from the batch's handing over to its answer
+    from acd.store.history_process import HistoryProcess
+
+    in_child = HistoryProcess.apply
+
+    async def history_batch_in_child(history: HistoryProcess, *args: Any) -> None:
+        start = time.perf_counter()
+        try:
+            await in_child(history, *args)
+        finally:
+            busy.append(("history", start, time.perf_counter()))
+
     collecting: list[float] = []
 
     def collection(phase: str, info: dict[str, int]) -> None:
@@ -208,12 +222,14 @@ def stamp_rings_on_the_wire(on_the_wire: Stamps, read_by_acd: Stamps, busy: Span
     setattr(_AmiProtocol, writes, stamped)
     _AmiProtocol.data_received = read  # type: ignore[method-assign]
     Store.apply_records = history_batch  # type: ignore[method-assign]
+    HistoryProcess.apply = history_batch_in_child  # type: ignore[method-assign]
     gc.callbacks.append(collection)
 
     def restore() -> None:
         setattr(_AmiProtocol, writes, write)
         _AmiProtocol.data_received = data_received  # type: ignore[method-assign]
         Store.apply_records = apply_records  # type: ignore[method-assign]
+        HistoryProcess.apply = in_child  # type: ignore[method-assign]
         gc.callbacks.remove(collection)
 
     return restore
@@ -225,7 +241,7 @@ def spread(delays: list[float]) -> dict[str, float]:
             "max_ms": round(delays[-1] * 1e3, 3) if delays else float("nan")}
 
 
-CAUSES = {"history": "a history batch on acd's worker thread", "gc": "a garbage collection",
+CAUSES = {"history": "a history batch being written", "gc": "a garbage collection",
           "read": "acd handling an earlier read", "own": "acd's own CPU for the read (over half the wait)",
           "": "nothing of acd's: the machine's scheduling"}
 

@@ -2,7 +2,8 @@
 
 ``add`` and ``offered`` are called on the event loop for every event and only queue;
 ``run`` (a long-lived task under the service's TaskGroup) commits what gathered in
-one transaction, so a burst of records costs one write. Nothing is lost silently:
+one transaction, so a burst of records costs one write: on a worker thread, or in
+``acd serve`` by a child process (history_process.py). Nothing is lost silently:
 
 - the database is away (connection refused, locked, timed out): the batch stays at
   the head of the queue and is retried with growing pauses, logged each time;
