@@ -120,10 +120,14 @@ async def run(rate: float, seconds: float, crm: bool = True) -> dict[str, Any]:
         service = asyncio.create_task(acd.run(http=False, own_process=True))
         out, _ = await child.communicate()
         usage1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the simulator, ended
         acd.stop()
         await service
+        # acd's history process (acd/store/history_process.py) has ended now: its CPU is acd's
+        history = resource.getrusage(resource.RUSAGE_CHILDREN)
         figures = json.loads(out.decode().strip().splitlines()[-1])
-        cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+        cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime) + (
+            history.ru_utime - children.ru_utime + history.ru_stime - children.ru_stime)
         figures.update(rate_per_s=rate, calls_per_s=round(figures["calls"] / figures["placed_for_s"], 1),
                        acd_cpu_percent=round(100 * cpu / (wall1 - wall0), 1),
                        # steadier than the latencies on a shared machine: acd's CPU (all threads) per call

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -58,11 +59,11 @@ class HistoryProcess:
         pool = self._pool
         try:
             await asyncio.get_running_loop().run_in_executor(pool, _apply, list(records), list(offers))
-        except BrokenProcessPool as broken:
+        except (BrokenProcessPool, OSError) as broken:  # the child died, or could not be started
             if self._pool is pool:
                 self._pool = None  # a new child for the next batch
             pool.shutdown(wait=False, cancel_futures=True)
-            raise HistoryUnavailable("the history's writing process stopped") from broken
+            raise HistoryUnavailable(f"the history's writing process stopped: {broken}") from broken
 
     async def close(self) -> None:
         """Let the child finish and go (the writer has written what it could)."""
@@ -77,6 +78,10 @@ _store: Store | None = None
 
 def _open(url: str) -> None:
     global _store
+    # Ctrl-C in a terminal and systemd's stop reach every process of the service; the
+    # child stops when acd has written what it could and shuts the pool down
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _store = Store(url)
 
 
