@@ -52,7 +52,10 @@ What the bench machine (a 2-core VM) showed on 2026-12-01, in runs of 2,000 call
   VM waking one, or acd's thread queued behind another thread on one CPU while the
   other idled). The history batch in a child process took it out of the tail (1-3 of
   ~21; p99 0.87-1.07 ms in 5 runs, which plain runs also span; in one run of 6,000
-  calls 1.07 ms against 1.17-1.25 ms): acd's own CPU and the machine filled it.
+  calls 1.07 ms against 1.17-1.25 ms): acd's own CPU and the machine filled it. acd
+  serve has written its history that way since (acd/store/history_process.py): in
+  runs of 6,000 alternated with the code before, p99 1.81, 1.63, 1.57 -> 1.15, 1.49,
+  1.24 ms, history batches in the tail 27-29 -> 5-7 of 61.
 
 The figure with the target is "announced -> on the wire"; "read by acd -> on the wire" is
 acd's own part (framing, tracker, router, history queue, the AMI write), which a starved
