@@ -31,10 +31,10 @@ on this machine: compare them, not one figure.
 What was acd doing while a call of the tail (at or above the p99) waited? The bench notes
 when acd handled each read, ran a garbage collection, or wrote a history batch (on a
 worker thread, Store.apply_records; in acd serve, since the fifth round, by a child
-process: from the batch's handing over to its answer), and names for each tail call the first of: a history
-batch or a collection running during its wait, a read of acd's running before acd read
-the call's bytes, acd's own CPU for the read (over half the wait), else nothing of
-acd's. "p99 without the calls a history batch overlapped" is what the batches cost.
+process: from the batch's handing over to its answer). It names for each tail call the
+first of: a history batch or a collection running during its wait, a read of acd's
+running before acd read the call's bytes, acd's own CPU for the read (over half the
+wait), else nothing of acd's. "p99 without the calls a history batch overlapped" is what the batches cost.
 What the bench machine (a 2-core VM) showed on 2026-12-01, in runs of 2,000 calls (20 s):
 
 - On separate cores nearly the whole tail (16-20 of ~21 calls, p99 1.7-2.4 ms) waited
