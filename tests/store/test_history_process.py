@@ -107,3 +107,20 @@ def test_an_in_memory_database_keeps_its_history_on_a_thread() -> None:
     assert HistoryProcess.for_url("sqlite://") is None
     assert HistoryProcess.for_url("sqlite:///:memory:") is None
     assert HistoryProcess.for_url("sqlite:////var/lib/acd/acd.db") is not None
+
+
+async def test_ctrl_c_and_systemds_stop_leave_the_child_to_acd(store: Store, child: HistoryProcess) -> None:
+    """A terminal's Ctrl-C and systemd's stop signal every process of the service: the
+    child stays until acd has written its last batch and shuts it down."""
+    async with writer_for(store, child) as writer:
+        writer.add([arrived("c1")])
+        await writer.flush(timeout_s=30)
+        assert child._pool is not None
+        [pid] = list(child._pool._processes)
+        os.kill(pid, signal.SIGINT)
+        os.kill(pid, signal.SIGTERM)
+        await asyncio.sleep(0.2)
+        writer.add([rec("c1", 60, "ended", by="caller")])  # the last batch, written at shutdown
+    call = store.call("c1")
+    assert call is not None and [e.kind for e in call.events] == ["arrived", "ended"]
+    assert writer.written == 2 and [pid] == list(child._pool._processes)  # the same child wrote both
