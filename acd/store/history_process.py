@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -82,7 +85,19 @@ def _open(url: str) -> None:
     # child stops when acd has written what it could and shuts the pool down
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_leave_with, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     _store = Store(url)
+
+
+def _leave_with(parent: int) -> None:
+    """End this child once acd is gone (kill -9, a crash): it would wait for batches for
+    ever, since the pool's queue is not closed while the child holds its other end."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)  # an open transaction is rolled back by the database
+
+
+PARENT_CHECK_S = 1.0
 
 
 def _apply(records: list[Record], offers: list[Offer]) -> None:

@@ -8,6 +8,9 @@ import asyncio
 import logging
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -124,3 +127,39 @@ async def test_ctrl_c_and_systemds_stop_leave_the_child_to_acd(store: Store, chi
     call = store.call("c1")
     assert call is not None and [e.kind for e in call.events] == ["arrived", "ended"]
     assert writer.written == 2 and [pid] == list(child._pool._processes)  # the same child wrote both
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # ended, not yet reaped
+    except FileNotFoundError:
+        return True
+
+
+def test_the_child_leaves_when_acd_is_killed(tmp_path: Path) -> None:
+    """kill -9 or a crash gives acd no time to shut the pool down: the child notices that
+    its parent is gone and ends, rather than wait for batches for ever."""
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    Store(url).create_all()
+    acd = f"""
+import asyncio, os, signal
+from acd.core.commands import Record
+from acd.store.history_process import HistoryProcess
+
+async def main():
+    history = HistoryProcess({url!r})
+    await history.apply([Record("c1", 1.0, "arrived", {{}})], [])
+    print(*history._pool._processes, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+    done = subprocess.run([sys.executable, "-c", acd], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    [child] = [int(pid) for pid in done.stdout.split()]
+    deadline = time.monotonic() + 10
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(child)
+    assert Store(url).call("c1") is not None  # what it wrote before stays
