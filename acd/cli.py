@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -147,12 +144,13 @@ def _run(coro: object) -> int:
 
 
 async def _serve(settings: Settings, config_path: Path, web: tuple[str, int]) -> None:
+    from .event_loop import stop_on_signals
     from .serve import Acd
     from .simulate import simulator_if_asked
 
     async with simulator_if_asked(settings) as target:
         acd = Acd(settings, ami=target, config_path=config_path, web_address=web)
-        _stop_on_signals(acd.stop)
+        stop_on_signals(acd.stop)
         await acd.run(own_process=True)
     if acd.lost_leadership is not None:  # its supervisor starts it again, as a standby
         raise NoLongerActive(acd.lost_leadership)
@@ -163,13 +161,6 @@ class NoLongerActive(Exception):
 
 
 EXIT_NO_LONGER_ACTIVE = 75  # EX_TEMPFAIL: try again (systemd Restart=, docker restart:)
-
-
-def _stop_on_signals(stop: object) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

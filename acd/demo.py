@@ -15,6 +15,7 @@ from typing import Any
 
 from .clock import Clock
 from .config import Settings, settings_from_dict
+from .event_loop import stop_on_signals
 from .serve import Acd, AmiTarget
 from .sim import Answer, NeverAnswer, Simulator
 from .simulate import simulator_for
@@ -164,15 +165,20 @@ async def run_demo(*, host: str = "127.0.0.1", port: int = 8000, speed: float = 
             service = tasks.create_task(acd.run(own_process=True))
             calls = tasks.create_task(traffic.run())
             chats = tasks.create_task(traffic.chats(acd.desk))
+
+            def stop() -> None:  # Ctrl-C, a service manager's stop, or the end of ``minutes``
+                calls.cancel()
+                chats.cancel()
+                acd.stop()
+
+            stop_on_signals(stop)
             started = asyncio.get_running_loop().time()
             report["rss_start_mib"] = rss_mib()
             if minutes:
                 await clock.sleep(minutes * 60)
-                calls.cancel()
-                chats.cancel()
                 report.update(calls=traffic.placed, rss_end_mib=rss_mib(),
                               seconds=asyncio.get_running_loop().time() - started, errors=len(sim.errors))
-                acd.stop()
+                stop()
             await service
     finally:
         await sim.stop()

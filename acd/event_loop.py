@@ -8,8 +8,10 @@ tests/test_event_loop.py and tests/test_clock.py (README: Known limitations)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import uvloop
@@ -36,3 +38,12 @@ def run(main: Coroutine[Any, Any, T]) -> T:
             return runner.run(main)
     finally:
         sys.setswitchinterval(interval)
+
+
+def stop_on_signals(stop: Callable[[], object]) -> None:
+    """Ctrl-C (SIGINT) and a service manager's stop (SIGTERM) call ``stop`` on the running
+    loop, which then ends the service in order (where the loop allows signal handlers)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)

@@ -373,3 +373,19 @@ async def test_the_example_configuration_starts_without_errors_or_warnings(tmp_p
                 assert (await client.get(f"http://127.0.0.1:{web_port}/login")).status_code == 200
     problems = [line for line in acd.lines if re.search(r"\b(ERROR|WARNING|CRITICAL)\b|Traceback", line)]
     assert problems == [], acd.output
+
+
+# ------------------------------------------------------------------ stopping
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "service-manager"])
+async def test_the_demo_stops_in_order_on_ctrl_c_and_on_a_service_managers_stop(
+        tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C, or SIGTERM from systemd or docker stop, ends the demo as it ends acd serve:
+    the service in order (the history's last batch written, its process shut down), exit 0."""
+    async with acd_running(["demo", "--port", str(free_port()), "--database",
+                            f"sqlite:///{tmp_path / 'demo.db'}"], tmp_path) as demo:
+        await demo.wait_for(r"ami resync")
+        await asyncio.sleep(1.0)  # calls under way
+        demo.proc.send_signal(sig)
+        code = await asyncio.wait_for(demo.proc.wait(), 30)
+    assert code == 0, demo.output
+    assert "Traceback" not in demo.output, demo.output
