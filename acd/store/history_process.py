@@ -27,7 +27,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -54,14 +53,14 @@ class HistoryProcess:
             return None
         return cls(url)
 
-    async def apply(self, records: Sequence[Record], offers: Sequence[Offer]) -> None:
+    async def apply(self, records: list[Record], offers: list[Offer]) -> None:
         if self._pool is None:
             # spawn: a fresh interpreter, not a fork of a process that runs threads
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_open, initargs=(self.url,))
         pool = self._pool
         try:
-            await asyncio.get_running_loop().run_in_executor(pool, _apply, list(records), list(offers))
+            await asyncio.get_running_loop().run_in_executor(pool, _apply, records, offers)
         except (BrokenProcessPool, OSError) as broken:  # the child died, or could not be started
             if self._pool is pool:
                 self._pool = None  # a new child for the next batch
@@ -77,6 +76,7 @@ class HistoryProcess:
 
 # ---------------------------------------------------------------- in the child
 _store: Store | None = None
+PARENT_CHECK_S = 1.0  # how often the child looks for acd
 
 
 def _open(url: str) -> None:
@@ -95,9 +95,6 @@ def _leave_with(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_S)
     os._exit(0)  # an open transaction is rolled back by the database
-
-
-PARENT_CHECK_S = 1.0
 
 
 def _apply(records: list[Record], offers: list[Offer]) -> None:
