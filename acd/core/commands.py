@@ -96,6 +96,11 @@ class Record:
     kind: str
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def __reduce__(self) -> tuple[type[Record], tuple[str, float, str, dict[str, Any]]]:
+        # pickled by its fields to the history's child process (acd/store/history_process.py):
+        # compiled (acd/hot_path.py), a frozen class cannot be unpickled field by field
+        return Record, (self.call_id, self.at, self.kind, self.detail)
+
 
 @dataclass(frozen=True, slots=True)
 class ReportManualTransfer:

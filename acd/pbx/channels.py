@@ -145,7 +145,9 @@ class Channel:
     bridge: str | None = None
     far_end_hung_up: bool = False  # HangupRequest seen: the far end hung up (README 7)
     hanging_up: bool = False  # HangupRequest or SoftHangupRequest seen
-    variable_lines: object = None  # the last ChanVariable header(s) read into ``variables``
+    # the last ChanVariable header(s) read into ``variables``; Any, as "object" stops the
+    # compiled module from loading (mypyc 2.4: KeyError: 'object' on import)
+    variable_lines: Any = None
 
     @property
     def endpoint(self) -> str:

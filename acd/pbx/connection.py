@@ -666,7 +666,7 @@ class AmiConnection:
                             gone.set_result(None)
                         return
                     # _message_of() written out: this runs for every event handled
-                    message = parse_event(item) if item.__class__ is str else item
+                    message = parse_event(item) if isinstance(item, str) else item
                     if debug:
                         _log_event(message)
                     try:
