@@ -26,6 +26,7 @@ from typing import Any
 
 import uvicorn
 
+from . import hot_path
 from .channels import Desk, LiveConnectors, WorkCalendar, customer_connectors, routes_from
 from .channels.pauses import pauses_on
 from .clock import Clock
@@ -323,6 +324,12 @@ class Acd:
         An in-memory database stays on a worker thread: it lives in this process."""
         if http:
             self.listen()
+        if own_process:
+            log.info("hot path", extra={"result": hot_path.describe()})
+            if stale := hot_path.stale_modules():
+                log.warning("compiled modules older than their source: the old code runs; "
+                            "rebuild them (README, Compiled build) or delete their .so files",
+                            extra={"modules": ", ".join(stale)})
         history = HistoryProcess.for_url(self.store.url) if own_process else None
         if history is not None:
             self.history.write_with(history.apply)
