@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from acd import hot_path
+
 BENCHMARKS = ("core", "scale", "ami_ingest", "first_ring", "e2e_calls", "http_assign", "widget_posts", "widget_chats",
               "demo_soak", "reports", "takeover")
 
@@ -14,6 +16,7 @@ BENCHMARKS = ("core", "scale", "ami_ingest", "first_ring", "e2e_calls", "http_as
 def main() -> int:
     extra = sys.argv[1:]
     failed = []
+    print("acd's hot path:", hot_path.describe(), flush=True)  # compiled or not (README, Compiled build)
     for name in BENCHMARKS:
         print(f"== bench.{name} {' '.join(extra)}", flush=True)
         if subprocess.run([sys.executable, "-m", f"bench.{name}", *extra]).returncode != 0:

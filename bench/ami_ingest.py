@@ -46,7 +46,7 @@ from pathlib import Path
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from acd import event_loop
+from acd import event_loop, hot_path
 from acd.clock import Clock
 from acd.core.model import Agent, Mode, QueueGroup, RoutingConfig
 from acd.core.router import Router
@@ -296,6 +296,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    print("acd's hot path:", hot_path.describe())  # compiled or not (README, Compiled build)
     figures = event_loop.run(measure(5, 1) if args.quick else measure(300, 5))
     print("saved", save("ami_ingest" + ("-quick" if args.quick else ""), figures))
 

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from acd import hot_path
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SIM_SECRET = "bench-secret"  # the simulated PBX's AMI secret
 # a queue group's CRM options, all off: routing alone
@@ -45,6 +47,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d"),
+        "acd_hot_path": hot_path.describe(),  # compiled or interpreted (acd/hot_path.py)
     }
 
 

@@ -81,7 +81,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from acd import event_loop
+from acd import event_loop, hot_path
 
 from .common import CRM_OFF, SIM_SECRET, bench_simulator, percentile, save
 
@@ -386,6 +386,7 @@ def main() -> None:
         event_loop.run(pbx_process(args.rate, args.seconds, args.port_file, cpus))
         return
     rate, seconds = (10.0, 3.0) if args.quick else (args.rate, args.seconds)
+    print("acd's hot path:", hot_path.describe())  # compiled or not (README, Compiled build)
     runs: dict[str, dict[str, Any]] = {}
     if args.cores in ("separate", "both"):
         if placement() is None:
