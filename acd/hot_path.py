@@ -8,8 +8,8 @@ machine the compiled ones take about 30 % less CPU per AMI event (bench/ami_inge
 stay interpreted, the gain (some 40 us of 1.2-1.9 ms) is below the machine's drift
 (bench/first_ring.py).
 
-This file is read by setup.py on its own (no import of acd or its dependencies), so it
-holds names only.
+setup.py runs this file on its own, before acd or its dependencies are installed: it
+imports nothing but the standard library.
 """
 
 from __future__ import annotations
