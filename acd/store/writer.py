@@ -55,12 +55,9 @@ class HistoryWriter:
         max_batch: int = 500,
         retry_delays_s: Sequence[float] = (0.5, 1, 2, 5, 10, 30),
         shutdown_timeout_s: float = 10.0,
-        apply: Apply | None = None,
     ) -> None:
-        """``apply``: how a batch is written; by default ``store.apply_records`` on a
-        worker thread (``write_with`` changes it before ``run``)."""
         self.store = store
-        self._apply: Apply = apply or self._on_a_thread
+        self._apply: Apply = self._on_a_thread  # how a batch is written: see write_with
         self.batch_delay_s = batch_delay_s
         self.max_batch = max_batch
         self.retry_delays_s = tuple(retry_delays_s)
@@ -80,6 +77,8 @@ class HistoryWriter:
         self.dropped = 0  # records refused by the database (each logged)
 
     def write_with(self, apply: Apply) -> None:
+        """Batches written by ``apply`` (acd serve: the history's child process) instead
+        of ``store.apply_records`` on a worker thread; set before ``run``."""
         self._apply = apply
 
     async def _on_a_thread(self, records: list[Record], offers: list[Offer]) -> None:

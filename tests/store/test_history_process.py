@@ -31,7 +31,9 @@ async def child(db_url: str) -> AsyncIterator[HistoryProcess]:
 
 
 def writer_for(store: Store, history: HistoryProcess) -> HistoryWriter:
-    return HistoryWriter(store, batch_delay_s=0.05, retry_delays_s=(0.05, 0.1), apply=history.apply)
+    writer = HistoryWriter(store, batch_delay_s=0.05, retry_delays_s=(0.05, 0.1))
+    writer.write_with(history.apply)
+    return writer
 
 
 async def test_what_the_child_writes_is_the_calls_history(store: Store, child: HistoryProcess) -> None:
@@ -73,7 +75,8 @@ async def test_a_database_away_is_retried_through_the_child(tmp_path: Path, capl
     folder = tmp_path / "not-yet"  # SQLite cannot open a file in a folder that is not there
     url = f"sqlite:///{folder / 'history.db'}"
     history = HistoryProcess(url)
-    writer = HistoryWriter(Store(url), batch_delay_s=0.01, retry_delays_s=(0.2,), apply=history.apply)
+    writer = HistoryWriter(Store(url), batch_delay_s=0.01, retry_delays_s=(0.2,))
+    writer.write_with(history.apply)
     try:
         async with writer:
             writer.add([arrived("c1")])
