@@ -9,7 +9,7 @@ COPY webui ./webui
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install --no-cache-dir -e '.[compile]' \
     && ACD_COMPILE=1 pip install --no-cache-dir --no-build-isolation --no-deps -e . \
-    && python -c "from acd import hot_path; assert hot_path.describe() == 'compiled (mypyc)'" \
+    && python -c "from acd import hot_path; assert hot_path.describe() == hot_path.COMPILED" \
     && rm -rf build \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 ENV ACD_CONFIG=/etc/acd/acd.toml

@@ -3,7 +3,10 @@
 import importlib.machinery
 import os
 
+import pytest
+
 from acd import hot_path
+from acd.pbx import framing
 
 
 def test_the_names_cover_the_parser_the_tracker_the_core_and_the_distributor() -> None:
@@ -25,3 +28,15 @@ def test_a_compiled_module_older_than_its_source_is_named(tmp_path) -> None:
     os.utime(old, (1_000, 1_000))  # its source edited since
     assert hot_path.stale_modules({"pkg.fresh": fresh, "pkg.old": old}) == ["pkg.old"]
 
+
+
+def test_the_compiled_build_reads_header_lines_in_c_and_the_interpreted_one_in_python() -> None:
+    compiled = hot_path.compiled_modules(hot_path.module_names())
+    if compiled:  # a compiled build is whole: the C reader too (tests/pbx/test_framing.py)
+        assert set(compiled) == set(hot_path.module_names()) and hot_path.describe() == hot_path.COMPILED
+        assert framing._lines_of is not framing.read_lines
+        assert framing._lines_of("Event: Hangup\r\nCause: 16") == {"Event": "Hangup", "Cause": "16"}
+        with pytest.raises(TypeError, match="wants a str"):
+            framing._lines_of(b"Event: Hangup")  # type: ignore[arg-type]
+    else:
+        assert framing._lines_of is framing.read_lines and hot_path.describe() == "interpreted"

@@ -1,13 +1,17 @@
-"""The fast frame parser reads every recorded frame as panoramisk does."""
+"""The fast frame parser reads every recorded frame as panoramisk does; the compiled
+build's reader in C (acd/pbx/_headers.c) reads every frame as the Python one does."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from panoramisk.message import Message
 
-from acd.pbx.framing import event_name, parse, parse_event
+from acd.pbx import framing
+from acd.pbx.framing import event_name, parse, parse_event, read_lines
 from acd.sim.recordings import read
 
 from .transcripts import DIR
@@ -45,34 +49,81 @@ def test_repeated_keys_become_lists_and_empty_values_stay() -> None:
 
 
 def test_a_frame_read_again_from_the_lines_seen_lately_gives_the_same_headers() -> None:
-    """parse_event keeps the lines it saw lately (most repeat verbatim from event to
-    event): the second reading of every recorded event, and of frames with repeated keys
-    or a line without ": ", is the same dict as the first, key order included."""
-    from acd.pbx.framing import _LINES
-
+    """read_lines (the interpreted build's) keeps the lines it saw lately (most repeat
+    verbatim from event to event): the second reading of every recorded event, and of
+    frames with repeated keys, is the same dict as the first, key order included."""
     odd = ["Event: Status\r\nAccountCode: \r\nVariable: A=1\r\nVariable: B=2",
-           "Event: UserEvent\r\nCallerIDNum: 100\r\nUserEvent: X\r\nCallerIDNum: 200\r\nTrailing:",
-           "Event: Hangup\r\nno colon here\r\nChannel: PJSIP/1-1"]
+           "Event: UserEvent\r\nCallerIDNum: 100\r\nUserEvent: X\r\nCallerIDNum: 200\r\nTrailing: "]
     events = [f for f in FRAMES if f.startswith("Event: ")] + odd
-    _LINES.clear()
-    first = [parse_event(f) for f in events]
-    assert _LINES  # the lines were kept
-    second = [parse_event(f) for f in events]
-    assert second == first and [list(d) for d in second] == [list(d) for d in first]
-    assert second[-3]["Variable"] == ["A=1", "B=2"] and second[-2]["CallerIDNum"] == ["100", "200"]
-    assert second[-2]["Trailing"] == "" and "no colon here" not in second[-1]
+    framing._LINES.clear()
+    first = [read_lines(f) for f in events]
+    assert framing._LINES  # the lines were kept
+    second = [read_lines(f) for f in events]
+    assert second == first and [list(d or ()) for d in second] == [list(d or ()) for d in first]
+    assert second[-2]["Variable"] == ["A=1", "B=2"] and second[-1]["CallerIDNum"] == ["100", "200"]  # type: ignore[index]
+
+
+def test_a_line_without_a_colon_is_read_the_slow_way() -> None:
+    frame = "Event: Hangup\r\nno colon here\r\nTrailing:\r\nChannel: PJSIP/1-1"
+    assert read_lines(frame) is None
+    assert parse_event(frame) == {"Event": "Hangup", "Trailing": "", "Channel": "PJSIP/1-1"}
 
 
 def test_the_lines_kept_are_bounded_and_a_long_line_is_never_kept() -> None:
-    from acd.pbx import framing
-
     framing._LINES.clear()
     for n in range(framing.LINES_KEPT + 10):
-        assert parse_event(f"Event: Newchannel\r\nUniqueid: {n}")["Uniqueid"] == str(n)
+        assert read_lines(f"Event: Newchannel\r\nUniqueid: {n}")["Uniqueid"] == str(n)  # type: ignore[index]
     assert len(framing._LINES) <= framing.LINES_KEPT
     digits = "9" * 4300  # a value may be 4,300 digits long (tests/pbx/test_fuzzed_input.py)
-    assert parse_event(f"Event: UserEvent\r\nAttempt: {digits}")["Attempt"] == digits
+    assert read_lines(f"Event: UserEvent\r\nAttempt: {digits}")["Attempt"] == digits  # type: ignore[index]
     assert f"Attempt: {digits}" not in framing._LINES
+
+
+def _plainly(frame: str) -> dict[str, object] | None:
+    """What every reader must give, written as plainly as it can be: no lines kept."""
+    out: dict[str, object] = {}
+    for line in frame.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            return None
+        if key not in out:
+            out[key] = value
+        elif isinstance(out[key], list):
+            out[key].append(value)  # type: ignore[attr-defined]
+        else:
+            out[key] = [out[key], value]
+    return out
+
+
+# the interpreted build's reader, and the compiled build's in C when this is that build
+# (tests/test_hot_path.py holds each build to its reader)
+READERS = {"python": read_lines} | ({"c": framing._lines_of} if framing._lines_of is not read_lines else {})
+
+# the pieces of a frame, the awkward ones most of all: the separators alone and cut in
+# two, colons without a space, characters of one, two and four bytes (Latin-1 é, Cyrillic,
+# an emoji: each makes Python store the frame its own way), a line of 200 bytes and more
+_PIECES = ["Event", "Channel", "Uniqueid", "ChanVariable", ": ", ":", " ", "\r\n", "\r", "\n", "=",
+           "PJSIP/101-00000001", "1795573834.1", "é", "Ренат", "😀", "x" * 199, "y" * 250, ""]
+
+
+@pytest.mark.parametrize("reader", READERS.values(), ids=READERS.keys())
+def test_every_recorded_frame_reads_as_the_plain_reading_gives_it_twice_over(reader) -> None:
+    events = [f for f in FRAMES if f.startswith("Event: ")]
+    for _ in range(2):  # the second time through the lines seen lately
+        for frame in events:
+            ours = reader(frame)
+            assert ours == _plainly(frame) and list(ours or ()) == list(_plainly(frame) or ())
+
+
+@pytest.mark.parametrize("reader", READERS.values(), ids=READERS.keys())
+@settings(max_examples=3000, deadline=None)
+@given(lines=st.lists(st.lists(st.sampled_from(_PIECES), max_size=6).map("".join), max_size=8))
+def test_any_frame_reads_as_the_plain_reading_gives_it(reader, lines: list[str]) -> None:
+    frame = "\r\n".join(lines)
+    for _ in range(2):  # read anew, then from the lines seen lately
+        ours = reader(frame)
+        assert ours == _plainly(frame) and list(ours or ()) == list(_plainly(frame) or ())
+        assert all(type(v) in (str, list) for v in (ours or {}).values())
 
 
 def test_events_nobody_handles_are_dropped_unparsed_and_answers_stay_panoramisk_messages() -> None:
