@@ -34,7 +34,7 @@ from panoramisk.actions import Action  # type: ignore[import-untyped]
 from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
 from panoramisk.message import Message  # type: ignore[import-untyped]
 
-from .framing import Frame, parse_answer, parse_event
+from .framing import Frame, hand_over, live_run, log_event, parse_answer, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -281,41 +281,49 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             frames = text.split("\r\n\r\n")
             frames[0] = rest + frames[0]
         self._buffer = frames.pop()
-        events, wanted, responses = self.events, self.wanted, self.responses
-        for frame in frames:
-            # live_event_name() written out: this runs for every frame, most of them dropped
-            if frame.startswith("Event: "):
-                end = frame.find("\r\n")
-                name = frame[7:end] if end >= 0 else frame[7:]
-                if name and wanted is not None and name not in wanted:
-                    # nobody handles it: dropped unparsed, unless it answers one of our
-                    # actions (a list item, a list's end: it carries the ActionID)
-                    if not (responses and "\r\nActionID: " in frame and self._answers_ours(frame)):
-                        continue
-                    name = ""
-                elif "\r\nActionID: " in frame:  # it answers an action (panoramisk matches it)
-                    name = ""
-            else:
-                name = ""
-            if name:
-                if name == "Shutdown":
-                    self.connection_lost(None)
-                else:
-                    # to the consumer as it came, parsed just before it is handled: a
-                    # read's hundreds of events do not wait in the queue as dicts, which
-                    # the garbage collector would walk again and again
-                    events.append(frame)
-                continue
-            # an answer to an action. The banner has no blank line of its own (README 1):
-            # it heads the first frame as a line without ": " and the parser skips it
-            message = parse_answer(frame.strip())
-            if message is None:
-                continue
-            try:
-                self.handle_message(message)
-            except Exception:
-                log.exception("ami frame not handled", extra={"ami_event": message.get("Event", "")})
+        events, wanted = self.events, self.wanted
+        # to the consumer as they came, parsed just before each is handled: a read's
+        # hundreds of events do not wait in the queue as dicts, which the garbage
+        # collector would walk again and again
+        i, n = 0, len(frames)
+        while i < n:
+            live, i = live_run(frames, i, wanted, bool(self.responses))
+            events.extend(live)
+            if i < n:
+                self._frame(frames[i])  # the frame live_run stopped at
+                i += 1
         self._wake()
+
+    def _frame(self, frame: str) -> None:
+        """A frame that is not plainly a live event: one that answers an action, an event
+        that carries an ActionID, a Shutdown."""
+        name = ""
+        if frame.startswith("Event: "):
+            end = frame.find("\r\n")
+            name = frame[7:end] if end >= 0 else frame[7:]
+            if name and self.wanted is not None and name not in self.wanted:
+                # nobody handles it: dropped unparsed, unless it answers one of our
+                # actions (a list item, a list's end: it carries the ActionID)
+                if not (self.responses and "\r\nActionID: " in frame and self._answers_ours(frame)):
+                    return
+                name = ""
+            elif "\r\nActionID: " in frame:  # it answers an action (panoramisk matches it)
+                name = ""
+        if name == "Shutdown":
+            self.connection_lost(None)
+            return
+        if name:
+            self.events.append(frame)
+            return
+        # an answer to an action. The banner has no blank line of its own (README 1):
+        # it heads the first frame as a line without ": " and the parser skips it
+        message = parse_answer(frame.strip())
+        if message is None:
+            return
+        try:
+            self.handle_message(message)
+        except Exception:
+            log.exception("ami frame not handled", extra={"ami_event": message.get("Event", "")})
 
     def _answers_ours(self, frame: str) -> bool:
         """Whether an event carrying an ActionID may answer one of our actions waiting for
@@ -657,22 +665,10 @@ class AmiConnection:
             handling = True
             protocol.hold_writes()  # in a burst, what these events decide shares writes
             try:
-                debug = log.isEnabledFor(logging.DEBUG)
-                while events:
-                    item = events.popleft()
-                    if item is None:  # the link is gone: nothing after it is handled
-                        protocol.on_arrival = None
-                        if not gone.done():
-                            gone.set_result(None)
-                        return
-                    # _message_of() written out: this runs for every event handled
-                    message = parse_event(item) if isinstance(item, str) else item
-                    if debug:
-                        _log_event(message)
-                    try:
-                        on_event(message)
-                    except Exception:  # a bug in one event's handling must not drop the link
-                        log.exception("ami event handler failed", extra={"ami_event": message.get("Event", "")})
+                if not hand_over(events, on_event, log):  # the link is gone: nothing after it is handled
+                    protocol.on_arrival = None
+                    if not gone.done():
+                        gone.set_result(None)
             finally:
                 handling = False
                 protocol.release_writes()  # before the loop runs anything else
@@ -764,12 +760,9 @@ class AmiConnection:
 def _message_of(item: str | Message, debug: bool) -> Frame | Message:
     """A queued live event as its handler takes it: a frame read by ``data_received``
     (parsed now), or a Message panoramisk dispatched. The task consumer uses it; the
-    consumer in the read callback writes it out."""
+    consumer in the read callback has framing.hand_over."""
     message = parse_event(item) if isinstance(item, str) else item
     if debug:
-        _log_event(message)
+        log_event(log, message)
     return message
 
-
-def _log_event(message: Frame | Message) -> None:
-    log.debug("ami event", extra={"ami_event": message.get("Event", ""), "ami_uniqueid": message.get("Uniqueid", "")})

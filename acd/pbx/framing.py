@@ -11,7 +11,9 @@ response matching works unchanged. Events nobody handles are dropped unparsed.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import deque
 from collections.abc import Callable, Collection
 from itertools import repeat
 from typing import Any
@@ -101,6 +103,60 @@ def live_event_name(frame: str) -> str:
         return ""
     end = frame.find("\r\n")
     return frame[7:] if end < 0 else frame[7:end]
+
+
+def live_run(frames: list[str], start: int, wanted: Collection[str] | None,
+             may_answer_ours: bool) -> tuple[list[str], int]:
+    """The live events to handle among ``frames[start:]``, up to the first frame that
+    needs more than a look at its name (an answer to an action, an event that carries an
+    ActionID, a Shutdown, a frame with no event name), and that frame's index (or
+    ``len(frames)``). An event nobody wants is dropped unparsed, unless it carries an
+    ActionID while some action awaits answers (``may_answer_ours``: a list item may be
+    one). The AMI link runs this over every read, which brings mostly live events:
+    here they are sorted in compiled code, and only the frames it stops at go the long way."""
+    out: list[str] = []
+    i, n = start, len(frames)
+    while i < n:
+        frame = frames[i]
+        if not frame.startswith("Event: "):
+            break
+        end = frame.find("\r\n")
+        name = frame[7:end] if end >= 0 else frame[7:]
+        if not name:
+            break
+        if wanted is not None and name not in wanted:
+            if may_answer_ours and "\r\nActionID: " in frame:
+                break
+        elif name == "Shutdown" or "\r\nActionID: " in frame:
+            break
+        else:
+            out.append(frame)
+        i += 1
+    return out, i
+
+
+def hand_over(events: deque[Any], on_event: Callable[[Any], object], log: logging.Logger) -> bool:
+    """Each queued live event in turn, parsed now (a frame from ``live_run``) or as it is
+    (a panoramisk Message), to ``on_event``: the AMI link's consumer in the callback that
+    read them. False once the link's end (None) is taken: nothing after it is handled.
+    One event's failure is logged on ``log`` and the next still goes."""
+    debug = log.isEnabledFor(logging.DEBUG)
+    while events:
+        item = events.popleft()
+        if item is None:
+            return False
+        message = parse_event(item) if isinstance(item, str) else item
+        if debug:
+            log_event(log, message)
+        try:
+            on_event(message)
+        except Exception:  # a bug in one event's handling must not drop the link
+            log.exception("ami event handler failed", extra={"ami_event": message.get("Event", "")})
+    return True
+
+
+def log_event(log: logging.Logger, message: Frame | Message) -> None:
+    log.debug("ami event", extra={"ami_event": message.get("Event", ""), "ami_uniqueid": message.get("Uniqueid", "")})
 
 
 def parse(frame: str, wanted: Collection[str] | None = None) -> Frame | Message | None:
