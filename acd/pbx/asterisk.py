@@ -8,6 +8,7 @@ AMI actions (actions.py) written at once, in order, on the same link.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -57,6 +58,8 @@ class AsteriskPbx:
         self.first_server = first_server
         self.tracker = Tracker(config, self.dialplan)
         self.feed = feed
+        # each live AMI event: the tracker's core events, if any, to _emit
+        self._on_event: Callable[[Mapping[str, Any]], None] = functools.partial(self.tracker.handle_then, self._emit)
         self.connection = AmiConnection(host, port, username, secret, on_event=self._on_event,
                                         on_resync=self._on_resync, timing=timing,
                                         wanted_events=Tracker.handled_events(), now=now,
@@ -97,11 +100,6 @@ class AsteriskPbx:
     # ------------------------------------------------------------------ events in
     async def _on_resync(self, channels: list[Message], devices: list[Message], listed_at: float) -> None:
         self._emit(self.tracker.resync(channels, devices, listed_at))
-
-    def _on_event(self, message: Message) -> None:
-        events = self.tracker.handle(message)
-        if events:  # most AMI events only refresh the tracker's picture
-            self._emit(events)
 
     def _agents_unreachable(self) -> None:
         """One of several servers is gone (or not reached yet): its agents are offline for

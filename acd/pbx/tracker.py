@@ -12,7 +12,7 @@ Every fact about Asterisk's behaviour is from tests/fixtures/ami (Asterisk
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +130,14 @@ class Tracker:
         return frozenset(name[4:] for name in dir(cls) if name.startswith("_on_"))
 
     # ------------------------------------------------------------------ live events
+    def handle_then(self, emit: Callable[[list[Event]], None], msg: Mapping[str, Any]) -> None:
+        """``handle``, and its core events to ``emit`` when there are any (most AMI events
+        only refresh the picture). The AMI link calls it for every event through a
+        functools.partial (AsteriskPbx): no interpreted step between the link and here."""
+        events = self.handle(msg)
+        if events:
+            emit(events)
+
     def handle(self, msg: Mapping[str, Any]) -> list[Event]:
         """The core events one AMI event causes. Never raises: bad input is logged."""
         name = msg.get("Event")
