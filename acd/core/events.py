@@ -81,6 +81,11 @@ class MemberRinging:
     attempt: int
     agent_id: str
 
+    def __init__(self, call_id: str, attempt: int, agent_id: str) -> None:  # see commands.Record
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "attempt", attempt)
+        object.__setattr__(self, "agent_id", agent_id)
+
 
 @dataclass(frozen=True, slots=True)
 class MemberFailed:
@@ -90,6 +95,12 @@ class MemberFailed:
     attempt: int
     agent_id: str
     reason: FailReason
+
+    def __init__(self, call_id: str, attempt: int, agent_id: str, reason: FailReason) -> None:  # see commands.Record
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "attempt", attempt)
+        object.__setattr__(self, "agent_id", agent_id)
+        object.__setattr__(self, "reason", reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +151,10 @@ class TimerFired:
 class DeviceStateChanged:
     agent_id: str
     state: DeviceState
+
+    def __init__(self, agent_id: str, state: DeviceState) -> None:  # see commands.Record
+        object.__setattr__(self, "agent_id", agent_id)
+        object.__setattr__(self, "state", state)
 
 
 @dataclass(frozen=True, slots=True)
