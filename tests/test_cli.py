@@ -389,4 +389,4 @@ async def test_the_demo_stops_in_order_on_ctrl_c_and_on_a_service_managers_stop(
         code = await asyncio.wait_for(demo.proc.wait(), 30)
     assert code == 0, demo.output
     assert "Traceback" not in demo.output, demo.output
-    assert re.search(r"hot path.*(interpreted|compiled \(mypyc\))", demo.output), demo.output  # which build runs
+    assert re.search(r"hot path.*(interpreted|compiled \(mypyc and C\))", demo.output), demo.output  # which build runs
