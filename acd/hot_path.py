@@ -6,9 +6,9 @@ of the code to keep in step. The interpreted build runs the same files. One exce
 written in C by hand: the reader of an event's header lines (acd/pbx/_headers.c), the
 largest single cost per event, where mypyc's code still made a string for every line;
 the interpreted build uses framing.read_lines, which the tests hold it to. On the bench
-machine the compiled ones take about 30 % less CPU per AMI event (bench/ami_ingest.py:
-7.0 -> 5.0 us); per call of the whole service, where the history, the web and the store
-stay interpreted, the gain (some 40 us of 1.2-1.9 ms) is below the machine's drift
+machine the compiled build takes less than half the CPU per handled AMI event
+(bench/ami_ingest.py: 7.0 -> 3.1 us); per call of the whole service, where the history,
+the web and the store stay interpreted, the gain is below the machine's drift
 (bench/first_ring.py).
 
 setup.py runs this file on its own, before acd or its dependencies are installed: it
