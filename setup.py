@@ -1,8 +1,9 @@
 """Only for the compiled build: everything else is in pyproject.toml.
 
 With ACD_COMPILE=1 the hot-path modules (acd/hot_path.py) are compiled to C by mypyc,
-which comes with mypy, and the one written in C (acd/pbx/_headers.c) is built beside them: ``ACD_COMPILE=1 pip install --no-build-isolation .`` in a
-virtual environment that has mypy and a C compiler (Debian: gcc, python3-dev).
+which comes with mypy, and the one written in C (acd/pbx/_headers.c) is built beside
+them: ``ACD_COMPILE=1 pip install --no-build-isolation .`` in a virtual environment
+that has mypy and a C compiler (Debian: gcc, python3-dev).
 Without it, acd installs as plain Python, as before.
 """
 

@@ -54,10 +54,10 @@ def stale_modules(compiled: dict[str, Path] | None = None) -> list[str]:
         compiled = compiled_modules(module_names())
     out = []
     for name, file in compiled.items():
-        for suffix in (".py", ".c"):
-            source = file.with_name(file.name.split(".")[0] + suffix)  # x.cpython-311-....so -> x.py
-            if source.exists() and source.stat().st_mtime > file.stat().st_mtime:
-                out.append(name)
+        stem = file.name.split(".")[0]  # x.cpython-311-....so -> x.py, or x.c for one written in C
+        sources = [file.with_name(stem + suffix) for suffix in (".py", ".c")]
+        if any(s.exists() and s.stat().st_mtime > file.stat().st_mtime for s in sources):
+            out.append(name)
     return out
 
 
