@@ -1,8 +1,8 @@
 /* The compiled build's reader of a live AMI event's "Key: Value" lines.
 
-   The same result as acd/pbx/framing.py's parse_event in Python, which the
+   The same result as acd/pbx/framing.py's read_lines in Python, which the
    interpreted build runs and which stays the reference (tests/pbx/test_framing.py
-   compares the two): a dict of key -> value, a repeated key's values collected in a
+   holds both to a plain reading): a dict of key -> value, a repeated key's values collected in a
    list in their order. A frame with a line that has no ": " gives None, and the
    caller reads it the slow way (framing._parse_any).
 
@@ -121,7 +121,16 @@ add_kept(PyObject *out, PyObject *frame, const Py_UCS1 *s, Py_ssize_t start,
         slot->length = length;
         memcpy(slot->line, s + start, length);
     }
-    return add(out, slot->key, slot->value);
+    /* held while added: a collection that add() may set off could run code that
+       reads a frame and takes this slot over */
+    key = slot->key;
+    value = slot->value;
+    Py_INCREF(key);
+    Py_INCREF(value);
+    int failed = add(out, key, value);
+    Py_DECREF(key);
+    Py_DECREF(value);
+    return failed;
 }
 
 static void
@@ -171,6 +180,7 @@ find_line(int kind, const void *data, Py_ssize_t n, Py_ssize_t start, Py_ssize_t
 static PyObject *
 parse_lines(PyObject *module, PyObject *frame)
 {
+    (void)module;
     if (!PyUnicode_Check(frame)) {
         PyErr_Format(PyExc_TypeError, "parse_lines() wants a str, not %.100s", Py_TYPE(frame)->tp_name);
         return NULL;
@@ -232,7 +242,8 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "acd.pbx._headers",
-    "The compiled build's AMI header reader (see framing.parse_event).", -1, methods,
+    "The compiled build's AMI header reader (see framing.read_lines).", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
