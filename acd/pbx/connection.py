@@ -34,7 +34,7 @@ from panoramisk.actions import Action  # type: ignore[import-untyped]
 from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
 from panoramisk.message import Message  # type: ignore[import-untyped]
 
-from .framing import Frame, hand_over, live_run, log_event, parse_answer, parse_event
+from .framing import Frame, event_name, hand_over, live_run, log_event, parse_answer, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -297,11 +297,9 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
     def _frame(self, frame: str) -> None:
         """A frame that is not plainly a live event: one that answers an action, an event
         that carries an ActionID, a Shutdown."""
-        name = ""
-        if frame.startswith("Event: "):
-            end = frame.find("\r\n")
-            name = frame[7:end] if end >= 0 else frame[7:]
-            if name and self.wanted is not None and name not in self.wanted:
+        name = event_name(frame)
+        if name:
+            if self.wanted is not None and name not in self.wanted:
                 # nobody handles it: dropped unparsed, unless it answers one of our
                 # actions (a list item, a list's end: it carries the ActionID)
                 if not (self.responses and "\r\nActionID: " in frame and self._answers_ours(frame)):
