@@ -29,6 +29,15 @@ def test_a_compiled_module_older_than_its_source_is_named(tmp_path) -> None:
     assert hot_path.stale_modules({"pkg.fresh": fresh, "pkg.old": old}) == ["pkg.old"]
 
 
+def test_a_module_written_in_c_is_stale_when_its_c_source_is_newer(tmp_path) -> None:
+    built = tmp_path / f"_reader{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    built.write_bytes(b"")
+    (tmp_path / "_reader.c").write_text("")
+    os.utime(tmp_path / "_reader.c", (1_000, 1_000))
+    assert hot_path.stale_modules({"pkg._reader": built}) == []
+    os.utime(built, (500, 500))  # the .c edited after the build
+    assert hot_path.stale_modules({"pkg._reader": built}) == ["pkg._reader"]
+
 
 def test_the_compiled_build_reads_header_lines_in_c_and_the_interpreted_one_in_python() -> None:
     compiled = hot_path.compiled_modules(hot_path.module_names())
